@@ -1,0 +1,37 @@
+// Shared command-line state and output helpers.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+#include <CLI/CLI.hpp>
+
+namespace pb::cli {
+
+enum class Format { human, json, github };
+
+struct Global {
+  bool quiet = false;
+  int verbose = 0;
+  Format format = Format::human;
+  std::string color = "auto";  // auto | always | never
+  std::filesystem::path cache_dir;  // resolved: --cache-dir > PYBUNDLE_CACHE_DIR > XDG default
+
+  bool use_color(int fd) const;
+};
+
+Global& global();
+
+// Human output on stderr: "error: …", "warning: …", "note: …" (coloured on a TTY).
+void error(std::string_view message);
+void warning(std::string_view message);
+void info(std::string_view message);  // silent with --quiet
+
+// Register each command on the app. Each lives in cmd_<name>.cpp.
+void register_build(CLI::App& app);
+void register_run(CLI::App& app);
+
+// Options shared by commands that resolve a target.
+std::string default_target();
+
+}  // namespace pb::cli

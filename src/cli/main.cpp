@@ -1,0 +1,36 @@
+#include <cstdlib>
+#include <iostream>
+
+#include "cli/common.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+int main(int argc, char** argv) {
+  using namespace pb::cli;
+  CLI::App app{"pybundle: bundle a Python project for Pyodide, with a memory snapshot"};
+  app.set_version_flag("--version", std::string("pybundle ") + PYBUNDLE_VERSION + " (default target " +
+                                        default_target() + ")");
+  app.require_subcommand(1);
+  auto& g = global();
+  app.add_flag("-q,--quiet", g.quiet, "Print only errors")->configurable(false);
+  app.add_flag("-v,--verbose", g.verbose, "More detail (repeatable)");
+  app.add_option("--color", g.color, "Colour: auto, always, never")
+      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/pybundle)")
+      ->envname("PYBUNDLE_CACHE_DIR");
+
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? 0 : static_cast<int>(pb::Exit::usage);
+  } catch (const pb::Error& e) {
+    error(e.what());
+    return static_cast<int>(e.code());
+  } catch (const std::exception& e) {
+    error(std::string("internal error: ") + e.what());
+    return static_cast<int>(pb::Exit::internal);
+  }
+  return 0;
+}

@@ -1,0 +1,106 @@
+#include "util/fs.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+#include "util/error.hpp"
+
+namespace pb::fs {
+
+namespace {
+
+Error io_error(const std::string& what, const stdfs::path& path) {
+  return Error(what + " " + path.string() + ": " + std::strerror(errno), Exit::io);
+}
+
+std::string random_suffix() {
+  static thread_local std::mt19937_64 rng{std::random_device{}()};
+  static const char* hex = "0123456789abcdef";
+  std::string s(12, '0');
+  for (auto& c : s) c = hex[rng() % 16];
+  return s;
+}
+
+}  // namespace
+
+std::string read_file(const stdfs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw io_error("cannot read", path);
+  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (in.bad()) throw io_error("cannot read", path);
+  return data;
+}
+
+void write_file_atomic(const stdfs::path& path, std::string_view data) {
+  auto tmp = path;
+  tmp += ".tmp-" + random_suffix();
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) throw io_error("cannot create", tmp);
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      auto err = io_error("cannot write", tmp);
+      ::close(fd);
+      ::unlink(tmp.c_str());
+      throw err;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  if (::fsync(fd) != 0 || ::close(fd) != 0) {
+    auto err = io_error("cannot write", tmp);
+    ::unlink(tmp.c_str());
+    throw err;
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    auto err = io_error("cannot rename into", path);
+    ::unlink(tmp.c_str());
+    throw err;
+  }
+}
+
+stdfs::path make_temp_dir(const stdfs::path& near, std::string_view prefix) {
+  auto parent = near.has_parent_path() ? near.parent_path() : stdfs::path(".");
+  std::error_code ec;
+  stdfs::create_directories(parent, ec);
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto dir = parent / (std::string(prefix) + random_suffix());
+    if (::mkdir(dir.c_str(), 0755) == 0) return dir;
+    if (errno != EEXIST) throw io_error("cannot create directory", dir);
+  }
+  throw Error("cannot create a temporary directory in " + parent.string(), Exit::io);
+}
+
+void replace_dir(const stdfs::path& src, const stdfs::path& dest) {
+  std::error_code ec;
+  stdfs::path old;
+  if (stdfs::exists(dest, ec)) {
+    old = dest;
+    old += ".old-" + random_suffix();
+    if (::rename(dest.c_str(), old.c_str()) != 0) throw io_error("cannot move aside", dest);
+  }
+  if (::rename(src.c_str(), dest.c_str()) != 0) {
+    auto err = io_error("cannot rename into", dest);
+    if (!old.empty()) ::rename(old.c_str(), dest.c_str());
+    throw err;
+  }
+  if (!old.empty()) stdfs::remove_all(old, ec);
+}
+
+stdfs::path default_cache_dir() {
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return stdfs::path(xdg) / "pybundle";
+  if (const char* home = std::getenv("HOME"); home && *home) return stdfs::path(home) / ".cache" / "pybundle";
+  return stdfs::temp_directory_path() / "pybundle-cache";
+}
+
+}  // namespace pb::fs

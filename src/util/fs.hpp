@@ -1,0 +1,26 @@
+#pragma once
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace pb::fs {
+
+namespace stdfs = std::filesystem;
+
+// Whole file as bytes; throws pb::Error (Exit::io) naming the path.
+std::string read_file(const stdfs::path& path);
+
+// Write via a temporary file in the same directory, fsync, then rename over `path`.
+void write_file_atomic(const stdfs::path& path, std::string_view data);
+
+// A fresh directory next to `near` (same filesystem, so a later rename is atomic).
+stdfs::path make_temp_dir(const stdfs::path& near, std::string_view prefix);
+
+// Replace directory `dest` by `src` as atomically as the filesystem allows:
+// rename dest aside, rename src into place, remove the old one.
+void replace_dir(const stdfs::path& src, const stdfs::path& dest);
+
+// $XDG_CACHE_HOME/pybundle, else ~/.cache/pybundle.
+stdfs::path default_cache_dir();
+
+}  // namespace pb::fs

@@ -1,0 +1,51 @@
+#include <doctest/doctest.h>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/process.hpp"
+#include "util/sha256.hpp"
+
+TEST_CASE("sha256 of known inputs") {
+  CHECK(pb::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  CHECK(pb::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  pb::Sha256 h;
+  h.update("abc");
+  CHECK(h.base64url() == "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+}
+
+TEST_CASE("atomic write replaces the file and leaves no temporary behind") {
+  auto dir = pb::fs::make_temp_dir(std::filesystem::temp_directory_path() / "x", "pb-test-");
+  auto file = dir / "f.txt";
+  pb::fs::write_file_atomic(file, "one");
+  pb::fs::write_file_atomic(file, "two");
+  CHECK(pb::fs::read_file(file) == "two");
+  int entries = 0;
+  for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(dir)) ++entries;
+  CHECK(entries == 1);
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("replace_dir swaps a directory into place") {
+  auto base = pb::fs::make_temp_dir(std::filesystem::temp_directory_path() / "x", "pb-test-");
+  auto dest = base / "out";
+  std::filesystem::create_directories(dest);
+  pb::fs::write_file_atomic(dest / "old", "1");
+  auto fresh = pb::fs::make_temp_dir(dest, ".out-");
+  pb::fs::write_file_atomic(fresh / "new", "2");
+  pb::fs::replace_dir(fresh, dest);
+  CHECK(std::filesystem::exists(dest / "new"));
+  CHECK(!std::filesystem::exists(dest / "old"));
+  std::filesystem::remove_all(base);
+}
+
+TEST_CASE("run_process captures output and exit codes") {
+  auto r = pb::run_process({"sh", "-c", "echo hi; echo err >&2; exit 3"}, [] {
+    pb::ProcessOptions o;
+    o.capture_stderr = true;
+    return o;
+  }());
+  CHECK(r.out == "hi\n");
+  CHECK(r.err == "err\n");
+  CHECK(r.exit_code == 3);
+  CHECK_THROWS_AS(pb::run_process({"definitely-not-a-program-xyz"}), pb::Error);
+}

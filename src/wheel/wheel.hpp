@@ -1,0 +1,45 @@
+// Wheel file names, compatibility tags, METADATA and RECORD.
+#pragma once
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace pb::wheel {
+
+struct Tag {
+  std::string python, abi, platform;
+  std::string str() const { return python + "-" + abi + "-" + platform; }
+  bool operator==(const Tag&) const = default;
+};
+
+struct WheelName {
+  std::string distribution;  // as in the file name (underscores)
+  std::string version;
+  std::optional<std::pair<uint64_t, std::string>> build;  // build tag: number, rest
+  std::vector<Tag> tags;     // compressed tag sets expanded (py2.py3-none-any -> 2 tags)
+
+  // Throws pb::Error (Exit::usage) when `filename` is not a wheel file name.
+  static WheelName parse(std::string_view filename);
+  static std::optional<WheelName> try_parse(std::string_view filename);
+};
+
+// Core metadata (METADATA / PKG-INFO), the fields we use.
+struct Metadata {
+  std::string name, version, requires_python;
+  std::vector<std::string> requires_dist;
+  std::vector<std::string> provides_extra;
+};
+Metadata parse_metadata(std::string_view text);
+
+// One RECORD row. hash is "sha256=<urlsafe-b64>" split into algorithm and value; both may be empty.
+struct RecordEntry {
+  std::string path;
+  std::string hash_algorithm, hash_value;
+  std::optional<uint64_t> size;
+};
+// Throws pb::Error (Exit::problems) on a malformed row, naming its line.
+std::vector<RecordEntry> parse_record(std::string_view text);
+
+}  // namespace pb::wheel
