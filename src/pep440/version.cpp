@@ -61,19 +61,17 @@ struct Scanner {
     int idx = 0;
     for (auto label : labels) {
       if (looking_at(label, at)) {
-        size_t k = at + label.size();
-        // Optional separator only counts when digits follow it.
-        size_t d = k;
-        if (d < s.size() && is_sep(s[d]) && d + 1 < s.size() && is_digit(s[d + 1])) ++d;
+        // `[-_.]? N?`: a separator may trail the label with no number ("1.0a-" is 1.0a0).
+        // Taking it is always safe: every later part has an optional separator of its own.
+        size_t d = at + label.size();
+        if (d < s.size() && is_sep(s[d])) ++d;
         uint64_t n = 0;
         size_t len = number_at(d, n);
-        if (len > 0) {
+        if (len > 0)
           num = n;
-          i = d + len;
-        } else {
+        else
           num.reset();
-          i = k;
-        }
+        i = d + len;
         return idx;
       }
       ++idx;

@@ -58,6 +58,12 @@ TEST_CASE("pep440: normalization (PEP 440 'Normalization' section)") {
   CHECK(norm("1.0a1.post2.dev3+local.7") == "1.0a1.post2.dev3+local.7");
   CHECK(norm("1.0a.post.dev") == "1.0a0.post0.dev0");
   CHECK(norm("1.0a1-1") == "1.0a1.post1");
+  // The canonical regex lets a separator trail a label with no number.
+  CHECK(norm("2preview-") == "2rc0");
+  CHECK(norm("1.dev.") == "1.dev0");
+  CHECK(norm("2Post..dev") == "2.post0.dev0");
+  CHECK(norm("01a-+devDEV") == "1a0+devdev");
+  CHECK(norm("1.0a--1") == "1.0a0.post1");
 }
 
 TEST_CASE("pep440: invalid versions") {
