@@ -5,6 +5,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "pep508/requirement.hpp"
@@ -26,6 +27,10 @@ struct PyodidePackage {
 
 // "pyodide@0.29.3" -> "0.29.3". Throws pb::Error (Exit::usage) for anything else.
 std::string parse_target_spec(std::string_view spec);
+
+// The distribution URL a runtime uses by default: the `https://…/v${…}/…/` template literal in
+// its pyodide.mjs, with `version` substituted. Empty when there is none.
+std::string find_index_url(std::string_view js, std::string_view version);
 
 struct Target {
   std::string pyodide_version;      // e.g. "0.29.3" (the requested release)
