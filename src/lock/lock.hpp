@@ -15,6 +15,10 @@ std::string to_string(SourceKind kind);
 struct Source {
   SourceKind kind = SourceKind::registry;
   std::string value;  // registry URL or path, git URL, url, or path
+  bool is_local() const {  // a project directory on disk (vendored from source)
+    return kind == SourceKind::directory || kind == SourceKind::editable || kind == SourceKind::virtual_;
+  }
+  bool operator==(const Source&) const = default;
 };
 
 struct Dependency {
@@ -44,6 +48,7 @@ struct Package {
   std::optional<Artifact> sdist;
   std::vector<Artifact> wheels;
   std::string resolution_marker;  // pylock: the package's marker
+  std::vector<std::string> resolution_markers;  // uv: the forks this version was locked for
   // [package.metadata]
   std::optional<std::vector<std::string>> requires_dist;  // PEP 508 strings
   std::map<std::string, std::vector<std::string>> requires_dev;
@@ -51,7 +56,8 @@ struct Package {
   long line = 0;  // where the [[package]] table starts
 };
 
-// A conflict set: items that must not be chosen together.
+// A conflict set: items that must not be chosen together. Neither extra nor group: the
+// package's own (production) dependencies.
 struct ConflictItem {
   std::string package;
   std::optional<std::string> extra, group;
@@ -68,16 +74,28 @@ struct Lock {
   std::vector<std::string> resolution_markers, supported_markers, required_markers;
   std::vector<std::vector<ConflictItem>> conflicts;
   std::vector<std::string> members;  // [manifest] members (normalized)
+  // [manifest]: requirements of a non-project root, constraints, overrides (PEP 508 strings).
+  std::vector<std::string> requirements, constraints, overrides;
+  std::map<std::string, std::vector<std::string>> dependency_groups;  // non-project root groups
+  // pylock.toml: the extras and groups the lock covers, and the default groups.
+  std::vector<std::string> pylock_extras, pylock_groups, pylock_default_groups;
   std::vector<Package> packages;
+  std::vector<std::string> warnings;  // e.g. a newer revision than we know
 
   // All packages with this normalized name (more than one when forked by markers).
   std::vector<const Package*> find(const std::string& name) const;
+  // "uv.lock:LINE" for messages about a package.
+  std::string where(const Package& package) const;
 };
 
 // Throws pb::Error (Exit::usage) with file:line for malformed input or unsupported versions.
 Lock load_uv(const std::filesystem::path& file);
 Lock load_pylock(const std::filesystem::path& file);
-// uv.lock in `dir`, else pylock.toml; `explicit_file` wins when given.
+// Parse text as if read from `file`.
+Lock parse_uv(std::string_view text, const std::filesystem::path& file);
+Lock parse_pylock(std::string_view text, const std::filesystem::path& file);
+// uv.lock in `dir`, else pylock.toml; `explicit_file` wins when given (a file named
+// pylock*.toml is read as PEP 751, anything else as uv.lock).
 Lock load_for_project(const std::filesystem::path& dir, const std::optional<std::filesystem::path>& explicit_file = {});
 
 }  // namespace pb::lock
