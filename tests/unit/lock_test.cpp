@@ -168,7 +168,7 @@ TEST_CASE("uv.lock: a package with dependencies, extras, groups and metadata") {
                                                        "tool @ git+https://git.invalid/tool?rev=abc"});
   CHECK(app.requires_dev.at("dev") == std::vector<std::string>{"pytest>=8"});
   CHECK(app.provides_extras == std::vector<std::string>{"cpu"});
-  CHECK(lock.where(app) == "proj/uv.lock:40");
+  CHECK(lock.where(app) == "proj/uv.lock:26");
 }
 
 TEST_CASE("uv.lock: a name locked twice, for two forks") {
