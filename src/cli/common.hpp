@@ -30,6 +30,7 @@ void info(std::string_view message);  // silent with --quiet
 // Register each command on the app. Each lives in cmd_<name>.cpp.
 void register_build(CLI::App& app);
 void register_run(CLI::App& app);
+void register_cache(CLI::App& app);
 
 // Options shared by commands that resolve a target.
 std::string default_target();

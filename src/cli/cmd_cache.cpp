@@ -1,0 +1,49 @@
+// `pybundle cache dir | clean | prune [--days N]`: the download cache.
+#include <iostream>
+
+#include "cli/common.hpp"
+#include "fetch/cache.hpp"
+#include "fetch/progress.hpp"
+#include "util/fs.hpp"
+
+namespace pb::cli {
+
+namespace {
+
+std::filesystem::path cache_dir() {
+  const auto& g = global();
+  return g.cache_dir.empty() ? pb::fs::default_cache_dir() : g.cache_dir;
+}
+
+std::string describe(const pb::fetch::CacheStats& s) {
+  return std::to_string(s.files) + " file" + (s.files == 1 ? "" : "s") + " (" +
+         pb::fetch::human_bytes(static_cast<double>(s.bytes)) + ")";
+}
+
+}  // namespace
+
+void register_cache(CLI::App& app) {
+  auto* cache = app.add_subcommand("cache", "Show, clean or prune the download cache");
+  cache->require_subcommand(1);
+
+  cache->add_subcommand("dir", "Print the cache directory")->callback([] { std::cout << cache_dir().string() << "\n"; });
+
+  cache->add_subcommand("clean", "Remove everything in the cache")->callback([] {
+    auto dir = cache_dir();
+    auto stats = pb::fetch::clean_cache(dir, global().cache_dir.empty());
+    info("removed " + describe(stats) + " from " + dir.string());
+  });
+
+  auto* prune = cache->add_subcommand("prune", "Remove downloads not used for a number of days");
+  static int days = 30;
+  prune->add_option("--days", days, "Keep files used within this many days")
+      ->default_val(30)
+      ->check(CLI::NonNegativeNumber);
+  prune->callback([] {
+    auto dir = cache_dir();
+    auto stats = pb::fetch::prune_cache(dir, std::chrono::hours(24) * days);
+    info("removed " + describe(stats) + " not used for " + std::to_string(days) + " days from " + dir.string());
+  });
+}
+
+}  // namespace pb::cli

@@ -1,0 +1,178 @@
+#include "fetch/cache.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pb::fetch {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+Error io_error(const std::string& what, const stdfs::path& path) {
+  return Error("cache: " + what + " " + path.string() + ": " + std::strerror(errno), Exit::io);
+}
+
+constexpr const char* kTag =
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This file is a cache directory tag created by pybundle.\n"
+    "# For information about cache directory tags see https://bford.info/cachedir/\n";
+
+bool older_than(const stdfs::path& p, std::chrono::system_clock::time_point cutoff, uint64_t* size) {
+  struct stat st;
+  if (::lstat(p.c_str(), &st) != 0) return false;
+  if (size) *size = static_cast<uint64_t>(st.st_size);
+  return std::chrono::system_clock::from_time_t(st.st_mtime) < cutoff;
+}
+
+}  // namespace
+
+bool is_sha256_hex(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+EntryLock& EntryLock::operator=(EntryLock&& o) noexcept {
+  if (this != &o) {
+    release();
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+EntryLock::~EntryLock() { release(); }
+
+void EntryLock::release() {
+  if (fd_ >= 0) ::close(fd_);  // closing drops the flock
+  fd_ = -1;
+}
+
+stdfs::path Cache::entry(const std::string& sha256) const { return root_ / "wheels" / sha256.substr(0, 2) / sha256; }
+
+stdfs::path Cache::partial(const std::string& sha256) const {
+  auto p = entry(sha256);
+  p += ".part";
+  return p;
+}
+
+stdfs::path Cache::lock_file(const std::string& sha256) const {
+  auto p = entry(sha256);
+  p += ".lock";
+  return p;
+}
+
+bool Cache::has(const std::string& sha256) const {
+  struct stat st;
+  return ::stat(entry(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+void Cache::touch(const std::string& sha256) const { ::utimensat(AT_FDCWD, entry(sha256).c_str(), nullptr, 0); }
+
+void Cache::ensure() const {
+  std::error_code ec;
+  stdfs::create_directories(root_ / "wheels", ec);
+  if (ec) throw Error("cache: cannot create " + (root_ / "wheels").string() + ": " + ec.message(), Exit::io);
+  if (!stdfs::exists(root_ / "CACHEDIR.TAG", ec)) fs::write_file_atomic(root_ / "CACHEDIR.TAG", kTag);
+}
+
+std::optional<EntryLock> Cache::try_lock(const std::string& sha256) const {
+  auto path = lock_file(sha256);
+  std::error_code ec;
+  stdfs::create_directories(path.parent_path(), ec);
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) throw io_error("cannot open lock file", path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) return std::nullopt;
+      if (err == EINTR) continue;
+      errno = err;
+      throw io_error("cannot lock", path);
+    }
+    // `cache prune` may have unlinked the file between our open and flock: then the lock we
+    // hold guards nothing; open the new one.
+    struct stat held, now;
+    if (::fstat(fd, &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
+        held.st_dev == now.st_dev)
+      return EntryLock(fd);
+    ::close(fd);
+  }
+  return std::nullopt;
+}
+
+void Cache::commit(const std::string& sha256) const {
+  auto from = partial(sha256), to = entry(sha256);
+  if (::rename(from.c_str(), to.c_str()) != 0) throw io_error("cannot rename into", to);
+}
+
+CacheStats prune_cache(const stdfs::path& root, std::chrono::seconds max_age) {
+  CacheStats stats;
+  auto cutoff = std::chrono::system_clock::now() - max_age;
+  Cache cache(root);
+  std::error_code ec;
+  auto wheels = root / "wheels";
+  if (!stdfs::is_directory(wheels, ec)) return stats;
+  for (const auto& shard : stdfs::directory_iterator(wheels, ec)) {
+    if (!shard.is_directory(ec)) continue;
+    std::vector<stdfs::path> names;
+    for (const auto& e : stdfs::directory_iterator(shard.path(), ec)) names.push_back(e.path());
+    for (const auto& p : names) {
+      std::string name = p.filename().string();
+      std::string sha = name.substr(0, 64);
+      if (!is_sha256_hex(sha)) continue;
+      std::string suffix = name.substr(64);
+      if (suffix != "" && suffix != ".part" && suffix != ".lock") continue;
+      uint64_t size = 0;
+      if (!older_than(p, cutoff, &size)) continue;
+      if (suffix == ".lock" && stdfs::exists(cache.entry(sha), ec)) continue;  // goes with its entry
+      auto lock = cache.try_lock(sha);
+      if (!lock) continue;  // in use right now
+      if (!older_than(p, cutoff, nullptr)) continue;  // touched while we waited
+      if (::unlink(p.c_str()) == 0) {
+        stats.files += suffix == ".lock" ? 0 : 1;
+        stats.bytes += size;
+      }
+      if (suffix == "") ::unlink(cache.lock_file(sha).c_str());
+    }
+    ::rmdir(shard.path().c_str());  // only succeeds when empty
+  }
+  return stats;
+}
+
+CacheStats clean_cache(const stdfs::path& root, bool is_default_location) {
+  CacheStats stats;
+  std::error_code ec;
+  if (!stdfs::exists(root, ec)) return stats;
+  if (!is_default_location && !stdfs::exists(root / "CACHEDIR.TAG", ec))
+    throw Error("refusing to clean " + root.string() +
+                    ": it holds no CACHEDIR.TAG, so it may not be a pybundle cache (remove it by hand)",
+                Exit::usage);
+  for (auto it = stdfs::recursive_directory_iterator(root, ec); it != stdfs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file(ec)) {
+      ++stats.files;
+      stats.bytes += it->file_size(ec);
+    }
+  }
+  for (const auto& e : stdfs::directory_iterator(root, ec)) {
+    std::error_code rm;
+    stdfs::remove_all(e.path(), rm);
+    if (rm) throw Error("cache: cannot remove " + e.path().string() + ": " + rm.message(), Exit::io);
+  }
+  return stats;
+}
+
+}  // namespace pb::fetch

@@ -1,0 +1,66 @@
+// The content-addressed download cache: <root>/wheels/<aa>/<sha256>, plus per-entry
+// "<sha256>.lock" (flock) and "<sha256>.part" (a download in progress, owned by the lock holder).
+#pragma once
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+
+namespace pb::fetch {
+
+// An exclusive flock on one cache entry, released on destruction (or by the kernel on exit).
+class EntryLock {
+ public:
+  EntryLock() = default;
+  explicit EntryLock(int fd) : fd_(fd) {}
+  EntryLock(EntryLock&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  EntryLock& operator=(EntryLock&& o) noexcept;
+  EntryLock(const EntryLock&) = delete;
+  EntryLock& operator=(const EntryLock&) = delete;
+  ~EntryLock();
+  bool held() const { return fd_ >= 0; }
+  void release();
+
+ private:
+  int fd_ = -1;
+};
+
+class Cache {
+ public:
+  explicit Cache(std::filesystem::path root) : root_(std::move(root)) {}
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path entry(const std::string& sha256) const;
+  std::filesystem::path partial(const std::string& sha256) const;
+  std::filesystem::path lock_file(const std::string& sha256) const;
+
+  // A complete entry exists (it was verified before it was renamed into place).
+  bool has(const std::string& sha256) const;
+  // Marks an entry as used now, for `cache prune` (best effort: a read-only cache is fine).
+  void touch(const std::string& sha256) const;
+  // Creates the directories and a CACHEDIR.TAG. Throws pb::Error (Exit::io).
+  void ensure() const;
+  // The entry's lock if no other process holds it; nullopt when busy. Throws pb::Error (Exit::io).
+  std::optional<EntryLock> try_lock(const std::string& sha256) const;
+  // Moves the (fsynced, verified) partial file into place. Throws pb::Error (Exit::io).
+  void commit(const std::string& sha256) const;
+
+ private:
+  std::filesystem::path root_;
+};
+
+struct CacheStats {
+  size_t files = 0;
+  uint64_t bytes = 0;
+};
+
+// Removes entries (and stale partial/lock files) not used for max_age. Skips entries in use.
+CacheStats prune_cache(const std::filesystem::path& root, std::chrono::seconds max_age);
+
+// Removes everything in the cache directory. Refuses (Exit::usage) a directory that holds no
+// CACHEDIR.TAG unless it is the default location, so a mistyped --cache-dir cannot wipe a folder.
+CacheStats clean_cache(const std::filesystem::path& root, bool is_default_location);
+
+bool is_sha256_hex(const std::string& s);
+
+}  // namespace pb::fetch

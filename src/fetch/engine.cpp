@@ -1,0 +1,555 @@
+#include "fetch/engine.hpp"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <deque>
+#include <memory>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "fetch/retry.hpp"
+#include "util/error.hpp"
+#include "util/sha256.hpp"
+
+namespace pb::fetch::detail {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+constexpr auto kLockPoll = std::chrono::milliseconds(50);
+constexpr size_t kMaxErrorBody = 64 * 1024;
+
+std::string errno_text() { return std::strerror(errno); }
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+class Engine;
+
+struct Job {
+  Engine* engine = nullptr;
+  Item* item = nullptr;
+  EntryLock lock;
+  int fd = -1;                       // the partial file, open while the job holds the lock
+  uint64_t offset = 0;               // bytes in the partial file (all hashed)
+  std::unique_ptr<Sha256> hash;
+  bool spliced = false;              // the partial holds bytes from an earlier attempt or run
+  bool restarted = false;            // already re-downloaded from scratch after a spliced mismatch
+  bool no_range = false;             // the server mishandled a Range request
+  int attempts = 0;
+  Clock::time_point ready_at{};
+  bool reported_waiting = false;
+
+  // Per attempt.
+  CURL* easy = nullptr;
+  long status = 0;
+  std::string status_line;
+  std::optional<uint64_t> range_start;
+  bool began = false, discard = false;
+  size_t discarded = 0;
+  std::string abort_cause;           // set when a callback aborted the transfer
+  bool abort_problem = false, abort_retry = false;
+  char errbuf[CURL_ERROR_SIZE] = {};
+  Clock::time_point last_activity{};  // for stall detection
+};
+
+class Engine {
+ public:
+  Engine(const Cache& cache, const Options& options, Progress& progress)
+      : cache_(cache), options_(options), progress_(progress), rng_(std::random_device{}()) {
+    multi_ = curl_multi_init();
+    if (!multi_) throw Error("libcurl: cannot create a transfer handle", Exit::internal);
+    curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    ca_file_ = options.ca_file.string();
+    if (ca_file_.empty())
+      if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) ca_file_ = env;
+    if (const char* env = std::getenv("SSL_CERT_DIR"); env && *env) ca_dir_ = env;
+    netrc_file_ = options.netrc_file.string();
+    if (netrc_file_.empty())
+      if (const char* env = std::getenv("NETRC"); env && *env) netrc_file_ = env;
+  }
+  ~Engine() {
+    for (auto& j : jobs_)
+      if (j->easy) {
+        curl_multi_remove_handle(multi_, j->easy);
+        curl_easy_cleanup(j->easy);
+      }
+    for (auto& j : jobs_)
+      if (j->fd >= 0) ::close(j->fd);
+    curl_multi_cleanup(multi_);
+  }
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  void run(std::vector<Item*>& items);
+
+ private:
+  bool take(Job& j);
+  void next_attempt(Job& j);
+  void open_partial(Job& j);
+  void copy_local(Job& j);
+  void start_attempt(Job& j);
+  void on_done(Job& j, CURLcode result);
+  void finish_file(Job& j);
+  void retry_later(Job& j, const std::string& cause, std::optional<double> retry_after = std::nullopt);
+  void fail(Job& j, const std::string& cause, bool problem);
+  void succeed(Job& j);
+  void restart_partial(Job& j);
+  bool begin_response(Job& j);
+  size_t write_body(Job& j, const char* data, size_t len);
+
+  static size_t on_write(char* data, size_t size, size_t n, void* user);
+  static size_t on_header(char* data, size_t size, size_t n, void* user);
+
+  const Cache& cache_;
+  const Options& options_;
+  Progress& progress_;
+  std::mt19937_64 rng_;
+  CURLM* multi_ = nullptr;
+  std::string ca_file_, ca_dir_, netrc_file_;
+  std::vector<std::unique_ptr<Job>> jobs_;
+  std::vector<Job*> delayed_;  // hold their lock; start when ready_at has passed
+  int active_ = 0;
+};
+
+// Takes the entry's lock; then the entry is either there already (another process fetched it),
+// copied from a local file, or a transfer starts. False when another process holds the lock.
+bool Engine::take(Job& j) {
+  auto lock = cache_.try_lock(j.item->sha256);
+  if (!lock) return false;
+  j.lock = std::move(*lock);
+  if (cache_.has(j.item->sha256)) {
+    j.lock.release();
+    cache_.touch(j.item->sha256);
+    j.item->done = j.item->cached = true;
+    progress_.file_done(true);
+    progress_.emit({.kind = Event::Kind::cached, .label = j.item->label});
+    return true;
+  }
+  if (j.item->source.kind == Source::Kind::local) {
+    copy_local(j);
+    return true;
+  }
+  open_partial(j);
+  if (j.fd >= 0) next_attempt(j);
+  return true;
+}
+
+void Engine::next_attempt(Job& j) {
+  // All the bytes may be here already (a cut-off response that had sent everything, or an
+  // interrupted run): verify them instead of asking the server for an empty range.
+  if (j.item->size && j.offset >= *j.item->size) return finish_file(j);
+  start_attempt(j);
+}
+
+// Reopens what an interrupted run left behind, so the transfer can resume with a Range request.
+void Engine::open_partial(Job& j) {
+  auto path = cache_.partial(j.item->sha256);
+  j.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (j.fd < 0) return fail(j, "cannot create " + path.string() + ": " + errno_text(), false);
+  j.hash = std::make_unique<Sha256>();
+  j.offset = 0;
+  char buf[1 << 16];
+  ssize_t n;
+  while ((n = ::read(j.fd, buf, sizeof buf)) > 0) {
+    j.hash->update(buf, static_cast<size_t>(n));
+    j.offset += static_cast<uint64_t>(n);
+  }
+  progress_.add_bytes(static_cast<int64_t>(j.offset));
+  if (n < 0 || (j.item->size && j.offset > *j.item->size)) restart_partial(j);
+  j.spliced = j.offset > 0;
+}
+
+void Engine::restart_partial(Job& j) {
+  progress_.add_bytes(-static_cast<int64_t>(j.offset));
+  if (::ftruncate(j.fd, 0) != 0 || ::lseek(j.fd, 0, SEEK_SET) != 0) {
+    j.abort_cause = "cannot truncate " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
+    return;
+  }
+  j.hash = std::make_unique<Sha256>();
+  j.offset = 0;
+  j.spliced = false;
+}
+
+void Engine::copy_local(Job& j) {
+  const auto& src = j.item->source.path;
+  int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+  if (in < 0) return fail(j, "cannot read " + src.string() + ": " + errno_text(), true);
+  struct stat st;
+  if (::fstat(in, &st) == 0 && S_ISDIR(st.st_mode)) {
+    ::close(in);
+    return fail(j, src.string() + " is a directory, not a file", true);
+  }
+  auto part = cache_.partial(j.item->sha256);
+  j.fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (j.fd < 0) {
+    ::close(in);
+    return fail(j, "cannot create " + part.string() + ": " + errno_text(), false);
+  }
+  j.hash = std::make_unique<Sha256>();
+  j.offset = 0;
+  std::vector<char> buf(1 << 18);
+  ssize_t n;
+  while ((n = ::read(in, buf.data(), buf.size())) != 0) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      ::close(in);
+      return fail(j, "cannot read " + src.string() + ": " + errno_text(), false);
+    }
+    if (!write_all(j.fd, buf.data(), static_cast<size_t>(n))) {
+      ::close(in);
+      return fail(j, "cannot write " + part.string() + ": " + errno_text(), false);
+    }
+    j.hash->update(buf.data(), static_cast<size_t>(n));
+    j.offset += static_cast<uint64_t>(n);
+    progress_.add_bytes(n);
+  }
+  ::close(in);
+  finish_file(j);
+}
+
+void Engine::start_attempt(Job& j) {
+  ++j.attempts;
+  j.status = 0;
+  j.status_line.clear();
+  j.range_start.reset();
+  j.began = j.discard = false;
+  j.discarded = 0;
+  j.abort_cause.clear();
+  j.abort_problem = j.abort_retry = false;
+  j.errbuf[0] = 0;
+  j.last_activity = Clock::now();
+
+  CURL* e = curl_easy_init();
+  if (!e) return fail(j, "libcurl: cannot create a transfer", false);
+  j.easy = e;
+  curl_easy_setopt(e, CURLOPT_URL, j.item->source.url.c_str());
+  curl_easy_setopt(e, CURLOPT_PRIVATE, &j);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, &Engine::on_write);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &j);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Engine::on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, &j);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j.errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "pybundle/" PYBUNDLE_VERSION);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::max(1, options_.connect_timeout)));
+  curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
+  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+  curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+  curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
+  if (!netrc_file_.empty()) curl_easy_setopt(e, CURLOPT_NETRC_FILE, netrc_file_.c_str());
+  if (!ca_file_.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file_.c_str());
+  if (!ca_dir_.empty()) curl_easy_setopt(e, CURLOPT_CAPATH, ca_dir_.c_str());
+  std::string range;
+  if (j.offset > 0 && !j.no_range) {
+    range = std::to_string(j.offset) + "-";
+    curl_easy_setopt(e, CURLOPT_RANGE, range.c_str());  // copied by libcurl
+  }
+  if (curl_multi_add_handle(multi_, e) != CURLM_OK) {
+    curl_easy_cleanup(e);
+    j.easy = nullptr;
+    return fail(j, "libcurl: cannot start a transfer", false);
+  }
+  ++active_;
+}
+
+size_t Engine::on_header(char* data, size_t size, size_t n, void* user) {
+  auto& j = *static_cast<Job*>(user);
+  j.last_activity = Clock::now();
+  std::string_view line(data, size * n);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (line.substr(0, 5) == "HTTP/") {  // a new response (after a redirect or 100-continue)
+    j.status_line = line;
+    j.range_start.reset();
+    return size * n;
+  }
+  constexpr std::string_view name = "content-range:";
+  if (line.size() > name.size() &&
+      std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) { return a == std::tolower(b); })) {
+    auto value = line.substr(name.size());
+    auto bytes = value.find("bytes");
+    if (bytes != std::string_view::npos) {
+      auto digits = value.substr(bytes + 5);
+      while (!digits.empty() && digits.front() == ' ') digits.remove_prefix(1);
+      uint64_t start = 0;
+      size_t i = 0;
+      for (; i < digits.size() && digits[i] >= '0' && digits[i] <= '9'; ++i) start = start * 10 + (digits[i] - '0');
+      if (i > 0) j.range_start = start;
+    }
+  }
+  return size * n;
+}
+
+// The first body bytes (or the end of a bodiless response): decide what to do with the body.
+bool Engine::begin_response(Job& j) {
+  j.began = true;
+  curl_easy_getinfo(j.easy, CURLINFO_RESPONSE_CODE, &j.status);
+  if (j.status == 206) {
+    if (j.range_start == j.offset) {
+      if (j.offset > 0) j.spliced = true;
+      return true;
+    }
+    if (j.range_start == 0u) {
+      restart_partial(j);
+      return j.abort_cause.empty();
+    }
+    j.no_range = true;
+    j.abort_cause = "the server answered a range request with the wrong bytes";
+    j.abort_retry = true;
+    return false;
+  }
+  if (j.status == 200) {
+    if (j.offset > 0) restart_partial(j);  // the server ignored Range: start over
+    return j.abort_cause.empty();
+  }
+  j.discard = true;  // an error page
+  return true;
+}
+
+size_t Engine::on_write(char* data, size_t size, size_t n, void* user) {
+  auto& j = *static_cast<Job*>(user);
+  return j.engine->write_body(j, data, size * n);
+}
+
+// Streams the body to the partial file and the hash; never holds a whole file in memory.
+size_t Engine::write_body(Job& j, const char* data, size_t len) {
+  j.last_activity = Clock::now();
+  if (!j.began && !begin_response(j)) return 0;
+  if (j.discard) {
+    j.discarded += len;
+    return j.discarded > kMaxErrorBody ? 0 : len;
+  }
+  if (j.item->size && j.offset + len > *j.item->size) {
+    j.abort_cause = "the server sent more than the expected " + std::to_string(*j.item->size) + " bytes";
+    j.abort_problem = true;
+    return 0;
+  }
+  if (!write_all(j.fd, data, len)) {
+    j.abort_cause = "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
+    return 0;
+  }
+  j.hash->update(data, len);
+  j.offset += len;
+  progress_.add_bytes(static_cast<int64_t>(len));
+  return len;
+}
+
+std::string describe(CURLcode code, const char* errbuf) {
+  return errbuf && *errbuf ? errbuf : curl_easy_strerror(code);
+}
+
+// "HTTP/1.1 404 Not Found" → "HTTP 404 Not Found"
+std::string http_cause(const Job& j) {
+  if (j.status_line.substr(0, 5) != "HTTP/") return "HTTP " + std::to_string(j.status);
+  auto sp = j.status_line.find(' ');
+  return "HTTP" + (sp == std::string::npos ? " " + std::to_string(j.status) : j.status_line.substr(sp));
+}
+
+void Engine::on_done(Job& j, CURLcode result) {
+  curl_off_t retry_after = 0;
+  curl_easy_getinfo(j.easy, CURLINFO_RETRY_AFTER, &retry_after);
+  if (result == CURLE_OK && !j.began && j.abort_cause.empty()) begin_response(j);
+  if (!j.began) curl_easy_getinfo(j.easy, CURLINFO_RESPONSE_CODE, &j.status);
+  curl_multi_remove_handle(multi_, j.easy);
+  curl_easy_cleanup(j.easy);
+  j.easy = nullptr;
+  --active_;
+
+  if (!j.abort_cause.empty()) {
+    if (j.abort_problem) return fail(j, j.abort_cause, true);
+    if (j.abort_retry) return retry_later(j, j.abort_cause);
+    return fail(j, j.abort_cause, false);
+  }
+  std::optional<double> wait;
+  if (retry_after > 0) wait = static_cast<double>(retry_after);
+  if (j.discard) {  // an error status; the body may or may not have arrived in full
+    std::string cause = http_cause(j);
+    if (result != CURLE_OK && result != CURLE_WRITE_ERROR) cause += " (" + describe(result, j.errbuf) + ")";
+    if (j.status == 416 && j.offset > 0) {  // our partial does not fit the server's file
+      restart_partial(j);
+      return retry_later(j, cause);
+    }
+    if (retryable_status(j.status)) return retry_later(j, cause, wait);
+    return fail(j, cause, true);
+  }
+  if (result != CURLE_OK) {
+    std::string cause = describe(result, j.errbuf);
+    if (retryable_curl_code(result)) return retry_later(j, cause);
+    return fail(j, cause, false);
+  }
+  if (j.status == 200 || j.status == 206) return finish_file(j);
+  // 1xx/3xx as a final answer (e.g. a redirect without Location).
+  fail(j, http_cause(j), true);
+}
+
+void Engine::finish_file(Job& j) {
+  if (j.item->size && j.offset < *j.item->size && j.item->source.kind == Source::Kind::remote)
+    return retry_later(j, "the connection closed after " + std::to_string(j.offset) + " of " +
+                              std::to_string(*j.item->size) + " bytes");
+  if (::fsync(j.fd) != 0) return fail(j, "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text(), false);
+  std::string got = j.hash->hex();
+  if (got != j.item->sha256) {
+    bool again = j.spliced && !j.restarted && j.item->source.kind == Source::Kind::remote;
+    if (again) {
+      // The bytes came from more than one response; the server may have changed the file in
+      // between. One clean download decides.
+      j.restarted = true;
+      restart_partial(j);
+      if (!j.abort_cause.empty()) return fail(j, j.abort_cause, false);
+      j.ready_at = Clock::now();
+      delayed_.push_back(&j);
+      return;
+    }
+    std::string cause = "sha256 mismatch: expected " + j.item->sha256 + ", got " + got;
+    if (j.item->size && j.offset != *j.item->size)
+      cause += " (" + std::to_string(j.offset) + " bytes, expected " + std::to_string(*j.item->size) + ")";
+    return fail(j, cause + "; the file was not kept", true);
+  }
+  ::close(j.fd);
+  j.fd = -1;
+  try {
+    cache_.commit(j.item->sha256);
+  } catch (const Error& e) {
+    ::unlink(cache_.partial(j.item->sha256).c_str());
+    return fail(j, e.what(), false);
+  }
+  succeed(j);
+}
+
+void Engine::succeed(Job& j) {
+  j.lock.release();
+  j.item->done = true;
+  progress_.file_done(false);
+  progress_.emit({.kind = Event::Kind::downloaded, .label = j.item->label, .url = j.item->shown_url, .bytes = j.offset});
+}
+
+void Engine::retry_later(Job& j, const std::string& cause, std::optional<double> retry_after) {
+  if (j.attempts > options_.retries) {
+    std::string times = j.attempts == 1 ? "1 attempt" : std::to_string(j.attempts) + " attempts";
+    return fail(j, cause + " (gave up after " + times + ")", false);
+  }
+  double delay = retry_delay(j.attempts, options_.retry_base_delay, options_.retry_max_delay, retry_after, rng_);
+  j.ready_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay));
+  delayed_.push_back(&j);
+  progress_.emit({.kind = Event::Kind::retry, .label = j.item->label, .url = j.item->shown_url, .message = cause,
+                  .attempt = j.attempts, .delay_seconds = delay});
+}
+
+// A file that failed verification or can never succeed is removed; a partial download cut off by
+// the network is kept (still under its .part name) so that the next run can resume it.
+void Engine::fail(Job& j, const std::string& cause, bool problem) {
+  if (j.fd >= 0) {
+    ::close(j.fd);
+    j.fd = -1;
+  }
+  if (problem || j.offset == 0) ::unlink(cache_.partial(j.item->sha256).c_str());
+  j.lock.release();
+  j.item->error = cause;
+  j.item->problem = problem;
+  progress_.file_done(false);
+  progress_.emit({.kind = Event::Kind::failed, .label = j.item->label, .url = j.item->shown_url, .message = cause});
+}
+
+void Engine::run(std::vector<Item*>& items) {
+  std::deque<Job*> queue;
+  std::vector<Job*> waiting;  // another process holds the entry's lock
+  for (Item* item : items) {
+    jobs_.push_back(std::make_unique<Job>());
+    jobs_.back()->engine = this;
+    jobs_.back()->item = item;
+    queue.push_back(jobs_.back().get());
+  }
+  const int concurrency = std::max(1, options_.concurrency);
+  auto next_lock_poll = Clock::now();
+  for (;;) {
+    auto now = Clock::now();
+    // Retries whose time has come, oldest first.
+    std::stable_sort(delayed_.begin(), delayed_.end(), [](Job* a, Job* b) { return a->ready_at < b->ready_at; });
+    while (active_ < concurrency && !delayed_.empty() && delayed_.front()->ready_at <= now) {
+      Job* j = delayed_.front();
+      delayed_.erase(delayed_.begin());
+      next_attempt(*j);
+    }
+    while (active_ < concurrency && !queue.empty()) {
+      Job* j = queue.front();
+      queue.pop_front();
+      if (!take(*j)) {
+        waiting.push_back(j);
+        if (!j->reported_waiting) progress_.emit({.kind = Event::Kind::waiting, .label = j->item->label});
+        j->reported_waiting = true;
+      }
+    }
+    if (!waiting.empty() && now >= next_lock_poll) {
+      for (auto it = waiting.begin(); it != waiting.end() && active_ < concurrency;)
+        it = take(**it) ? waiting.erase(it) : it + 1;
+      next_lock_poll = now + kLockPoll;
+    }
+    if (active_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
+
+    int running = 0;
+    curl_multi_perform(multi_, &running);
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi_, &left)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      Job* j = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, reinterpret_cast<char**>(&j));
+      on_done(*j, msg->data.result);
+    }
+    // A transfer that received nothing for the stall timeout is cut off and retried (resuming).
+    now = Clock::now();
+    auto stall = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.stall_timeout));
+    for (auto& j : jobs_)
+      if (j->easy && now - j->last_activity >= stall) {
+        j->abort_cause = fmt::format("stalled: no data for {:g} s", options_.stall_timeout);
+        j->abort_retry = true;
+        on_done(*j, CURLE_OPERATION_TIMEDOUT);
+      }
+    progress_.tick();
+    if (active_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
+
+    // Sleep until there is network activity, a retry is due, or it is time to look at locks.
+    now = Clock::now();
+    auto wake = now + std::chrono::seconds(1);
+    for (auto& j : jobs_)
+      if (j->easy) wake = std::min(wake, j->last_activity + stall);
+    if (active_ < concurrency)
+      for (Job* j : delayed_) wake = std::min(wake, j->ready_at);
+    if (!waiting.empty()) wake = std::min(wake, next_lock_poll);
+    if (active_ < concurrency && !queue.empty()) wake = now;
+    auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
+    if (ms > 0) curl_multi_poll(multi_, nullptr, 0, static_cast<int>(ms), nullptr);
+  }
+}
+
+}  // namespace
+
+void run(std::vector<Item*>& items, const Cache& cache, const Options& options, Progress& progress) {
+  Engine engine(cache, options, progress);
+  engine.run(items);
+}
+
+}  // namespace pb::fetch::detail

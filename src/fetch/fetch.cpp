@@ -1,0 +1,137 @@
+#include "fetch/fetch.hpp"
+
+#include <curl/curl.h>
+
+#include <map>
+#include <mutex>
+
+#include "fetch/cache.hpp"
+#include "fetch/engine.hpp"
+#include "fetch/progress.hpp"
+#include "fetch/source.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pb::fetch {
+
+namespace {
+
+void init_curl() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("libcurl: cannot initialise", Exit::internal);
+  });
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string message(const detail::Item& item, const std::string& cause) {
+  std::string head = item.label.empty() ? "" : "package '" + item.label + "': ";
+  return head + item.shown_url + ": " + cause;
+}
+
+}  // namespace
+
+std::vector<std::filesystem::path> fetch_all(const std::vector<Request>& requests, const Options& options) {
+  init_curl();
+  Cache cache(options.cache_dir.empty() ? fs::default_cache_dir() : options.cache_dir);
+
+  // One item per distinct file; requests for the same hash share it.
+  std::vector<detail::Item> items;
+  std::vector<size_t> item_of(requests.size());
+  std::map<std::string, size_t> by_hash;
+  std::vector<std::string> invalid(requests.size());
+  items.reserve(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    const auto& r = requests[i];
+    std::string sha = lower(r.sha256);
+    if (!is_sha256_hex(sha)) {
+      std::string head = r.label.empty() ? "" : "package '" + r.label + "': ";
+      invalid[i] = head + redact_url(r.url) + ": expected sha256 '" + r.sha256 + "' is not 64 hex digits";
+      item_of[i] = SIZE_MAX;
+      continue;
+    }
+    if (auto it = by_hash.find(sha); it != by_hash.end()) {
+      item_of[i] = it->second;
+      continue;
+    }
+    detail::Item item;
+    item.label = r.label;
+    item.sha256 = sha;
+    item.size = r.size;
+    std::string url = apply_mirrors(r.url, options.mirrors);
+    item.source = classify(url, options.base_dir);
+    item.shown_url = redact_url(item.source.kind == Source::Kind::local && url.find("://") == std::string::npos
+                                    ? item.source.path.string()
+                                    : url);
+    if (item.source.kind == Source::Kind::unsupported) {
+      item.error = "unsupported URL scheme (use https://, http://, file:// or a path)";
+      item.problem = true;
+    }
+    by_hash.emplace(sha, items.size());
+    item_of[i] = items.size();
+    items.push_back(std::move(item));
+  }
+
+  cache.ensure();
+  Progress progress(options.reporter);
+  std::vector<detail::Item*> todo;
+  size_t missing_offline = 0;
+  uint64_t bytes_total = 0;
+  for (auto& item : items) {
+    if (!item.error.empty()) continue;
+    if (cache.has(item.sha256)) {
+      cache.touch(item.sha256);
+      item.done = item.cached = true;
+      continue;
+    }
+    if (options.offline && item.source.kind == Source::Kind::remote) {
+      item.error = "not in the cache, and --offline forbids downloading it";
+      ++missing_offline;
+      continue;
+    }
+    todo.push_back(&item);
+    bytes_total += item.size.value_or(0);
+  }
+  progress.start(items.size(), bytes_total);
+  for (auto& item : items)
+    if (item.cached) {
+      progress.file_done(true);
+      progress.emit({.kind = Event::Kind::cached, .label = item.label});
+    }
+  if (!todo.empty()) detail::run(todo, cache, options, progress);
+  progress.finish();
+
+  bool any_problem = false;
+  std::vector<std::string> problems;
+  std::vector<bool> reported(items.size(), false);
+  std::vector<std::filesystem::path> out;
+  out.reserve(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    if (item_of[i] == SIZE_MAX) {
+      problems.push_back(invalid[i]);
+      any_problem = true;
+      continue;
+    }
+    auto& item = items[item_of[i]];
+    if (item.done) {
+      out.push_back(cache.entry(item.sha256));
+      continue;
+    }
+    if (reported[item_of[i]]) continue;
+    reported[item_of[i]] = true;
+    problems.push_back(message(item, item.error));
+    any_problem = any_problem || item.problem;
+  }
+  if (missing_offline > 0)
+    problems.push_back(std::to_string(missing_offline) + " file" + (missing_offline == 1 ? " is" : "s are") +
+                       " missing from the cache at " + cache.root().string() +
+                       "; run once without --offline to fill it");
+  if (!problems.empty()) throw Errors(std::move(problems), any_problem ? Exit::problems : Exit::io);
+  return out;
+}
+
+}  // namespace pb::fetch

@@ -1,0 +1,348 @@
+"""The download stage against a loopback server that misbehaves on purpose (tests/fetch_driver)."""
+import hashlib
+import json
+import os
+import random
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+
+from server import FaultServer
+
+PYBUNDLE = os.environ.get("PYBUNDLE", "build/pybundle")
+DRIVER = os.environ.get("PYBUNDLE_FETCH_DRIVER") or os.path.join(os.path.dirname(PYBUNDLE), "tests", "fetch_driver")
+
+
+def sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 16), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class FetchCase(unittest.TestCase):
+    """A served directory of random files, an empty cache, and a driver for fetch_all."""
+
+    sizes = [200_000, 150_000, 90_000, 310_000]
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-fetch-")
+        self.www = os.path.join(self.tmp, "www")
+        self.cache = os.path.join(self.tmp, "cache")
+        os.makedirs(self.www)
+        rng = random.Random(1234)
+        self.files = []
+        for i, size in enumerate(self.sizes):
+            name = f"pkg{i}-1.0-py3-none-any.whl"
+            path = os.path.join(self.www, name)
+            with open(path, "wb") as f:
+                f.write(rng.randbytes(size))
+            self.files.append({"name": name, "path": path, "sha256": sha256(path), "size": size, "label": f"pkg{i}"})
+        self.server = FaultServer(self.www).start()
+
+    def tearDown(self):
+        self.server.stop()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def request(self, i, url=None, size=True):
+        f = self.files[i]
+        return {"url": url or self.server.url(f["name"]), "sha256": f["sha256"],
+                "size": f["size"] if size else None, "label": f["label"]}
+
+    def driver_input(self, requests, **options):
+        opts = {"cache_dir": self.cache, "retry_base_delay": 0.01, "stall_timeout": 1, "retries": 5}
+        opts.update(options)
+        return json.dumps({"requests": requests, "options": opts})
+
+    def fetch(self, requests, **options):
+        p = subprocess.run([DRIVER], input=self.driver_input(requests, **options), text=True, capture_output=True)
+        result = json.loads(p.stdout)
+        self.assertEqual(p.returncode, 0 if result["ok"] else result["exit"], p.stderr)
+        return p.returncode, result, p.stderr
+
+    def fetch_ok(self, requests, **options):
+        rc, result, err = self.fetch(requests, **options)
+        self.assertEqual(rc, 0, (result, err))
+        return result["files"]
+
+    def path(self, i):
+        return "/" + self.files[i]["name"]
+
+    def cache_files(self):
+        out = []
+        for dirpath, _, names in os.walk(os.path.join(self.cache, "wheels")):
+            out += [os.path.join(dirpath, n) for n in names]
+        return out
+
+    def assert_cached(self, files, indices):
+        self.assertEqual(len(files), len(indices))
+        for path, i in zip(files, indices):
+            self.assertEqual(os.path.basename(path), self.files[i]["sha256"])
+            self.assertEqual(sha256(path), self.files[i]["sha256"])
+        leftovers = [p for p in self.cache_files() if p.endswith(".part")]
+        self.assertEqual(leftovers, [])
+
+
+class HappyPath(FetchCase):
+    def test_files_arrive_verified_in_request_order(self):
+        order = [2, 0, 3, 1]
+        files = self.fetch_ok([self.request(i) for i in order])
+        self.assert_cached(files, order)
+        for i in order:
+            self.assertEqual(self.server.count(self.path(i)), 1)
+
+    def test_connections_are_reused(self):
+        files = self.fetch_ok([self.request(i) for i in range(4)], concurrency=1)
+        self.assert_cached(files, range(4))
+        connections = {e["conn"] for e in self.server.log}
+        self.assertEqual(len(self.server.log), 4)
+        self.assertEqual(len(connections), 1)
+
+    def test_second_run_is_served_from_the_cache(self):
+        self.fetch_ok([self.request(i) for i in range(4)])
+        self.server.clear()
+        files = self.fetch_ok([self.request(i) for i in range(4)])
+        self.assert_cached(files, range(4))
+        self.assertEqual(self.server.log, [])
+
+    def test_progress_events_as_json(self):
+        self.server.add_fault(self.path(1), "status", times=1, code=503)
+        _, _, err = self.fetch([self.request(i) for i in range(4)], progress="json")
+        events = [json.loads(line) for line in err.splitlines()]
+        kinds = [e["event"] for e in events]
+        self.assertEqual(kinds[0], "start")
+        self.assertEqual(kinds[-1], "finish")
+        self.assertEqual(kinds.count("downloaded"), 4)
+        retry = [e for e in events if e["event"] == "retry"]
+        self.assertEqual(len(retry), 1)
+        self.assertEqual(retry[0]["package"], "pkg1")
+        self.assertIn("HTTP 503", retry[0]["message"])
+        self.assertEqual(events[-1]["files_done"], 4)
+        self.assertEqual(events[-1]["bytes_done"], sum(self.sizes))
+
+    def test_mirror_rewrites_the_url_prefix(self):
+        # Port 1 on the loopback has no server: only the rewritten URL can work.
+        dead = "http://127.0.0.1:1/packages/"
+        reqs = [self.request(i, url=dead + self.files[i]["name"]) for i in range(2)]
+        files = self.fetch_ok(reqs, mirrors=[dead + "=" + self.server.base_url + "/"])
+        self.assert_cached(files, [0, 1])
+
+    def test_local_paths_and_file_urls(self):
+        reqs = [self.request(0, url="www/" + self.files[0]["name"]),
+                self.request(1, url="file://" + self.files[1]["path"])]
+        files = self.fetch_ok(reqs, base_dir=self.tmp)
+        self.assert_cached(files, [0, 1])
+        self.assertEqual(self.server.log, [])
+
+
+class TransientFaults(FetchCase):
+    def test_http_500_twice_then_success(self):
+        self.server.add_fault(self.path(0), "status", times=2, code=500)
+        files = self.fetch_ok([self.request(i) for i in range(4)])
+        self.assert_cached(files, range(4))
+        self.assertEqual([e["status"] for e in self.server.requests(self.path(0))], [500, 500, 200])
+
+    def test_reset_mid_body_resumes_with_a_range_request(self):
+        self.server.add_fault(self.path(0), "reset", times=1, after=64_000)
+        files = self.fetch_ok([self.request(0)])
+        self.assert_cached(files, [0])
+        reqs = self.server.requests(self.path(0))
+        self.assertEqual(len(reqs), 2)
+        self.assertIsNone(reqs[0]["range"])
+        self.assertEqual(reqs[1]["range"], "bytes=64000-")
+        self.assertEqual(reqs[1]["status"], 206)
+
+    def test_reset_mid_body_without_range_support_starts_over(self):
+        self.server.set_range(False)
+        self.server.add_fault(self.path(0), "reset", times=1)
+        files = self.fetch_ok([self.request(0)])
+        self.assert_cached(files, [0])
+        self.assertEqual([e["status"] for e in self.server.requests(self.path(0))], [200, 200])
+
+    def test_stall_longer_than_the_timeout_is_aborted_and_retried(self):
+        self.server.add_fault(self.path(0), "stall", times=1, after=50_000, seconds=120)
+        files = self.fetch_ok([self.request(i) for i in range(2)], stall_timeout=1)
+        self.assert_cached(files, [0, 1])
+        reqs = self.server.requests(self.path(0))
+        self.assertEqual(len(reqs), 2)
+        self.assertEqual(reqs[1]["range"], "bytes=50000-")
+
+    def test_content_length_larger_than_the_body(self):
+        # With the size known from the lock, the cut-off body is verified as it is.
+        self.server.add_fault(self.path(0), "short", times=1)
+        files = self.fetch_ok([self.request(0)])
+        self.assert_cached(files, [0])
+        # Without it, the resume asks past the end, and a clean download settles it.
+        self.server.add_fault(self.path(1), "short", times=1)
+        files = self.fetch_ok([self.request(1, size=False)])
+        self.assert_cached(files, [1])
+        self.assertEqual(self.server.requests(self.path(1))[-1]["status"], 200)
+
+    def test_short_body_every_time_fails_with_the_cause(self):
+        self.server.add_fault(self.path(0), "short", times=None)
+        rc, result, _ = self.fetch([self.request(0, size=False)], retries=2)
+        self.assertEqual(rc, 3)
+        self.assertEqual(len(result["problems"]), 1)
+        self.assertIn("pkg0", result["problems"][0])
+        self.assertIn("gave up after 3 attempts", result["problems"][0])
+
+    def test_slow_drip_still_completes(self):
+        self.server.add_fault(self.path(0), "drip", times=1, chunk=4096, interval=0.02)
+        files = self.fetch_ok([self.request(0)], stall_timeout=1)
+        self.assert_cached(files, [0])
+        self.assertEqual(self.server.count(self.path(0)), 1)
+
+    def test_429_waits_for_retry_after(self):
+        self.server.add_fault(self.path(0), "status", times=1, code=429, headers={"Retry-After": "1"})
+        files = self.fetch_ok([self.request(0)], retry_base_delay=0.01)
+        self.assert_cached(files, [0])
+        reqs = self.server.requests(self.path(0))
+        self.assertEqual([e["status"] for e in reqs], [429, 200])
+        # The backoff alone would be ~10 ms; the server asked for a second.
+        self.assertGreaterEqual(reqs[1]["time"] - reqs[0]["time"], 0.9)
+
+    def test_retries_are_bounded(self):
+        self.server.add_fault(self.path(0), "status", times=None, code=502)
+        rc, result, _ = self.fetch([self.request(0), self.request(1)], retries=2)
+        self.assertEqual(rc, 3)
+        self.assertEqual(len(result["problems"]), 1)
+        self.assertIn("HTTP 502", result["problems"][0])
+        self.assertIn("gave up after 3 attempts", result["problems"][0])
+        self.assertEqual(self.server.count(self.path(0)), 3)
+        # The good file was still fetched and kept.
+        self.assertTrue(os.path.exists(os.path.join(self.cache, "wheels", self.files[1]["sha256"][:2],
+                                                    self.files[1]["sha256"])))
+
+
+class PermanentFailures(FetchCase):
+    def test_404_fails_at_once_and_names_the_url(self):
+        self.server.add_fault(self.path(0), "status", times=None, code=404)
+        rc, result, _ = self.fetch([self.request(i) for i in range(2)])
+        self.assertEqual(rc, 1)
+        self.assertEqual(result["problems"],
+                         [f"package 'pkg0': {self.server.url(self.files[0]['name'])}: HTTP 404 Not Found"])
+        self.assertEqual(self.server.count(self.path(0)), 1)
+
+    def test_all_failures_are_reported_together(self):
+        self.server.add_fault(self.path(0), "status", times=None, code=404)
+        self.server.add_fault(self.path(2), "status", times=None, code=403)
+        rc, result, _ = self.fetch([self.request(i) for i in range(4)])
+        self.assertEqual(rc, 1)
+        self.assertEqual(len(result["problems"]), 2)
+        self.assertIn("pkg0", result["problems"][0])
+        self.assertIn("HTTP 404", result["problems"][0])
+        self.assertIn("pkg2", result["problems"][1])
+        self.assertIn("HTTP 403", result["problems"][1])
+        self.assertEqual(self.server.count(self.path(2)), 1)
+
+    def test_wrong_bytes_fail_the_hash_and_nothing_is_cached(self):
+        self.server.add_fault(self.path(0), "wrong", times=None)
+        rc, result, _ = self.fetch([self.request(0)])
+        self.assertEqual(rc, 1)
+        self.assertIn("sha256 mismatch", result["problems"][0])
+        self.assertIn(self.files[0]["sha256"], result["problems"][0])
+        self.assertEqual([p for p in self.cache_files() if not p.endswith(".lock")], [])
+        self.assertEqual(self.server.count(self.path(0)), 1)  # never retried
+
+    def test_credentials_are_removed_from_messages(self):
+        url = self.server.base_url.replace("http://", "http://alice:s3cret@") + "/missing.whl"
+        rc, result, err = self.fetch([self.request(0, url=url)], progress="plain")
+        self.assertEqual(rc, 1)
+        self.assertIn("http://127.0.0.1:", result["problems"][0])
+        self.assertNotIn("s3cret", result["problems"][0] + err)
+        self.assertNotIn("alice", result["problems"][0] + err)
+
+    def test_netrc_credentials_are_sent(self):
+        self.server.add_fault(self.path(0), "auth", times=None, user="alice", password="pw")
+        rc, result, _ = self.fetch([self.request(0)], netrc_file=os.path.join(self.tmp, "none"))
+        self.assertEqual(rc, 1)
+        self.assertIn("HTTP 401", result["problems"][0])
+        netrc = os.path.join(self.tmp, "netrc")
+        with open(netrc, "w") as f:
+            f.write("machine 127.0.0.1 login alice password pw\n")
+        files = self.fetch_ok([self.request(0)], netrc_file=netrc)
+        self.assert_cached(files, [0])
+
+
+class SharedCache(FetchCase):
+    sizes = [120_000 + 7_000 * i for i in range(12)]
+
+    def test_four_runs_at_once_download_each_file_once(self):
+        # Slow answers keep the runs overlapping.
+        self.server.add_fault("*", "delay", times=None, seconds=0.1)
+        payload = os.path.join(self.tmp, "requests.json")
+        with open(payload, "w") as f:
+            f.write(self.driver_input([self.request(i) for i in range(len(self.sizes))], concurrency=4))
+        # Each run reads its input from the file, so all four start at once.
+        procs = [subprocess.Popen([DRIVER, payload], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(4)]
+        outputs = [p.communicate() for p in procs]
+        for p, (out, err) in zip(procs, outputs):
+            self.assertEqual(p.returncode, 0, err)
+        results = [json.loads(out) for out, _ in outputs]
+        for r in results[1:]:
+            self.assertEqual(r, results[0])
+        self.assert_cached(results[0]["files"], range(len(self.sizes)))
+        for i in range(len(self.sizes)):
+            self.assertEqual(self.server.count(self.path(i)), 1, self.files[i]["name"])
+
+
+class Offline(FetchCase):
+    def test_cold_cache_names_every_missing_file(self):
+        rc, result, _ = self.fetch([self.request(i) for i in range(3)], offline=True)
+        self.assertEqual(rc, 3)
+        problems = result["problems"]
+        self.assertEqual(len(problems), 4)
+        for i in range(3):
+            self.assertTrue(problems[i].startswith(f"package 'pkg{i}': {self.server.url(self.files[i]['name'])}"))
+            self.assertIn("not in the cache", problems[i])
+        self.assertIn("3 files are missing from the cache at " + self.cache, problems[3])
+        self.assertEqual(self.server.log, [])
+
+    def test_warm_cache_needs_no_network(self):
+        self.fetch_ok([self.request(i) for i in range(3)])
+        self.server.clear()
+        files = self.fetch_ok([self.request(i) for i in range(3)], offline=True)
+        self.assert_cached(files, range(3))
+        self.assertEqual(self.server.log, [])
+
+
+class CacheCommand(FetchCase):
+    def pybundle(self, *args):
+        return subprocess.run([PYBUNDLE, "--cache-dir", self.cache, *args], text=True, capture_output=True)
+
+    def test_dir_prints_the_location(self):
+        p = self.pybundle("cache", "dir")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(p.stdout.strip(), self.cache)
+        env = dict(os.environ, PYBUNDLE_CACHE_DIR=os.path.join(self.tmp, "other"))
+        p = subprocess.run([PYBUNDLE, "cache", "dir"], text=True, capture_output=True, env=env)
+        self.assertEqual(p.stdout.strip(), os.path.join(self.tmp, "other"))
+
+    def test_prune_drops_old_entries_and_clean_empties(self):
+        files = self.fetch_ok([self.request(i) for i in range(3)])
+        old = time.time() - 40 * 86400
+        os.utime(files[0], (old, old))
+        p = self.pybundle("cache", "prune", "--days", "30")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("removed 1 file", p.stderr)
+        self.assertFalse(os.path.exists(files[0]))
+        self.assertTrue(os.path.exists(files[1]))
+        p = self.pybundle("cache", "clean")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(os.listdir(self.cache), [])
+
+    def test_clean_refuses_a_directory_that_is_not_a_cache(self):
+        with open(os.path.join(self.tmp, "keep.txt"), "w") as f:
+            f.write("x")
+        p = subprocess.run([PYBUNDLE, "--cache-dir", self.tmp, "cache", "clean"], text=True, capture_output=True)
+        self.assertEqual(p.returncode, 2)
+        self.assertIn("CACHEDIR.TAG", p.stderr)
+        self.assertTrue(os.path.exists(os.path.join(self.tmp, "keep.txt")))
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,290 @@
+#include <doctest/doctest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+
+#include "fetch/cache.hpp"
+#include "fetch/fetch.hpp"
+#include "fetch/progress.hpp"
+#include "fetch/retry.hpp"
+#include "fetch/source.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/sha256.hpp"
+
+namespace stdfs = std::filesystem;
+using namespace pb::fetch;
+
+namespace {
+
+struct TempDir {
+  stdfs::path path = pb::fs::make_temp_dir(stdfs::temp_directory_path() / "x", "pb-fetch-test-");
+  ~TempDir() { stdfs::remove_all(path); }
+};
+
+std::vector<stdfs::path> files_under(const stdfs::path& dir) {
+  std::vector<stdfs::path> out;
+  for (auto& e : stdfs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) out.push_back(e.path());
+  return out;
+}
+
+Request local_request(const stdfs::path& file, std::string label) {
+  auto data = pb::fs::read_file(file);
+  return {file.string(), pb::sha256_hex(data), data.size(), std::move(label)};
+}
+
+}  // namespace
+
+TEST_CASE("credentials never appear in a shown URL") {
+  CHECK(redact_url("https://user:secret@host.example/a/b.whl") == "https://host.example/a/b.whl");
+  CHECK(redact_url("https://token@host.example/x") == "https://host.example/x");
+  CHECK(redact_url("https://host.example/a@b.whl") == "https://host.example/a@b.whl");
+  CHECK(redact_url("https://u:p@host.example") == "https://host.example");
+  CHECK(redact_url("/local/path@1/x.whl") == "/local/path@1/x.whl");
+}
+
+TEST_CASE("mirrors rewrite the longest matching prefix") {
+  std::vector<std::pair<std::string, std::string>> m = {
+      {"https://files.example/", "http://127.0.0.1:9/all/"},
+      {"https://files.example/packages/", "http://127.0.0.1:9/pkgs/"},
+  };
+  CHECK(apply_mirrors("https://files.example/packages/a.whl", m) == "http://127.0.0.1:9/pkgs/a.whl");
+  CHECK(apply_mirrors("https://files.example/other/a.whl", m) == "http://127.0.0.1:9/all/other/a.whl");
+  CHECK(apply_mirrors("https://elsewhere.example/a.whl", m) == "https://elsewhere.example/a.whl");
+  CHECK(parse_mirror("https://a/=/srv/mirror/") == std::pair<std::string, std::string>{"https://a/", "/srv/mirror/"});
+  CHECK_THROWS_AS(parse_mirror("https://a/"), pb::Error);
+  CHECK_THROWS_AS(parse_mirror("=x"), pb::Error);
+}
+
+TEST_CASE("sources: remote URLs, file URLs and paths relative to the lock") {
+  CHECK(classify("https://h/x.whl", "/base").kind == Source::Kind::remote);
+  CHECK(classify("HTTP://h/x.whl", "/base").kind == Source::Kind::remote);
+  auto rel = classify("dist/x.whl", "/proj");
+  CHECK(rel.kind == Source::Kind::local);
+  CHECK(rel.path == "/proj/dist/x.whl");
+  CHECK(classify("../w/x.whl", "/proj/sub").path == "/proj/w/x.whl");
+  CHECK(classify("/abs/x.whl", "/proj").path == "/abs/x.whl");
+  auto file = classify("file:///srv/wheels/a%20b.whl", "/proj");
+  CHECK(file.kind == Source::Kind::local);
+  CHECK(file.path == "/srv/wheels/a b.whl");
+  CHECK(classify("file://localhost/srv/x.whl", "/").path == "/srv/x.whl");
+  CHECK(classify("file://otherhost/srv/x.whl", "/").kind == Source::Kind::unsupported);
+  CHECK(classify("ftp://h/x.whl", "/").kind == Source::Kind::unsupported);
+  CHECK(percent_decode("a%2Fb%zz%4") == "a/b%zz%4");
+}
+
+TEST_CASE("retry policy: transient failures only") {
+  CHECK(retryable_status(500));
+  CHECK(retryable_status(503));
+  CHECK(retryable_status(429));
+  CHECK(retryable_status(408));
+  CHECK_FALSE(retryable_status(404));
+  CHECK_FALSE(retryable_status(403));
+  CHECK_FALSE(retryable_status(401));
+  CHECK_FALSE(retryable_status(410));
+}
+
+TEST_CASE("backoff doubles with jitter, is capped, and yields to Retry-After") {
+  std::mt19937_64 rng(42);
+  for (int i = 0; i < 100; ++i) {
+    double d1 = retry_delay(1, 0.5, 30, std::nullopt, rng);
+    CHECK(d1 >= 0.25);
+    CHECK(d1 <= 0.5);
+    double d3 = retry_delay(3, 0.5, 30, std::nullopt, rng);
+    CHECK(d3 >= 1.0);
+    CHECK(d3 <= 2.0);
+    CHECK(retry_delay(20, 0.5, 30, std::nullopt, rng) <= 30);
+  }
+  CHECK(retry_delay(1, 0.5, 30, 7.0, rng) == 7.0);
+  CHECK(retry_delay(1, 0.5, 30, 3600.0, rng) == 30.0);
+}
+
+TEST_CASE("cache layout is content-addressed") {
+  Cache c("/c");
+  std::string sha(64, 'a');
+  sha[0] = '3';
+  sha[1] = 'f';
+  CHECK(c.entry(sha) == stdfs::path("/c/wheels/3f") / sha);
+  CHECK(c.partial(sha).string() == "/c/wheels/3f/" + sha + ".part");
+  CHECK(is_sha256_hex(sha));
+  CHECK_FALSE(is_sha256_hex(std::string(64, 'A')));
+  CHECK_FALSE(is_sha256_hex("abc"));
+}
+
+TEST_CASE("an entry lock excludes other processes until released") {
+  TempDir t;
+  Cache cache(t.path);
+  cache.ensure();
+  std::string sha = pb::sha256_hex("x");
+  auto lock = cache.try_lock(sha);
+  REQUIRE(lock);
+  // flock is per open file: a child process (or a second open here) cannot take it.
+  pid_t pid = ::fork();
+  if (pid == 0) _exit(cache.try_lock(sha) ? 1 : 0);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK_FALSE(cache.try_lock(sha));
+  lock->release();
+  CHECK(cache.try_lock(sha));
+}
+
+TEST_CASE("local files are verified and copied into the cache, in request order") {
+  TempDir t;
+  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
+  pb::fs::write_file_atomic(t.path / "b.whl", std::string(1 << 20, 'b'));
+  Options o;
+  o.cache_dir = t.path / "cache";
+  o.base_dir = t.path;
+  auto a = local_request(t.path / "a.whl", "a");
+  a.url = "a.whl";  // relative to base_dir
+  auto b = local_request(t.path / "b.whl", "b");
+  b.url = "file://" + b.url;
+  auto files = fetch_all({b, a, b}, o);
+  REQUIRE(files.size() == 3);
+  CHECK(files[0] == Cache(o.cache_dir).entry(b.sha256));
+  CHECK(files[1] == Cache(o.cache_dir).entry(a.sha256));
+  CHECK(files[2] == files[0]);
+  CHECK(pb::fs::read_file(files[1]) == "alpha");
+  CHECK(pb::sha256_file(files[0]) == b.sha256);
+  CHECK(stdfs::exists(o.cache_dir / "CACHEDIR.TAG"));
+}
+
+TEST_CASE("a wrong hash is an error naming the package, and nothing is cached") {
+  TempDir t;
+  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
+  Options o;
+  o.cache_dir = t.path / "cache";
+  auto r = local_request(t.path / "a.whl", "alpha-pkg");
+  r.sha256 = pb::sha256_hex("something else");
+  try {
+    fetch_all({r}, o);
+    FAIL("expected an error");
+  } catch (const pb::Errors& e) {
+    CHECK(e.code() == pb::Exit::problems);
+    REQUIRE(e.problems().size() == 1);
+    CHECK(e.problems()[0].find("package 'alpha-pkg'") != std::string::npos);
+    CHECK(e.problems()[0].find("sha256 mismatch") != std::string::npos);
+    CHECK(e.problems()[0].find(r.sha256) != std::string::npos);
+  }
+  for (auto& f : files_under(o.cache_dir / "wheels")) CHECK(f.extension() == ".lock");
+}
+
+TEST_CASE("every failure is reported at once") {
+  TempDir t;
+  Options o;
+  o.cache_dir = t.path / "cache";
+  std::vector<Request> reqs = {
+      {(t.path / "missing1.whl").string(), pb::sha256_hex("1"), {}, "one"},
+      {"gopher://h/x.whl", pb::sha256_hex("2"), {}, "two"},
+      {"/x.whl", "not-a-hash", {}, "three"},
+  };
+  try {
+    fetch_all(reqs, o);
+    FAIL("expected an error");
+  } catch (const pb::Errors& e) {
+    REQUIRE(e.problems().size() == 3);
+    CHECK(e.problems()[0].find("package 'one'") != std::string::npos);
+    CHECK(e.problems()[0].find("missing1.whl") != std::string::npos);
+    CHECK(e.problems()[1].find("unsupported URL scheme") != std::string::npos);
+    CHECK(e.problems()[2].find("not 64 hex digits") != std::string::npos);
+  }
+}
+
+TEST_CASE("offline: cached files are served, missing ones are all named") {
+  TempDir t;
+  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
+  Options o;
+  o.cache_dir = t.path / "cache";
+  auto a = local_request(t.path / "a.whl", "a");
+  fetch_all({a}, o);  // warm the cache with one file
+  o.offline = true;
+  // The cache is keyed by hash, so the URL no longer matters.
+  a.url = "http://127.0.0.1:9/a.whl";
+  CHECK(fetch_all({a}, o).size() == 1);
+  std::vector<Request> reqs = {a, {"http://127.0.0.1:9/b.whl", pb::sha256_hex("b"), {}, "bee"},
+                               {"http://127.0.0.1:9/c.whl", pb::sha256_hex("c"), {}, "sea"}};
+  try {
+    fetch_all(reqs, o);
+    FAIL("expected an error");
+  } catch (const pb::Errors& e) {
+    CHECK(e.code() == pb::Exit::io);
+    REQUIRE(e.problems().size() == 3);
+    CHECK(e.problems()[0].find("package 'bee': http://127.0.0.1:9/b.whl: not in the cache") == 0);
+    CHECK(e.problems()[1].find("package 'sea'") == 0);
+    CHECK(e.problems()[2].find("2 files are missing from the cache at " + o.cache_dir.string()) == 0);
+  }
+}
+
+TEST_CASE("progress events count files and bytes") {
+  TempDir t;
+  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
+  pb::fs::write_file_atomic(t.path / "b.whl", "beta!");
+  std::vector<Event> events;
+  Options o;
+  o.cache_dir = t.path / "cache";
+  o.reporter = [&](const Event& e) { events.push_back(e); };
+  auto a = local_request(t.path / "a.whl", "a");
+  auto b = local_request(t.path / "b.whl", "b");
+  fetch_all({a}, o);
+  events.clear();
+  fetch_all({a, b}, o);
+  REQUIRE(events.size() >= 4);
+  CHECK(events.front().kind == Event::Kind::start);
+  CHECK(events.front().files_total == 2);
+  CHECK(events.front().bytes_total == 5);
+  CHECK(events.back().kind == Event::Kind::finish);
+  CHECK(events.back().files_done == 2);
+  CHECK(events.back().files_cached == 1);
+  CHECK(events.back().bytes_done == 5);
+  int downloaded = 0;
+  for (auto& e : events) downloaded += e.kind == Event::Kind::downloaded && e.label == "b";
+  CHECK(downloaded == 1);
+}
+
+TEST_CASE("prune drops entries unused for N days and keeps fresh ones") {
+  TempDir t;
+  pb::fs::write_file_atomic(t.path / "old.whl", "old");
+  pb::fs::write_file_atomic(t.path / "new.whl", "new");
+  Options o;
+  o.cache_dir = t.path / "cache";
+  auto old_r = local_request(t.path / "old.whl", "old");
+  auto new_r = local_request(t.path / "new.whl", "new");
+  auto files = fetch_all({old_r, new_r}, o);
+  auto ancient = stdfs::file_time_type::clock::now() - std::chrono::hours(24 * 40);
+  stdfs::last_write_time(files[0], ancient);
+  auto stats = prune_cache(o.cache_dir, std::chrono::hours(24 * 30));
+  CHECK(stats.files == 1);
+  CHECK(stats.bytes == 3);
+  CHECK_FALSE(stdfs::exists(files[0]));
+  CHECK(stdfs::exists(files[1]));
+  // Using an entry refreshes it: a cache hit touches the file.
+  stdfs::last_write_time(files[1], ancient);
+  fetch_all({new_r}, o);
+  CHECK(prune_cache(o.cache_dir, std::chrono::hours(24 * 30)).files == 0);
+}
+
+TEST_CASE("clean empties a cache but refuses a directory that is not one") {
+  TempDir t;
+  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
+  Options o;
+  o.cache_dir = t.path / "cache";
+  fetch_all({local_request(t.path / "a.whl", "a")}, o);
+  auto stats = clean_cache(o.cache_dir, false);
+  CHECK(stats.files >= 1);
+  CHECK(stdfs::is_empty(o.cache_dir));
+  stdfs::create_directories(t.path / "precious");
+  pb::fs::write_file_atomic(t.path / "precious" / "thesis.tex", "x");
+  CHECK_THROWS_AS(clean_cache(t.path / "precious", false), pb::Error);
+  CHECK(stdfs::exists(t.path / "precious" / "thesis.tex"));
+}
+
+TEST_CASE("human byte sizes") {
+  CHECK(human_bytes(512) == "512 B");
+  CHECK(human_bytes(1536) == "1.5 KiB");
+  CHECK(human_bytes(3.0 * 1024 * 1024) == "3.0 MiB");
+}
