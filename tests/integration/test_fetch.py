@@ -10,8 +10,8 @@ import time
 import unittest
 
 from server import FaultServer
+from support import PYBUNDLE
 
-PYBUNDLE = os.environ.get("PYBUNDLE", "build/pybundle")
 DRIVER = os.environ.get("PYBUNDLE_FETCH_DRIVER") or os.path.join(os.path.dirname(PYBUNDLE), "tests", "fetch_driver")
 
 
