@@ -1,5 +1,7 @@
 #include "cli/common.hpp"
 
+#include "util/fs.hpp"
+
 #include <unistd.h>
 
 #include <cstdlib>
@@ -17,6 +19,10 @@ bool Global::use_color(int fd) const {
   if (color == "never") return false;
   if (const char* nc = std::getenv("NO_COLOR"); nc && *nc) return false;
   return ::isatty(fd);
+}
+
+std::filesystem::path Global::cache() const {
+  return cache_dir.empty() ? fs::default_cache_dir() : cache_dir;
 }
 
 namespace {

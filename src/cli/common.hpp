@@ -15,9 +15,10 @@ struct Global {
   int verbose = 0;
   Format format = Format::human;
   std::string color = "auto";  // auto | always | never
-  std::filesystem::path cache_dir;  // resolved: --cache-dir > PYBUNDLE_CACHE_DIR > XDG default
+  std::filesystem::path cache_dir;  // --cache-dir / PYBUNDLE_CACHE_DIR
 
   bool use_color(int fd) const;
+  std::filesystem::path cache() const;  // cache_dir, else $XDG_CACHE_HOME/pybundle
 };
 
 Global& global();

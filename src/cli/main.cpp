@@ -16,6 +16,9 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", g.verbose, "More detail (repeatable)");
   app.add_option("--color", g.color, "Colour: auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--format", g.format, "Output: human, json, github")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Format>{{"human", Format::human}, {"json", Format::json}, {"github", Format::github}}));
   app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/pybundle)")
       ->envname("PYBUNDLE_CACHE_DIR");
   register_cache(app);

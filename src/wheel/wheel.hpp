@@ -1,6 +1,7 @@
 // Wheel file names, compatibility tags, METADATA and RECORD.
 #pragma once
 #include <cstdint>
+#include <filesystem>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -32,6 +33,10 @@ struct Metadata {
   std::vector<std::string> provides_extra;
 };
 Metadata parse_metadata(std::string_view text);
+
+// The METADATA of a wheel file on disk (read from its *.dist-info/ without unpacking the rest);
+// nullopt when the file is not a readable wheel or holds no METADATA.
+std::optional<Metadata> read_wheel_metadata(const std::filesystem::path& wheel_file);
 
 // One RECORD row. hash is "sha256=<urlsafe-b64>" split into algorithm and value; both may be empty.
 struct RecordEntry {
