@@ -1,0 +1,38 @@
+// Copying the project's own modules (app/) and source packages (python_modules/).
+#pragma once
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "vendor/vendor.hpp"
+
+namespace pb::vendor {
+
+struct CopyItem {
+  std::filesystem::path src;
+  std::string dest;  // relative to the tree (app/ or python_modules/)
+};
+
+struct CopyPlan {
+  std::string label;                                         // for messages
+  std::vector<CopyItem> items;                               // sorted by dest
+  std::vector<std::pair<std::string, std::string>> generated; // dest, content
+  std::vector<Dropped> dropped;
+  std::vector<std::string> problems;
+};
+
+// app/: the entry's directory, or the root's modules and packages (see BUNDLE.md).
+CopyPlan plan_app(const BundleSpec& spec);
+
+// A source package's modules and packages (its src/ when present) for python_modules/, with
+// a minimal .dist-info so importlib.metadata finds it; trimmed like a wheel.
+CopyPlan plan_source(const Input& input, const BundleSpec& spec);
+
+// Copies the items (never overwriting) and writes the generated files under `root`.
+void run_copy(const CopyPlan& plan, const std::filesystem::path& root, std::vector<std::string>& problems);
+
+// The manifest's entry: {"path": "app/app.py", "module": "app"}, or null without an entry.
+std::pair<std::string, std::string> entry_in_bundle(const std::string& entry);
+
+}  // namespace pb::vendor

@@ -1,0 +1,419 @@
+#include "vendor/extract.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <locale.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "util/error.hpp"
+#include "vendor/digest.hpp"
+#include "vendor/paths.hpp"
+#include "wheel/wheel.hpp"
+
+namespace pb::vendor {
+
+namespace {
+
+constexpr uint64_t kRatioFloor = uint64_t(1) << 20;  // small wheels may compress well
+constexpr uint64_t kMaxRecord = uint64_t(64) << 20;
+
+// Opens a wheel with libarchive's seekable zip reader, which trusts the central directory
+// (the listing every installer uses), not the local headers.
+class Reader {
+ public:
+  // libarchive converts names to the locale's charset; under the C locale any non-ASCII name
+  // fails. A UTF-8 locale for this thread only keeps names intact without touching others.
+  Reader() : old_locale_(utf8_locale() ? ::uselocale(utf8_locale()) : nullptr), a_(archive_read_new()) {}
+  ~Reader() {
+    archive_read_free(a_);
+    if (old_locale_) ::uselocale(old_locale_);
+  }
+  Reader(const Reader&) = delete;
+  Reader& operator=(const Reader&) = delete;
+
+  bool open(const std::filesystem::path& file) {
+    archive_read_support_format_zip_seekable(a_);
+    // Wheel names are UTF-8 (PEP 427) whether or not the zip's UTF-8 flag is set.
+    archive_read_set_format_option(a_, "zip", "hdrcharset", "UTF-8");
+    return archive_read_open_filename(a_, file.c_str(), 1 << 16) == ARCHIVE_OK;
+  }
+  archive* get() { return a_; }
+  std::string error() {
+    const char* e = archive_error_string(a_);
+    return e ? e : "unknown libarchive error";
+  }
+
+ private:
+  static locale_t utf8_locale() {
+    static const locale_t loc = [] {
+      locale_t l = ::newlocale(LC_CTYPE_MASK, "C.UTF-8", static_cast<locale_t>(nullptr));
+      return l ? l : ::newlocale(LC_CTYPE_MASK, "C.utf8", static_cast<locale_t>(nullptr));
+    }();
+    return loc;
+  }
+  locale_t old_locale_;
+  archive* a_;
+};
+
+std::string entry_name(archive_entry* e) {
+  if (const char* u = archive_entry_pathname_utf8(e)) return u;
+  if (const char* p = archive_entry_pathname(e)) return p;
+  return "";
+}
+
+std::string first_component(const std::string& name) { return name.substr(0, name.find('/')); }
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+std::string strip_padding(std::string v) {
+  while (!v.empty() && v.back() == '=') v.pop_back();
+  return v;
+}
+
+std::string human_size(uint64_t n) {
+  if (n >= (uint64_t(1) << 20)) return std::to_string(n >> 20) + " MiB";
+  return std::to_string(n) + " bytes";
+}
+
+// Checks the running uncompressed total of a wheel against both zip bomb caps.
+std::optional<std::string> over_caps(uint64_t total, uint64_t archive_size, const Options& o) {
+  if (total > o.max_unpacked)
+    return "unpacks to more than " + human_size(o.max_unpacked) + " (the cap on uncompressed size)";
+  if (total > kRatioFloor && static_cast<double>(total) > o.max_ratio * static_cast<double>(archive_size))
+    return "compression ratio exceeds " + std::to_string(static_cast<long long>(o.max_ratio)) +
+           ":1 (the cap; a zip bomb?)";
+  return std::nullopt;
+}
+
+// Directories created so far by one extraction thread.
+class DirMaker {
+ public:
+  explicit DirMaker(std::filesystem::path root) : root_(std::move(root)) {}
+  // Creates the parents of `rel` under the root; returns an error text or "".
+  std::string parents_of(const std::string& rel) {
+    size_t pos = 0;
+    while ((pos = rel.find('/', pos)) != std::string::npos) {
+      std::string dir = rel.substr(0, pos++);
+      if (made_.count(dir)) continue;
+      auto full = root_ / dir;
+      if (::mkdir(full.c_str(), 0755) != 0 && errno != EEXIST)
+        return "cannot create directory " + full.string() + ": " + std::strerror(errno);
+      made_.insert(dir);
+    }
+    return "";
+  }
+
+ private:
+  std::filesystem::path root_;
+  std::unordered_set<std::string> made_;
+};
+
+bool write_all(int fd, const char* p, size_t n) {
+  while (n > 0) {
+    ssize_t w = ::write(fd, p, n);
+    if (w < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    p += w;
+    n -= static_cast<size_t>(w);
+  }
+  return true;
+}
+
+}  // namespace
+
+WheelPlan scan_wheel(const Input& input, const Options& options) {
+  WheelPlan plan;
+  plan.file = input.file;
+  plan.wheel = input.filename.empty() ? input.file.filename().string() : input.filename;
+  auto fail = [&](const std::string& entry, const std::string& why) {
+    plan.problems.push_back(plan.wheel + ": entry '" + entry + "': " + why);
+  };
+  auto fail_wheel = [&](const std::string& why) { plan.problems.push_back(plan.wheel + ": " + why); };
+
+  struct stat st {};
+  if (::stat(input.file.c_str(), &st) != 0) {
+    fail_wheel("cannot read " + input.file.string() + ": " + std::strerror(errno));
+    return plan;
+  }
+  plan.archive_size = static_cast<uint64_t>(st.st_size);
+
+  Reader reader;
+  if (!reader.open(input.file)) {
+    fail_wheel("not a readable zip archive: " + reader.error());
+    return plan;
+  }
+  std::unordered_map<std::string, std::string> seen;        // name without '/' -> name
+  std::unordered_map<std::string, std::string> seen_folded;  // case-folded -> name
+  std::map<std::string, std::string> record_texts;          // candidate RECORD files
+  uint64_t declared_total = 0;
+  bool unsafe = false;
+
+  archive_entry* e = nullptr;
+  while (true) {
+    int rc = archive_read_next_header(reader.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) {
+      fail_wheel("corrupt zip archive: " + reader.error());
+      return plan;
+    }
+    WheelEntry entry;
+    entry.name = entry_name(e);
+    const auto& name = entry.name;
+    auto type = archive_entry_filetype(e);
+    entry.dir = type == AE_IFDIR;
+    entry.declared = archive_entry_size_is_set(e) ? static_cast<uint64_t>(archive_entry_size(e)) : 0;
+
+    bool bad = false;
+    auto refuse = [&](const std::string& why) {
+      fail(name, why);
+      bad = true;
+    };
+    if (auto why = unsafe_name(name)) refuse(*why);
+    if (archive_entry_hardlink(e)) refuse("hard link to '" + std::string(archive_entry_hardlink(e)) + "'");
+    else if (type == AE_IFLNK || archive_entry_symlink(e)) refuse("symbolic link");
+    else if (type == AE_IFCHR || type == AE_IFBLK) refuse("device file");
+    else if (type == AE_IFIFO) refuse("named pipe");
+    else if (type == AE_IFSOCK) refuse("socket");
+    else if (type != AE_IFREG && type != AE_IFDIR) refuse("not a regular file or directory");
+    if (archive_entry_is_encrypted(e)) refuse("encrypted entry");
+    unsafe = unsafe || bad;
+
+    std::string key = name;
+    if (!key.empty() && key.back() == '/') key.pop_back();
+    if (auto [it, fresh] = seen.emplace(key, name); !fresh) {
+      fail(name, "duplicate entry");
+    } else if (auto [ft, ffresh] = seen_folded.emplace(fold_case(key), name); !ffresh) {
+      fail(name, "differs only by case from entry '" + ft->second + "'");
+    }
+
+    declared_total += entry.declared;
+    if (auto why = over_caps(declared_total, plan.archive_size, options)) {
+      fail_wheel(*why);
+      return plan;
+    }
+    // The RECORD of a top-level *.dist-info, read now: it decides how every entry is checked.
+    if (!bad && !entry.dir && ends_with(name, ".dist-info/RECORD") &&
+        name.find('/') == name.size() - std::string_view("/RECORD").size()) {
+      if (entry.declared > kMaxRecord) {
+        fail(name, "RECORD larger than " + human_size(kMaxRecord));
+        return plan;
+      }
+      std::string text;
+      char buf[1 << 14];
+      la_ssize_t n;
+      while ((n = archive_read_data(reader.get(), buf, sizeof buf)) > 0) {
+        text.append(buf, static_cast<size_t>(n));
+        if (text.size() > entry.declared) break;
+      }
+      if (n < 0 || text.size() != entry.declared) {
+        fail(name, "cannot read: " + (n < 0 ? reader.error() : "size differs from its header"));
+        return plan;
+      }
+      record_texts[name] = std::move(text);
+    }
+    plan.entries.push_back(std::move(entry));
+  }
+  if (unsafe) return plan;  // names are not trustworthy enough to go on
+
+  std::set<std::string> dist_infos;
+  for (const auto& entry : plan.entries) {
+    auto top = first_component(entry.name);
+    if (top.size() < entry.name.size() && ends_with(top, ".dist-info")) dist_infos.insert(top);
+  }
+  if (dist_infos.size() != 1) {
+    std::string list;
+    for (const auto& d : dist_infos) list += (list.empty() ? "" : ", ") + d;
+    fail_wheel(dist_infos.empty() ? "no .dist-info directory" : "several .dist-info directories: " + list);
+    return plan;
+  }
+  const std::string dist_info = *dist_infos.begin();
+  const std::string record_name = dist_info + "/RECORD";
+  const std::string data_dir = dist_info.substr(0, dist_info.size() - 10) + ".data";
+  auto rt = record_texts.find(record_name);
+  if (rt == record_texts.end()) {
+    fail_wheel("no " + record_name);
+    return plan;
+  }
+  std::unordered_map<std::string, wheel::RecordEntry> record;
+  try {
+    for (auto& row : wheel::parse_record(rt->second)) {
+      auto path = row.path;
+      if (auto [it, fresh] = record.emplace(path, std::move(row)); !fresh)
+        fail(record_name, "lists '" + path + "' twice");
+    }
+  } catch (const Error& err) {
+    fail(record_name, err.what());
+    return plan;
+  }
+
+  // Where each file goes, and its RECORD row.
+  std::unordered_set<std::string> files;
+  for (auto& entry : plan.entries) {
+    if (entry.dir) continue;
+    files.insert(entry.name);
+    const auto& name = entry.name;
+    if (name == record_name) {
+      entry.dest = name;
+      continue;
+    }
+    if (name == record_name + ".jws" || name == record_name + ".p7s") {
+      entry.dropped = "signature";
+      continue;
+    }
+    auto row = record.find(name);
+    if (row == record.end()) {
+      fail(name, "not listed in RECORD");
+      continue;
+    }
+    const auto& r = row->second;
+    if (r.hash_algorithm.empty() || r.hash_value.empty()) {
+      fail(name, "RECORD gives no hash");
+    } else if (r.hash_algorithm == "md5" || r.hash_algorithm == "sha1") {
+      fail(name, "RECORD hash uses " + r.hash_algorithm + ", which is too weak");
+    } else if (!Digest::find(r.hash_algorithm)) {
+      fail(name, "RECORD hash uses unsupported algorithm '" + r.hash_algorithm + "'");
+    } else {
+      entry.algorithm = r.hash_algorithm;
+      entry.expected = strip_padding(r.hash_value);
+    }
+    entry.record_size = r.size;
+    if (r.size && *r.size != entry.declared)
+      fail(name, "size " + std::to_string(entry.declared) + " differs from RECORD's " + std::to_string(*r.size));
+
+    if (name.compare(0, data_dir.size() + 1, data_dir + "/") == 0) {
+      auto rest = name.substr(data_dir.size() + 1);
+      auto slash = rest.find('/');
+      auto scheme = rest.substr(0, slash);
+      if (scheme == "purelib" || scheme == "platlib") {
+        if (slash != std::string::npos) entry.dest = rest.substr(slash + 1);
+      } else if (scheme == "scripts" || scheme == "headers" || scheme == "data") {
+        entry.dropped = scheme;
+      } else {
+        fail(name, "unknown .data scheme '" + scheme + "'");
+      }
+    } else {
+      entry.dest = name;
+    }
+  }
+  for (const auto& [path, row] : record)
+    if (path != record_name && !files.count(path)) fail(path, "listed in RECORD but missing from the wheel");
+
+  // Trimming, once every destination is known (a .pyc is dead weight next to its .py).
+  std::unordered_set<std::string> dests;
+  for (const auto& entry : plan.entries)
+    if (!entry.dest.empty()) dests.insert(entry.dest);
+  for (auto& entry : plan.entries) {
+    if (entry.dest.empty()) continue;
+    const std::string bundle_path = "python_modules/" + entry.dest;
+    std::string reason;
+    if (options.trim) {
+      bool has_source = false;
+      if (ends_with(entry.dest, ".pyc"))
+        has_source = dests.count(entry.dest.substr(0, entry.dest.size() - 1)) > 0;
+      reason = trim_reason(entry.dest, has_source);
+    }
+    if (reason.empty() && any_glob_hits(options.exclude, bundle_path)) reason = "exclude";
+    if (!reason.empty() && any_glob_hits(options.keep, bundle_path)) reason.clear();
+    if (!reason.empty()) {
+      entry.dropped = reason;
+      entry.dest.clear();
+    }
+  }
+  return plan;
+}
+
+void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_modules,
+                   const Options& options, std::vector<std::string>& problems) {
+  auto fail = [&](const std::string& entry, const std::string& why) {
+    problems.push_back(plan.wheel + ": entry '" + entry + "': " + why);
+  };
+  auto fail_wheel = [&](const std::string& why) { problems.push_back(plan.wheel + ": " + why); };
+
+  Reader reader;
+  if (!reader.open(plan.file)) {
+    fail_wheel("not a readable zip archive: " + reader.error());
+    return;
+  }
+  DirMaker dirs(python_modules);
+  uint64_t total = 0;
+  size_t index = 0;
+  archive_entry* e = nullptr;
+  while (true) {
+    int rc = archive_read_next_header(reader.get(), &e);
+    if (rc == ARCHIVE_EOF) break;
+    if (rc < ARCHIVE_WARN) return fail_wheel("corrupt zip archive: " + reader.error());
+    if (index >= plan.entries.size() || entry_name(e) != plan.entries[index].name)
+      return fail_wheel("the archive changed while it was being read");
+    const auto& entry = plan.entries[index++];
+    if (entry.dir) continue;
+
+    int fd = -1;
+    std::string out_path;
+    if (!entry.dest.empty()) {
+      if (auto err = dirs.parents_of(entry.dest); !err.empty()) return fail(entry.name, err);
+      out_path = (python_modules / entry.dest).string();
+      fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0) return fail(entry.name, "cannot create " + out_path + ": " + std::strerror(errno));
+    }
+    std::optional<Digest> digest;
+    if (!entry.algorithm.empty()) digest.emplace(entry.algorithm);
+
+    uint64_t got = 0;
+    std::string error;
+    while (true) {
+      const void* block = nullptr;
+      size_t size = 0;
+      la_int64_t offset = 0;
+      int r = archive_read_data_block(reader.get(), &block, &size, &offset);
+      if (r == ARCHIVE_EOF) break;
+      if (r < ARCHIVE_WARN) {
+        error = "corrupt data: " + reader.error();
+        break;
+      }
+      if (static_cast<uint64_t>(offset) != got) {
+        error = "sparse data";
+        break;
+      }
+      got += size;
+      total += size;
+      if (got > entry.declared) {
+        error = "holds more data than its header declares";
+        break;
+      }
+      if (auto why = over_caps(total, plan.archive_size, options)) {
+        if (fd >= 0) ::close(fd);
+        return fail_wheel(*why);
+      }
+      if (digest) digest->update(block, size);
+      if (fd >= 0 && !write_all(fd, static_cast<const char*>(block), size)) {
+        error = "cannot write " + out_path + ": " + std::strerror(errno);
+        break;
+      }
+    }
+    if (fd >= 0 && ::close(fd) != 0 && error.empty())
+      error = "cannot write " + out_path + ": " + std::strerror(errno);
+    if (!error.empty()) return fail(entry.name, error);
+    if (got != entry.declared) {
+      fail(entry.name, "size differs from its header");
+      continue;
+    }
+    if (digest && digest->base64url() != entry.expected)
+      fail(entry.name, entry.algorithm + " does not match RECORD");
+  }
+  if (index != plan.entries.size()) fail_wheel("the archive changed while it was being read");
+}
+
+}  // namespace pb::vendor

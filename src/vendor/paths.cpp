@@ -1,0 +1,209 @@
+#include "vendor/paths.hpp"
+
+#include <array>
+
+namespace pb::vendor {
+
+namespace {
+
+bool valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    size_t len;
+    uint32_t cp;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      len = 2, cp = c & 0x1F;
+    } else if ((c & 0xF0) == 0xE0) {
+      len = 3, cp = c & 0x0F;
+    } else if ((c & 0xF8) == 0xF0) {
+      len = 4, cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + len > s.size()) return false;
+    for (size_t k = 1; k < len; ++k) {
+      auto d = static_cast<unsigned char>(s[i + k]);
+      if ((d & 0xC0) != 0x80) return false;
+      cp = cp << 6 | (d & 0x3F);
+    }
+    static constexpr std::array<uint32_t, 5> min_for_len{0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min_for_len[len] || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return false;
+    i += len;
+  }
+  return true;
+}
+
+std::vector<std::string_view> split(std::string_view path) {
+  std::vector<std::string_view> parts;
+  size_t start = 0;
+  while (true) {
+    size_t end = path.find('/', start);
+    parts.push_back(path.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start));
+    if (end == std::string_view::npos) break;
+    start = end + 1;
+  }
+  return parts;
+}
+
+bool ends_with_ci(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && fold_case(s.substr(s.size() - suffix.size())) == suffix;
+}
+
+bool license_like(std::string_view name) {
+  auto up = fold_case(name);
+  for (std::string_view p : {"license", "licence", "copying", "notice", "authors", "copyright"})
+    if (up.compare(0, p.size(), p) == 0) return true;
+  return false;
+}
+
+// Matches one bracket class at p[0] == '['; returns the class length, or 0 when malformed.
+size_t match_class(std::string_view p, char c, bool& matched) {
+  size_t i = 1;
+  bool negate = i < p.size() && (p[i] == '!' || p[i] == '^');
+  if (negate) ++i;
+  bool hit = false;
+  bool first = true;
+  while (i < p.size() && (p[i] != ']' || first)) {
+    first = false;
+    char lo = p[i], hi = lo;
+    if (i + 2 < p.size() && p[i + 1] == '-' && p[i + 2] != ']') {
+      hi = p[i + 2];
+      i += 3;
+    } else {
+      ++i;
+    }
+    if (lo <= c && c <= hi) hit = true;
+  }
+  if (i >= p.size()) return 0;
+  matched = (hit != negate) && c != '/';
+  return i + 1;
+}
+
+bool match(std::string_view p, std::string_view s) {
+  while (!p.empty()) {
+    if (p.substr(0, 2) == "**") {
+      auto rest = p.substr(2);
+      while (rest.substr(0, 2) == "**") rest = rest.substr(2);
+      if (!rest.empty() && rest[0] == '/') {
+        rest = rest.substr(1);  // "**/": zero or more whole directories
+        if (match(rest, s)) return true;
+        for (size_t i = 0; i < s.size(); ++i)
+          if (s[i] == '/' && match(rest, s.substr(i + 1))) return true;
+        return false;
+      }
+      for (size_t i = 0; i <= s.size(); ++i)
+        if (match(rest, s.substr(i))) return true;
+      return false;
+    }
+    if (p[0] == '*') {
+      auto rest = p.substr(1);
+      for (size_t i = 0; i <= s.size(); ++i) {
+        if (match(rest, s.substr(i))) return true;
+        if (i < s.size() && s[i] == '/') break;
+      }
+      return false;
+    }
+    if (s.empty()) return false;
+    if (p[0] == '?') {
+      if (s[0] == '/') return false;
+    } else if (p[0] == '[') {
+      bool hit = false;
+      if (size_t len = match_class(p, s[0], hit); len > 0) {
+        if (!hit) return false;
+        p = p.substr(len);
+        s = s.substr(1);
+        continue;
+      }
+      if (s[0] != '[') return false;
+    } else if (p[0] == '\\' && p.size() > 1) {
+      if (p[1] != s[0]) return false;
+      p = p.substr(1);
+    } else if (p[0] != s[0]) {
+      return false;
+    }
+    p = p.substr(1);
+    s = s.substr(1);
+  }
+  return s.empty();
+}
+
+}  // namespace
+
+std::optional<std::string> unsafe_name(std::string_view name) {
+  if (name.empty()) return "empty name";
+  if (!valid_utf8(name)) return "name is not valid UTF-8";
+  for (char c : name) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return "control character in name";
+    if (c == '\\') return "backslash in name (a Windows path separator)";
+  }
+  if (name[0] == '/') return "absolute path";
+  if (name.size() >= 2 && name[1] == ':' &&
+      ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
+    return "absolute path (drive letter)";
+  auto body = name;
+  if (body.back() == '/') body.remove_suffix(1);
+  for (auto part : split(body)) {
+    if (part.empty()) return "empty path component";
+    if (part == ".") return "'.' path component";
+    if (part == "..") return "'..' path component escapes the bundle";
+  }
+  return std::nullopt;
+}
+
+std::string fold_case(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return out;
+}
+
+bool glob_match(std::string_view pattern, std::string_view path) { return match(pattern, path); }
+
+bool glob_hits(std::string_view pattern, std::string_view path) {
+  while (!pattern.empty() && pattern[0] == '/') pattern.remove_prefix(1);
+  while (!pattern.empty() && pattern.back() == '/') pattern.remove_suffix(1);
+  if (pattern.empty()) return false;
+  auto slash = path.find('/');
+  auto inner = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
+  if (pattern.find('/') == std::string_view::npos) {
+    for (auto part : split(inner.empty() ? path : inner))
+      if (match(pattern, part)) return true;
+    return false;
+  }
+  for (auto candidate : {path, inner}) {
+    if (candidate.empty()) continue;
+    if (match(pattern, candidate)) return true;
+    for (size_t i = 0; i < candidate.size(); ++i)
+      if (candidate[i] == '/' && match(pattern, candidate.substr(0, i))) return true;
+  }
+  return false;
+}
+
+bool any_glob_hits(const std::vector<std::string>& patterns, std::string_view path) {
+  for (const auto& p : patterns)
+    if (glob_hits(p, path)) return true;
+  return false;
+}
+
+std::string trim_reason(std::string_view path, bool has_source) {
+  auto parts = split(path);
+  if (parts.size() > 1 && ends_with_ci(parts.front(), ".dist-info")) return "";
+  auto name = parts.back();
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i] == "__pycache__") return "__pycache__";
+  if (ends_with_ci(name, ".pyo") || (ends_with_ci(name, ".pyc") && has_source)) return "bytecode";
+  if (ends_with_ci(name, ".pyi")) return "stubs";
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i] == "tests" || parts[i] == "test") return "tests";
+  if (name == "conftest.py") return "tests";
+  for (size_t i = 0; i + 1 < parts.size(); ++i)
+    if (parts[i] == "docs" || parts[i] == "doc") return "docs";
+  if ((ends_with_ci(name, ".rst") || ends_with_ci(name, ".md")) && !license_like(name)) return "docs";
+  return "";
+}
+
+}  // namespace pb::vendor

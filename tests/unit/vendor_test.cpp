@@ -1,0 +1,507 @@
+// The vendor stage: safe extraction, RECORD checks, trimming, the manifest, archives.
+// Wheels are made here byte by byte (a stored zip), so every malicious case is exact.
+#include <doctest/doctest.h>
+
+#include <archive.h>
+#include <archive_entry.h>
+
+#include <unistd.h>
+
+#include <array>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "nlohmann/json.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/sha256.hpp"
+#include "vendor/paths.hpp"
+#include "vendor/vendor.hpp"
+
+namespace stdfs = std::filesystem;
+using pb::vendor::BundleSpec;
+using pb::vendor::Input;
+
+namespace {
+
+uint32_t crc32(const std::string& data) {
+  static const auto table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t c = 0xFFFFFFFFu;
+  for (unsigned char b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
+  return c ^ 0xFFFFFFFFu;
+}
+
+void put16(std::string& s, uint32_t v) {
+  s += static_cast<char>(v & 0xFF);
+  s += static_cast<char>((v >> 8) & 0xFF);
+}
+void put32(std::string& s, uint32_t v) {
+  put16(s, v & 0xFFFF);
+  put16(s, v >> 16);
+}
+
+struct ZipEntry {
+  std::string name, data;
+  uint32_t mode = 0100644;  // unix mode in the external attributes
+};
+
+// A stored (uncompressed) zip, written by hand so names, types and duplicates are exact.
+std::string make_zip(const std::vector<ZipEntry>& entries) {
+  std::string out, central;
+  for (const auto& e : entries) {
+    uint32_t offset = static_cast<uint32_t>(out.size());
+    uint32_t crc = crc32(e.data), size = static_cast<uint32_t>(e.data.size());
+    auto header = [&](std::string& s, bool is_central) {
+      put32(s, is_central ? 0x02014b50 : 0x04034b50);
+      if (is_central) put16(s, (3 << 8) | 20);  // made by Unix, so the mode counts
+      put16(s, 20);
+      put16(s, 0x800);  // UTF-8 names
+      put16(s, 0);      // stored
+      put16(s, 0);      // 00:00:00
+      put16(s, 0x21);   // 1980-01-01
+      put32(s, crc);
+      put32(s, size);
+      put32(s, size);
+      put16(s, static_cast<uint32_t>(e.name.size()));
+      put16(s, 0);
+      if (is_central) {
+        put16(s, 0);
+        put16(s, 0);
+        put16(s, 0);
+        put32(s, e.mode << 16);
+        put32(s, offset);
+      }
+      s += e.name;
+    };
+    header(out, false);
+    out += e.data;
+    header(central, true);
+  }
+  uint32_t cd_offset = static_cast<uint32_t>(out.size());
+  out += central;
+  put32(out, 0x06054b50);
+  put16(out, 0);
+  put16(out, 0);
+  put16(out, static_cast<uint32_t>(entries.size()));
+  put16(out, static_cast<uint32_t>(entries.size()));
+  put32(out, static_cast<uint32_t>(central.size()));
+  put32(out, cd_offset);
+  put16(out, 0);
+  return out;
+}
+
+std::string record_hash(const std::string& data) {
+  pb::Sha256 h;
+  h.update(data);
+  return "sha256=" + h.base64url();
+}
+
+// A wheel whose RECORD lists every entry, unless told otherwise.
+struct WheelBuilder {
+  std::string dist = "demo", version = "1.0";
+  std::vector<ZipEntry> entries;
+  std::set<std::string> unlisted;              // left out of RECORD
+  std::map<std::string, std::string> rows;     // RECORD row overrides, by name
+  std::vector<std::string> extra_rows;         // rows for entries that do not exist
+
+  std::string dist_info() const { return dist + "-" + version + ".dist-info"; }
+  WheelBuilder& add(std::string name, std::string data, uint32_t mode = 0100644) {
+    entries.push_back({std::move(name), std::move(data), mode});
+    return *this;
+  }
+  std::string bytes() const {
+    auto all = entries;
+    all.push_back({dist_info() + "/METADATA", "Metadata-Version: 2.1\nName: " + dist + "\nVersion: " + version + "\n"});
+    std::string record;
+    for (const auto& e : all) {
+      if (unlisted.count(e.name) || e.name.back() == '/') continue;
+      if (auto r = rows.find(e.name); r != rows.end()) {
+        record += r->second + "\n";
+        continue;
+      }
+      record += e.name + "," + record_hash(e.data) + "," + std::to_string(e.data.size()) + "\n";
+    }
+    for (const auto& r : extra_rows) record += r + "\n";
+    record += dist_info() + "/RECORD,,\n";
+    all.push_back({dist_info() + "/RECORD", record});
+    return make_zip(all);
+  }
+  std::string filename() const { return dist + "-" + version + "-py3-none-any.whl"; }
+};
+
+struct Sandbox {
+  stdfs::path dir = pb::fs::make_temp_dir(stdfs::temp_directory_path() / "x", "pb-vendor-test-");
+  ~Sandbox() {
+    std::error_code ec;
+    stdfs::remove_all(dir, ec);
+  }
+  Input wheel(const WheelBuilder& w) const { return wheel(w.filename(), w.bytes(), w.dist, w.version); }
+  Input wheel(const std::string& filename, const std::string& bytes, const std::string& name = "demo",
+              const std::string& version = "1.0") const {
+    auto path = dir / "wheels" / filename;
+    stdfs::create_directories(path.parent_path());
+    pb::fs::write_file_atomic(path, bytes);
+    return Input{name, version, "lock-wheel", filename, pb::sha256_hex(bytes), path};
+  }
+  BundleSpec spec(std::vector<Input> inputs) const {
+    BundleSpec s;
+    s.out = dir / "out" / "bundle";
+    s.target = {{"pyodide", "0.29.3"}, {"python", "3.13.2"}, {"abi", "2025_0"}, {"platform", "emscripten_4_0_9"}};
+    s.inputs = std::move(inputs);
+    s.options.mtime = 0;
+    return s;
+  }
+  // Names in out/'s parent: the bundle, and any staging left behind.
+  std::set<std::string> out_listing() const {
+    std::set<std::string> names;
+    std::error_code ec;
+    for (stdfs::directory_iterator it(dir / "out", ec), end; !ec && it != end; it.increment(ec))
+      names.insert(it->path().filename().string());
+    return names;
+  }
+};
+
+// Runs assemble expecting failure; returns the problems, and checks nothing was left behind.
+std::vector<std::string> refused(const Sandbox& box, const BundleSpec& spec) {
+  auto before = box.out_listing();
+  std::vector<std::string> problems;
+  try {
+    pb::vendor::assemble(spec);
+    FAIL("assemble accepted a bad input");
+  } catch (const pb::Errors& e) {
+    problems = e.problems();
+  }
+  CHECK(box.out_listing() == before);
+  return problems;
+}
+
+bool has(const std::vector<std::string>& problems, const std::string& text) {
+  for (const auto& p : problems)
+    if (p.find(text) != std::string::npos) return true;
+  return false;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+  std::string s;
+  for (const auto& p : v) s += p + "\n";
+  return s;
+}
+
+}  // namespace
+
+TEST_CASE("unsafe archive names are named") {
+  using pb::vendor::unsafe_name;
+  CHECK(!unsafe_name("pkg/mod.py"));
+  CHECK(!unsafe_name("pkg/sub/"));
+  CHECK(!unsafe_name("pkg/caf\xc3\xa9.py"));
+  CHECK(*unsafe_name("/etc/passwd") == "absolute path");
+  CHECK(unsafe_name("C:/x.py")->find("drive letter") != std::string::npos);
+  CHECK(unsafe_name("../x.py")->find("'..'") != std::string::npos);
+  CHECK(unsafe_name("pkg/../../x.py")->find("'..'") != std::string::npos);
+  CHECK(unsafe_name("pkg/./x.py"));
+  CHECK(unsafe_name("pkg//x.py"));
+  CHECK(unsafe_name("pkg\\..\\x.py"));
+  CHECK(unsafe_name("bad\xff.py"));
+  CHECK(unsafe_name("bad\xc0\xaf.py"));  // overlong '/'
+  CHECK(unsafe_name(std::string("a\nb")));
+  CHECK(unsafe_name(""));
+}
+
+TEST_CASE("globs") {
+  using pb::vendor::glob_hits;
+  using pb::vendor::glob_match;
+  CHECK(glob_match("*.py", "x.py"));
+  CHECK(!glob_match("*.py", "a/x.py"));
+  CHECK(glob_match("**/*.py", "x.py"));
+  CHECK(glob_match("**/*.py", "a/b/x.py"));
+  CHECK(glob_match("a/**", "a/b/c"));
+  CHECK(glob_match("**/tests/**", "python_modules/sympy/tests/test_x.py"));
+  CHECK(glob_match("p?.txt", "p1.txt"));
+  CHECK(!glob_match("p?.txt", "p/.txt"));
+  CHECK(glob_match("[a-c]x", "bx"));
+  CHECK(!glob_match("[!a-c]x", "bx"));
+  CHECK(glob_match("[!a-c]x", "dx"));
+  // Patterns without '/' match any component; with '/', the path or a parent, from either root.
+  CHECK(glob_hits("*.pyi", "python_modules/pkg/x.pyi"));
+  CHECK(glob_hits("plotting", "python_modules/sympy/plotting/plot.py"));
+  CHECK(glob_hits("sympy/plotting", "python_modules/sympy/plotting/plot.py"));
+  CHECK(glob_hits("python_modules/sympy/plotting/**", "python_modules/sympy/plotting/plot.py"));
+  CHECK(!glob_hits("sympy/plot", "python_modules/sympy/plotting/plot.py"));
+  CHECK(!glob_hits("python_modules", "python_modules/x.py"));
+}
+
+TEST_CASE("default trimming rules") {
+  using pb::vendor::trim_reason;
+  CHECK(trim_reason("pkg/__pycache__/m.cpython-313.pyc", false) == "__pycache__");
+  CHECK(trim_reason("pkg/m.pyc", true) == "bytecode");
+  CHECK(trim_reason("pkg/m.pyc", false) == "");  // sourceless module: the only code there is
+  CHECK(trim_reason("pkg/m.pyo", false) == "bytecode");
+  CHECK(trim_reason("pkg/m.pyi", false) == "stubs");
+  CHECK(trim_reason("pkg/tests/test_m.py", false) == "tests");
+  CHECK(trim_reason("tests/__init__.py", false) == "tests");
+  CHECK(trim_reason("pkg/conftest.py", false) == "tests");
+  CHECK(trim_reason("werkzeug/test.py", false) == "");  // a module, not a test suite
+  CHECK(trim_reason("pkg/testing/__init__.py", false) == "");
+  CHECK(trim_reason("pkg/docs/index.py", false) == "docs");
+  CHECK(trim_reason("pkg/README.rst", false) == "docs");
+  CHECK(trim_reason("pkg/LICENSE.md", false) == "");
+  CHECK(trim_reason("pkg-1.0.dist-info/README.md", false) == "");
+  CHECK(trim_reason("pkg/data.txt", false) == "");
+  CHECK(trim_reason("pkg/py.typed", false) == "");
+}
+
+TEST_CASE("a clean wheel is extracted and verified") {
+  Sandbox box;
+  WheelBuilder w;
+  w.add("demo/", "", 040755).add("demo/__init__.py", "from .core import x\n").add("demo/core.py", "x = 1\n");
+  w.add("demo/caf\xc3\xa9.py", "y = 2\n");
+  auto spec = box.spec({box.wheel(w)});
+  auto staged = pb::vendor::assemble(spec);
+  CHECK(staged.parent_path() == spec.out.parent_path());
+  CHECK(pb::fs::read_file(staged / "python_modules/demo/core.py") == "x = 1\n");
+  CHECK(pb::fs::read_file(staged / "python_modules/demo/caf\xc3\xa9.py") == "y = 2\n");
+  CHECK(stdfs::exists(staged / "python_modules/demo-1.0.dist-info/RECORD"));
+  auto m = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
+  CHECK(m["schema"] == 1);
+  CHECK(m["snapshot"].is_null());
+  CHECK(m["packages"][0]["wheel"] == "demo-1.0-py3-none-any.whl");
+  pb::fs::replace_dir(staged, spec.out);
+  CHECK(box.out_listing() == std::set<std::string>{"bundle"});
+}
+
+TEST_CASE("unsafe entries are refused, one line each naming wheel and entry") {
+  Sandbox box;
+  struct Case {
+    std::string what;
+    ZipEntry entry;
+    std::string message;
+  };
+  std::vector<Case> cases = {
+      {"absolute path", {"/tmp/evil.py", "x"}, "entry '/tmp/evil.py': absolute path"},
+      {"dot-dot", {"demo/../../evil.py", "x"}, "entry 'demo/../../evil.py': '..' path component"},
+      {"backslash", {"..\\evil.py", "x"}, "entry '../evil.py': '..' path component"},  // libarchive reads '\\' as '/'
+      {"symlink", {"demo/link.py", "/etc/passwd", 0120777}, "entry 'demo/link.py': symbolic link"},
+      {"character device", {"demo/tty", "", 0020644}, "entry 'demo/tty': device file"},
+      {"block device", {"demo/disk", "", 0060644}, "entry 'demo/disk': device file"},
+      {"socket", {"demo/sock", "", 0140644}, "entry 'demo/sock': socket"},
+      // (libarchive itself reads a zip FIFO entry as a regular file, which is harmless.)
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    WheelBuilder w;
+    w.add("demo/__init__.py", "").add(c.entry.name, c.entry.data, c.entry.mode);
+    auto problems = refused(box, box.spec({box.wheel(w)}));
+    REQUIRE(problems.size() >= 1);
+    CHECK_MESSAGE(has(problems, "demo-1.0-py3-none-any.whl: " + c.message), joined(problems));
+    for (const auto& p : problems) CHECK(p.find('\n') == std::string::npos);
+  }
+}
+
+TEST_CASE("duplicate entries and case-only clashes are refused") {
+  Sandbox box;
+  WheelBuilder dup;
+  dup.add("demo/x.py", "a").add("demo/x.py", "a");
+  CHECK(has(refused(box, box.spec({box.wheel(dup)})), "entry 'demo/x.py': duplicate entry"));
+
+  WheelBuilder ci;
+  ci.add("demo/Readme.py", "a").add("demo/README.py", "b");
+  CHECK(has(refused(box, box.spec({box.wheel(ci)})),
+            "entry 'demo/README.py': differs only by case from entry 'demo/Readme.py'"));
+}
+
+TEST_CASE("zip bombs: caps on uncompressed size and compression ratio") {
+  Sandbox box;
+  WheelBuilder big;
+  big.add("demo/zeros.bin", std::string(3 << 20, '\0'));
+  auto spec = box.spec({box.wheel(big)});
+  spec.options.max_unpacked = 2 << 20;
+  CHECK(has(refused(box, spec), "demo-1.0-py3-none-any.whl: unpacks to more than 2 MiB"));
+
+  // A deflated zip of zeros: about 1000:1.
+  auto path = box.dir / "bomb-1.0-py3-none-any.whl";
+  archive* a = archive_write_new();
+  archive_write_set_format_zip(a);
+  archive_write_open_filename(a, path.c_str());
+  archive_entry* e = archive_entry_new();
+  archive_entry_set_pathname(e, "bomb/zeros.bin");
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, 0644);
+  archive_entry_set_size(e, 8 << 20);
+  archive_write_header(a, e);
+  std::string zeros(1 << 20, '\0');
+  for (int i = 0; i < 8; ++i) archive_write_data(a, zeros.data(), zeros.size());
+  archive_entry_free(e);
+  archive_write_close(a);
+  archive_write_free(a);
+  auto bomb = box.spec({Input{"bomb", "1.0", "lock-wheel", path.filename().string(), "", path}});
+  CHECK(has(refused(box, bomb), "bomb-1.0-py3-none-any.whl: compression ratio exceeds 100:1"));
+  bomb.options.max_ratio = 100000;
+  CHECK(has(refused(box, bomb), "bomb-1.0-py3-none-any.whl: no .dist-info directory"));
+}
+
+TEST_CASE("every file is checked against RECORD") {
+  Sandbox box;
+  {
+    WheelBuilder w;
+    w.add("demo/a.py", "print('tampered')\n");
+    w.rows["demo/a.py"] = "demo/a.py," + record_hash("print('original')\n") + ",18";
+    CHECK(has(refused(box, box.spec({box.wheel(w)})), "entry 'demo/a.py': sha256 does not match RECORD"));
+  }
+  {
+    WheelBuilder w;
+    w.add("demo/a.py", "abc");
+    w.rows["demo/a.py"] = "demo/a.py," + record_hash("abc") + ",4";
+    CHECK(has(refused(box, box.spec({box.wheel(w)})), "entry 'demo/a.py': size 3 differs from RECORD's 4"));
+  }
+  {
+    WheelBuilder w;
+    w.add("demo/a.py", "abc").add("demo/sneaky.py", "import os\n");
+    w.unlisted.insert("demo/sneaky.py");
+    CHECK(has(refused(box, box.spec({box.wheel(w)})), "entry 'demo/sneaky.py': not listed in RECORD"));
+  }
+  {
+    WheelBuilder w;
+    w.add("demo/a.py", "abc");
+    w.extra_rows.push_back("demo/gone.py," + record_hash("x") + ",1");
+    CHECK(has(refused(box, box.spec({box.wheel(w)})), "entry 'demo/gone.py': listed in RECORD but missing"));
+  }
+  {
+    WheelBuilder w;
+    w.add("demo/a.py", "abc");
+    w.rows["demo/a.py"] = "demo/a.py,,3";
+    CHECK(has(refused(box, box.spec({box.wheel(w)})), "entry 'demo/a.py': RECORD gives no hash"));
+  }
+  {
+    WheelBuilder w;
+    w.add("demo/a.py", "abc");
+    w.rows["demo/a.py"] = "demo/a.py,md5=kAFQmDzST7DWlj99KOF_cg,3";
+    CHECK(has(refused(box, box.spec({box.wheel(w)})), "entry 'demo/a.py': RECORD hash uses md5"));
+  }
+  {
+    // Signature files need no RECORD row, and are not shipped.
+    WheelBuilder w;
+    w.add("demo/a.py", "abc").add("demo-1.0.dist-info/RECORD.jws", "sig");
+    w.unlisted.insert("demo-1.0.dist-info/RECORD.jws");
+    pb::vendor::Report report;
+    auto staged = pb::vendor::assemble(box.spec({box.wheel(w)}), &report);
+    CHECK(!stdfs::exists(staged / "python_modules/demo-1.0.dist-info/RECORD.jws"));
+    REQUIRE(report.dropped.size() == 1);
+    CHECK(report.dropped[0].reason == "signature");
+    stdfs::remove_all(staged);
+  }
+  {
+    // Other strong algorithms from hashlib are verified too.
+    WheelBuilder w;
+    w.add("demo/a.py", "abc");
+    w.rows["demo/a.py"] = "demo/a.py,sha512=3a81oZNherrMQXNJriBBMRLm-k6JqX6iCp7u5ktV05ohkpkqJ0_BqDa6PCOj_uu9RU1EI2Q86A4qmslPpUyknw,3";
+    auto staged = pb::vendor::assemble(box.spec({box.wheel(w)}));
+    stdfs::remove_all(staged);
+  }
+}
+
+TEST_CASE("wheels without exactly one .dist-info and RECORD are refused") {
+  Sandbox box;
+  CHECK(has(refused(box, box.spec({box.wheel("x-1-py3-none-any.whl", make_zip({{"x.py", ""}}))})),
+            "x-1-py3-none-any.whl: no .dist-info directory"));
+  WheelBuilder two;
+  two.add("other-2.0.dist-info/METADATA", "Name: other\n");
+  CHECK(has(refused(box, box.spec({box.wheel(two)})), "several .dist-info directories"));
+  CHECK(has(refused(box, box.spec({box.wheel("x-1-py3-none-any.whl", "not a zip at all")})),
+            "x-1-py3-none-any.whl: not a readable zip archive"));
+}
+
+TEST_CASE(".data: purelib and platlib join python_modules, scripts, headers and data are dropped") {
+  Sandbox box;
+  WheelBuilder w;
+  w.add("demo/__init__.py", "")
+      .add("demo-1.0.data/purelib/demo_extra.py", "a = 1\n")
+      .add("demo-1.0.data/platlib/demo_native/__init__.py", "b = 2\n")
+      .add("demo-1.0.data/scripts/demo-cli", "#!python\n", 0100755)
+      .add("demo-1.0.data/headers/demo.h", "int x;\n")
+      .add("demo-1.0.data/data/share/demo.txt", "doc\n");
+  pb::vendor::Report report;
+  auto staged = pb::vendor::assemble(box.spec({box.wheel(w)}), &report);
+  CHECK(pb::fs::read_file(staged / "python_modules/demo_extra.py") == "a = 1\n");
+  CHECK(pb::fs::read_file(staged / "python_modules/demo_native/__init__.py") == "b = 2\n");
+  CHECK(!stdfs::exists(staged / "python_modules/demo-1.0.data"));
+  std::map<std::string, std::string> dropped;
+  for (const auto& d : report.dropped) dropped[d.entry] = d.reason;
+  CHECK(dropped == std::map<std::string, std::string>{{"demo-1.0.data/scripts/demo-cli", "scripts"},
+                                                      {"demo-1.0.data/headers/demo.h", "headers"},
+                                                      {"demo-1.0.data/data/share/demo.txt", "data"}});
+  stdfs::remove_all(staged);
+
+  WheelBuilder odd;
+  odd.add("demo-1.0.data/elsewhere/x", "");
+  CHECK(has(refused(box, box.spec({box.wheel(odd)})), "unknown .data scheme 'elsewhere'"));
+
+  WheelBuilder twice;  // the same file from the package root and from purelib
+  twice.add("demo/x.py", "").add("demo-1.0.data/purelib/demo/x.py", "");
+  CHECK(has(refused(box, box.spec({box.wheel(twice)})),
+            "demo-1.0-py3-none-any.whl: entries 'demo/x.py' and 'demo-1.0.data/purelib/demo/x.py' both write "
+            "python_modules/demo/x.py"));
+}
+
+TEST_CASE("two wheels writing one path: an error naming both, with every problem at once") {
+  Sandbox box;
+  WheelBuilder a, b, c;
+  a.dist = "alpha";
+  a.add("shared/util.py", "a").add("alpha/__init__.py", "");
+  b.dist = "beta";
+  b.add("shared/util.py", "b").add("Alpha/x.py", "");
+  c.dist = "gamma";
+  c.add("../escape.py", "");
+  auto problems = refused(box, box.spec({box.wheel(b), box.wheel(a), box.wheel(c)}));
+  CHECK_MESSAGE(has(problems, "gamma-1.0-py3-none-any.whl: entry '../escape.py'"), joined(problems));
+  // Nothing is claimed while any wheel is unsafe; without gamma the clashes show.
+  problems = refused(box, box.spec({box.wheel(b), box.wheel(a)}));
+  CHECK_MESSAGE(has(problems, "python_modules/shared/util.py is written by both alpha-1.0-py3-none-any.whl "
+                              "(entry 'shared/util.py') and beta-1.0-py3-none-any.whl (entry 'shared/util.py')"),
+                joined(problems));
+  CHECK_MESSAGE(has(problems, "python_modules/Alpha from beta-1.0-py3-none-any.whl (entry 'Alpha/x.py') differs "
+                              "only by case from python_modules/alpha"),
+                joined(problems));
+}
+
+TEST_CASE("a failed build leaves the previous bundle untouched") {
+  Sandbox box;
+  WheelBuilder good;
+  good.add("demo/__init__.py", "v = 1\n");
+  auto spec = box.spec({box.wheel(good)});
+  pb::fs::replace_dir(pb::vendor::assemble(spec), spec.out);
+  auto before = pb::fs::read_file(spec.out / "bundle.json");
+
+  WheelBuilder bad;
+  bad.add("demo/__init__.py", "v = 2\n").add("demo/evil", "", 0120777);
+  refused(box, box.spec({box.wheel(bad)}));
+  CHECK(pb::fs::read_file(spec.out / "bundle.json") == before);
+  CHECK(pb::fs::read_file(spec.out / "python_modules/demo/__init__.py") == "v = 1\n");
+}
+
+TEST_CASE("staging directories of killed builds are cleaned up, live ones are not") {
+  Sandbox box;
+  WheelBuilder w;
+  w.add("demo/__init__.py", "");
+  auto spec = box.spec({box.wheel(w)});
+  stdfs::create_directories(spec.out.parent_path());
+  auto dead = spec.out.parent_path() / ".bundle.tmp-999999999-abc";  // beyond pid_max
+  auto live = spec.out.parent_path() / (".bundle.tmp-" + std::to_string(::getpid()) + "-abc");
+  stdfs::create_directories(dead / "python_modules");
+  stdfs::create_directories(live);
+  auto staged = pb::vendor::assemble(spec);
+  CHECK(!stdfs::exists(dead));
+  CHECK(stdfs::exists(live));
+  stdfs::remove_all(staged);
+}
