@@ -1,6 +1,7 @@
 #include "util/fs.hpp"
 
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,6 +85,14 @@ stdfs::path make_temp_dir(const stdfs::path& near, std::string_view prefix) {
 void replace_dir(const stdfs::path& src, const stdfs::path& dest) {
   std::error_code ec;
   stdfs::path old;
+#ifdef RENAME_EXCHANGE
+  // Swap in one step where the filesystem can, so `dest` never disappears, even for a moment;
+  // the old tree is then at `src` (a staging name a later build cleans up if we die here).
+  if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) == 0) {
+    stdfs::remove_all(src, ec);
+    return;
+  }
+#endif
   if (stdfs::exists(dest, ec)) {
     old = dest;
     old += ".old-" + random_suffix();
