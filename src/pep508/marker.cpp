@@ -349,14 +349,18 @@ void collect_extras(const MarkerNode& n, std::vector<std::string>& out) {
 }
 
 // Backtracking search over the extras the marker mentions, pruned by three-valued evaluation.
+// Real markers settle in a few steps; a pathological one that exhausts `budget` counts as
+// possible, which only means it is decided later with the actual extras.
 bool satisfiable(const MarkerNode& n, const Environment& env, const std::vector<std::string>& names,
-                 size_t next, std::map<std::string, bool>& partial) {
+                 size_t next, std::map<std::string, bool>& partial, size_t& budget) {
+  if (budget == 0) return true;
+  --budget;
   Tri t = eval(n, env, ExtrasView{nullptr, &partial});
   if (t != Tri::unknown) return t == Tri::yes;
   if (next >= names.size()) return false;  // all extras assigned always gives a definite answer
   for (bool value : {true, false}) {
     partial[names[next]] = value;
-    bool ok = satisfiable(n, env, names, next + 1, partial);
+    bool ok = satisfiable(n, env, names, next + 1, partial, budget);
     partial.erase(names[next]);
     if (ok) return true;
   }
@@ -433,7 +437,8 @@ bool Marker::possible(const Environment& env) const {
   std::vector<std::string> names;
   collect_extras(*root_, names);
   std::map<std::string, bool> partial;
-  return satisfiable(*root_, env, names, 0, partial);
+  size_t budget = 1 << 14;
+  return satisfiable(*root_, env, names, 0, partial, budget);
 }
 
 }  // namespace pb::pep508

@@ -35,7 +35,8 @@ class Marker {
   std::string str() const;
 
   // Evaluate with the extras/groups conditions unknown: true when some choice of
-  // extras could make the marker true. Used to drop host-only dependencies early.
+  // extras could make the marker true (or, for a pathological marker, when a bounded
+  // search cannot decide). Used to drop host-only dependencies early.
   bool possible(const Environment& env) const;
 
  private:

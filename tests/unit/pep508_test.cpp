@@ -225,6 +225,13 @@ TEST_CASE("pep508: possible() asks whether some choice of extras satisfies the m
   std::string none = "sys_platform == 'win32'";
   for (int i = 0; i < 40; ++i) none += " and extra != 'x" + std::to_string(i) + "'";
   CHECK_FALSE(Marker::parse(none).possible(env));
+  // A contradiction hidden behind 60 unrelated extras exhausts the bounded search, which
+  // answers "possible" (the actual extras decide later) instead of searching 2^60 cases.
+  std::string hard;
+  for (int i = 0; i < 30; ++i) hard += "(extra == 'a" + std::to_string(i) + "' or extra == 'b" + std::to_string(i) + "') and ";
+  hard += "extra == 'z' and extra != 'z'";
+  CHECK(Marker::parse(hard).possible(env));
+  CHECK_FALSE(Marker::parse(hard).evaluate(env, {"a1", "z"}));
 }
 
 TEST_CASE("pep508: markers print in a normal form that parses back") {

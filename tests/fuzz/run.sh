@@ -1,0 +1,19 @@
+#!/bin/sh
+# Run one libFuzzer target for SECONDS: tests/fuzz/run.sh pep440|pep508|wheel SECONDS
+# Builds it with clang in build-fuzz/ (or $FUZZ_BUILD) first. New inputs go to
+# $FUZZ_BUILD/fuzz-corpus/TARGET (the committed seeds in tests/fuzz/corpus/TARGET are only read);
+# a crash is written to $FUZZ_BUILD/fuzz-artifacts/ and the script exits non-zero.
+set -eu
+target=${1:?usage: run.sh TARGET SECONDS}
+seconds=${2:?usage: run.sh TARGET SECONDS}
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${FUZZ_BUILD:-$root/build-fuzz}
+if [ ! -f "$build/build.ninja" ]; then
+  CXX=${FUZZ_CXX:-clang++} meson setup "$build" "$root" -Dfuzz=true >/dev/null
+fi
+ninja -C "$build" -j"${FUZZ_JOBS:-2}" "tests/fuzz/fuzz_$target" >/dev/null
+mkdir -p "$build/fuzz-corpus/$target" "$build/fuzz-artifacts"
+exec "$build/tests/fuzz/fuzz_$target" \
+  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+  -artifact_prefix="$build/fuzz-artifacts/$target-" \
+  "$build/fuzz-corpus/$target" "$root/tests/fuzz/corpus/$target"
