@@ -103,6 +103,29 @@ WheelName WheelName::parse(std::string_view filename) {
 
 std::optional<WheelName> WheelName::try_parse(std::string_view filename) { return parse_name(filename, nullptr); }
 
+std::string filename_from_url(std::string_view url) {
+  size_t end = url.find_first_of("?#");
+  if (end != std::string_view::npos) url = url.substr(0, end);
+  size_t slash = url.rfind('/');
+  std::string_view seg = slash == std::string_view::npos ? url : url.substr(slash + 1);
+  auto hex = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    c = lower(c);
+    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+  };
+  std::string out;
+  out.reserve(seg.size());
+  for (size_t i = 0; i < seg.size(); ++i) {
+    if (seg[i] == '%' && i + 2 < seg.size() && hex(seg[i + 1]) >= 0 && hex(seg[i + 2]) >= 0) {
+      out += char(hex(seg[i + 1]) * 16 + hex(seg[i + 2]));
+      i += 2;
+    } else {
+      out += seg[i];
+    }
+  }
+  return out;
+}
+
 Metadata parse_metadata(std::string_view text) {
   // RFC 822-style headers; a line starting with blank continues the previous header; the
   // first empty line starts the body (the long description), which we do not need.

@@ -26,6 +26,10 @@ struct WheelName {
   static std::optional<WheelName> try_parse(std::string_view filename);
 };
 
+// The file name at the end of a URL: last path segment, without query or fragment,
+// percent-decoded ("…/torch-2.11.0%2Bcu128-cp312-….whl" -> "torch-2.11.0+cu128-cp312-….whl").
+std::string filename_from_url(std::string_view url);
+
 // Core metadata (METADATA / PKG-INFO), the fields we use.
 struct Metadata {
   std::string name, version, requires_python;

@@ -13,7 +13,8 @@ if [ ! -f "$build/build.ninja" ]; then
 fi
 ninja -C "$build" -j"${FUZZ_JOBS:-2}" "tests/fuzz/fuzz_$target" >/dev/null
 mkdir -p "$build/fuzz-corpus/$target" "$build/fuzz-artifacts"
-exec "$build/tests/fuzz/fuzz_$target" \
+dict="$root/tests/fuzz/$target.dict"
+exec "$build/tests/fuzz/fuzz_$target" -dict="$dict" \
   -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
   -artifact_prefix="$build/fuzz-artifacts/$target-" \
   "$build/fuzz-corpus/$target" "$root/tests/fuzz/corpus/$target"

@@ -1,6 +1,11 @@
 // Wheel file names, METADATA headers and RECORD rows.
 #include <doctest/doctest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
 #include "util/error.hpp"
 #include "wheel/wheel.hpp"
 
@@ -54,6 +59,18 @@ TEST_CASE("wheel: malformed file names") {
   std::string many;
   for (int i = 0; i < 20; ++i) many += (i ? "." : "") + std::string("t") + std::to_string(i);
   CHECK_FALSE(WheelName::try_parse("foo-1.0-" + many + "-" + many + "-" + many + ".whl"));
+}
+
+TEST_CASE("wheel: file names from URLs are percent-decoded") {
+  using pb::wheel::filename_from_url;
+  CHECK(filename_from_url("https://example.invalid/whl/cu128/torch-2.11.0%2Bcu128-cp312-cp312-manylinux_2_28_aarch64.whl") ==
+        "torch-2.11.0+cu128-cp312-cp312-manylinux_2_28_aarch64.whl");
+  CHECK(filename_from_url("https://example.invalid/a/b/six-1.16.0-py2.py3-none-any.whl#sha256=abc") ==
+        "six-1.16.0-py2.py3-none-any.whl");
+  CHECK(filename_from_url("http://127.0.0.1:8765/x.whl?download=1") == "x.whl");
+  CHECK(filename_from_url("x.whl") == "x.whl");
+  CHECK(filename_from_url("a/100%25%2") == "100%%2");
+  CHECK(filename_from_url("a/%zz.whl") == "%zz.whl");
 }
 
 TEST_CASE("wheel: METADATA headers") {
@@ -119,4 +136,34 @@ TEST_CASE("wheel: malformed RECORD rows name their line") {
     code = e.code();
   }
   CHECK(code == pb::Exit::problems);
+}
+
+TEST_CASE("wheel: every wheel file name in the real lock files parses") {
+  auto dir = std::filesystem::path(PYBUNDLE_SOURCE_ROOT) / ".." / "shared" / "real-locks";
+  if (const char* env = std::getenv("PYBUNDLE_REAL_LOCKS")) dir = env;
+  if (!std::filesystem::is_directory(dir)) {
+    MESSAGE("skipped: no real locks at " << dir.string() << " (set PYBUNDLE_REAL_LOCKS)");
+    return;
+  }
+  size_t wheels = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    auto lock = entry.path() / "uv.lock";
+    if (!std::filesystem::exists(lock)) continue;
+    std::ifstream in(lock, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    // Every `…/NAME.whl"` in the file: URLs of [[package]] wheels.
+    for (size_t pos = 0; (pos = text.find(".whl\"", pos)) != std::string::npos; pos += 5) {
+      size_t start = text.rfind('"', pos - 1);
+      std::string name = pb::wheel::filename_from_url(text.substr(start + 1, pos + 4 - start - 1));
+      INFO(lock.string(), ": ", name);
+      auto w = WheelName::try_parse(name);
+      REQUIRE(w);
+      CHECK(!w->tags.empty());
+      ++wheels;
+    }
+  }
+  MESSAGE(wheels << " wheel file names");
+  CHECK(wheels > 1000);
 }
