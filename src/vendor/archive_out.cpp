@@ -69,9 +69,11 @@ void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64
     auto rel = it->path().lexically_relative(bundle_dir).generic_string();
     if (type != stdfs::file_type::directory && type != stdfs::file_type::regular)
       throw Error("bundle " + bundle_dir.string() + ": '" + rel + "' is not a regular file or directory", Exit::internal);
-    items.push_back({rel, type == stdfs::file_type::directory});
+    bool dir = type == stdfs::file_type::directory;
+    items.push_back({dir ? rel + "/" : rel, dir});
   }
   if (ec) throw Error("cannot list " + bundle_dir.string() + ": " + ec.message(), Exit::io);
+  // Sorted by archive name ("pkg/" before "pkg/x", and after "pkg-1.0.dist-info/").
   std::sort(items.begin(), items.end(), [](const Item& a, const Item& b) { return a.rel < b.rel; });
 
   std::optional<UtcZone> utc;
@@ -91,16 +93,21 @@ void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64
   } else {
     archive_write_set_format_pax_restricted(a);
     archive_write_add_filter_zstd(a);
-    archive_write_set_filter_option(a, "zstd", "compression-level", "19");
+    // Level 9: most of level 19's ratio for a tenth of the time and a third of the memory.
+    archive_write_set_filter_option(a, "zstd", "compression-level", "9");
   }
   archive_write_set_bytes_in_last_block(a, 1);  // no padding after the compressed stream
-  if (archive_write_open_filename(a, tmp.c_str()) != ARCHIVE_OK) throw fail(archive_error_string(a));
+  auto la_error = [&] {
+    const char* e = archive_error_string(a);
+    return std::string(e ? e : "libarchive error");
+  };
+  if (archive_write_open_filename(a, tmp.c_str()) != ARCHIVE_OK) throw fail(la_error());
 
   archive_entry* entry = archive_entry_new();
   std::vector<char> buf(1 << 16);
   for (const auto& item : items) {
     archive_entry_clear(entry);
-    archive_entry_set_pathname_utf8(entry, (item.dir ? item.rel + "/" : item.rel).c_str());
+    archive_entry_set_pathname_utf8(entry, item.rel.c_str());
     archive_entry_set_filetype(entry, item.dir ? AE_IFDIR : AE_IFREG);
     archive_entry_set_perm(entry, item.dir ? 0755 : 0644);
     archive_entry_set_uid(entry, 0);
@@ -119,7 +126,7 @@ void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64
       archive_entry_set_size(entry, 0);
     }
     if (archive_write_header(a, entry) != ARCHIVE_OK) {
-      std::string err = archive_error_string(a);
+      std::string err = la_error();
       if (fd >= 0) ::close(fd);
       archive_entry_free(entry);
       throw fail(err);
@@ -129,7 +136,7 @@ void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64
       if (n < 0 && errno == EINTR) continue;
       if (n == 0) break;
       if (n < 0 || archive_write_data(a, buf.data(), static_cast<size_t>(n)) != n) {
-        std::string err = n < 0 ? std::strerror(errno) : archive_error_string(a);
+        std::string err = n < 0 ? std::string(std::strerror(errno)) : la_error();
         ::close(fd);
         archive_entry_free(entry);
         throw fail(err);
@@ -138,7 +145,7 @@ void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64
     if (fd >= 0) ::close(fd);
   }
   archive_entry_free(entry);
-  if (archive_write_close(a) != ARCHIVE_OK) throw fail(archive_error_string(a));
+  if (archive_write_close(a) != ARCHIVE_OK) throw fail(la_error());
   archive_write_free(a);
   if (::rename(tmp.c_str(), file.c_str()) != 0) {
     std::string err = std::strerror(errno);

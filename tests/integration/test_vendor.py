@@ -251,6 +251,39 @@ class Corpus(unittest.TestCase):
                          {(stat.S_IFDIR, 0o755), (stat.S_IFREG, 0o644)})
         self.assertEqual(os.stat(one).st_mtime_ns, 1700000000 * 10**9)
 
+    def test_archives_are_byte_identical_and_hold_the_bundle(self):
+        for ext in ("tar.zst", "zip"):
+            archives = []
+            for n in (1, 2):
+                spec = self.spec(os.path.join(self.tmp, f"b{n}"))
+                spec["archive"] = os.path.join(self.tmp, f"bundle{n}.{ext}")
+                proc = drive(spec, self.tmp, env={"SOURCE_DATE_EPOCH": "1700000000", "TZ": ["UTC", "Asia/Tokyo"][n - 1]})
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                with open(spec["archive"], "rb") as f:
+                    archives.append(f.read())
+            self.assertEqual(archives[0], archives[1], ext)
+            if ext == "zip":
+                with zipfile.ZipFile(io.BytesIO(archives[0])) as z:
+                    names = z.namelist()
+                    contents = {n: z.read(n) for n in names if not n.endswith("/")}
+            else:
+                if not shutil.which("zstd"):
+                    continue
+                tar = subprocess.run(["zstd", "-dc"], input=archives[0], capture_output=True, check=True).stdout
+                with tarfile.open(fileobj=io.BytesIO(tar)) as t:
+                    members = t.getmembers()
+                    names = [m.name + ("/" if m.isdir() else "") for m in members]
+                    contents = {m.name: t.extractfile(m).read() for m in members if m.isfile()}
+                    self.assertEqual({(m.uid, m.gid, m.mtime) for m in members}, {(0, 0, 1700000000)})
+            self.assertEqual(names, sorted(names, key=lambda n: n.encode()))
+            on_disk = {}
+            for rel in tree_state(os.path.join(self.tmp, "b1")):
+                full = os.path.join(self.tmp, "b1", rel)
+                if os.path.isfile(full):
+                    with open(full, "rb") as f:
+                        on_disk[rel] = f.read()
+            self.assertEqual(contents, on_disk)
+
     def test_builds_killed_at_any_point_leave_a_whole_bundle(self):
         out = os.path.join(self.tmp, "bundle")
         proc = drive(self.spec(out), self.tmp)

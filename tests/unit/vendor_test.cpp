@@ -7,8 +7,12 @@
 
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <array>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <map>
 #include <set>
@@ -504,4 +508,274 @@ TEST_CASE("staging directories of killed builds are cleaned up, live ones are no
   CHECK(!stdfs::exists(dead));
   CHECK(stdfs::exists(live));
   stdfs::remove_all(staged);
+}
+
+namespace {
+
+void write(const stdfs::path& path, const std::string& text) {
+  stdfs::create_directories(path.parent_path());
+  pb::fs::write_file_atomic(path, text);
+}
+
+std::set<std::string> listing(const stdfs::path& root) {
+  std::set<std::string> out;
+  for (auto& e : stdfs::recursive_directory_iterator(root))
+    if (e.is_regular_file()) out.insert(e.path().lexically_relative(root).generic_string());
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("app/: the entry's directory, minus what is never copied") {
+  Sandbox box;
+  auto project = box.dir / "project";
+  write(project / "pyproject.toml", "[project]\nname = 'x'\n");
+  write(project / "uv.lock", "version = 1\n");
+  write(project / "src/app.py", "import helpers\n");
+  write(project / "src/helpers/__init__.py", "");
+  write(project / "src/templates/index.html", "<p>hi</p>\n");
+  write(project / "src/__pycache__/app.cpython-313.pyc", "junk");
+  write(project / "src/.env", "SECRET=1\n");
+  write(project / "src/node_modules/x/index.js", "");
+  write(project / "src/.venv/lib/site.py", "");
+  write(project / "src/venv/lib/site.py", "");
+  write(project / "tests/test_app.py", "");
+  auto spec = box.spec({});
+  spec.app_dir = project;
+  spec.entry = "src/app.py";
+  auto staged = pb::vendor::assemble(spec);
+  CHECK(listing(staged / "app") == std::set<std::string>{"app.py", "helpers/__init__.py", "templates/index.html"});
+  auto m = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
+  CHECK(m["entry"] == nlohmann::json{{"path", "app/app.py"}, {"module", "app"}});
+  stdfs::remove_all(staged);
+
+  // An entry at the root: the root's modules and packages only.
+  write(project / "main.py", "");
+  write(project / "setup_helpers.py", "");
+  write(project / "pkg/__init__.py", "");
+  write(project / "pkg/data.json", "{}");
+  write(project / "notes/readme.txt", "");
+  spec.entry = "main.py";
+  staged = pb::vendor::assemble(spec);
+  CHECK(listing(staged / "app") ==
+        std::set<std::string>{"main.py", "setup_helpers.py", "pkg/__init__.py", "pkg/data.json"});
+  stdfs::remove_all(staged);
+
+  // User excludes reach app/ too; --keep wins over them.
+  spec.options.exclude = {"app/pkg/*.json", "setup_*.py"};
+  spec.options.keep = {"setup_helpers.py"};
+  pb::vendor::Report report;
+  staged = pb::vendor::assemble(spec, &report);
+  CHECK(listing(staged / "app") == std::set<std::string>{"main.py", "setup_helpers.py", "pkg/__init__.py"});
+  REQUIRE(report.dropped.size() == 1);
+  CHECK(report.dropped[0].entry == "pkg/data.json");
+  CHECK(report.dropped[0].reason == "exclude");
+  stdfs::remove_all(staged);
+}
+
+TEST_CASE("app/: a missing entry, and symlinks leading out of the project, are refused") {
+  Sandbox box;
+  auto project = box.dir / "project";
+  write(project / "src/app.py", "");
+  write(box.dir / "secret.txt", "key");
+  stdfs::create_symlink(box.dir / "secret.txt", project / "src/leak.txt");
+  stdfs::create_symlink("app.py", project / "src/alias.py");
+  auto spec = box.spec({});
+  spec.app_dir = project;
+  spec.entry = "src/app.py";
+  auto problems = refused(box, spec);
+  CHECK_MESSAGE(has(problems, "app: 'leak.txt' is a symbolic link leading outside"), joined(problems));
+  stdfs::remove(project / "src/leak.txt");
+  auto staged = pb::vendor::assemble(spec);  // a link inside the project is copied as a file
+  CHECK(stdfs::is_regular_file(stdfs::symlink_status(staged / "app/alias.py")));
+  stdfs::remove_all(staged);
+
+  spec.entry = "src/missing.py";
+  CHECK(has(refused(box, spec), "entry 'src/missing.py': no such file"));
+  spec.entry = "../outside.py";
+  CHECK(has(refused(box, spec), "entry '../outside.py': '..' path component"));
+}
+
+TEST_CASE("source packages: their modules and packages, a .dist-info, trimmed like wheels") {
+  Sandbox box;
+  auto src = box.dir / "packages" / "my-lib";
+  write(src / "pyproject.toml", "");
+  write(src / "setup.py", "");
+  write(src / "src/my_lib/__init__.py", "v = 1\n");
+  write(src / "src/my_lib/tests/test_x.py", "");
+  write(src / "src/my_lib/__init__.pyi", "");
+  write(src / "src/tool.py", "");
+  write(src / "src/notes/readme.txt", "");
+  auto spec = box.spec({Input{"My.Lib", "0.2", "source", "", "", src}});
+  pb::vendor::Report report;
+  auto staged = pb::vendor::assemble(spec, &report);
+  CHECK(listing(staged / "python_modules") ==
+        std::set<std::string>{"my_lib/__init__.py", "tool.py", "my_lib-0.2.dist-info/METADATA"});
+  CHECK(pb::fs::read_file(staged / "python_modules/my_lib-0.2.dist-info/METADATA") ==
+        "Metadata-Version: 2.1\nName: My.Lib\nVersion: 0.2\n");
+  CHECK(report.dropped.size() == 2);
+  auto m = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
+  CHECK(m["packages"][0] == nlohmann::json{{"name", "My.Lib"}, {"version", "0.2"}, {"origin", "source"},
+                                           {"wheel", nullptr}, {"sha256", nullptr}});
+  stdfs::remove_all(staged);
+
+  // A source package and a wheel writing the same module.
+  WheelBuilder w;
+  w.dist = "tool";
+  w.add("tool.py", "");
+  spec.inputs.push_back(box.wheel(w));
+  CHECK(has(refused(box, spec), "python_modules/tool.py is written by both tool-1.0-py3-none-any.whl (entry "
+                                "'tool.py') and My.Lib (entry 'tool.py')"));
+}
+
+TEST_CASE("bundle.json: stable key order, sorted files, the digest, the snapshot") {
+  Sandbox box;
+  WheelBuilder b, a;
+  b.dist = "beta";
+  b.add("beta/__init__.py", "b\n").add("beta/z.py", "z\n");
+  a.dist = "alpha";
+  a.add("alpha/__init__.py", "a\n");
+  auto spec = box.spec({box.wheel(b), box.wheel(a)});
+  auto staged = pb::vendor::assemble(spec);
+  auto text = pb::fs::read_file(staged / "bundle.json");
+  CHECK(text.back() == '\n');
+  CHECK(text.rfind("{\n  \"schema\": 1,\n  \"tool\": \"pybundle ", 0) == 0);
+  auto m = nlohmann::ordered_json::parse(text);
+  std::vector<std::string> keys;
+  for (auto& [k, v] : m.items()) keys.push_back(k);
+  CHECK(keys == std::vector<std::string>{"schema", "tool", "target", "entry", "packages", "files", "digest", "snapshot"});
+  CHECK(m["packages"][0]["name"] == "alpha");
+  CHECK(m["packages"][1]["name"] == "beta");
+  std::vector<std::string> paths;
+  std::string lines;
+  for (auto& f : m["files"]) {
+    paths.push_back(f["path"]);
+    CHECK(f["sha256"] == pb::sha256_file(staged / f["path"].get<std::string>()));
+    CHECK(f["size"] == stdfs::file_size(staged / f["path"].get<std::string>()));
+    lines += f["path"].get<std::string>() + "\t" + f["sha256"].get<std::string>() + "\n";
+  }
+  CHECK(std::is_sorted(paths.begin(), paths.end()));
+  CHECK(paths.size() == listing(staged).size() - 1);  // everything but bundle.json
+  CHECK(m["digest"] == pb::sha256_hex(lines));
+
+  // The build adds the snapshot, then writes the manifest again.
+  write(staged / "snapshot.bin.zst", "heap");
+  spec.snapshot = {{"file", "snapshot.bin.zst"}, {"size", 4}};
+  pb::vendor::write_manifest(staged, spec);
+  auto again = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
+  CHECK(again["snapshot"]["file"] == "snapshot.bin.zst");
+  CHECK(again["digest"] == m["digest"]);
+  CHECK(again["files"].size() == m["files"].size());
+  stdfs::remove_all(staged);
+}
+
+TEST_CASE("default trimming, excludes and --keep on a wheel") {
+  Sandbox box;
+  WheelBuilder w;
+  w.add("demo/__init__.py", "")
+      .add("demo/__init__.pyi", "")
+      .add("demo/__pycache__/__init__.cpython-311.pyc", "")
+      .add("demo/mod.py", "")
+      .add("demo/mod.pyc", "")
+      .add("demo/tests/test_mod.py", "")
+      .add("demo/docs/guide.rst", "")
+      .add("demo/plotting/plot.py", "")
+      .add("demo/data/table.csv", "");
+  auto spec = box.spec({box.wheel(w)});
+  pb::vendor::Report report;
+  auto staged = pb::vendor::assemble(spec, &report);
+  CHECK(listing(staged / "python_modules/demo") ==
+        std::set<std::string>{"__init__.py", "mod.py", "plotting/plot.py", "data/table.csv"});
+  std::map<std::string, std::string> why;
+  for (const auto& d : report.dropped) why[d.entry] = d.reason;
+  CHECK(why == std::map<std::string, std::string>{{"demo/__init__.pyi", "stubs"},
+                                                  {"demo/__pycache__/__init__.cpython-311.pyc", "__pycache__"},
+                                                  {"demo/mod.pyc", "bytecode"},
+                                                  {"demo/tests/test_mod.py", "tests"},
+                                                  {"demo/docs/guide.rst", "docs"}});
+  stdfs::remove_all(staged);
+
+  spec.options.exclude = {"demo/plotting", "*.csv"};
+  spec.options.keep = {"**/tests/**"};
+  staged = pb::vendor::assemble(spec);
+  CHECK(listing(staged / "python_modules/demo") ==
+        std::set<std::string>{"__init__.py", "mod.py", "tests/test_mod.py"});
+  stdfs::remove_all(staged);
+
+  spec.options = {};
+  spec.options.mtime = 0;
+  spec.options.trim = false;
+  staged = pb::vendor::assemble(spec);
+  CHECK(listing(staged / "python_modules/demo").size() == 9);
+  stdfs::remove_all(staged);
+}
+
+TEST_CASE("fixed modes and times; SOURCE_DATE_EPOCH") {
+  Sandbox box;
+  WheelBuilder w;
+  w.add("demo/__init__.py", "");
+  auto spec = box.spec({box.wheel(w)});
+  spec.options.mtime.reset();
+  ::setenv("SOURCE_DATE_EPOCH", "1234567890", 1);
+  ::umask(077);
+  auto staged = pb::vendor::assemble(spec);
+  ::umask(022);
+  ::unsetenv("SOURCE_DATE_EPOCH");
+  for (auto& e : stdfs::recursive_directory_iterator(staged)) {
+    struct stat st {};
+    REQUIRE(::lstat(e.path().c_str(), &st) == 0);
+    CHECK(st.st_mtime == 1234567890);
+    CHECK((st.st_mode & 07777) == (S_ISDIR(st.st_mode) ? 0755 : 0644));
+  }
+  stdfs::remove_all(staged);
+
+  ::setenv("SOURCE_DATE_EPOCH", "yesterday", 1);
+  CHECK_THROWS_AS(pb::vendor::assemble(spec), pb::Error);
+  ::unsetenv("SOURCE_DATE_EPOCH");
+}
+
+TEST_CASE("archives: .tar.zst and .zip, byte-identical, sorted, fixed metadata") {
+  Sandbox box;
+  WheelBuilder w;
+  w.add("demo/__init__.py", "x = 1\n").add("demo/b.py", std::string(100000, 'b')).add("demo/a.py", "a\n");
+  auto spec = box.spec({box.wheel(w)});
+  pb::fs::replace_dir(pb::vendor::assemble(spec), spec.out);
+  for (std::string ext : {".tar.zst", ".zip"}) {
+    CAPTURE(ext);
+    auto one = box.dir / ("one" + ext), two = box.dir / ("two" + ext);
+    pb::vendor::write_archive(spec.out, one, 1700000000);
+    ::setenv("TZ", "IST-5:30", 1);  // zip stores local times; the zone must not matter
+    ::tzset();
+    pb::vendor::write_archive(spec.out, two, 1700000000);
+    ::unsetenv("TZ");
+    ::tzset();
+    CHECK(pb::fs::read_file(one) == pb::fs::read_file(two));
+
+    archive* a = archive_read_new();
+    archive_read_support_format_all(a);
+    archive_read_support_filter_all(a);
+    REQUIRE(archive_read_open_filename(a, one.c_str(), 1 << 16) == ARCHIVE_OK);
+    archive_entry* e;
+    std::vector<std::string> names;
+    while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+      names.push_back(archive_entry_pathname(e));
+      CHECK(archive_entry_mtime(e) == 1700000000);
+      CHECK(archive_entry_uid(e) == 0);
+      CHECK((archive_entry_perm(e) & 0777) == (archive_entry_filetype(e) == AE_IFDIR ? 0755 : 0644));
+      if (names.back() == "python_modules/demo/b.py") {
+        std::string data(200000, '\0');
+        CHECK(archive_read_data(a, data.data(), data.size()) == 100000);
+      }
+    }
+    if (ext == ".tar.zst") CHECK(archive_filter_code(a, 0) == ARCHIVE_FILTER_ZSTD);
+    archive_read_free(a);
+    CHECK(std::is_sorted(names.begin(), names.end()));
+    CHECK(names.front() == "bundle.json");
+    CHECK(std::find(names.begin(), names.end(), "python_modules/demo/") <
+          std::find(names.begin(), names.end(), "python_modules/demo/a.py"));
+    CHECK(std::count(names.begin(), names.end(), "bundle.json") == 1);
+    CHECK(std::count(names.begin(), names.end(), "python_modules/demo/a.py") == 1);
+  }
+  CHECK_THROWS_AS(pb::vendor::write_archive(spec.out, box.dir / "x.tar.gz", 0), pb::Error);
+  CHECK(!stdfs::exists(box.dir / "x.tar.gz"));
 }
