@@ -34,6 +34,8 @@ void register_run(CLI::App& app);
 void register_cache(CLI::App& app);
 void register_plan(CLI::App& app);
 void register_why(CLI::App& app);
+void register_serve(CLI::App& app);
+void register_snapshot(CLI::App& app);
 
 // Options shared by commands that resolve a target.
 std::string default_target();

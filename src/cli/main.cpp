@@ -24,6 +24,9 @@ int main(int argc, char** argv) {
   register_cache(app);
   register_plan(app);
   register_why(app);
+  register_run(app);
+  register_serve(app);
+  register_snapshot(app);
 
 
   try {

@@ -1,1 +1,580 @@
-// pybundle's JavaScript host, run by Node.js. See snapshot.cpp for the protocol.
+// pybundle's JavaScript host, run by Node.js: node host.mjs MODE --runtime DIR [--key value ...]
+// Answers with one JSON object on stdout; logs and Python tracebacks go to stderr.
+// Modes: make-snapshot, run, serve, smoke, trace. The protocol is described in src/snapshot.
+import fs from "node:fs";
+import path from "node:path";
+import http from "node:http";
+import { pathToFileURL } from "node:url";
+
+const t0 = performance.now();
+const BUNDLE = "/bundle";
+
+function parseArgs(argv) {
+  const opts = { mode: argv[0] };
+  for (let i = 1; i < argv.length; i++) {
+    const a = argv[i];
+    if (!a.startsWith("--")) throw new Error(`unexpected argument '${a}'`);
+    const eq = a.indexOf("=");
+    if (eq > 0) opts[a.slice(2, eq)] = a.slice(eq + 1);
+    else opts[a.slice(2)] = argv[++i];
+  }
+  return opts;
+}
+
+function answer(obj) {
+  process.stdout.write(JSON.stringify(obj) + "\n");
+}
+
+class HostError extends Error {
+  constructor(message, extra = {}) {
+    super(message);
+    this.extra = extra;
+  }
+}
+
+const log = (msg) => process.stderr.write(msg.endsWith("\n") ? msg : msg + "\n");
+const ms = (a, b) => Math.round((b - a) * 10) / 10;
+
+// Python helpers, run in a private namespace in every process (after a restore too).
+const PRELUDE = String.raw`
+import sys, os, json, importlib, traceback, inspect, base64
+
+BUNDLE = "/bundle"
+
+def add_paths():
+    sys.dont_write_bytecode = True  # never write __pycache__ into the mounted bundle
+    paths = [BUNDLE + "/app", BUNDLE + "/python_modules"]
+    for p in paths:
+        while p in sys.path:
+            sys.path.remove(p)
+    sys.path[0:0] = paths
+    importlib.invalidate_caches()
+
+def reseed():
+    # A restored heap carries the RNG state of the process that made it.
+    import random
+    random.seed()
+    tf = sys.modules.get("tempfile")
+    if tf is not None:
+        tf._name_sequence = None
+    os.urandom(16)
+
+def format_exc(exc):
+    return "".join(traceback.format_exception(exc))
+
+def import_modules(names):
+    """Import each module; returns None, or the traceback text of the first failure."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:
+            text = format_exc(exc)
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            return {"module": name, "error": "%s: %s" % (type(exc).__name__, exc), "traceback": text}
+    return None
+
+def collect():
+    import gc
+    gc.collect()
+
+def module_names():
+    return sorted(sys.modules)
+
+def rel(filename):
+    if filename.startswith(BUNDLE + "/"):
+        return filename[len(BUNDLE) + 1:]
+    return filename
+
+# --- entropy drawn while the snapshot is made -------------------------------------------
+_STDLIB_SOURCES = ("random.py", "tempfile.py", "uuid.py", "secrets.py", "os.py")
+_TEMPFILE = {"mkstemp", "mkdtemp", "mktemp", "NamedTemporaryFile", "TemporaryFile",
+             "SpooledTemporaryFile", "TemporaryDirectory", "_get_candidate_names"}
+_NOT_DRAWS = {"seed", "getstate", "setstate", "__init__", "__reduce__", "__getstate__", "__setstate__"}
+
+def _describe(fn):
+    rnd = sys.modules.get("random")
+    if rnd is not None:
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, rnd.Random):
+            name = getattr(fn, "__name__", "?")
+            if name in _NOT_DRAWS:
+                return None
+            if isinstance(owner, rnd.SystemRandom):
+                return "SystemRandom().%s()" % name
+            if owner is getattr(rnd, "_inst", None):
+                return "random.%s()" % name
+            return "Random.%s() of an instance" % name
+        if isinstance(fn, type) and issubclass(fn, rnd.Random) and not issubclass(fn, rnd.SystemRandom):
+            return "%s() (seeded from the OS when created)" % fn.__qualname__
+    if fn is os.urandom or fn is getattr(os, "getrandom", None):
+        return "os.%s()" % fn.__name__
+    mod = getattr(fn, "__module__", None)
+    name = getattr(fn, "__name__", None)
+    if mod == "uuid" and name in ("uuid1", "uuid4"):
+        return "uuid.%s()" % name
+    if mod == "secrets" and name in ("token_bytes", "token_hex", "token_urlsafe", "randbelow", "randbits", "choice"):
+        return "secrets.%s()" % name
+    if mod == "tempfile" and name in _TEMPFILE:
+        return "tempfile.%s()" % name
+    return None
+
+def _line_of(code, offset):
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line
+    return code.co_firstlineno
+
+class EntropyWatch:
+    def __init__(self):
+        self.found = []
+        self.sites = set()
+        self.tool = None
+
+    def start(self):
+        mon = getattr(sys, "monitoring", None)
+        if mon is None:
+            return
+        for tool in range(6):
+            if mon.get_tool(tool) is None:
+                self.tool = tool
+                break
+        if self.tool is None:
+            return
+        mon.use_tool_id(self.tool, "pybundle")
+        mon.register_callback(self.tool, mon.events.CALL, self._on_call)
+        mon.set_events(self.tool, mon.events.CALL)
+
+    def stop(self):
+        if self.tool is None:
+            return
+        mon = sys.monitoring
+        mon.set_events(self.tool, 0)
+        mon.register_callback(self.tool, mon.events.CALL, None)
+        mon.free_tool_id(self.tool)
+        self.tool = None
+
+    def _on_call(self, code, offset, fn, arg0):
+        try:
+            what = _describe(fn)
+        except Exception:
+            what = None
+        filename = code.co_filename
+        if what is None or filename.endswith(_STDLIB_SOURCES) or filename == "<pybundle>":
+            return sys.monitoring.DISABLE
+        site = (filename, offset)
+        if site not in self.sites:
+            self.sites.add(site)
+            entry = {"call": what, "file": rel(filename), "line": _line_of(code, offset)}
+            frame = sys._getframe(1)
+            while frame is not None:
+                f = frame.f_code.co_filename
+                if f.startswith(BUNDLE + "/app/") and f != filename:
+                    entry["imported_from"] = "%s:%d" % (rel(f), frame.f_lineno)
+                    break
+                frame = frame.f_back
+            self.found.append(entry)
+        return sys.monitoring.DISABLE
+
+# --- compiled extensions ------------------------------------------------------------------
+def _record_owners():
+    owners = {}
+    base = BUNDLE + "/python_modules"
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return owners
+    for d in entries:
+        if not d.endswith(".dist-info"):
+            continue
+        dist = d[: -len(".dist-info")].rsplit("-", 1)[0]
+        try:
+            with open(base + "/" + d + "/RECORD", encoding="utf-8") as f:
+                for line in f:
+                    p = line.split(",", 1)[0]
+                    if p.endswith(".so") or ".so." in p:
+                        owners[base + "/" + p] = dist
+        except OSError:
+            pass
+    return owners
+
+def loaded_extensions():
+    found = []
+    owners = None
+    for name, m in list(sys.modules.items()):
+        f = getattr(m, "__file__", None) or ""
+        if f.endswith(".so"):
+            if owners is None:
+                owners = _record_owners()
+            found.append({"module": name, "file": rel(f), "package": owners.get(f)})
+    return found
+
+# --- requests and responses ---------------------------------------------------------------
+class Headers(dict):
+    """Case-insensitive header mapping (keys stored lower-case)."""
+    def __init__(self, pairs=()):
+        super().__init__()
+        for k, v in pairs:
+            k = str(k).lower()
+            super().__setitem__(k, v if k not in self else self[k] + ", " + v)
+    def __getitem__(self, k):
+        return super().__getitem__(k.lower())
+    def __contains__(self, k):
+        return super().__contains__(str(k).lower())
+    def get(self, k, default=None):
+        return super().get(str(k).lower(), default)
+
+class Request:
+    def __init__(self, method, url, headers, body):
+        self.method = method
+        self.url = url
+        self.headers = Headers(headers)
+        self.body = bytes(body)
+    @property
+    def path(self):
+        from urllib.parse import urlsplit
+        return urlsplit(self.url).path
+    @property
+    def query(self):
+        from urllib.parse import urlsplit, parse_qs
+        return {k: v[-1] for k, v in parse_qs(urlsplit(self.url).query).items()}
+    def text(self):
+        return self.body.decode("utf-8")
+    def json(self):
+        return json.loads(self.body or b"null")
+    def __repr__(self):
+        return "<Request %s %s>" % (self.method, self.url)
+
+def _header_pairs(h):
+    if h is None:
+        return []
+    if hasattr(h, "items"):
+        items = h.items()
+    else:
+        items = h
+    return [[str(k), str(v)] for k, v in items]
+
+def to_response(r):
+    if r is None:
+        return 204, [], b""
+    if isinstance(r, str):
+        return 200, [["content-type", "text/plain; charset=utf-8"]], r.encode("utf-8")
+    if isinstance(r, (bytes, bytearray, memoryview)):
+        return 200, [["content-type", "application/octet-stream"]], bytes(r)
+    if isinstance(r, (dict, list)):
+        return 200, [["content-type", "application/json"]], json.dumps(r).encode("utf-8")
+    status = getattr(r, "status", None)
+    if not isinstance(status, int):
+        status = getattr(r, "status_code", None)
+    if isinstance(status, int):
+        headers = _header_pairs(getattr(r, "headers", None))
+        if hasattr(r, "get_data"):
+            body = r.get_data()
+        else:
+            body = getattr(r, "body", None)
+            if body is None:
+                body = getattr(r, "content", None)
+            if body is None:
+                body = getattr(r, "text", b"")
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(["content-type", "text/plain; charset=utf-8"])
+        elif isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(["content-type", "application/json"])
+        return status, headers, bytes(body or b"")
+    raise TypeError("on_fetch returned %s; expected str, bytes, dict, list or an object with "
+                    "status and headers" % type(r).__name__)
+
+def find_handler(entry):
+    mod = sys.modules.get(entry) or importlib.import_module(entry)
+    fn = getattr(mod, "on_fetch", None)
+    if not callable(fn):
+        raise LookupError("entry module '%s' (%s) defines no on_fetch(request)" % (entry, rel(getattr(mod, "__file__", "?"))))
+    return fn
+
+async def call(fn, method, url, headers, body):
+    """Call the handler; returns [status, headers, body, traceback-or-None]."""
+    try:
+        r = fn(Request(method, url, headers, body))
+        if inspect.isawaitable(r):
+            r = await r
+        status, hdrs, data = to_response(r)
+        return [status, hdrs, data, None]
+    except BaseException as exc:
+        text = format_exc(exc)
+        return [500, [["content-type", "text/plain; charset=utf-8"]], b"Internal Server Error\n", text]
+`;
+
+async function importRuntime(runtime) {
+  const mod = await import(pathToFileURL(path.join(runtime, "pyodide.mjs")).href);
+  // Releases up to 0.29 load pyodide.asm.js, which defines a global; later ones export it.
+  const asmMjs = path.join(runtime, "pyodide.asm.mjs");
+  let create;
+  if (fs.existsSync(asmMjs)) {
+    create = (await import(pathToFileURL(asmMjs).href)).default;
+  } else {
+    await import(pathToFileURL(path.join(runtime, "pyodide.asm.js")).href);
+    create = globalThis._createPyodideModule;
+  }
+  return { loadPyodide: mod.loadPyodide, create };
+}
+
+// Load Pyodide, restoring `snapshot` (stock snapshot bytes) when given.
+async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {}) {
+  const { loadPyodide, create } = await importRuntime(opts.runtime);
+  const tImported = performance.now();
+  let module = null;
+  const heapNeeded = snapshot ? snapshot.length - new Uint32Array(snapshot.buffer, snapshot.byteOffset, 4)[1] : 0;
+  // Pyodide sets INITIAL_MEMORY from the snapshot length, but a wasm module that defines its own
+  // memory ignores it; restoreSnapshot then writes past the end (pyodide#6254). Grow first.
+  const wrapped = async (settings) => {
+    const m = await create(settings);
+    module = m;
+    if (heapNeeded > m.HEAP8.length) {
+      if (typeof m.growMemory === "function") m.growMemory(heapNeeded);
+      else m.wasmMemory?.grow(Math.ceil((heapNeeded - m.HEAP8.length) / 65536));
+      if (m.HEAP8.length < heapNeeded) throw new HostError(`cannot grow the wasm heap to ${heapNeeded} bytes`);
+    }
+    return m;
+  };
+  globalThis._createPyodideModule = wrapped;
+  const config = {
+    indexURL: opts.runtime.endsWith("/") ? opts.runtime : opts.runtime + "/",
+    createPyodideModule: wrapped,
+    stdout: (s) => log(s),
+    stderr: (s) => log(s),
+    env: { PYTHONINSPECT: "1" },
+  };
+  if (makeSnapshot) config._makeSnapshot = true;
+  if (snapshot) config._loadSnapshot = snapshot;
+  const pyodide = await loadPyodide(config);
+  const tLoaded = performance.now();
+  pyodide.FS.mkdirTree(BUNDLE);
+  pyodide.mountNodeFS(BUNDLE, path.resolve(opts.bundle));
+  const ns = pyodide.globals.get("dict")();
+  pyodide.runPython(PRELUDE, { globals: ns, filename: "<pybundle>" });
+  const py = (name) => ns.get(name);
+  py("add_paths")();
+  if (snapshot) py("reseed")();
+  return {
+    pyodide, py, module: () => module,
+    timings: { import_runtime: ms(t0, tImported), load: ms(tImported, tLoaded), ready: ms(t0, performance.now()) },
+  };
+}
+
+function readAll(fd, size) {
+  const buf = new Uint8Array(size);
+  let off = 0;
+  while (off < size) {
+    let n;
+    try {
+      n = fs.readSync(fd, buf, off, size - off, null);
+    } catch (e) {
+      if (e.code === "EAGAIN") continue;
+      throw e;
+    }
+    if (n === 0) throw new HostError(`snapshot stream ended after ${off} of ${size} bytes`);
+    off += n;
+  }
+  return buf;
+}
+
+function loadSnapshotBytes(opts) {
+  if (opts["snapshot-stdin"]) return readAll(0, Number(opts["snapshot-stdin"]));
+  if (opts.snapshot) return new Uint8Array(fs.readFileSync(opts.snapshot));
+  return null;
+}
+
+function splitList(s) {
+  return s ? s.split(",").filter(Boolean) : [];
+}
+
+// Stale bytes in dlmalloc's free chunks and in the dead part of the stack would only cost space
+// in the snapshot file: overwrite them with zeros. Memory that is in use is not touched.
+function scrubFreeMemory(m) {
+  let zeroed = 0;
+  const malloc = m._emscripten_builtin_malloc ?? m._malloc;
+  const free = m._emscripten_builtin_free ?? m._free;
+  if (malloc && free && m._sbrk) {
+    const top = m._sbrk(0);
+    const cap = Math.max(1 << 16, (m.HEAP8.length - top) >> 1);  // never grow the heap much
+    const taken = [];
+    for (let size = 1 << 24; size >= 8; size >>= 1) {
+      if (size > cap) continue;
+      for (;;) {
+        const p = malloc(size);
+        if (!p) break;
+        if (p + size > top) {  // would come from new memory: stop at this size
+          free(p);
+          break;
+        }
+        m.HEAP8.fill(0, p, p + size);
+        taken.push(p);
+        zeroed += size;
+      }
+    }
+    for (const p of taken) free(p);
+  }
+  if (m._emscripten_stack_get_end && m._emscripten_stack_get_free) {
+    const end = m._emscripten_stack_get_end();
+    const dead = m._emscripten_stack_get_free() - 1024;  // keep a margin below the stack pointer
+    if (dead > 0) {
+      m.HEAP8.fill(0, end, end + dead);
+      zeroed += dead;
+    }
+  }
+  return zeroed;
+}
+
+async function makeSnapshot(opts) {
+  const rt = await loadRuntime(opts, { makeSnapshot: true });
+  const before = new Set(rt.py("module_names")().toJs());
+  const watch = rt.py("EntropyWatch")();
+  watch.start();
+  const failure = rt.py("import_modules")([opts.entry, ...splitList(opts.preimport)]);
+  watch.stop();
+  if (failure) {
+    const f = failure.toJs({ dict_converter: Object.fromEntries });
+    throw new HostError(`importing '${f.module}' failed: ${f.error}`, { traceback: f.traceback, module: f.module });
+  }
+  const exts = rt.py("loaded_extensions")().toJs({ dict_converter: Object.fromEntries });
+  if (exts.length) {
+    throw new HostError(
+      "compiled extensions were loaded while making the snapshot: " +
+        exts.map((e) => `module '${e.module}' of package '${e.package ?? "?"}' (${e.file})`).join(", ") +
+        "; a Pyodide memory snapshot cannot hold loaded shared libraries",
+      { extensions: exts });
+  }
+  const warnings = watch.found.toJs({ dict_converter: Object.fromEntries });
+  const modules = rt.py("module_names")().toJs().filter((m) => !before.has(m));
+  rt.py("collect")();
+  const tImported = performance.now();
+  const scrubbed = scrubFreeMemory(rt.module());
+  const snap = rt.pyodide.makeMemorySnapshot();
+  fs.writeFileSync(opts.out, snap);
+  const m = rt.module();
+  return {
+    ok: true,
+    pyodide: rt.pyodide.version,
+    build_id: rt.pyodide._api.config.BUILD_ID,
+    heap_size: m.HEAP8.length,
+    snapshot_size: snap.length,
+    scrubbed_bytes: scrubbed,
+    modules,
+    entropy: warnings,
+    timings_ms: { ...rt.timings, imports: ms(t0 + rt.timings.ready, tImported), total: ms(t0, performance.now()) },
+  };
+}
+
+async function startApp(opts) {
+  const snapshot = loadSnapshotBytes(opts);
+  const rt = await loadRuntime(opts, { snapshot });
+  if (!snapshot) {
+    const failure = rt.py("import_modules")([opts.entry, ...splitList(opts.preimport)]);
+    if (failure) {
+      const f = failure.toJs({ dict_converter: Object.fromEntries });
+      throw new HostError(`importing '${f.module}' failed: ${f.error}`, { traceback: f.traceback, module: f.module });
+    }
+  }
+  let handler;
+  try {
+    handler = rt.py("find_handler")(opts.entry);
+  } catch (e) {
+    throw new HostError(pythonMessage(e));
+  }
+  return { rt, handler, restored: !!snapshot, ready: ms(t0, performance.now()) };
+}
+
+function pythonMessage(e) {
+  const msg = String(e.message ?? e).trim().split("\n");
+  return msg[msg.length - 1];
+}
+
+async function callHandler(app, method, url, headers, body) {
+  const res = await app.rt.py("call")(app.handler, method, url, headers, body);
+  const [status, hdrs, data, tb] = res.toJs();
+  res.destroy?.();
+  return { status, headers: hdrs, body: data, traceback: tb ?? null };
+}
+
+function bodyForJson(data) {
+  const buf = Buffer.from(data);
+  const text = buf.toString("utf8");
+  return Buffer.from(text, "utf8").equals(buf) ? { body: text } : { body_base64: buf.toString("base64") };
+}
+
+async function run(opts) {
+  const app = await startApp(opts);
+  const tCall = performance.now();
+  const r = await callHandler(app, "GET", opts.url ?? "http://localhost/", [["host", "localhost"]], new Uint8Array());
+  const tDone = performance.now();
+  if (r.traceback) log(r.traceback);
+  const headers = Object.fromEntries(r.headers.map(([k, v]) => [k.toLowerCase(), v]));
+  return {
+    ok: !r.traceback,
+    ...(r.traceback ? { error: "on_fetch raised: " + r.traceback.trim().split("\n").pop(), traceback: r.traceback } : {}),
+    restored: app.restored,
+    response: { status: r.status, headers, ...bodyForJson(r.body) },
+    timings_ms: { runtime_ready: app.ready, handler: ms(tCall, tDone), total: ms(t0, tDone), ...app.rt.timings },
+  };
+}
+
+async function serve(opts) {
+  const app = await startApp(opts);
+  const host = opts.host ?? "127.0.0.1";
+  const server = http.createServer((req, res) => {
+    const chunks = [];
+    req.on("data", (c) => chunks.push(c));
+    req.on("end", async () => {
+      const started = performance.now();
+      const body = Buffer.concat(chunks);
+      const hdrs = [];
+      for (let i = 0; i < req.rawHeaders.length; i += 2) hdrs.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+      const url = `http://${req.headers.host ?? host}${req.url}`;
+      let r;
+      try {
+        r = await callHandler(app, req.method, url, hdrs, new Uint8Array(body.buffer, body.byteOffset, body.length));
+      } catch (e) {
+        r = { status: 500, headers: [["content-type", "text/plain; charset=utf-8"]],
+              body: Buffer.from("Internal Server Error\n"), traceback: String(e.stack ?? e) };
+      }
+      if (r.traceback) log(`${req.method} ${req.url} raised:\n${r.traceback}`);
+      res.writeHead(r.status, r.headers.flat());
+      res.end(Buffer.from(r.body));
+      log(`${req.method} ${req.url} ${r.status} ${ms(started, performance.now())} ms`);
+    });
+  });
+  await new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(Number(opts.port ?? 8787), host, resolve);
+  });
+  const port = server.address().port;
+  log(`serving ${opts.entry}.on_fetch on http://${host}:${port}/ ` +
+      `(${app.restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${app.ready} ms)`);
+  if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => server.close(() => process.exit(0)));
+  return null;
+}
+
+const MODES = { "make-snapshot": makeSnapshot, run, serve };
+
+async function main() {
+  let opts;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+    const fn = MODES[opts.mode];
+    if (!fn) throw new HostError(`unknown mode '${opts.mode}'`);
+    if (!opts.runtime) throw new HostError("missing --runtime");
+    const result = await fn(opts);
+    if (result) answer(result);
+  } catch (e) {
+    if (!(e instanceof HostError)) log(String(e.stack ?? e));
+    answer({ ok: false, error: e instanceof HostError ? e.message : pythonMessage(e), ...(e.extra ?? {}) });
+    process.exitCode = 1;
+  }
+}
+
+await main();

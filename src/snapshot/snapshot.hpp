@@ -1,23 +1,138 @@
 // Node.js, the npm `pyodide` runtime, and the JavaScript host that makes and restores snapshots.
 #pragma once
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "nlohmann/json.hpp"
 
 namespace pb::snapshot {
 
-// Path of `node`; throws pb::Error (Exit::usage) saying what to install when missing.
+// Path of `node` ($PYBUNDLE_NODE, else `node` or `nodejs` on PATH); throws pb::Error
+// (Exit::usage) saying what to install when missing.
 std::filesystem::path find_node();
 
 // Directory holding pyodide.mjs and pyodide-lock.json for `version`: $PYBUNDLE_PYODIDE_DIR when
-// it holds that version, else <cache>/runtimes/pyodide-<version>, installed with npm on first use.
+// it holds that version (the package itself, or <dir>/<version>/node_modules/pyodide), else
+// <cache>/runtimes/pyodide-<version>/node_modules/pyodide, installed with npm on first use
+// (under a lock, into a temporary directory renamed into place).
 std::filesystem::path ensure_runtime(const std::string& version, const std::filesystem::path& cache_dir);
+
+// What identifies a runtime build: its version and Pyodide's BUILD_ID (a hash of the wasm
+// runtime; falls back to the sha256 of pyodide.asm.wasm).
+struct RuntimeInfo {
+  std::filesystem::path dir;
+  std::string version;
+  std::string build_id;
+};
+RuntimeInfo runtime_info(const std::filesystem::path& runtime_dir);
 
 // Run the embedded host with mode and arguments; returns its JSON answer (stdout).
 // Host logs and Python tracebacks go to stderr. Throws pb::Error with the host's message on failure.
 nlohmann::json run_host(const std::filesystem::path& runtime_dir, const std::string& mode,
                         const std::vector<std::string>& args);
+
+// ---- The snapshot file (format 1) -------------------------------------------------------------
+// "PBSNAP\r\n", u32 format version, u32 metadata length (little endian), metadata JSON, then one
+// zstd frame holding Pyodide's own snapshot (its header and hiwire state, then the heap).
+inline constexpr std::string_view kMagic = "PBSNAP\r\n";
+inline constexpr uint32_t kFormatVersion = 1;
+
+struct SnapshotHeader {
+  uint32_t version = 0;
+  nlohmann::json meta;          // pyodide, build_id, bundle_digest, entry, modules, heap_size, raw_size
+  uint64_t payload_offset = 0;  // where the zstd frame starts
+};
+
+// Throws pb::Error naming the file when it is not a snapshot or has an unknown format version.
+SnapshotHeader read_header(const std::filesystem::path& file);
+
+// The wasm module's active data segments: what a fresh instance holds in memory before it runs.
+// XOR-ing them out of the heap turns the unchanged static data into zeros (smaller files); the
+// same runtime (same build id) puts them back on restore.
+struct DataSegment {
+  uint32_t offset;
+  std::string_view bytes;
+};
+struct HeapBase {
+  std::string wasm;                        // owns the bytes the segments point into
+  std::vector<DataSegment> segments;       // sorted by offset
+};
+HeapBase load_heap_base(const std::filesystem::path& wasm_file);  // throws on a malformed module
+// XOR the segments into `data`, which holds heap bytes [heap_pos, heap_pos + size).
+void xor_heap_base(const HeapBase& base, char* data, size_t size, uint64_t heap_pos);
+
+// Compress `raw` (Pyodide's snapshot bytes) with zstd at `level` and write the file atomically.
+// With `base`, the heap part of raw is stored XOR the wasm's data segments.
+void write_snapshot_file(const std::filesystem::path& file, nlohmann::json meta, std::string raw, int level,
+                         const HeapBase* base = nullptr);
+// Decompress the payload (undoing the XOR with `base` when the file has it), handing it out in
+// pieces; throws pb::Error on corrupt data or when the file needs a base and none is given.
+void decompress_payload(const std::filesystem::path& file, const SnapshotHeader& header,
+                        const std::function<void(std::string_view)>& sink, const HeapBase* base = nullptr);
+
+// Why a snapshot cannot be restored into this bundle with this runtime; empty when it can.
+// Checks the bundle digest (and bundle.json's file list against it), the files' sizes, the
+// contents of app/, the Pyodide version and the build id.
+std::string stale_reason(const SnapshotHeader& header, const std::filesystem::path& bundle_dir,
+                         const nlohmann::json& manifest, const RuntimeInfo& runtime);
+
+// ---- Making ---------------------------------------------------------------------------------
+struct MakeOptions {
+  std::filesystem::path runtime_dir;
+  std::filesystem::path bundle_dir;        // staged bundle holding bundle.json, app/, python_modules/
+  std::string entry_module;                // e.g. "app"
+  std::vector<std::string> preimport;
+  std::filesystem::path cache_dir;         // where the host script is written (default: the user cache)
+  int level = 19;                          // zstd level
+};
+
+struct MakeResult {
+  nlohmann::json facts;                    // for bundle.json "snapshot" (file, sha256, size, ...)
+  std::vector<std::string> warnings;       // entropy drawn at import time, with call sites
+};
+
+// Import the entry (and preimport) in the host and write <bundle>/snapshot.bin.zst. Throws pb::Error
+// with the import error (the Python traceback went to stderr) or naming a loaded compiled extension.
+MakeResult make_snapshot(const MakeOptions& options);
+// The same with default options; the warnings are in facts["warnings"] (strings) for the caller to show.
+nlohmann::json make_snapshot(const std::filesystem::path& runtime_dir, const std::filesystem::path& bundle_dir,
+                             const std::string& entry_module, const std::vector<std::string>& preimport);
+
+// ---- Running --------------------------------------------------------------------------------
+struct RunOptions {
+  std::filesystem::path bundle_dir;
+  std::filesystem::path cache_dir;
+  bool use_snapshot = true;
+  bool allow_stale = false;                // a stale snapshot falls back to importing
+  std::string url = "http://localhost/";
+  std::vector<std::string> node_flags;
+  std::function<void(const std::string&)> warn;  // e.g. why an existing snapshot is not used
+};
+
+// What `run`/`serve` need: the manifest, the runtime, and whether the snapshot is used.
+struct Prepared {
+  nlohmann::json manifest;
+  RuntimeInfo runtime;
+  std::filesystem::path snapshot;          // empty: import from scratch
+  SnapshotHeader header;
+  std::string note;                        // why the snapshot is not used, when it exists
+};
+Prepared prepare(const RunOptions& options);
+
+// Call on_fetch once; the host's answer plus "process_ms" (spawn to answer, measured here).
+nlohmann::json run_bundle(const RunOptions& options);
+
+struct ServeOptions {
+  RunOptions run;
+  std::string host = "127.0.0.1";
+  int port = 8787;
+  bool json = false;                       // print the host's startup JSON on stdout
+};
+// Serve until interrupted; returns the exit code.
+int serve_bundle(const ServeOptions& options);
 
 }  // namespace pb::snapshot

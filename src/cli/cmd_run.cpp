@@ -1,0 +1,90 @@
+// pybundle run BUNDLE: restore the snapshot (or import from scratch) and call on_fetch once.
+#include <cmath>
+#include <iostream>
+
+#include "cli/common.hpp"
+#include "snapshot/snapshot.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pb::cli {
+
+namespace {
+
+struct RunArgs {
+  std::string bundle;
+  bool no_snapshot = false;
+  bool allow_stale = false;
+  std::string url = "http://localhost/";
+};
+
+std::string base64_decode(const std::string& in) {
+  static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  unsigned val = 0;
+  int bits = -8;
+  for (char c : in) {
+    auto pos = chars.find(c);
+    if (pos == std::string::npos) break;
+    val = (val << 6) | static_cast<unsigned>(pos);
+    bits += 6;
+    if (bits >= 0) {
+      out.push_back(static_cast<char>((val >> bits) & 0xff));
+      bits -= 8;
+    }
+  }
+  return out;
+}
+
+std::string fmt_ms(const nlohmann::json& v) {
+  if (!v.is_number()) return "?";
+  double d = v.get<double>();
+  char buf[32];
+  std::snprintf(buf, sizeof buf, d < 100 ? "%.1f ms" : "%.0f ms", d);
+  return buf;
+}
+
+void run(const RunArgs& a) {
+  snapshot::RunOptions o;
+  o.bundle_dir = a.bundle;
+  o.cache_dir = global().cache_dir.empty() ? fs::default_cache_dir() : global().cache_dir;
+  o.use_snapshot = !a.no_snapshot;
+  o.allow_stale = a.allow_stale;
+  o.url = a.url;
+  o.warn = [](const std::string& m) { warning(m); };
+  auto answer = snapshot::run_bundle(o);
+  bool ok = answer.value("ok", false);
+  if (global().format == Format::json) {
+    std::cout << answer.dump() << std::endl;
+    if (!ok) throw Error(answer.value("error", "run failed"), Exit::problems);
+    return;
+  }
+  if (!ok) throw Error(answer.value("error", "run failed"), Exit::problems);
+  const auto& resp = answer["response"];
+  std::string body = resp.contains("body_base64") ? base64_decode(resp["body_base64"].get<std::string>())
+                                                  : resp.value("body", "");
+  std::cout << body;
+  if (!body.empty() && body.back() != '\n' && !resp.contains("body_base64")) std::cout << '\n';
+  std::cout.flush();
+  const auto& t = answer["timings_ms"];
+  info("status " + std::to_string(resp.value("status", 0)) + " · " +
+       (answer.value("restored", false) ? "restored from the snapshot" : "imported without a snapshot") +
+       " · runtime ready " + fmt_ms(t["runtime_ready"]) + " · handler " + fmt_ms(t["handler"]) +
+       " · process " + fmt_ms(answer["process_ms"]));
+}
+
+}  // namespace
+
+void register_run(CLI::App& app) {
+  auto a = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand("run", "Restore a bundle's snapshot and call on_fetch(request) once");
+  cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
+  cmd->add_flag("--no-snapshot", a->no_snapshot, "Import the entry from scratch instead of restoring");
+  cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
+                "Import from scratch when the snapshot does not match the bundle or runtime");
+  cmd->fallthrough();  // global options (--format json, --cache-dir) may follow the bundle
+  cmd->add_option("--url", a->url, "URL of the GET request passed to on_fetch");
+  cmd->callback([a] { run(*a); });
+}
+
+}  // namespace pb::cli

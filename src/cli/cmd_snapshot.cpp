@@ -1,0 +1,61 @@
+// pybundle snapshot BUNDLE: (re)make the memory snapshot of an existing bundle directory.
+#include <iostream>
+
+#include "cli/common.hpp"
+#include "snapshot/snapshot.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pb::cli {
+
+namespace {
+
+struct SnapshotArgs {
+  std::string bundle;
+  std::vector<std::string> preimport;
+  int level = 19;
+};
+
+void make(const SnapshotArgs& a) {
+  std::filesystem::path dir = a.bundle;
+  auto manifest_file = dir / "bundle.json";
+  nlohmann::ordered_json manifest;
+  try {
+    manifest = nlohmann::ordered_json::parse(fs::read_file(manifest_file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(manifest_file.string() + ": " + e.what(), Exit::usage);
+  }
+  std::string version = manifest.contains("target") ? manifest["target"].value("pyodide", "") : "";
+  std::string entry = manifest.contains("entry") ? manifest["entry"].value("module", "") : "";
+  if (version.empty() || entry.empty())
+    throw Error(manifest_file.string() + ": needs target.pyodide and entry.module", Exit::usage);
+
+  snapshot::MakeOptions o;
+  o.cache_dir = global().cache_dir.empty() ? fs::default_cache_dir() : global().cache_dir;
+  o.runtime_dir = snapshot::ensure_runtime(version, o.cache_dir);
+  o.bundle_dir = dir;
+  o.entry_module = entry;
+  o.preimport = a.preimport;
+  o.level = a.level;
+  info("making the snapshot: importing '" + entry + "' in Pyodide " + version);
+  auto result = snapshot::make_snapshot(o);
+  for (const auto& w : result.warnings) warning(w);
+  manifest["snapshot"] = nlohmann::ordered_json::parse(result.facts.dump());
+  fs::write_file_atomic(manifest_file, manifest.dump(2) + "\n");
+  info("wrote " + (dir / "snapshot.bin.zst").string() + " (" +
+       std::to_string(result.facts.value("size", 0) >> 10) + " KiB, heap " +
+       std::to_string(result.facts.value("heap_size", 0) >> 20) + " MiB)");
+}
+
+}  // namespace
+
+void register_snapshot(CLI::App& app) {
+  auto a = std::make_shared<SnapshotArgs>();
+  auto* cmd = app.add_subcommand("snapshot", "(Re)make the memory snapshot of a bundle directory");
+  cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
+  cmd->add_option("--preimport", a->preimport, "Extra module to import before the snapshot (repeatable)");
+  cmd->add_option("--level", a->level, "zstd compression level")->check(CLI::Range(1, 22));
+  cmd->callback([a] { make(*a); });
+}
+
+}  // namespace pb::cli

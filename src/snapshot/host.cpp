@@ -1,0 +1,275 @@
+// Making, checking and restoring snapshots through the JavaScript host.
+//
+// Protocol: `node host.mjs MODE --runtime DIR --bundle DIR --entry MODULE [...]`; the host prints one
+// JSON object on stdout ({"ok": true, ...} or {"ok": false, "error": "..."}), everything else on
+// stderr. A snapshot to restore arrives decompressed on the host's stdin (--snapshot-stdin BYTES),
+// so decompression overlaps Node's start-up and no raw heap is written to disk.
+#include <chrono>
+#include <cstdlib>
+
+#include "snapshot/node_process.hpp"
+#include "snapshot/snapshot.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/sha256.hpp"
+
+namespace pb::snapshot {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+stdfs::path resolve_cache(const stdfs::path& cache_dir) {
+  if (!cache_dir.empty()) return cache_dir;
+  if (const char* env = std::getenv("PYBUNDLE_CACHE_DIR"); env && *env) return env;
+  return fs::default_cache_dir();
+}
+
+std::vector<std::string> node_command(const stdfs::path& cache_dir, const std::vector<std::string>& flags,
+                                      const std::string& mode, const stdfs::path& runtime_dir) {
+  std::vector<std::string> argv{find_node().string()};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  argv.push_back(host_script(resolve_cache(cache_dir)).string());
+  argv.push_back(mode);
+  argv.push_back("--runtime");
+  argv.push_back(stdfs::absolute(runtime_dir).string());
+  return argv;
+}
+
+// The host's answer: the last line of stdout that parses as a JSON object.
+nlohmann::json parse_answer(const NodeResult& r, const std::string& mode) {
+  std::string_view out = r.out;
+  while (!out.empty()) {
+    auto end = out.find_last_not_of("\r\n ");
+    if (end == std::string_view::npos) break;
+    out = out.substr(0, end + 1);
+    auto start = out.rfind('\n');
+    auto line = out.substr(start == std::string_view::npos ? 0 : start + 1);
+    if (!line.empty() && line.front() == '{') {
+      try {
+        return nlohmann::json::parse(line);
+      } catch (const std::exception&) {
+      }
+    }
+    if (start == std::string_view::npos) break;
+    out = out.substr(0, start);
+  }
+  std::string how = r.signal ? "was killed by signal " + std::to_string(r.signal)
+                             : "exited with code " + std::to_string(r.exit_code);
+  throw Error("the JavaScript host (" + mode + ") " + how + " without an answer; see its output above",
+              Exit::internal);
+}
+
+nlohmann::json read_manifest(const stdfs::path& bundle_dir) {
+  auto file = bundle_dir / "bundle.json";
+  std::error_code ec;
+  if (!stdfs::exists(file, ec))
+    throw Error(bundle_dir.string() + ": no bundle.json here; build a bundle with `pybundle build`", Exit::usage);
+  try {
+    return nlohmann::json::parse(fs::read_file(file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file.string() + ": " + e.what(), Exit::usage);
+  }
+}
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+double ms_since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string entropy_warning(const nlohmann::json& e) {
+  std::string where = e.value("file", "?") + ":" + std::to_string(e.value("line", 0));
+  std::string msg = where + ": " + e.value("call", "?") + " runs while the snapshot is made";
+  if (e.contains("imported_from")) msg += " (imported from " + e["imported_from"].get<std::string>() + ")";
+  return msg + "; every restore of the snapshot shares its result — call it inside the handler instead";
+}
+
+}  // namespace
+
+nlohmann::json run_host(const stdfs::path& runtime_dir, const std::string& mode,
+                        const std::vector<std::string>& args) {
+  NodeSpawn spawn;
+  spawn.argv = node_command({}, {}, mode, runtime_dir);
+  spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
+  auto answer = parse_answer(spawn_node(spawn), mode);
+  if (!answer.value("ok", false)) throw Error(answer.value("error", "the JavaScript host failed"), Exit::problems);
+  return answer;
+}
+
+MakeResult make_snapshot(const MakeOptions& options) {
+  auto manifest = read_manifest(options.bundle_dir);
+  auto runtime = runtime_info(options.runtime_dir);
+  auto raw_file = options.bundle_dir / ".snapshot.raw.tmp";
+  std::vector<std::string> args{"--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry",
+                                options.entry_module, "--out", stdfs::absolute(raw_file).string()};
+  if (!options.preimport.empty()) {
+    args.push_back("--preimport");
+    args.push_back(join(options.preimport, ","));
+  }
+  NodeSpawn spawn;
+  spawn.argv = node_command(options.cache_dir, {}, "make-snapshot", options.runtime_dir);
+  spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
+  nlohmann::json answer;
+  std::error_code ec;
+  try {
+    answer = parse_answer(spawn_node(spawn), "make-snapshot");
+  } catch (...) {
+    stdfs::remove(raw_file, ec);
+    throw;
+  }
+  if (!answer.value("ok", false)) {
+    stdfs::remove(raw_file, ec);
+    throw Error("snapshot: " + answer.value("error", "the JavaScript host failed"), Exit::problems);
+  }
+  std::string raw;
+  try {
+    raw = fs::read_file(raw_file);
+  } catch (...) {
+    stdfs::remove(raw_file, ec);
+    throw;
+  }
+  stdfs::remove(raw_file, ec);
+
+  nlohmann::json meta = {
+      {"pyodide", runtime.version},
+      {"build_id", runtime.build_id},
+      {"bundle_digest", manifest.value("digest", "")},
+      {"entry", options.entry_module},
+      {"preimport", options.preimport},
+      {"heap_size", answer.value("heap_size", 0)},
+      {"modules", answer.value("modules", nlohmann::json::array())},
+      {"entropy", answer.value("entropy", nlohmann::json::array())},
+      {"created_by", std::string("pybundle ") + PYBUNDLE_VERSION},
+  };
+  auto file = options.bundle_dir / "snapshot.bin.zst";
+  auto raw_size = raw.size();
+  auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
+  write_snapshot_file(file, meta, std::move(raw), options.level, &base);
+
+  MakeResult result;
+  for (const auto& e : meta["entropy"]) result.warnings.push_back(entropy_warning(e));
+  result.facts = {
+      {"file", "snapshot.bin.zst"},
+      {"sha256", sha256_file(file)},
+      {"size", stdfs::file_size(file)},
+      {"pyodide", runtime.version},
+      {"build_id", runtime.build_id},
+      {"heap_size", meta["heap_size"]},
+      {"raw_size", raw_size},
+      {"modules", meta["modules"].size()},
+      {"entropy_warnings", result.warnings.size()},
+  };
+  return result;
+}
+
+nlohmann::json make_snapshot(const stdfs::path& runtime_dir, const stdfs::path& bundle_dir,
+                             const std::string& entry_module, const std::vector<std::string>& preimport) {
+  MakeOptions o;
+  o.runtime_dir = runtime_dir;
+  o.bundle_dir = bundle_dir;
+  o.entry_module = entry_module;
+  o.preimport = preimport;
+  auto r = make_snapshot(o);
+  r.facts["warnings"] = r.warnings;
+  return r.facts;
+}
+
+Prepared prepare(const RunOptions& options) {
+  Prepared p;
+  p.manifest = read_manifest(options.bundle_dir);
+  std::string version;
+  if (p.manifest.contains("target") && p.manifest["target"].is_object())
+    version = p.manifest["target"].value("pyodide", "");
+  if (version.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no target.pyodide", Exit::usage);
+  p.runtime = runtime_info(ensure_runtime(version, resolve_cache(options.cache_dir)));
+
+  std::string name = "snapshot.bin.zst";
+  const auto& snap = p.manifest.contains("snapshot") ? p.manifest["snapshot"] : nlohmann::json();
+  if (snap.is_object()) name = snap.value("file", name);
+  auto file = options.bundle_dir / name;
+  std::error_code ec;
+  if (!options.use_snapshot) return p;
+  if (!stdfs::exists(file, ec)) {
+    if (snap.is_object()) p.note = "bundle.json lists " + name + " but the file is missing; importing without it";
+    return p;
+  }
+  p.header = read_header(file);
+  auto reason = stale_reason(p.header, options.bundle_dir, p.manifest, p.runtime);
+  if (reason.empty()) {
+    p.snapshot = file;
+  } else if (options.allow_stale) {
+    p.note = "snapshot not used: " + reason + "; importing without it";
+  } else {
+    throw Error(file.string() + " does not match: " + reason +
+                    "; rebuild the bundle, or pass --allow-stale-snapshot to import without the snapshot",
+                Exit::problems);
+  }
+  return p;
+}
+
+namespace {
+
+NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::string& mode) {
+  NodeSpawn spawn;
+  spawn.argv = node_command(options.cache_dir, options.node_flags, mode, p.runtime.dir);
+  std::string entry;
+  if (p.manifest.contains("entry") && p.manifest["entry"].is_object()) entry = p.manifest["entry"].value("module", "");
+  if (entry.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no entry.module", Exit::usage);
+  for (std::string s : std::initializer_list<std::string>{"--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry", entry})
+    spawn.argv.push_back(s);
+  if (!p.snapshot.empty()) {
+    auto raw_size = p.header.meta.value("raw_size", uint64_t{0});
+    spawn.argv.push_back("--snapshot-stdin");
+    spawn.argv.push_back(std::to_string(raw_size));
+    auto file = p.snapshot;
+    auto header = p.header;
+    auto wasm = p.runtime.dir / "pyodide.asm.wasm";
+    // Runs on a thread while Node starts: read the wasm's data segments, decompress, stream.
+    spawn.feed = [file, header, wasm](int fd) {
+      HeapBase base;
+      if (header.meta.value("xor_wasm_data", false)) base = load_heap_base(wasm);
+      bool reader_gone = false;
+      decompress_payload(
+          file, header,
+          [&](std::string_view chunk) {
+            if (!reader_gone && !write_all(fd, chunk.data(), chunk.size())) reader_gone = true;
+          },
+          &base);
+    };
+  }
+  return spawn;
+}
+
+}  // namespace
+
+nlohmann::json run_bundle(const RunOptions& options) {
+  auto start = std::chrono::steady_clock::now();
+  auto p = prepare(options);
+  if (!p.note.empty() && options.warn) options.warn(p.note);
+  auto spawn = app_spawn(options, p, "run");
+  spawn.argv.push_back("--url");
+  spawn.argv.push_back(options.url);
+  auto answer = parse_answer(spawn_node(spawn), "run");
+  answer["process_ms"] = std::round(ms_since(start) * 10) / 10;
+  if (!p.note.empty()) answer["note"] = p.note;
+  return answer;
+}
+
+int serve_bundle(const ServeOptions& options) {
+  auto p = prepare(options.run);
+  if (!p.note.empty() && options.run.warn) options.run.warn(p.note);
+  auto spawn = app_spawn(options.run, p, "serve");
+  for (std::string s : std::initializer_list<std::string>{"--host", options.host, "--port", std::to_string(options.port)}) spawn.argv.push_back(s);
+  if (!options.json) spawn.argv.push_back("--quiet-answer=1");
+  spawn.capture_stdout = false;
+  spawn.forward_signals = true;
+  auto r = spawn_node(spawn);
+  return r.signal ? 128 + r.signal : r.exit_code;
+}
+
+}  // namespace pb::snapshot

@@ -1,0 +1,33 @@
+// Running the embedded JavaScript host in a Node.js child process.
+#pragma once
+#include <filesystem>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace pb::snapshot {
+
+// The host script, written once per content into <cache>/host/host-<hash>.mjs.
+std::filesystem::path host_script(const std::filesystem::path& cache_dir);
+
+struct NodeSpawn {
+  std::vector<std::string> argv;        // argv[0] is the node executable
+  std::function<void(int fd)> feed;     // writes the child's stdin on a thread; none: /dev/null
+  bool capture_stdout = true;           // else inherited
+  bool forward_signals = false;         // pass SIGINT/SIGTERM/SIGHUP on to the child
+};
+
+struct NodeResult {
+  int exit_code = -1;                   // -1 when killed by a signal
+  int signal = 0;
+  std::string out;
+};
+
+// Fork and exec node (it dies with us: PR_SET_PDEATHSIG), feed stdin, collect stdout, wait.
+// Throws pb::Error (Exit::io) when it cannot start, or with the feeder's error.
+NodeResult spawn_node(const NodeSpawn& spawn);
+
+// Write all of `data` to fd; false when the reader went away.
+bool write_all(int fd, const char* data, size_t size);
+
+}  // namespace pb::snapshot

@@ -1,0 +1,279 @@
+// The snapshot file: magic, format version, JSON metadata, zstd-compressed Pyodide snapshot.
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <fstream>
+#include <thread>
+
+#include "snapshot/snapshot.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/sha256.hpp"
+
+namespace pb::snapshot {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+void put_u32(std::string& out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+uint32_t get_u32(const char* p) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(p[i]);
+  return v;
+}
+
+Error zstd_error(const stdfs::path& file, size_t code) {
+  return Error(file.string() + ": zstd: " + ZSTD_getErrorName(code), Exit::io);
+}
+
+// LEB128 readers over a wasm module; throw on running off the end.
+struct WasmReader {
+  std::string_view b;
+  size_t p = 0;
+  uint8_t byte() {
+    if (p >= b.size()) throw Error("truncated wasm module", Exit::internal);
+    return static_cast<uint8_t>(b[p++]);
+  }
+  uint32_t u32() {
+    uint32_t r = 0;
+    for (int shift = 0;; shift += 7) {
+      uint8_t x = byte();
+      if (shift < 32) r |= static_cast<uint32_t>(x & 0x7f) << shift;
+      if (!(x & 0x80)) return r;
+      if (shift > 35) throw Error("bad LEB128 in wasm module", Exit::internal);
+    }
+  }
+  int32_t i32() {
+    uint32_t r = 0;
+    int shift = 0;
+    uint8_t x;
+    do {
+      x = byte();
+      if (shift < 32) r |= static_cast<uint32_t>(x & 0x7f) << shift;
+      shift += 7;
+      if (shift > 42) throw Error("bad LEB128 in wasm module", Exit::internal);
+    } while (x & 0x80);
+    if (shift < 32 && (x & 0x40)) r |= ~0u << shift;
+    return static_cast<int32_t>(r);
+  }
+};
+
+// Emscripten places a main module's data at GLOBAL_BASE (1024) when segments are relative to
+// __memory_base. A wrong guess would only cost compression, never correctness: the same bytes
+// are XOR-ed at the same places on both sides.
+constexpr uint32_t kMemoryBase = 1024;
+
+}  // namespace
+
+HeapBase load_heap_base(const stdfs::path& wasm_file) {
+  HeapBase base;
+  base.wasm = fs::read_file(wasm_file);
+  WasmReader r{base.wasm};
+  if (base.wasm.size() < 8 || base.wasm.compare(0, 4, std::string("\0asm", 4)) != 0)
+    throw Error(wasm_file.string() + ": not a wasm module", Exit::usage);
+  r.p = 8;
+  try {
+    while (r.p < base.wasm.size()) {
+      uint8_t id = r.byte();
+      uint32_t size = r.u32();
+      size_t end = r.p + size;
+      if (end > base.wasm.size()) throw Error("section past the end", Exit::internal);
+      if (id == 11) {  // data section
+        uint32_t count = r.u32();
+        for (uint32_t i = 0; i < count; ++i) {
+          uint32_t flags = r.u32();
+          if (flags == 1) {  // passive: not placed by instantiation
+            uint32_t len = r.u32();
+            r.p += len;
+            continue;
+          }
+          if (flags == 2) r.u32();  // memory index
+          uint8_t op = r.byte();
+          uint32_t offset;
+          if (op == 0x41) {
+            offset = static_cast<uint32_t>(r.i32());
+          } else if (op == 0x23) {
+            r.u32();
+            offset = kMemoryBase;
+          } else {
+            throw Error("unsupported data offset expression", Exit::internal);
+          }
+          if (r.byte() != 0x0b) throw Error("unsupported data offset expression", Exit::internal);
+          uint32_t len = r.u32();
+          if (r.p + len > end) throw Error("data segment past its section", Exit::internal);
+          base.segments.push_back({offset, std::string_view(base.wasm).substr(r.p, len)});
+          r.p += len;
+        }
+      }
+      r.p = end;
+    }
+  } catch (const Error& e) {
+    throw Error(wasm_file.string() + ": " + e.what(), Exit::usage);
+  }
+  std::sort(base.segments.begin(), base.segments.end(),
+            [](const DataSegment& a, const DataSegment& b) { return a.offset < b.offset; });
+  return base;
+}
+
+void xor_heap_base(const HeapBase& base, char* data, size_t size, uint64_t heap_pos) {
+  uint64_t end = heap_pos + size;
+  auto it = std::upper_bound(base.segments.begin(), base.segments.end(), heap_pos,
+                             [](uint64_t pos, const DataSegment& s) { return pos < s.offset; });
+  if (it != base.segments.begin()) --it;
+  for (; it != base.segments.end() && it->offset < end; ++it) {
+    uint64_t s0 = std::max<uint64_t>(it->offset, heap_pos);
+    uint64_t s1 = std::min<uint64_t>(it->offset + it->bytes.size(), end);
+    for (uint64_t p = s0; p < s1; ++p) data[p - heap_pos] ^= it->bytes[p - it->offset];
+  }
+}
+
+SnapshotHeader read_header(const stdfs::path& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot read " + file.string(), Exit::io);
+  char head[16];
+  if (!in.read(head, sizeof head) || std::string_view(head, 8) != kMagic)
+    throw Error(file.string() + ": not a pybundle snapshot (bad magic)", Exit::problems);
+  SnapshotHeader h;
+  h.version = get_u32(head + 8);
+  if (h.version != kFormatVersion)
+    throw Error(file.string() + ": snapshot format " + std::to_string(h.version) + " is not supported (this pybundle reads format " +
+                    std::to_string(kFormatVersion) + "); rebuild the bundle",
+                Exit::problems);
+  uint32_t len = get_u32(head + 12);
+  if (len > (64u << 20)) throw Error(file.string() + ": snapshot metadata too large", Exit::problems);
+  std::string meta(len, '\0');
+  if (!in.read(meta.data(), len)) throw Error(file.string() + ": truncated snapshot metadata", Exit::problems);
+  try {
+    h.meta = nlohmann::json::parse(meta);
+  } catch (const std::exception& e) {
+    throw Error(file.string() + ": bad snapshot metadata: " + e.what(), Exit::problems);
+  }
+  h.payload_offset = sizeof head + len;
+  return h;
+}
+
+void write_snapshot_file(const stdfs::path& file, nlohmann::json meta, std::string raw, int level,
+                         const HeapBase* base) {
+  // Pyodide's own header: u32 magic, u32 offset of the heap, ...
+  if (raw.size() < 16) throw Error("snapshot: Pyodide's snapshot is too short", Exit::internal);
+  uint64_t heap_offset = get_u32(raw.data() + 4);
+  if (heap_offset > raw.size()) throw Error("snapshot: bad heap offset in Pyodide's snapshot", Exit::internal);
+  meta["heap_offset"] = heap_offset;
+  meta["xor_wasm_data"] = base != nullptr;
+  if (base) xor_heap_base(*base, raw.data() + heap_offset, raw.size() - heap_offset, 0);
+  meta["format"] = kFormatVersion;
+  meta["raw_size"] = raw.size();
+  meta["zstd_level"] = level;
+  std::string m = meta.dump();
+  std::string out(kMagic);
+  put_u32(out, kFormatVersion);
+  put_u32(out, static_cast<uint32_t>(m.size()));
+  out += m;
+  size_t header = out.size();
+
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  if (!cctx) throw Error("zstd: out of memory", Exit::internal);
+  std::unique_ptr<ZSTD_CCtx, size_t (*)(ZSTD_CCtx*)> guard(cctx, ZSTD_freeCCtx);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
+  // Worker threads when libzstd was built with them; ignored otherwise.
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
+  ZSTD_CCtx_setPledgedSrcSize(cctx, raw.size());
+  out.resize(header + ZSTD_compressBound(raw.size()));
+  ZSTD_inBuffer in{raw.data(), raw.size(), 0};
+  ZSTD_outBuffer ob{out.data() + header, out.size() - header, 0};
+  size_t rc;
+  do {
+    rc = ZSTD_compressStream2(cctx, &ob, &in, ZSTD_e_end);
+    if (ZSTD_isError(rc)) throw zstd_error(file, rc);
+  } while (rc != 0);
+  out.resize(header + ob.pos);
+  fs::write_file_atomic(file, out);
+}
+
+void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,
+                        const std::function<void(std::string_view)>& sink, const HeapBase* base) {
+  bool xored = header.meta.value("xor_wasm_data", false);
+  if (xored && !base) throw Error(file.string() + ": restoring needs the runtime's wasm module", Exit::internal);
+  uint64_t heap_offset = header.meta.value("heap_offset", uint64_t{0});
+  uint64_t pos = 0;  // position in the raw stream
+  auto emit = [&](char* data, size_t size) {
+    if (xored && pos + size > heap_offset) {
+      size_t skip = pos < heap_offset ? static_cast<size_t>(heap_offset - pos) : 0;
+      xor_heap_base(*base, data + skip, size - skip, pos + skip - heap_offset);
+    }
+    pos += size;
+    sink(std::string_view(data, size));
+  };
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw Error("cannot read " + file.string(), Exit::io);
+  in.seekg(static_cast<std::streamoff>(header.payload_offset));
+  ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  if (!dctx) throw Error("zstd: out of memory", Exit::internal);
+  std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> guard(dctx, ZSTD_freeDCtx);
+  std::vector<char> ibuf(ZSTD_DStreamInSize() * 8), obuf(1 << 20);
+  size_t last = 1;
+  bool any = false;
+  bool full = false;  // the decoder may hold more output even when the input is used up
+  for (;;) {
+    size_t got = 0;
+    if (in) {
+      in.read(ibuf.data(), static_cast<std::streamsize>(ibuf.size()));
+      got = static_cast<size_t>(in.gcount());
+    }
+    if (got == 0 && !full) break;
+    any = any || got > 0;
+    ZSTD_inBuffer ib{ibuf.data(), got, 0};
+    do {
+      ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
+      last = ZSTD_decompressStream(dctx, &ob, &ib);
+      if (ZSTD_isError(last)) throw zstd_error(file, last);
+      if (ob.pos) emit(obuf.data(), ob.pos);
+      // 0: the frame is complete and flushed; another call would start a new frame.
+      full = last != 0 && ob.pos == ob.size;
+    } while (ib.pos < ib.size || full);
+  }
+  if (!any || last != 0) throw Error(file.string() + ": truncated snapshot data", Exit::problems);
+}
+
+std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir,
+                         const nlohmann::json& manifest, const RuntimeInfo& runtime) {
+  const auto& meta = header.meta;
+  auto str = [&](const char* key) { return meta.contains(key) && meta[key].is_string() ? meta[key].get<std::string>() : std::string(); };
+  if (str("pyodide") != runtime.version)
+    return "it was made with Pyodide " + str("pyodide") + ", the runtime is Pyodide " + runtime.version;
+  if (str("build_id") != runtime.build_id)
+    return "it was made by a different build of Pyodide " + runtime.version + " (build id " +
+           str("build_id").substr(0, 12) + ", runtime " + runtime.build_id.substr(0, 12) + ")";
+  std::string digest = manifest.value("digest", "");
+  if (str("bundle_digest") != digest)
+    return "it was made for bundle digest " + str("bundle_digest").substr(0, 12) + ", bundle.json has " +
+           digest.substr(0, 12);
+  // bundle.json's file list must still produce its digest, and the files must still be there.
+  Sha256 h;
+  const auto& files = manifest.value("files", nlohmann::json::array());
+  for (const auto& f : files) {
+    auto path = f.value("path", "");
+    auto sha = f.value("sha256", "");
+    h.update(path);
+    h.update("\t");
+    h.update(sha);
+    h.update("\n");
+    std::error_code ec;
+    auto full = bundle_dir / path;
+    auto size = stdfs::file_size(full, ec);
+    if (ec) return path + " is missing";
+    if (size != f.value("size", uint64_t{0})) return path + " changed size since the build";
+    // The app's own modules are what people edit after a build; hash them (they are small).
+    if (path.rfind("app/", 0) == 0 && sha256_file(full) != sha) return path + " changed since the build";
+  }
+  if (h.hex() != digest) return "bundle.json's file list does not match its digest";
+  return "";
+}
+
+}  // namespace pb::snapshot

@@ -1,0 +1,238 @@
+#include <doctest/doctest.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "snapshot/node_process.hpp"
+#include "snapshot/snapshot.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/sha256.hpp"
+
+namespace stdfs = std::filesystem;
+using namespace pb::snapshot;
+
+namespace {
+
+struct TempDir {
+  stdfs::path path = pb::fs::make_temp_dir(stdfs::temp_directory_path() / "x", "pb-snap-test-");
+  ~TempDir() { stdfs::remove_all(path); }
+};
+
+// Sets an environment variable for one scope.
+struct EnvVar {
+  std::string name;
+  std::string old;
+  bool had;
+  EnvVar(std::string n, const std::string& value) : name(std::move(n)) {
+    const char* o = std::getenv(name.c_str());
+    had = o != nullptr;
+    if (had) old = o;
+    ::setenv(name.c_str(), value.c_str(), 1);
+  }
+  ~EnvVar() {
+    if (had)
+      ::setenv(name.c_str(), old.c_str(), 1);
+    else
+      ::unsetenv(name.c_str());
+  }
+};
+
+std::string error_of(const std::function<void()>& f) {
+  try {
+    f();
+  } catch (const pb::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// A fake runtime directory: enough files for runtime_info and ensure_runtime.
+stdfs::path fake_runtime(const stdfs::path& dir, const std::string& version, const std::string& build_id) {
+  stdfs::create_directories(dir);
+  pb::fs::write_file_atomic(dir / "package.json", "{\"name\": \"pyodide\", \"version\": \"" + version + "\"}");
+  pb::fs::write_file_atomic(dir / "pyodide-lock.json", "{}");
+  pb::fs::write_file_atomic(dir / "pyodide.asm.wasm", "wasm-bytes");
+  pb::fs::write_file_atomic(dir / "pyodide.mjs", "var x={a:1,BUILD_ID:\"" + build_id + "\"};");
+  return dir;
+}
+
+// A bundle with bundle.json listing its files and their digest.
+nlohmann::json write_bundle(const stdfs::path& dir, const std::map<std::string, std::string>& files) {
+  nlohmann::json list = nlohmann::json::array();
+  pb::Sha256 digest;
+  for (const auto& [path, text] : files) {
+    stdfs::create_directories((dir / path).parent_path());
+    pb::fs::write_file_atomic(dir / path, text);
+    auto sha = pb::sha256_hex(text);
+    list.push_back({{"path", path}, {"sha256", sha}, {"size", text.size()}});
+    digest.update(path + "\t" + sha + "\n");
+  }
+  nlohmann::json m = {{"schema", 1},
+                      {"target", {{"pyodide", "0.29.3"}}},
+                      {"entry", {{"path", "app/app.py"}, {"module", "app"}}},
+                      {"files", list},
+                      {"digest", digest.hex()},
+                      {"snapshot", nullptr}};
+  pb::fs::write_file_atomic(dir / "bundle.json", m.dump(2) + "\n");
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("a snapshot file keeps its metadata and its heap") {
+  TempDir t;
+  auto file = t.path / "snapshot.bin.zst";
+  std::string raw(3 << 20, '\0');
+  for (size_t i = 0; i < raw.size(); i += 7) raw[i] = static_cast<char>(i * 31);
+  raw.replace(4, 4, std::string("\x40\0\0\0", 4));  // Pyodide's header: heap offset 64
+  write_snapshot_file(file, {{"pyodide", "0.29.3"}, {"bundle_digest", "abc"}}, raw, 3);
+
+  auto h = read_header(file);
+  CHECK(h.version == kFormatVersion);
+  CHECK(h.meta["pyodide"] == "0.29.3");
+  CHECK(h.meta["bundle_digest"] == "abc");
+  CHECK(h.meta["raw_size"] == raw.size());
+  CHECK(stdfs::file_size(file) < raw.size() / 2);
+  std::string back;
+  decompress_payload(file, h, [&](std::string_view s) { back.append(s); });
+  CHECK(back == raw);
+}
+
+TEST_CASE("damaged snapshot files are refused with the file name") {
+  TempDir t;
+  auto file = t.path / "s.zst";
+  pb::fs::write_file_atomic(file, "not a snapshot at all");
+  CHECK(error_of([&] { read_header(file); }).find("s.zst: not a pybundle snapshot") != std::string::npos);
+
+  std::string future(kMagic);
+  future += std::string("\x07\0\0\0\x02\0\0\0{}", 10);
+  pb::fs::write_file_atomic(file, future);
+  CHECK(error_of([&] { read_header(file); }).find("snapshot format 7 is not supported") != std::string::npos);
+
+  write_snapshot_file(file, {{"pyodide", "0.29.3"}}, std::string(100000, '\0'), 3);
+  auto whole = pb::fs::read_file(file);
+  pb::fs::write_file_atomic(file, whole.substr(0, whole.size() - 20));
+  auto h = read_header(file);
+  CHECK(error_of([&] { decompress_payload(file, h, [](std::string_view) {}); }) != "");
+}
+
+TEST_CASE("the heap is stored XOR the wasm module's data segments, and restored exactly") {
+  TempDir t;
+  // A wasm module with a data section: "abcd" at 16 (i32.const), "xyz" at __memory_base (1024).
+  std::string wasm("\0asm\x01\0\0\0", 8);
+  std::string data;
+  data += '\x02';
+  data += std::string("\x00\x41\x10\x0b\x04", 5) + "abcd";
+  data += std::string("\x00\x23\x00\x0b\x03", 5) + "xyz";
+  wasm += '\x0b';
+  wasm += static_cast<char>(data.size());
+  wasm += data;
+  pb::fs::write_file_atomic(t.path / "m.wasm", wasm);
+  auto base = load_heap_base(t.path / "m.wasm");
+  REQUIRE(base.segments.size() == 2);
+  CHECK(base.segments[0].offset == 16);
+  CHECK(base.segments[1].offset == 1024);
+
+  // Pyodide's snapshot: header whose second u32 is the heap offset (32), then a 2 KiB heap.
+  std::string raw(32 + 2048, '\0');
+  raw[4] = 32;
+  raw.replace(32 + 16, 4, "abcd");
+  raw.replace(32 + 1024, 3, "xyq");
+  raw[32 + 1500] = 'z';
+  auto file = t.path / "s.zst";
+  write_snapshot_file(file, {}, raw, 3, &base);
+  auto h = read_header(file);
+  CHECK(h.meta["xor_wasm_data"] == true);
+  std::string stored, back;
+  // Without the XOR the unchanged static bytes are zeros; only the changed byte remains.
+  auto plain = h;
+  plain.meta["xor_wasm_data"] = false;
+  decompress_payload(file, plain, [&](std::string_view s) { stored.append(s); });
+  CHECK(stored.substr(32 + 16, 4) == std::string(4, '\0'));
+  CHECK(stored.substr(32 + 1024, 3) == std::string("\0\0", 2) + static_cast<char>('q' ^ 'z'));
+  decompress_payload(file, h, [&](std::string_view s) { back.append(s); }, &base);
+  CHECK(back == raw);
+  CHECK(error_of([&] { decompress_payload(file, h, [](std::string_view) {}); }).find("needs the runtime") !=
+        std::string::npos);
+}
+
+TEST_CASE("runtime_info reads the version and Pyodide's build id") {
+  TempDir t;
+  auto dir = fake_runtime(t.path / "pyodide", "0.29.3", "b7b7b0f46eb68e65c029c0dc739270e8");
+  auto info = runtime_info(dir);
+  CHECK(info.version == "0.29.3");
+  CHECK(info.build_id == "b7b7b0f46eb68e65c029c0dc739270e8");
+  pb::fs::write_file_atomic(dir / "pyodide.mjs", "no id here");
+  CHECK(runtime_info(dir).build_id == "sha256:" + pb::sha256_hex("wasm-bytes"));
+  CHECK(error_of([&] { runtime_info(t.path); }).find("is not a Pyodide runtime") != std::string::npos);
+}
+
+TEST_CASE("ensure_runtime honours PYBUNDLE_PYODIDE_DIR only for the version it holds") {
+  TempDir t;
+  fake_runtime(t.path / "0.27.7" / "node_modules" / "pyodide", "0.27.7", "1111111111111111");
+  auto direct = fake_runtime(t.path / "direct", "0.29.3", "2222222222222222");
+  auto cache = t.path / "cache";
+  fake_runtime(cache / "runtimes" / "pyodide-314.0.7" / "node_modules" / "pyodide", "314.0.7", "3333333333333333");
+  {
+    EnvVar env("PYBUNDLE_PYODIDE_DIR", t.path.string());
+    CHECK(ensure_runtime("0.27.7", cache) == stdfs::absolute(t.path / "0.27.7" / "node_modules" / "pyodide"));
+    CHECK(ensure_runtime("314.0.7", cache) ==
+          stdfs::absolute(cache / "runtimes" / "pyodide-314.0.7" / "node_modules" / "pyodide"));
+  }
+  {
+    EnvVar env("PYBUNDLE_PYODIDE_DIR", direct.string());
+    CHECK(ensure_runtime("0.29.3", cache) == stdfs::absolute(direct));
+  }
+  CHECK(error_of([&] { ensure_runtime("0.29.3; rm -rf /", cache); }).find("invalid Pyodide version") !=
+        std::string::npos);
+}
+
+TEST_CASE("without node on PATH the error says what to install") {
+  EnvVar path("PATH", "/nonexistent");
+  ::unsetenv("PYBUNDLE_NODE");
+  auto msg = error_of([] { find_node(); });
+  CHECK(msg.find("Node.js not found") != std::string::npos);
+  CHECK(msg.find("apt-get install nodejs") != std::string::npos);
+  EnvVar node("PYBUNDLE_NODE", "/nonexistent/node");
+  CHECK(error_of([] { find_node(); }).find("PYBUNDLE_NODE=/nonexistent/node") != std::string::npos);
+}
+
+TEST_CASE("a snapshot is stale when the bundle, the version or the build changed") {
+  TempDir t;
+  auto bundle = t.path / "b";
+  auto manifest = write_bundle(bundle, {{"app/app.py", "def on_fetch(r):\n    return 'ok'\n"},
+                                        {"python_modules/six.py", "x = 1\n"}});
+  RuntimeInfo rt{t.path, "0.29.3", "abcdef0123456789"};
+  SnapshotHeader h;
+  h.meta = {{"pyodide", "0.29.3"}, {"build_id", "abcdef0123456789"}, {"bundle_digest", manifest["digest"]}};
+  CHECK(stale_reason(h, bundle, manifest, rt) == "");
+
+  auto other = h;
+  other.meta["pyodide"] = "0.27.7";
+  CHECK(stale_reason(other, bundle, manifest, rt).find("made with Pyodide 0.27.7") != std::string::npos);
+  other = h;
+  other.meta["build_id"] = "ffffffffffffffff";
+  CHECK(stale_reason(other, bundle, manifest, rt).find("different build") != std::string::npos);
+  other = h;
+  other.meta["bundle_digest"] = "0000";
+  CHECK(stale_reason(other, bundle, manifest, rt).find("bundle digest") != std::string::npos);
+
+  pb::fs::write_file_atomic(bundle / "app/app.py", "def on_fetch(r):\n    return 'OK'\n");
+  CHECK(stale_reason(h, bundle, manifest, rt) == "app/app.py changed since the build");
+  pb::fs::write_file_atomic(bundle / "app/app.py", "def on_fetch(r):\n    return 'ok'\n");
+  pb::fs::write_file_atomic(bundle / "python_modules/six.py", "x = 12\n");
+  CHECK(stale_reason(h, bundle, manifest, rt) == "python_modules/six.py changed size since the build");
+  stdfs::remove(bundle / "python_modules/six.py");
+  CHECK(stale_reason(h, bundle, manifest, rt) == "python_modules/six.py is missing");
+}
+
+TEST_CASE("the host script is written once, under a name from its content") {
+  TempDir t;
+  auto a = host_script(t.path);
+  auto b = host_script(t.path);
+  CHECK(a == b);
+  CHECK(a.parent_path() == t.path / "host");
+  CHECK(a.filename().string().rfind("host-", 0) == 0);
+  CHECK(pb::fs::read_file(a).find("make-snapshot") != std::string::npos);
+}
