@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
           std::map<std::string, Format>{{"human", Format::human}, {"json", Format::json}, {"github", Format::github}}));
   app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/pybundle)")
       ->envname("PYBUNDLE_CACHE_DIR");
+  register_build(app);
   register_cache(app);
   register_plan(app);
   register_why(app);

@@ -11,6 +11,7 @@
 #include "fetch/cache.hpp"
 #include "fetch/fetch.hpp"
 #include "fetch/source.hpp"
+#include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "wheel/wheel.hpp"
@@ -174,17 +175,9 @@ target::Target resolve_target(const project::Project& project, const PlanOptions
     if (auto v = runtime_version(*o.runtime); v && *v != version)
       throw Error("--runtime " + o.runtime->string() + " is Pyodide " + *v + ", not " + version, Exit::usage);
     dir = *o.runtime;
-  } else if (const char* env = std::getenv("PYBUNDLE_PYODIDE_DIR"); env && *env) {
-    auto v = runtime_version(env);
-    if (v && *v != version)
-      throw Error("PYBUNDLE_PYODIDE_DIR (" + std::string(env) + ") is Pyodide " + *v + ", not " + version +
-                      ": pass --runtime DIR for " + version,
-                  Exit::usage);
-    dir = env;
   } else {
-    throw Error("no Pyodide runtime for " + version + ": pass --runtime DIR (a directory with pyodide-lock.json, e.g. "
-                "node_modules/pyodide of `npm install pyodide@" + version + "`) or set PYBUNDLE_PYODIDE_DIR",
-                Exit::usage);
+    // $PYBUNDLE_PYODIDE_DIR when it holds this version, else the npm package in the cache.
+    dir = snapshot::ensure_runtime(version, global().cache());
   }
   auto t = target::Target::load(dir, version);
   if (project.config.pyodide_index) t.index_url = *project.config.pyodide_index;

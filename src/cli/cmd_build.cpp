@@ -1,0 +1,172 @@
+// pybundle build: project -> lock -> plan -> fetch -> vendor -> snapshot -> bundle.
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+#include "cli/planning.hpp"
+#include "fetch/fetch.hpp"
+#include "fetch/progress.hpp"
+#include "snapshot/snapshot.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/sha256.hpp"
+#include "vendor/vendor.hpp"
+
+namespace pb::cli {
+namespace {
+
+struct BuildOptions {
+  PlanOptions in;
+  std::filesystem::path out;
+  bool no_snapshot = false;
+  bool offline = false;
+  int concurrency = 16;
+  std::vector<std::string> mirrors;
+  std::filesystem::path ca_file, netrc_file;
+  std::vector<std::string> keep;
+  bool no_trim = false;
+  std::filesystem::path archive;
+};
+
+// Every problem of the plan, one line each, then fail with Exit::problems.
+[[noreturn]] void fail_plan(const plan::Plan& p) {
+  std::vector<std::string> lines;
+  for (const auto& pr : p.problems) {
+    std::string line = pr.package.empty() ? pr.message : "package '" + pr.package + "': " + pr.message;
+    if (!pr.fix.empty()) line += " (" + pr.fix + ")";
+    lines.push_back(line);
+  }
+  throw Errors(lines, Exit::problems);
+}
+
+std::string entry_of(const project::Project& project) {
+  if (project.config.entry) return *project.config.entry;
+  for (const char* guess : {"src/app.py", "src/main.py", "app.py", "main.py"})
+    if (std::filesystem::is_regular_file(project.dir / guess)) return guess;
+  throw Error(project.file.string() + ": no entry module: set [tool.pybundle] entry = \"src/app.py\"", Exit::usage);
+}
+
+std::vector<std::filesystem::path> fetch_wheels(const plan::Plan& p, const project::Project& project,
+                                                const BuildOptions& o) {
+  std::vector<fetch::Request> requests;
+  for (const auto& item : p.items) {
+    if (item.origin == plan::Origin::source) continue;
+    fetch::Request r{item.url.empty() ? item.path : item.url, item.sha256, item.size, item.name};
+    // A local wheel the lock keeps no hash for is taken as it is on disk.
+    if (r.sha256.empty() && !item.path.empty()) r.sha256 = sha256_file(item.path);
+    requests.push_back(std::move(r));
+  }
+  fetch::Options fo;
+  fo.cache_dir = global().cache();
+  fo.concurrency = o.concurrency;
+  fo.offline = o.offline;
+  fo.base_dir = project.dir;
+  fo.ca_file = o.ca_file;
+  fo.netrc_file = o.netrc_file;
+  fo.mirrors = project.config.mirrors;
+  for (const auto& m : o.mirrors) fo.mirrors.push_back(fetch::parse_mirror(m));
+  auto style = fetch::choose_progress_style(global().quiet, global().format == Format::json, ::isatty(2));
+  fo.reporter = fetch::make_reporter(style, stderr);
+  return fetch::fetch_all(requests, fo);
+}
+
+void build(const BuildOptions& o) {
+  auto t0 = std::chrono::steady_clock::now();
+  auto inputs = run_plan(o.in);
+  const auto& project = inputs.project;
+  const auto& p = inputs.plan;
+  for (const auto& w : p.warnings) warning(w);
+  if (!p.ok()) fail_plan(p);
+
+  auto files = fetch_wheels(p, project, o);
+
+  vendor::BundleSpec spec;
+  spec.out = o.out.empty() ? project.dir / "dist" : o.out;
+  spec.app_dir = project.dir;
+  spec.entry = entry_of(project);
+  const auto& t = inputs.target;
+  spec.target = {{"pyodide", t.pyodide_version}, {"python", t.python_version}, {"abi", t.abi_version},
+                 {"platform", t.platform}};
+  spec.options.trim = !o.no_trim;
+  spec.options.exclude = project.config.exclude;
+  spec.options.keep = o.keep;
+  size_t next = 0;
+  for (const auto& item : p.items) {
+    vendor::Input in{item.name, item.version, plan::to_string(item.origin), item.filename, item.sha256, {}};
+    in.file = item.origin == plan::Origin::source ? std::filesystem::path(item.path) : files.at(next++);
+    spec.inputs.push_back(std::move(in));
+  }
+
+  vendor::Report report;
+  auto staged = vendor::assemble(spec, &report);
+  try {
+    if (!o.no_snapshot) {
+      snapshot::MakeOptions mo;
+      mo.cache_dir = global().cache();
+      mo.runtime_dir = t.runtime_dir;
+      mo.bundle_dir = staged;
+      mo.entry_module = std::filesystem::path(spec.entry).stem().string();
+      mo.preimport = project.config.preimport;
+      info("making the snapshot: importing '" + mo.entry_module + "' in Pyodide " + t.pyodide_version);
+      auto made = snapshot::make_snapshot(mo);
+      for (const auto& w : made.warnings) warning(w);
+      spec.snapshot = made.facts;
+      vendor::write_manifest(staged, spec);
+    }
+    fs::replace_dir(staged, spec.out);
+  } catch (...) {
+    std::error_code ec;
+    std::filesystem::remove_all(staged, ec);
+    throw;
+  }
+  if (!o.archive.empty()) vendor::write_archive(spec.out, o.archive, vendor::source_date_epoch());
+
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (global().format == Format::json) {
+    nlohmann::json j = {{"out", spec.out.string()},
+                        {"packages", p.items.size()},
+                        {"files", report.files},
+                        {"bytes", report.bytes},
+                        {"snapshot", spec.snapshot},
+                        {"seconds", seconds}};
+    std::cout << j.dump(2) << "\n";
+  } else if (!global().quiet) {
+    std::string snap = spec.snapshot.is_null()
+                           ? "no snapshot"
+                           : fmt::format("snapshot {}", fetch::human_bytes(spec.snapshot.value("size", 0.0)));
+    std::cout << fmt::format("Built {} for pyodide {}: {} packages, {} files ({}), {} in {:.1f}s\n",
+                             spec.out.string(), t.pyodide_version, p.items.size(), report.files,
+                             fetch::human_bytes(static_cast<double>(report.bytes)), snap, seconds);
+  }
+}
+
+}  // namespace
+
+void register_build(CLI::App& app) {
+  static BuildOptions o;
+  auto* cmd = app.add_subcommand("build", "Plan, fetch, vendor and snapshot a project into a bundle");
+  cmd->add_option("DIR", o.in.dir, "Project directory (default: .)");
+  add_plan_options(*cmd, o.in);
+  cmd->add_option("-o,--out", o.out, "Bundle directory (default: PROJECT_DIR/dist)");
+  cmd->add_flag("--no-snapshot", o.no_snapshot, "Do not make a memory snapshot");
+  cmd->add_flag("--offline", o.offline, "Use only the cache; name every file that is missing");
+  cmd->add_option("-j,--concurrency", o.concurrency, "Parallel downloads (default 16)")->check(CLI::Range(1, 256));
+  cmd->add_option("--mirror", o.mirrors, "Rewrite URLs starting with FROM to start with TO (FROM=TO, repeatable)");
+  cmd->add_option("--ca-file", o.ca_file, "CA certificates for HTTPS (default $SSL_CERT_FILE, else the system's)");
+  cmd->add_option("--netrc-file", o.netrc_file, "Credentials file (default $NETRC, else ~/.netrc)");
+  cmd->add_option("--keep", o.keep, "Glob of files never trimmed (repeatable)");
+  cmd->add_flag("--no-trim", o.no_trim, "Keep tests, docs, stubs and caches inside packages");
+  cmd->add_option("--archive", o.archive, "Also write the bundle as FILE (.tar.zst or .zip)");
+  cmd->footer(
+      "Examples:\n"
+      "  pybundle build                       # ./pyproject.toml + uv.lock -> ./dist\n"
+      "  pybundle build app --out build/app --target pyodide@0.27.7\n"
+      "  pybundle build --no-snapshot --archive app.tar.zst");
+  cmd->callback([] { build(o); });
+}
+
+}  // namespace pb::cli
