@@ -83,7 +83,14 @@ void Cache::ensure() const {
   std::error_code ec;
   stdfs::create_directories(root_ / "wheels", ec);
   if (ec) throw Error("cache: cannot create " + (root_ / "wheels").string() + ": " + ec.message(), Exit::io);
-  if (!stdfs::exists(root_ / "CACHEDIR.TAG", ec)) fs::write_file_atomic(root_ / "CACHEDIR.TAG", kTag);
+  // Not worth an fsync: a torn tag only makes `cache clean` ask for the default location.
+  auto tag = root_ / "CACHEDIR.TAG";
+  int fd = ::open(tag.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    bool ok = ::write(fd, kTag, std::strlen(kTag)) == static_cast<ssize_t>(std::strlen(kTag));
+    ::close(fd);
+    if (!ok) ::unlink(tag.c_str());
+  }
 }
 
 std::optional<EntryLock> Cache::try_lock(const std::string& sha256) const {
@@ -110,11 +117,6 @@ std::optional<EntryLock> Cache::try_lock(const std::string& sha256) const {
     ::close(fd);
   }
   return std::nullopt;
-}
-
-void Cache::commit(const std::string& sha256) const {
-  auto from = partial(sha256), to = entry(sha256);
-  if (::rename(from.c_str(), to.c_str()) != 0) throw io_error("cannot rename into", to);
 }
 
 CacheStats prune_cache(const stdfs::path& root, std::chrono::seconds max_age) {

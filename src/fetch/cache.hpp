@@ -42,8 +42,6 @@ class Cache {
   void ensure() const;
   // The entry's lock if no other process holds it; nullopt when busy. Throws pb::Error (Exit::io).
   std::optional<EntryLock> try_lock(const std::string& sha256) const;
-  // Moves the (fsynced, verified) partial file into place. Throws pb::Error (Exit::io).
-  void commit(const std::string& sha256) const;
 
  private:
   std::filesystem::path root_;

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "fetch/committer.hpp"
 #include "fetch/retry.hpp"
 #include "util/error.hpp"
 #include "util/sha256.hpp"
@@ -79,6 +81,7 @@ class Engine {
     multi_ = curl_multi_init();
     if (!multi_) throw Error("libcurl: cannot create a transfer handle", Exit::internal);
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    committer_ = std::make_unique<Committer>([this] { curl_multi_wakeup(multi_); });
     ca_file_ = options.ca_file.string();
     if (ca_file_.empty())
       if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) ca_file_ = env;
@@ -88,6 +91,7 @@ class Engine {
       if (const char* env = std::getenv("NETRC"); env && *env) netrc_file_ = env;
   }
   ~Engine() {
+    committer_.reset();  // its workers finish (and stop waking the multi handle) first
     for (auto& j : jobs_)
       if (j->easy) {
         curl_multi_remove_handle(multi_, j->easy);
@@ -113,6 +117,7 @@ class Engine {
   void retry_later(Job& j, const std::string& cause, std::optional<double> retry_after = std::nullopt);
   void fail(Job& j, const std::string& cause, bool problem);
   void succeed(Job& j);
+  void collect_commits();
   void restart_partial(Job& j);
   bool begin_response(Job& j);
   size_t write_body(Job& j, const char* data, size_t len);
@@ -129,6 +134,8 @@ class Engine {
   std::vector<std::unique_ptr<Job>> jobs_;
   std::vector<Job*> delayed_;  // hold their lock; start when ready_at has passed
   int active_ = 0;
+  int committing_ = 0;
+  std::unique_ptr<Committer> committer_;
 };
 
 // Takes the entry's lock; then the entry is either there already (another process fetched it),
@@ -176,6 +183,7 @@ void Engine::open_partial(Job& j) {
   }
   progress_.add_bytes(static_cast<int64_t>(j.offset));
   if (n < 0 || (j.item->size && j.offset > *j.item->size)) restart_partial(j);
+  if (!j.abort_cause.empty()) return fail(j, j.abort_cause, false);
   j.spliced = j.offset > 0;
 }
 
@@ -257,8 +265,8 @@ void Engine::start_attempt(Job& j) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, "pybundle/" PYBUNDLE_VERSION);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::max(1, options_.connect_timeout)));
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+  // Over TLS, wait to learn whether the first connection multiplexes (HTTP/2) before opening more.
+  if (::strncasecmp(j.item->source.url.c_str(), "https://", 8) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
   if (!netrc_file_.empty()) curl_easy_setopt(e, CURLOPT_NETRC_FILE, netrc_file_.c_str());
@@ -410,7 +418,6 @@ void Engine::finish_file(Job& j) {
   if (j.item->size && j.offset < *j.item->size && j.item->source.kind == Source::Kind::remote)
     return retry_later(j, "the connection closed after " + std::to_string(j.offset) + " of " +
                               std::to_string(*j.item->size) + " bytes");
-  if (::fsync(j.fd) != 0) return fail(j, "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text(), false);
   std::string got = j.hash->hex();
   if (got != j.item->sha256) {
     bool again = j.spliced && !j.restarted && j.item->source.kind == Source::Kind::remote;
@@ -429,15 +436,22 @@ void Engine::finish_file(Job& j) {
       cause += " (" + std::to_string(j.offset) + " bytes, expected " + std::to_string(*j.item->size) + ")";
     return fail(j, cause + "; the file was not kept", true);
   }
-  ::close(j.fd);
-  j.fd = -1;
-  try {
-    cache_.commit(j.item->sha256);
-  } catch (const Error& e) {
-    ::unlink(cache_.partial(j.item->sha256).c_str());
-    return fail(j, e.what(), false);
+  committer_->submit({j.fd, cache_.partial(j.item->sha256), cache_.entry(j.item->sha256), &j});
+  j.fd = -1;  // the committer closes it
+  ++committing_;
+}
+
+void Engine::collect_commits() {
+  for (auto& r : committer_->take_results()) {
+    --committing_;
+    auto& j = *static_cast<Job*>(r.tag);
+    if (r.error.empty()) {
+      succeed(j);
+    } else {
+      j.offset = 0;  // the partial is gone
+      fail(j, r.error, false);
+    }
   }
-  succeed(j);
 }
 
 void Engine::succeed(Job& j) {
@@ -470,7 +484,7 @@ void Engine::fail(Job& j, const std::string& cause, bool problem) {
   j.lock.release();
   j.item->error = cause;
   j.item->problem = problem;
-  progress_.file_done(false);
+  progress_.file_done(false, true);
   progress_.emit({.kind = Event::Kind::failed, .label = j.item->label, .url = j.item->shown_url, .message = cause});
 }
 
@@ -508,7 +522,7 @@ void Engine::run(std::vector<Item*>& items) {
         it = take(**it) ? waiting.erase(it) : it + 1;
       next_lock_poll = now + kLockPoll;
     }
-    if (active_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
+    if (active_ == 0 && committing_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
 
     int running = 0;
     curl_multi_perform(multi_, &running);
@@ -528,8 +542,9 @@ void Engine::run(std::vector<Item*>& items) {
         j->abort_retry = true;
         on_done(*j, CURLE_OPERATION_TIMEDOUT);
       }
+    collect_commits();
     progress_.tick();
-    if (active_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
+    if (active_ == 0 && committing_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
 
     // Sleep until there is network activity, a retry is due, or it is time to look at locks.
     now = Clock::now();
