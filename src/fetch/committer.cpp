@@ -45,10 +45,10 @@ void Committer::work() {
     }
     Result r{t.tag, {}};
     if (::fsync(t.fd) != 0) r.error = "cannot write " + t.from.string() + ": " + std::strerror(errno);
-    if (::close(t.fd) != 0 && r.error.empty()) r.error = "cannot write " + t.from.string() + ": " + std::strerror(errno);
     if (r.error.empty() && std::rename(t.from.c_str(), t.to.c_str()) != 0)
       r.error = "cannot rename into " + t.to.string() + ": " + std::strerror(errno);
     if (!r.error.empty()) ::unlink(t.from.c_str());
+    ::close(t.fd);  // last: the file may carry a lock that must outlive the rename
     {
       std::lock_guard lock(mu_);
       results_.push_back(std::move(r));

@@ -16,7 +16,7 @@ namespace pb::fetch::detail {
 class Committer {
  public:
   struct Task {
-    int fd = -1;                   // the written file; closed by the committer
+    int fd = -1;                   // the written file; closed by the committer after the rename
     std::filesystem::path from, to;
     void* tag = nullptr;
   };

@@ -50,8 +50,7 @@ class Engine;
 struct Job {
   Engine* engine = nullptr;
   Item* item = nullptr;
-  EntryLock lock;
-  int fd = -1;                       // the partial file, open while the job holds the lock
+  EntryLock lock;                    // holds the open .part file the download goes into
   uint64_t offset = 0;               // bytes in the partial file (all hashed)
   std::unique_ptr<Sha256> hash;
   bool spliced = false;              // the partial holds bytes from an earlier attempt or run
@@ -97,8 +96,6 @@ class Engine {
         curl_multi_remove_handle(multi_, j->easy);
         curl_easy_cleanup(j->easy);
       }
-    for (auto& j : jobs_)
-      if (j->fd >= 0) ::close(j->fd);
     curl_multi_cleanup(multi_);
   }
   Engine(const Engine&) = delete;
@@ -141,23 +138,28 @@ class Engine {
 // Takes the entry's lock; then the entry is either there already (another process fetched it),
 // copied from a local file, or a transfer starts. False when another process holds the lock.
 bool Engine::take(Job& j) {
-  auto lock = cache_.try_lock(j.item->sha256);
-  if (!lock) return false;
-  j.lock = std::move(*lock);
-  if (cache_.has(j.item->sha256)) {
-    j.lock.release();
+  auto cached = [&] {
     cache_.touch(j.item->sha256);
     j.item->done = j.item->cached = true;
     progress_.file_done(true);
     progress_.emit({.kind = Event::Kind::cached, .label = j.item->label});
     return true;
+  };
+  if (cache_.has(j.item->sha256)) return cached();
+  auto lock = cache_.try_lock(j.item->sha256);
+  if (!lock) return false;
+  j.lock = std::move(*lock);
+  if (cache_.has(j.item->sha256)) {  // renamed into place just before we opened the .part
+    ::unlink(cache_.partial(j.item->sha256).c_str());
+    j.lock.release();
+    return cached();
   }
   if (j.item->source.kind == Source::Kind::local) {
     copy_local(j);
     return true;
   }
   open_partial(j);
-  if (j.fd >= 0) next_attempt(j);
+  if (j.lock.held()) next_attempt(j);
   return true;
 }
 
@@ -170,14 +172,11 @@ void Engine::next_attempt(Job& j) {
 
 // Reopens what an interrupted run left behind, so the transfer can resume with a Range request.
 void Engine::open_partial(Job& j) {
-  auto path = cache_.partial(j.item->sha256);
-  j.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (j.fd < 0) return fail(j, "cannot create " + path.string() + ": " + errno_text(), false);
   j.hash = std::make_unique<Sha256>();
   j.offset = 0;
   char buf[1 << 16];
   ssize_t n;
-  while ((n = ::read(j.fd, buf, sizeof buf)) > 0) {
+  while ((n = ::read(j.lock.fd(), buf, sizeof buf)) > 0) {
     j.hash->update(buf, static_cast<size_t>(n));
     j.offset += static_cast<uint64_t>(n);
   }
@@ -189,7 +188,7 @@ void Engine::open_partial(Job& j) {
 
 void Engine::restart_partial(Job& j) {
   progress_.add_bytes(-static_cast<int64_t>(j.offset));
-  if (::ftruncate(j.fd, 0) != 0 || ::lseek(j.fd, 0, SEEK_SET) != 0) {
+  if (::ftruncate(j.lock.fd(), 0) != 0 || ::lseek(j.lock.fd(), 0, SEEK_SET) != 0) {
     j.abort_cause = "cannot truncate " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
     return;
   }
@@ -208,10 +207,9 @@ void Engine::copy_local(Job& j) {
     return fail(j, src.string() + " is a directory, not a file", true);
   }
   auto part = cache_.partial(j.item->sha256);
-  j.fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (j.fd < 0) {
+  if (::ftruncate(j.lock.fd(), 0) != 0) {
     ::close(in);
-    return fail(j, "cannot create " + part.string() + ": " + errno_text(), false);
+    return fail(j, "cannot truncate " + part.string() + ": " + errno_text(), false);
   }
   j.hash = std::make_unique<Sha256>();
   j.offset = 0;
@@ -223,7 +221,7 @@ void Engine::copy_local(Job& j) {
       ::close(in);
       return fail(j, "cannot read " + src.string() + ": " + errno_text(), false);
     }
-    if (!write_all(j.fd, buf.data(), static_cast<size_t>(n))) {
+    if (!write_all(j.lock.fd(), buf.data(), static_cast<size_t>(n))) {
       ::close(in);
       return fail(j, "cannot write " + part.string() + ": " + errno_text(), false);
     }
@@ -356,7 +354,7 @@ size_t Engine::write_body(Job& j, const char* data, size_t len) {
     j.abort_problem = true;
     return 0;
   }
-  if (!write_all(j.fd, data, len)) {
+  if (!write_all(j.lock.fd(), data, len)) {
     j.abort_cause = "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
     return 0;
   }
@@ -436,8 +434,9 @@ void Engine::finish_file(Job& j) {
       cause += " (" + std::to_string(j.offset) + " bytes, expected " + std::to_string(*j.item->size) + ")";
     return fail(j, cause + "; the file was not kept", true);
   }
-  committer_->submit({j.fd, cache_.partial(j.item->sha256), cache_.entry(j.item->sha256), &j});
-  j.fd = -1;  // the committer closes it
+  // The committer closes the file after the rename, so other processes see the entry in place
+  // by the time they get the lock.
+  committer_->submit({j.lock.detach(), cache_.partial(j.item->sha256), cache_.entry(j.item->sha256), &j});
   ++committing_;
 }
 
@@ -476,11 +475,7 @@ void Engine::retry_later(Job& j, const std::string& cause, std::optional<double>
 // A file that failed verification or can never succeed is removed; a partial download cut off by
 // the network is kept (still under its .part name) so that the next run can resume it.
 void Engine::fail(Job& j, const std::string& cause, bool problem) {
-  if (j.fd >= 0) {
-    ::close(j.fd);
-    j.fd = -1;
-  }
-  if (problem || j.offset == 0) ::unlink(cache_.partial(j.item->sha256).c_str());
+  if (j.lock.held() && (problem || j.offset == 0)) ::unlink(cache_.partial(j.item->sha256).c_str());
   j.lock.release();
   j.item->error = cause;
   j.item->problem = problem;
