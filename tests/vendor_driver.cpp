@@ -31,6 +31,7 @@ int main(int argc, char** argv) {
     opt.keep = o.value("keep", opt.keep);
     opt.max_unpacked = o.value("max_unpacked", opt.max_unpacked);
     opt.max_ratio = o.value("max_ratio", opt.max_ratio);
+    opt.max_entries = o.value("max_entries", opt.max_entries);
     opt.jobs = o.value("jobs", opt.jobs);
     if (o.contains("mtime")) opt.mtime = o["mtime"].get<int64_t>();
 

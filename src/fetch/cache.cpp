@@ -66,12 +66,6 @@ stdfs::path Cache::partial(const std::string& sha256) const {
   return p;
 }
 
-stdfs::path Cache::lock_file(const std::string& sha256) const {
-  auto p = entry(sha256);
-  p += ".lock";
-  return p;
-}
-
 bool Cache::has(const std::string& sha256) const {
   struct stat st;
   return ::stat(entry(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -83,16 +77,26 @@ void Cache::ensure() const {
   std::error_code ec;
   stdfs::create_directories(root_ / "wheels", ec);
   if (ec) throw Error("cache: cannot create " + (root_ / "wheels").string() + ": " + ec.message(), Exit::io);
-  if (!stdfs::exists(root_ / "CACHEDIR.TAG", ec)) fs::write_file_atomic(root_ / "CACHEDIR.TAG", kTag);
+  // Not worth an fsync: a torn tag only makes `cache clean` ask for the default location.
+  auto tag = root_ / "CACHEDIR.TAG";
+  int fd = ::open(tag.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd >= 0) {
+    bool ok = ::write(fd, kTag, std::strlen(kTag)) == static_cast<ssize_t>(std::strlen(kTag));
+    ::close(fd);
+    if (!ok) ::unlink(tag.c_str());
+  }
 }
 
 std::optional<EntryLock> Cache::try_lock(const std::string& sha256) const {
-  auto path = lock_file(sha256);
-  std::error_code ec;
-  stdfs::create_directories(path.parent_path(), ec);
+  auto path = partial(sha256);
+  if (::mkdir(path.parent_path().c_str(), 0755) != 0 && errno != EEXIST) {
+    ensure();
+    if (::mkdir(path.parent_path().c_str(), 0755) != 0 && errno != EEXIST)
+      throw io_error("cannot create directory", path.parent_path());
+  }
   for (int attempt = 0; attempt < 16; ++attempt) {
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd < 0) throw io_error("cannot open lock file", path);
+    if (fd < 0) throw io_error("cannot open", path);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       ::close(fd);
@@ -101,8 +105,8 @@ std::optional<EntryLock> Cache::try_lock(const std::string& sha256) const {
       errno = err;
       throw io_error("cannot lock", path);
     }
-    // `cache prune` may have unlinked the file between our open and flock: then the lock we
-    // hold guards nothing; open the new one.
+    // The holder we waited for may have renamed the file into place, or removed it, between our
+    // open and flock: then the lock guards nothing. Open whatever is at the path now.
     struct stat held, now;
     if (::fstat(fd, &held) == 0 && ::stat(path.c_str(), &now) == 0 && held.st_ino == now.st_ino &&
         held.st_dev == now.st_dev)
@@ -112,15 +116,9 @@ std::optional<EntryLock> Cache::try_lock(const std::string& sha256) const {
   return std::nullopt;
 }
 
-void Cache::commit(const std::string& sha256) const {
-  auto from = partial(sha256), to = entry(sha256);
-  if (::rename(from.c_str(), to.c_str()) != 0) throw io_error("cannot rename into", to);
-}
-
 CacheStats prune_cache(const stdfs::path& root, std::chrono::seconds max_age) {
   CacheStats stats;
   auto cutoff = std::chrono::system_clock::now() - max_age;
-  Cache cache(root);
   std::error_code ec;
   auto wheels = root / "wheels";
   if (!stdfs::is_directory(wheels, ec)) return stats;
@@ -130,21 +128,26 @@ CacheStats prune_cache(const stdfs::path& root, std::chrono::seconds max_age) {
     for (const auto& e : stdfs::directory_iterator(shard.path(), ec)) names.push_back(e.path());
     for (const auto& p : names) {
       std::string name = p.filename().string();
-      std::string sha = name.substr(0, 64);
-      if (!is_sha256_hex(sha)) continue;
+      if (!is_sha256_hex(name.substr(0, 64))) continue;
       std::string suffix = name.substr(64);
-      if (suffix != "" && suffix != ".part" && suffix != ".lock") continue;
       uint64_t size = 0;
-      if (!older_than(p, cutoff, &size)) continue;
-      if (suffix == ".lock" && stdfs::exists(cache.entry(sha), ec)) continue;  // goes with its entry
-      auto lock = cache.try_lock(sha);
-      if (!lock) continue;  // in use right now
-      if (!older_than(p, cutoff, nullptr)) continue;  // touched while we waited
-      if (::unlink(p.c_str()) == 0) {
-        stats.files += suffix == ".lock" ? 0 : 1;
+      if ((suffix != "" && suffix != ".part") || !older_than(p, cutoff, &size)) continue;
+      if (suffix == ".part") {
+        // Only an abandoned download: a build in progress holds the lock.
+        int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC);
+        if (fd < 0) continue;
+        struct stat held, now;
+        bool ours = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &held) == 0 &&
+                    ::stat(p.c_str(), &now) == 0 && held.st_ino == now.st_ino;
+        if (ours && ::unlink(p.c_str()) == 0) {
+          ++stats.files;
+          stats.bytes += size;
+        }
+        ::close(fd);
+      } else if (older_than(p, cutoff, nullptr) && ::unlink(p.c_str()) == 0) {
+        ++stats.files;
         stats.bytes += size;
       }
-      if (suffix == "") ::unlink(cache.lock_file(sha).c_str());
     }
     ::rmdir(shard.path().c_str());  // only succeeds when empty
   }

@@ -1,15 +1,18 @@
-// The content-addressed download cache: <root>/wheels/<aa>/<sha256>, plus per-entry
-// "<sha256>.lock" (flock) and "<sha256>.part" (a download in progress, owned by the lock holder).
+// The content-addressed download cache: <root>/wheels/<aa>/<sha256>. A download in progress is
+// "<sha256>.part"; whoever holds an flock on that file owns the entry until it is renamed into place,
+// so concurrent builds sharing the cache never fetch the same file twice.
 #pragma once
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace pb::fetch {
 
-// An exclusive flock on one cache entry, released on destruction (or by the kernel on exit).
+// An exclusive flock on an entry's open .part file, released with the file descriptor (on
+// destruction, or by the kernel if the process dies).
 class EntryLock {
  public:
   EntryLock() = default;
@@ -20,6 +23,8 @@ class EntryLock {
   EntryLock& operator=(const EntryLock&) = delete;
   ~EntryLock();
   bool held() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
+  int detach() { return std::exchange(fd_, -1); }  // the caller closes it (and so releases the lock)
   void release();
 
  private:
@@ -32,7 +37,6 @@ class Cache {
   const std::filesystem::path& root() const { return root_; }
   std::filesystem::path entry(const std::string& sha256) const;
   std::filesystem::path partial(const std::string& sha256) const;
-  std::filesystem::path lock_file(const std::string& sha256) const;
 
   // A complete entry exists (it was verified before it was renamed into place).
   bool has(const std::string& sha256) const;
@@ -40,10 +44,9 @@ class Cache {
   void touch(const std::string& sha256) const;
   // Creates the directories and a CACHEDIR.TAG. Throws pb::Error (Exit::io).
   void ensure() const;
-  // The entry's lock if no other process holds it; nullopt when busy. Throws pb::Error (Exit::io).
+  // Opens (creating if needed) and locks the entry's .part file; nullopt when another process
+  // holds it. The file keeps whatever an interrupted run left. Throws pb::Error (Exit::io).
   std::optional<EntryLock> try_lock(const std::string& sha256) const;
-  // Moves the (fsynced, verified) partial file into place. Throws pb::Error (Exit::io).
-  void commit(const std::string& sha256) const;
 
  private:
   std::filesystem::path root_;
@@ -54,7 +57,7 @@ struct CacheStats {
   uint64_t bytes = 0;
 };
 
-// Removes entries (and stale partial/lock files) not used for max_age. Skips entries in use.
+// Removes entries and abandoned partial downloads not used for max_age. Skips downloads in progress.
 CacheStats prune_cache(const std::filesystem::path& root, std::chrono::seconds max_age);
 
 // Removes everything in the cache directory. Refuses (Exit::usage) a directory that holds no

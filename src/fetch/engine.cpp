@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 
 #include <fmt/format.h>
 
+#include "fetch/committer.hpp"
 #include "fetch/retry.hpp"
 #include "util/error.hpp"
 #include "util/sha256.hpp"
@@ -48,8 +50,7 @@ class Engine;
 struct Job {
   Engine* engine = nullptr;
   Item* item = nullptr;
-  EntryLock lock;
-  int fd = -1;                       // the partial file, open while the job holds the lock
+  EntryLock lock;                    // holds the open .part file the download goes into
   uint64_t offset = 0;               // bytes in the partial file (all hashed)
   std::unique_ptr<Sha256> hash;
   bool spliced = false;              // the partial holds bytes from an earlier attempt or run
@@ -79,6 +80,7 @@ class Engine {
     multi_ = curl_multi_init();
     if (!multi_) throw Error("libcurl: cannot create a transfer handle", Exit::internal);
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
+    committer_ = std::make_unique<Committer>([this] { curl_multi_wakeup(multi_); });
     ca_file_ = options.ca_file.string();
     if (ca_file_.empty())
       if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) ca_file_ = env;
@@ -88,13 +90,12 @@ class Engine {
       if (const char* env = std::getenv("NETRC"); env && *env) netrc_file_ = env;
   }
   ~Engine() {
+    committer_.reset();  // its workers finish (and stop waking the multi handle) first
     for (auto& j : jobs_)
       if (j->easy) {
         curl_multi_remove_handle(multi_, j->easy);
         curl_easy_cleanup(j->easy);
       }
-    for (auto& j : jobs_)
-      if (j->fd >= 0) ::close(j->fd);
     curl_multi_cleanup(multi_);
   }
   Engine(const Engine&) = delete;
@@ -113,6 +114,7 @@ class Engine {
   void retry_later(Job& j, const std::string& cause, std::optional<double> retry_after = std::nullopt);
   void fail(Job& j, const std::string& cause, bool problem);
   void succeed(Job& j);
+  void collect_commits();
   void restart_partial(Job& j);
   bool begin_response(Job& j);
   size_t write_body(Job& j, const char* data, size_t len);
@@ -129,28 +131,35 @@ class Engine {
   std::vector<std::unique_ptr<Job>> jobs_;
   std::vector<Job*> delayed_;  // hold their lock; start when ready_at has passed
   int active_ = 0;
+  int committing_ = 0;
+  std::unique_ptr<Committer> committer_;
 };
 
 // Takes the entry's lock; then the entry is either there already (another process fetched it),
 // copied from a local file, or a transfer starts. False when another process holds the lock.
 bool Engine::take(Job& j) {
-  auto lock = cache_.try_lock(j.item->sha256);
-  if (!lock) return false;
-  j.lock = std::move(*lock);
-  if (cache_.has(j.item->sha256)) {
-    j.lock.release();
+  auto cached = [&] {
     cache_.touch(j.item->sha256);
     j.item->done = j.item->cached = true;
     progress_.file_done(true);
     progress_.emit({.kind = Event::Kind::cached, .label = j.item->label});
     return true;
+  };
+  if (cache_.has(j.item->sha256)) return cached();
+  auto lock = cache_.try_lock(j.item->sha256);
+  if (!lock) return false;
+  j.lock = std::move(*lock);
+  if (cache_.has(j.item->sha256)) {  // renamed into place just before we opened the .part
+    ::unlink(cache_.partial(j.item->sha256).c_str());
+    j.lock.release();
+    return cached();
   }
   if (j.item->source.kind == Source::Kind::local) {
     copy_local(j);
     return true;
   }
   open_partial(j);
-  if (j.fd >= 0) next_attempt(j);
+  if (j.lock.held()) next_attempt(j);
   return true;
 }
 
@@ -163,25 +172,23 @@ void Engine::next_attempt(Job& j) {
 
 // Reopens what an interrupted run left behind, so the transfer can resume with a Range request.
 void Engine::open_partial(Job& j) {
-  auto path = cache_.partial(j.item->sha256);
-  j.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (j.fd < 0) return fail(j, "cannot create " + path.string() + ": " + errno_text(), false);
   j.hash = std::make_unique<Sha256>();
   j.offset = 0;
   char buf[1 << 16];
   ssize_t n;
-  while ((n = ::read(j.fd, buf, sizeof buf)) > 0) {
+  while ((n = ::read(j.lock.fd(), buf, sizeof buf)) > 0) {
     j.hash->update(buf, static_cast<size_t>(n));
     j.offset += static_cast<uint64_t>(n);
   }
   progress_.add_bytes(static_cast<int64_t>(j.offset));
   if (n < 0 || (j.item->size && j.offset > *j.item->size)) restart_partial(j);
+  if (!j.abort_cause.empty()) return fail(j, j.abort_cause, false);
   j.spliced = j.offset > 0;
 }
 
 void Engine::restart_partial(Job& j) {
   progress_.add_bytes(-static_cast<int64_t>(j.offset));
-  if (::ftruncate(j.fd, 0) != 0 || ::lseek(j.fd, 0, SEEK_SET) != 0) {
+  if (::ftruncate(j.lock.fd(), 0) != 0 || ::lseek(j.lock.fd(), 0, SEEK_SET) != 0) {
     j.abort_cause = "cannot truncate " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
     return;
   }
@@ -200,10 +207,9 @@ void Engine::copy_local(Job& j) {
     return fail(j, src.string() + " is a directory, not a file", true);
   }
   auto part = cache_.partial(j.item->sha256);
-  j.fd = ::open(part.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (j.fd < 0) {
+  if (::ftruncate(j.lock.fd(), 0) != 0) {
     ::close(in);
-    return fail(j, "cannot create " + part.string() + ": " + errno_text(), false);
+    return fail(j, "cannot truncate " + part.string() + ": " + errno_text(), false);
   }
   j.hash = std::make_unique<Sha256>();
   j.offset = 0;
@@ -215,7 +221,7 @@ void Engine::copy_local(Job& j) {
       ::close(in);
       return fail(j, "cannot read " + src.string() + ": " + errno_text(), false);
     }
-    if (!write_all(j.fd, buf.data(), static_cast<size_t>(n))) {
+    if (!write_all(j.lock.fd(), buf.data(), static_cast<size_t>(n))) {
       ::close(in);
       return fail(j, "cannot write " + part.string() + ": " + errno_text(), false);
     }
@@ -257,8 +263,8 @@ void Engine::start_attempt(Job& j) {
   curl_easy_setopt(e, CURLOPT_USERAGENT, "pybundle/" PYBUNDLE_VERSION);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::max(1, options_.connect_timeout)));
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
-  curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
+  // Over TLS, wait to learn whether the first connection multiplexes (HTTP/2) before opening more.
+  if (::strncasecmp(j.item->source.url.c_str(), "https://", 8) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
   curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
   if (!netrc_file_.empty()) curl_easy_setopt(e, CURLOPT_NETRC_FILE, netrc_file_.c_str());
@@ -348,7 +354,7 @@ size_t Engine::write_body(Job& j, const char* data, size_t len) {
     j.abort_problem = true;
     return 0;
   }
-  if (!write_all(j.fd, data, len)) {
+  if (!write_all(j.lock.fd(), data, len)) {
     j.abort_cause = "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
     return 0;
   }
@@ -410,7 +416,6 @@ void Engine::finish_file(Job& j) {
   if (j.item->size && j.offset < *j.item->size && j.item->source.kind == Source::Kind::remote)
     return retry_later(j, "the connection closed after " + std::to_string(j.offset) + " of " +
                               std::to_string(*j.item->size) + " bytes");
-  if (::fsync(j.fd) != 0) return fail(j, "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text(), false);
   std::string got = j.hash->hex();
   if (got != j.item->sha256) {
     bool again = j.spliced && !j.restarted && j.item->source.kind == Source::Kind::remote;
@@ -429,15 +434,23 @@ void Engine::finish_file(Job& j) {
       cause += " (" + std::to_string(j.offset) + " bytes, expected " + std::to_string(*j.item->size) + ")";
     return fail(j, cause + "; the file was not kept", true);
   }
-  ::close(j.fd);
-  j.fd = -1;
-  try {
-    cache_.commit(j.item->sha256);
-  } catch (const Error& e) {
-    ::unlink(cache_.partial(j.item->sha256).c_str());
-    return fail(j, e.what(), false);
+  // The committer closes the file after the rename, so other processes see the entry in place
+  // by the time they get the lock.
+  committer_->submit({j.lock.detach(), cache_.partial(j.item->sha256), cache_.entry(j.item->sha256), &j});
+  ++committing_;
+}
+
+void Engine::collect_commits() {
+  for (auto& r : committer_->take_results()) {
+    --committing_;
+    auto& j = *static_cast<Job*>(r.tag);
+    if (r.error.empty()) {
+      succeed(j);
+    } else {
+      j.offset = 0;  // the partial is gone
+      fail(j, r.error, false);
+    }
   }
-  succeed(j);
 }
 
 void Engine::succeed(Job& j) {
@@ -462,15 +475,11 @@ void Engine::retry_later(Job& j, const std::string& cause, std::optional<double>
 // A file that failed verification or can never succeed is removed; a partial download cut off by
 // the network is kept (still under its .part name) so that the next run can resume it.
 void Engine::fail(Job& j, const std::string& cause, bool problem) {
-  if (j.fd >= 0) {
-    ::close(j.fd);
-    j.fd = -1;
-  }
-  if (problem || j.offset == 0) ::unlink(cache_.partial(j.item->sha256).c_str());
+  if (j.lock.held() && (problem || j.offset == 0)) ::unlink(cache_.partial(j.item->sha256).c_str());
   j.lock.release();
   j.item->error = cause;
   j.item->problem = problem;
-  progress_.file_done(false);
+  progress_.file_done(false, true);
   progress_.emit({.kind = Event::Kind::failed, .label = j.item->label, .url = j.item->shown_url, .message = cause});
 }
 
@@ -508,7 +517,7 @@ void Engine::run(std::vector<Item*>& items) {
         it = take(**it) ? waiting.erase(it) : it + 1;
       next_lock_poll = now + kLockPoll;
     }
-    if (active_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
+    if (active_ == 0 && committing_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
 
     int running = 0;
     curl_multi_perform(multi_, &running);
@@ -528,8 +537,9 @@ void Engine::run(std::vector<Item*>& items) {
         j->abort_retry = true;
         on_done(*j, CURLE_OPERATION_TIMEDOUT);
       }
+    collect_commits();
     progress_.tick();
-    if (active_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
+    if (active_ == 0 && committing_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
 
     // Sleep until there is network activity, a retry is due, or it is time to look at locks.
     now = Clock::now();

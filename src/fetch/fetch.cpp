@@ -97,11 +97,15 @@ std::vector<std::filesystem::path> fetch_all(const std::vector<Request>& request
     bytes_total += item.size.value_or(0);
   }
   progress.start(items.size(), bytes_total);
-  for (auto& item : items)
+  for (auto& item : items) {
     if (item.cached) {
       progress.file_done(true);
       progress.emit({.kind = Event::Kind::cached, .label = item.label});
+    } else if (!item.error.empty()) {
+      progress.file_done(false, true);
+      progress.emit({.kind = Event::Kind::failed, .label = item.label, .url = item.shown_url, .message = item.error});
     }
+  }
   if (!todo.empty()) detail::run(todo, cache, options, progress);
   progress.finish();
 

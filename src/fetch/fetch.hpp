@@ -34,7 +34,7 @@ struct Event {
   double delay_seconds = 0;
   uint64_t bytes = 0;
   // Aggregate counters, valid on every event.
-  size_t files_done = 0, files_total = 0, files_cached = 0;
+  size_t files_done = 0, files_total = 0, files_cached = 0, files_failed = 0;  // done includes both
   uint64_t bytes_done = 0, bytes_total = 0;  // bytes_total counts downloads of known size only
 };
 using Reporter = std::function<void(const Event&)>;

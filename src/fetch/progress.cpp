@@ -16,6 +16,7 @@ std::string who(const Event& e) { return e.label.empty() ? e.url : e.label; }
 struct BarState {
   std::FILE* out;
   Clock::time_point started = Clock::now();
+  Clock::time_point last_draw{};
   bool drawn = false;
 };
 
@@ -49,8 +50,10 @@ void draw_bar(BarState& s, const Event& e) {
 }
 
 std::string summary(const Event& e, double secs) {
-  return fmt::format("Fetched {} file{} ({} downloaded, {} from cache) in {:.1f}s", e.files_done,
-                     e.files_done == 1 ? "" : "s", human_bytes(static_cast<double>(e.bytes_done)), e.files_cached, secs);
+  size_t ok = e.files_done - e.files_failed;
+  std::string failed = e.files_failed ? fmt::format(", {} failed", e.files_failed) : "";
+  return fmt::format("Fetched {} file{} ({} downloaded, {} from cache{}) in {:.1f}s", ok, ok == 1 ? "" : "s",
+                     human_bytes(static_cast<double>(e.bytes_done)), e.files_cached, failed, secs);
 }
 
 const char* kind_name(Event::Kind k) {
@@ -103,6 +106,7 @@ Reporter make_reporter(ProgressStyle style, std::FILE* out) {
         j["files_done"] = e.files_done;
         j["files_total"] = e.files_total;
         j["files_cached"] = e.files_cached;
+        j["files_failed"] = e.files_failed;
         j["bytes_done"] = e.bytes_done;
         j["bytes_total"] = e.bytes_total;
         std::fputs((j.dump() + "\n").c_str(), out);
@@ -154,7 +158,12 @@ Reporter make_reporter(ProgressStyle style, std::FILE* out) {
           default:
             break;
         }
-        if (e.files_total > e.files_cached) draw_bar(s, e);
+        // Redraw at most ten times a second; always after a message line.
+        auto now = Clock::now();
+        if (e.files_total > e.files_cached && (!s.drawn || now - s.last_draw >= std::chrono::milliseconds(100))) {
+          draw_bar(s, e);
+          s.last_draw = now;
+        }
       };
     }
   }
@@ -172,14 +181,16 @@ void Progress::emit(Event e) {
   e.files_done = files_done_;
   e.files_total = files_total_;
   e.files_cached = files_cached_;
+  e.files_failed = files_failed_;
   e.bytes_done = bytes_done_;
   e.bytes_total = bytes_total_;
   reporter_(e);
 }
 
-void Progress::file_done(bool cached) {
+void Progress::file_done(bool cached, bool failed) {
   ++files_done_;
   if (cached) ++files_cached_;
+  if (failed) ++files_failed_;
 }
 
 void Progress::tick() {

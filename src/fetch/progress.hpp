@@ -23,13 +23,13 @@ class Progress {
   void start(size_t files_total, uint64_t bytes_total);
   void emit(Event e);  // fills in the aggregate counters
   void add_bytes(int64_t delta) { bytes_done_ = static_cast<uint64_t>(static_cast<int64_t>(bytes_done_) + delta); }
-  void file_done(bool cached);
+  void file_done(bool cached, bool failed = false);
   void tick();  // a progress event, at most ten per second
   void finish();
 
  private:
   const Reporter& reporter_;
-  size_t files_total_ = 0, files_done_ = 0, files_cached_ = 0;
+  size_t files_total_ = 0, files_done_ = 0, files_cached_ = 0, files_failed_ = 0;
   uint64_t bytes_total_ = 0, bytes_done_ = 0;
   std::chrono::steady_clock::time_point last_tick_{};
 };

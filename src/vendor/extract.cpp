@@ -169,6 +169,10 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
       fail_wheel("corrupt zip archive: " + reader.error());
       return plan;
     }
+    if (plan.entries.size() >= options.max_entries) {
+      fail_wheel("holds more than " + std::to_string(options.max_entries) + " entries (the cap)");
+      return plan;
+    }
     WheelEntry entry;
     entry.name = entry_name(e);
     const auto& name = entry.name;

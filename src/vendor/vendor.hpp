@@ -24,6 +24,7 @@ struct Options {
   uint64_t max_unpacked = uint64_t(1) << 30;  // zip bomb cap: uncompressed bytes per wheel
   double max_ratio = 100;             // zip bomb cap: uncompressed / compressed size per wheel,
                                       // applied once a wheel unpacks to more than 1 MiB
+  uint64_t max_entries = 100000;      // cap on entries per wheel (empty files cost no bytes)
   std::optional<int64_t> mtime;       // file times; unset: $SOURCE_DATE_EPOCH, else 0
   int jobs = 2;                       // wheels extracted in parallel
 };

@@ -10,14 +10,19 @@ request, and applies faults chosen per path ("*" for every path), from Python or
         ...
         assert srv.count("/a.whl") == 3       # GET requests seen for the path
 
+With tls=(certfile, keyfile) it speaks HTTPS (HTTP/1.1 over TLS) and base_url starts with https://.
+
 As a program (for other tests, benchmarks, or by hand):
-    python3 server.py --root DIR [--port 0] [--no-range]    # prints the base URL, serves until killed
+    python3 server.py --root DIR [--port 0] [--no-range] [--cert C --key K]   # prints the base URL
 
 Control endpoint (JSON bodies; the same operations as the methods):
     POST /_control/fault  {"path": "/a.whl", "kind": "reset", "times": 1, ...params}
     POST /_control/range  {"enabled": false, "path": "/a.whl"}   (path omitted: the default)
     POST /_control/clear  forget faults and the log
-    GET  /_control/log    [{"method", "path", "range", "status", "auth", "conn", "time"}, ...]
+    GET  /_control/log    [{"method", "path", "target", "range", "status", "auth", "conn", "time"}, ...]
+
+A request with an absolute URL (a client using the server as its HTTP proxy) is served from the
+directory too, by the URL's path.
 
 Fault kinds and their parameters:
     status  code=500, headers={}, body=""   an error response, e.g. 404, or 429 + {"Retry-After": "1"}
@@ -37,6 +42,7 @@ import json
 import os
 import signal
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -256,6 +262,7 @@ class _State:
         entry = {
             "method": handler.command,
             "path": path,
+            "target": handler.path,  # as sent: an absolute URL when the client uses us as a proxy
             "range": handler.headers.get("Range"),
             "auth": handler.headers.get("Authorization"),
             "conn": handler.client_address[1],
@@ -285,12 +292,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class FaultServer:
-    def __init__(self, root, port=0, range_support=True):
+    def __init__(self, root, port=0, range_support=True, tls=None):
         self.state = _State(root, range_support)
         self.httpd = _Server(("127.0.0.1", port), _Handler)
         self.httpd.state = self.state
+        if tls:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*tls)
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
         self.port = self.httpd.server_address[1]
-        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.base_url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         self._thread = None
 
     def start(self):
@@ -340,8 +351,11 @@ def main():
     ap.add_argument("--root", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--no-range", action="store_true", help="ignore Range headers")
+    ap.add_argument("--cert", help="serve HTTPS with this certificate (PEM)")
+    ap.add_argument("--key", help="the certificate's private key (PEM)")
     args = ap.parse_args()
-    srv = FaultServer(args.root, args.port, range_support=not args.no_range)
+    tls = (args.cert, args.key) if args.cert else None
+    srv = FaultServer(args.root, args.port, range_support=not args.no_range, tls=tls)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     print(srv.base_url, flush=True)
     try:

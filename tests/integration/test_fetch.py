@@ -130,6 +130,22 @@ class HappyPath(FetchCase):
         files = self.fetch_ok(reqs, mirrors=[dead + "=" + self.server.base_url + "/"])
         self.assert_cached(files, [0, 1])
 
+    def test_proxy_from_the_environment(self):
+        # Port 1 has no server; only a proxy can answer. The server doubles as one.
+        dead = "http://127.0.0.1:1/"
+        env = {k: v for k, v in os.environ.items() if k.lower() not in ("http_proxy", "no_proxy", "all_proxy")}
+        env["http_proxy"] = self.server.base_url
+        p = subprocess.run([DRIVER], input=self.driver_input([self.request(0, url=dead + self.files[0]["name"])]),
+                           text=True, capture_output=True, env=env)
+        self.assertEqual(p.returncode, 0, p.stdout)
+        self.assertEqual([e["target"] for e in self.server.log], [dead + self.files[0]["name"]])
+        # NO_PROXY sends it straight to the dead port.
+        env["no_proxy"] = "127.0.0.1"
+        p = subprocess.run([DRIVER], input=self.driver_input([self.request(1, url=dead + self.files[1]["name"])],
+                                                             retries=0), text=True, capture_output=True, env=env)
+        self.assertEqual(p.returncode, 3, p.stdout)
+        self.assertEqual(len(self.server.log), 1)
+
     def test_local_paths_and_file_urls(self):
         reqs = [self.request(0, url="www/" + self.files[0]["name"]),
                 self.request(1, url="file://" + self.files[1]["path"])]
@@ -217,6 +233,38 @@ class TransientFaults(FetchCase):
                                                     self.files[1]["sha256"])))
 
 
+class InterruptedRun(FetchCase):
+    """A killed run leaves <sha256>.part behind; the next run resumes it, and still verifies."""
+
+    def leave_partial(self, i, data):
+        sha = self.files[i]["sha256"]
+        os.makedirs(os.path.join(self.cache, "wheels", sha[:2]), exist_ok=True)
+        with open(os.path.join(self.cache, "wheels", sha[:2], sha + ".part"), "wb") as f:
+            f.write(data)
+
+    def content(self, i):
+        with open(self.files[i]["path"], "rb") as f:
+            return f.read()
+
+    def test_partial_download_is_resumed(self):
+        self.leave_partial(0, self.content(0)[:70_000])
+        files = self.fetch_ok([self.request(0)])
+        self.assert_cached(files, [0])
+        self.assertEqual([e["range"] for e in self.server.log], ["bytes=70000-"])
+
+    def test_complete_partial_needs_no_request(self):
+        self.leave_partial(0, self.content(0))
+        files = self.fetch_ok([self.request(0)])
+        self.assert_cached(files, [0])
+        self.assertEqual(self.server.log, [])
+
+    def test_corrupt_partial_is_downloaded_again_in_full(self):
+        self.leave_partial(0, b"garbage" * 1000)
+        files = self.fetch_ok([self.request(0)])
+        self.assert_cached(files, [0])
+        self.assertEqual([e["range"] for e in self.server.log], ["bytes=7000-", None])
+
+
 class PermanentFailures(FetchCase):
     def test_404_fails_at_once_and_names_the_url(self):
         self.server.add_fault(self.path(0), "status", times=None, code=404)
@@ -244,7 +292,7 @@ class PermanentFailures(FetchCase):
         self.assertEqual(rc, 1)
         self.assertIn("sha256 mismatch", result["problems"][0])
         self.assertIn(self.files[0]["sha256"], result["problems"][0])
-        self.assertEqual([p for p in self.cache_files() if not p.endswith(".lock")], [])
+        self.assertEqual(self.cache_files(), [])
         self.assertEqual(self.server.count(self.path(0)), 1)  # never retried
 
     def test_credentials_are_removed_from_messages(self):
@@ -265,6 +313,46 @@ class PermanentFailures(FetchCase):
             f.write("machine 127.0.0.1 login alice password pw\n")
         files = self.fetch_ok([self.request(0)], netrc_file=netrc)
         self.assert_cached(files, [0])
+
+
+class Tls(FetchCase):
+    def setUp(self):
+        super().setUp()
+        if not shutil.which("openssl"):
+            self.skipTest("openssl not installed")
+        self.cert, self.key = os.path.join(self.tmp, "cert.pem"), os.path.join(self.tmp, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                        "-keyout", self.key, "-out", self.cert], check=True, capture_output=True)
+        self.https = FaultServer(self.www, tls=(self.cert, self.key)).start()
+
+    def tearDown(self):
+        self.https.stop()
+        super().tearDown()
+
+    def tls_request(self, i):
+        return self.request(i, url=self.https.url(self.files[i]["name"]))
+
+    def test_ca_file_option(self):
+        files = self.fetch_ok([self.tls_request(i) for i in range(2)], ca_file=self.cert)
+        self.assert_cached(files, [0, 1])
+
+    def test_ssl_cert_file_variable(self):
+        env = dict(os.environ, SSL_CERT_FILE=self.cert)
+        p = subprocess.run([DRIVER], input=self.driver_input([self.tls_request(0)]), text=True,
+                           capture_output=True, env=env)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_unknown_certificate_fails_without_retrying(self):
+        env = dict(os.environ, SSL_CERT_FILE=self.key)  # not a CA certificate
+        p = subprocess.run([DRIVER], input=self.driver_input([self.tls_request(0)], progress="json"), text=True,
+                           capture_output=True, env=env)
+        result = json.loads(p.stdout)
+        self.assertEqual(p.returncode, 3)
+        self.assertIn("package 'pkg0': https://127.0.0.1:", result["problems"][0])
+        self.assertIn("certificate", result["problems"][0].lower())
+        self.assertNotIn('"retry"', p.stderr)
+        self.assertEqual(self.https.log, [])
 
 
 class SharedCache(FetchCase):

@@ -171,7 +171,7 @@ TEST_CASE("a wrong hash is an error naming the package, and nothing is cached") 
     CHECK(e.problems()[0].find("sha256 mismatch") != std::string::npos);
     CHECK(e.problems()[0].find(r.sha256) != std::string::npos);
   }
-  for (auto& f : files_under(o.cache_dir / "wheels")) CHECK(f.extension() == ".lock");
+  CHECK(files_under(o.cache_dir / "wheels").empty());
 }
 
 TEST_CASE("every failure is reported at once") {
@@ -208,6 +208,11 @@ TEST_CASE("offline: cached files are served, missing ones are all named") {
   CHECK(fetch_all({a}, o).size() == 1);
   std::vector<Request> reqs = {a, {"http://127.0.0.1:9/b.whl", pb::sha256_hex("b"), {}, "bee"},
                                {"http://127.0.0.1:9/c.whl", pb::sha256_hex("c"), {}, "sea"}};
+  size_t failed_events = 0, failed_count = 0;
+  o.reporter = [&](const Event& e) {
+    failed_events += e.kind == Event::Kind::failed;
+    failed_count = e.files_failed;
+  };
   try {
     fetch_all(reqs, o);
     FAIL("expected an error");
@@ -218,6 +223,8 @@ TEST_CASE("offline: cached files are served, missing ones are all named") {
     CHECK(e.problems()[1].find("package 'sea'") == 0);
     CHECK(e.problems()[2].find("2 files are missing from the cache at " + o.cache_dir.string()) == 0);
   }
+  CHECK(failed_events == 2);
+  CHECK(failed_count == 2);
 }
 
 TEST_CASE("progress events count files and bytes") {
@@ -241,6 +248,7 @@ TEST_CASE("progress events count files and bytes") {
   CHECK(events.back().files_done == 2);
   CHECK(events.back().files_cached == 1);
   CHECK(events.back().bytes_done == 5);
+  CHECK(events.back().files_failed == 0);
   int downloaded = 0;
   for (auto& e : events) downloaded += e.kind == Event::Kind::downloaded && e.label == "b";
   CHECK(downloaded == 1);

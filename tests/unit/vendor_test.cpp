@@ -333,6 +333,12 @@ TEST_CASE("zip bombs: caps on uncompressed size and compression ratio") {
   spec.options.max_unpacked = 2 << 20;
   CHECK(has(refused(box, spec), "demo-1.0-py3-none-any.whl: unpacks to more than 2 MiB"));
 
+  WheelBuilder many;
+  for (int i = 0; i < 50; ++i) many.add("demo/m" + std::to_string(i) + ".py", "");
+  spec = box.spec({box.wheel(many)});
+  spec.options.max_entries = 40;
+  CHECK(has(refused(box, spec), "demo-1.0-py3-none-any.whl: holds more than 40 entries (the cap)"));
+
   // A deflated zip of zeros: about 1000:1.
   auto path = box.dir / "bomb-1.0-py3-none-any.whl";
   archive* a = archive_write_new();
