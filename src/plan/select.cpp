@@ -239,7 +239,9 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
       std::string msg = describe(*chosen[0]) + " and " + describe(*chosen[1]) +
                         " are declared as conflicting ([tool.uv] conflicts) and cannot be chosen together";
       for (const auto* c : chosen)
-        if (c->group && !groups.include.count(*c->group) && !groups.all && !selection.all_groups)
+        if (c->group && !selection.all_groups &&
+            std::none_of(requested_groups.begin(), requested_groups.end(),
+                         [&](const std::string& r) { return pep508::normalize_name(r) == *c->group; }))
           msg += " (group '" + *c->group + "' is on by default: use --no-default-groups or --no-dev)";
       errors.push_back(msg);
     }
