@@ -32,6 +32,8 @@ void info(std::string_view message);  // silent with --quiet
 void register_build(CLI::App& app);
 void register_run(CLI::App& app);
 void register_cache(CLI::App& app);
+void register_plan(CLI::App& app);
+void register_why(CLI::App& app);
 
 // Options shared by commands that resolve a target.
 std::string default_target();

@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/pybundle)")
       ->envname("PYBUNDLE_CACHE_DIR");
   register_cache(app);
+  register_plan(app);
+  register_why(app);
 
 
   try {

@@ -49,6 +49,8 @@ std::vector<std::string> mentioned_extras(const std::string& marker) {
 class Comparer {
  public:
   Comparer(const lock::Lock& lock, detail::MarkerCache& markers) : markers_(markers) {
+    for (const auto& p : lock.packages)
+      if (p.source.kind != lock::SourceKind::registry) sourced_.insert(p.name);
     // Sample environments: every Python minor the lock admits, on the usual platforms.
     std::optional<pep440::SpecifierSet> rp;
     try {
@@ -90,7 +92,9 @@ class Comparer {
       std::vector<std::string> extras = req.extras;
       std::sort(extras.begin(), extras.end());
       for (const auto& e : extras) r.what += "[" + e + "]";
-      r.what += req.url.empty() ? canonical_spec(req.specifier) : " @ " + req.url;
+      // uv lowers [tool.uv.sources] (dropping the specifier) and rewrites URLs (git+…@rev ->
+      // git=…?rev=…): for those only the name and extras are comparable.
+      if (!sourced_.count(r.name)) r.what += req.url.empty() ? canonical_spec(req.specifier) : " @ URL";
       std::string marker = req.marker.str();
       if (!req.marker.is_true()) r.marker = &markers_.get(marker);
       if (lock_side) r.extras_in_marker = mentioned_extras(marker);
@@ -166,6 +170,7 @@ class Comparer {
  private:
   detail::MarkerCache& markers_;
   std::vector<pep508::Environment> envs_;
+  std::set<std::string> sourced_;  // names the lock has from git, URLs, paths or the workspace
 };
 
 bool is_dynamic(const project::Project& p, const char* field) {

@@ -1,0 +1,241 @@
+#include "cli/planning.hpp"
+
+#include <curl/curl.h>
+
+#include <cstdlib>
+#include <map>
+
+#include <nlohmann/json.hpp>
+
+#include "cli/common.hpp"
+#include "fetch/cache.hpp"
+#include "fetch/fetch.hpp"
+#include "fetch/source.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "wheel/wheel.hpp"
+
+namespace pb::cli {
+
+void add_plan_options(CLI::App& cmd, PlanOptions& o) {
+  cmd.add_option("--target", o.target, "Pyodide release, e.g. pyodide@0.29.3 (default: [tool.pybundle] target, else " +
+                                            default_target() + ")");
+  cmd.add_option("--runtime", o.runtime, "A Pyodide runtime directory (with pyodide-lock.json) for the target")
+      ->check(CLI::ExistingDirectory);
+  cmd.add_option("--lock", o.lock_file, "Lock file to read (default: uv.lock, else pylock.toml, in DIR)");
+  auto* locked = cmd.add_flag("--locked", o.locked, "Fail if the lock does not match pyproject.toml");
+  cmd.add_flag("--frozen", o.frozen, "Use the lock as it is, without checking it against pyproject.toml")->excludes(locked);
+  cmd.add_flag("--fetch-metadata", o.fetch_metadata,
+               "Download dependents' METADATA (PEP 658, else the wheel) to check Pyodide's versions against them");
+  cmd.add_option("--format", global().format, "Output: human or json")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, Format>{{"human", Format::human}, {"json", Format::json}}));
+  auto& s = o.selection;
+  auto* package = cmd.add_option("--package", s.packages, "Plan for this workspace member (repeatable)");
+  cmd.add_flag("--all-packages", s.all_packages, "Plan for every workspace member")->excludes(package);
+  auto* extra = cmd.add_option("--extra", s.extras, "Include an optional dependency group (repeatable)");
+  cmd.add_flag("--all-extras", s.all_extras, "Include every extra")->excludes(extra);
+  auto* group = cmd.add_option("--group", s.groups, "Include a dependency group (repeatable)");
+  auto* only = cmd.add_option("--only-group", s.only_groups, "Only this dependency group, not the project's dependencies");
+  cmd.add_flag("--all-groups", s.all_groups, "Include every dependency group")->excludes(group)->excludes(only);
+  cmd.add_flag("--no-dev", s.no_dev, "Leave out the dev group");
+  cmd.add_flag("--no-default-groups", s.no_default_groups, "Leave out the default groups ([tool.uv] default-groups)");
+  cmd.add_option("--with-stdlib", s.stdlib, "Add an unvendored stdlib module Pyodide ships separately (ssl, sqlite3, …)");
+}
+
+namespace {
+
+// The npm package's own version, when the directory is one ("package.json").
+std::optional<std::string> runtime_version(const std::filesystem::path& dir) {
+  auto pkg = dir / "package.json";
+  if (!std::filesystem::exists(pkg)) return std::nullopt;
+  try {
+    auto doc = nlohmann::json::parse(fs::read_file(pkg));
+    if (doc.contains("version") && doc["version"].is_string()) return doc["version"].get<std::string>();
+  } catch (const std::exception&) {
+  }
+  return std::nullopt;
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* out) {
+  auto* s = static_cast<std::string*>(out);
+  if (s->size() + size * n > (16u << 20)) return 0;  // METADATA is small; refuse anything huge
+  s->append(data, size * n);
+  return size * n;
+}
+
+// One small GET (PEP 658 metadata). nullopt on any failure: the caller falls back.
+std::optional<std::string> http_get(const std::string& url) {
+  CURL* curl = curl_easy_init();
+  if (!curl) return std::nullopt;
+  std::string body;
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(curl, CURLOPT_FAILONERROR, 1L);
+  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 15L);
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, &on_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+  CURLcode rc = curl_easy_perform(curl);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) return std::nullopt;
+  return body;
+}
+
+class MetadataSource {
+ public:
+  MetadataSource(const lock::Lock& lock, const project::Config& config, bool fetch)
+      : lock_(lock), mirrors_(config.mirrors), fetch_(fetch), cache_(global().cache()) {}
+
+  std::optional<std::vector<std::string>> operator()(const std::string& name, const std::string& version) {
+    auto key = name + "==" + version;
+    if (auto it = memo_.find(key); it != memo_.end()) return it->second;
+    auto result = lookup(name, version);
+    memo_[key] = result;
+    return result;
+  }
+
+ private:
+  std::optional<std::vector<std::string>> lookup(const std::string& name, const std::string& version) {
+    const lock::Package* pkg = nullptr;
+    for (const auto* p : lock_.find(name))
+      if (p->version == version) pkg = p;
+    if (!pkg || pkg->wheels.empty()) return std::nullopt;
+    // Every wheel of a release normally carries the same Requires-Dist: try the smallest first.
+    std::vector<const lock::Artifact*> wheels;
+    for (const auto& w : pkg->wheels)
+      if (!w.sha256().empty()) wheels.push_back(&w);
+    std::sort(wheels.begin(), wheels.end(), [](const auto* a, const auto* b) { return a->size.value_or(~0ull) < b->size.value_or(~0ull); });
+    auto meta_dir = cache_ / "metadata";
+    for (const auto* w : wheels) {
+      auto sha = w->sha256();
+      auto stored = meta_dir / (sha + ".METADATA");
+      if (std::filesystem::exists(stored)) return wheel::parse_metadata(fs::read_file(stored)).requires_dist;
+      fetch::Cache cache(cache_);
+      if (cache.has(sha))
+        if (auto m = wheel::read_wheel_metadata(cache.entry(sha))) return m->requires_dist;
+    }
+    if (!fetch_ || wheels.empty()) return std::nullopt;
+    const auto* w = wheels.front();
+    auto stored = meta_dir / (w->sha256() + ".METADATA");
+    if (!w->url.empty()) {
+      auto url = fetch::apply_mirrors(w->url, mirrors_);
+      info("reading " + name + " " + version + " METADATA (" + fetch::redact_url(url) + ".metadata)");
+      if (auto text = http_get(url + ".metadata"); text && text->find("Metadata-Version") != std::string::npos) {
+        store(stored, *text);
+        return wheel::parse_metadata(*text).requires_dist;
+      }
+    }
+    // No PEP 658 file: the wheel itself, verified against the lock's hash and kept in the cache.
+    try {
+      fetch::Options options;
+      options.cache_dir = cache_;
+      options.mirrors = mirrors_;
+      options.base_dir = lock_.file.parent_path();
+      auto files = fetch::fetch_all({{w->url.empty() ? w->path : w->url, w->sha256(), w->size, name}}, options);
+      if (auto m = wheel::read_wheel_metadata(files.front())) return m->requires_dist;
+    } catch (const Error& e) {
+      warning(std::string("could not read the METADATA of ") + name + " " + version + ": " + e.what());
+    }
+    return std::nullopt;
+  }
+
+  static void store(const std::filesystem::path& file, const std::string& text) {
+    try {
+      std::filesystem::create_directories(file.parent_path());
+      fs::write_file_atomic(file, text);
+    } catch (const std::exception&) {
+      // A read-only cache only costs a download next time.
+    }
+  }
+
+  const lock::Lock& lock_;
+  std::vector<std::pair<std::string, std::string>> mirrors_;
+  bool fetch_;
+  std::filesystem::path cache_;
+  std::map<std::string, std::optional<std::vector<std::string>>> memo_;
+};
+
+}  // namespace
+
+target::Target resolve_target(const project::Project& project, const PlanOptions& o) {
+  std::string spec = !o.target.empty() ? o.target : project.config.target.value_or(default_target());
+  std::string version;
+  try {
+    version = target::parse_target_spec(spec);
+  } catch (const Error& e) {
+    if (o.target.empty() && project.config.target)
+      throw Error(project::display_path(project.file) + ": [tool.pybundle] target: " + e.what(), Exit::usage);
+    throw;
+  }
+  std::filesystem::path dir;
+  if (o.runtime) {
+    if (auto v = runtime_version(*o.runtime); v && *v != version)
+      throw Error("--runtime " + o.runtime->string() + " is Pyodide " + *v + ", not " + version, Exit::usage);
+    dir = *o.runtime;
+  } else if (const char* env = std::getenv("PYBUNDLE_PYODIDE_DIR"); env && *env) {
+    auto v = runtime_version(env);
+    if (v && *v != version)
+      throw Error("PYBUNDLE_PYODIDE_DIR (" + std::string(env) + ") is Pyodide " + *v + ", not " + version +
+                      ": pass --runtime DIR for " + version,
+                  Exit::usage);
+    dir = env;
+  } else {
+    throw Error("no Pyodide runtime for " + version + ": pass --runtime DIR (a directory with pyodide-lock.json, e.g. "
+                "node_modules/pyodide of `npm install pyodide@" + version + "`) or set PYBUNDLE_PYODIDE_DIR",
+                Exit::usage);
+  }
+  auto t = target::Target::load(dir, version);
+  if (project.config.pyodide_index) t.index_url = *project.config.pyodide_index;
+  return t;
+}
+
+plan::Context make_context(const lock::Lock& lock, const project::Config& config, bool fetch_metadata) {
+  plan::Context ctx;
+  auto source = std::make_shared<MetadataSource>(lock, config, fetch_metadata);
+  ctx.requires_dist = [source](const std::string& name, const std::string& version) { return (*source)(name, version); };
+  ctx.local_project = [](const std::filesystem::path& dir) {
+    plan::LocalProject local;
+    local.exists = std::filesystem::is_directory(dir);
+    auto file = dir / "pyproject.toml";
+    if (local.exists && std::filesystem::exists(file)) {
+      try {
+        auto p = project::load_file(file);
+        local.build_backend = p.build_backend;
+        local.build_requires = p.build_requires;
+      } catch (const Error&) {
+        // A member's broken pyproject.toml is not this plan's business; uv reports it.
+      }
+    }
+    return local;
+  };
+  return ctx;
+}
+
+Planned run_plan(const PlanOptions& o) {
+  Planned out;
+  out.project = project::load(o.dir);
+  out.lock = lock::load_for_project(o.dir, o.lock_file);
+  if (!o.frozen) {
+    out.stale = plan::check_freshness(out.project, out.lock);
+    if (!out.stale.empty()) {
+      std::vector<std::string> lines;
+      for (const auto& d : out.stale) lines.push_back(project::display_path(out.lock.file) + " is out of date: " + d);
+      if (o.locked) {
+        lines.push_back("the lock does not match pyproject.toml (--locked): run `uv lock`");
+        throw Errors(lines, Exit::problems);
+      }
+      for (const auto& l : lines) warning(l);
+    }
+  }
+  out.target = resolve_target(out.project, o);
+  auto selection = o.selection;
+  for (const auto& s : out.project.config.stdlib)
+    if (std::find(selection.stdlib.begin(), selection.stdlib.end(), s) == selection.stdlib.end()) selection.stdlib.push_back(s);
+  out.plan = plan::make_plan(out.project, out.lock, out.target, selection,
+                             make_context(out.lock, out.project.config, o.fetch_metadata));
+  return out;
+}
+
+}  // namespace pb::cli
