@@ -5,6 +5,7 @@
 #include "pep508/requirement.hpp"
 #include "project/project.hpp"
 #include "util/fs.hpp"
+#include "wheel/wheel.hpp"
 
 namespace pb::lock {
 
@@ -37,7 +38,7 @@ std::optional<Artifact> read_file_entry(Reader& r, const toml::node& n, const st
   a.url = r.str(*t, "url", what + ".").value_or("");
   a.path = r.str(*t, "path", what + ".").value_or("");
   a.filename = r.str(*t, "name", what + ".").value_or("");
-  if (a.filename.empty()) a.filename = detail::file_name_of(!a.url.empty() ? a.url : a.path);
+  if (a.filename.empty()) a.filename = (!a.url.empty() ? wheel::filename_from_url(a.url) : detail::file_name_of(a.path));
   if (auto size = r.integer(*t, "size", what + "."); size && *size >= 0) a.size = static_cast<uint64_t>(*size);
   a.hash = read_hashes(r, *t, what + ".");
   if (a.url.empty() && a.path.empty()) r.fail(&n, what + " has neither url nor path");

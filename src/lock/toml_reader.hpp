@@ -74,7 +74,7 @@ class Reader {
   std::vector<std::string> problems_;
 };
 
-// The last path segment of a URL or path, without query or fragment.
+// The last segment of a local path (URLs go through wheel::filename_from_url, which decodes).
 std::string file_name_of(std::string_view url_or_path);
 
 }  // namespace pb::lock::detail

@@ -6,6 +6,7 @@
 #include "pep508/requirement.hpp"
 #include "project/project.hpp"
 #include "util/fs.hpp"
+#include "wheel/wheel.hpp"
 
 namespace pb::lock {
 
@@ -58,7 +59,7 @@ std::optional<Artifact> read_artifact(Reader& r, const toml::node& n, const std:
     a.path = (std::filesystem::path(source.value) / a.path).lexically_normal().string();
   // A path source is the artifact itself.
   if (a.url.empty() && a.path.empty() && source.kind == SourceKind::path) a.path = source.value;
-  if (a.filename.empty()) a.filename = detail::file_name_of(!a.url.empty() ? a.url : a.path);
+  if (a.filename.empty()) a.filename = (!a.url.empty() ? wheel::filename_from_url(a.url) : detail::file_name_of(a.path));
   return a;
 }
 

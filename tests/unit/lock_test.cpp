@@ -378,3 +378,16 @@ TEST_CASE("every real uv.lock parses") {
   }
   CHECK(total == 1230);
 }
+
+TEST_CASE("uv.lock: wheel file names are percent-decoded from their URLs") {
+  auto lock = parse_uv(R"(version = 1
+requires-python = ">=3.12"
+
+[[package]]
+name = "torch"
+version = "2.5.0+cu121"
+source = { registry = "https://index.invalid/whl/cu121" }
+wheels = [{ url = "https://files.invalid/whl/cu121/torch-2.5.0%2Bcu121-cp313-cp313-linux_x86_64.whl", hash = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }]
+)", "uv.lock");
+  CHECK(lock.packages[0].wheels[0].filename == "torch-2.5.0+cu121-cp313-cp313-linux_x86_64.whl");
+}
