@@ -206,9 +206,45 @@ plan::Context make_context(const lock::Lock& lock, const project::Config& config
   return ctx;
 }
 
-Planned run_plan(const PlanOptions& o) {
+namespace {
+
+// uv locks a workspace at its root: from a member's directory, find the root above whose
+// members include it (nullopt when there is none).
+std::optional<std::filesystem::path> workspace_root_of(const std::filesystem::path& dir) {
+  auto here = std::filesystem::weakly_canonical(std::filesystem::absolute(dir));
+  for (auto up = here.parent_path(); !up.empty(); up = up.parent_path()) {
+    if (std::filesystem::exists(up / "uv.lock") && std::filesystem::exists(up / "pyproject.toml")) {
+      try {
+        auto root = project::load(up);
+        for (const auto& m : root.members)
+          if (std::filesystem::weakly_canonical(m.dir) == here) return up;
+      } catch (const Error&) {
+      }
+      return std::nullopt;  // the nearest lock above is not our workspace
+    }
+    if (up == up.parent_path()) break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+Planned run_plan(const PlanOptions& options) {
+  PlanOptions o = options;
   Planned out;
   out.project = project::load(o.dir);
+  bool has_lock = std::filesystem::exists(o.dir / "uv.lock") || std::filesystem::exists(o.dir / "pylock.toml");
+  if (!o.lock_file && !has_lock && out.project.has_project_table) {
+    if (auto root = workspace_root_of(o.dir)) {
+      // As `uv sync` in a member's directory: the workspace's lock, with this member as the root.
+      if (o.selection.packages.empty() && !o.selection.all_packages) o.selection.packages = {out.project.name};
+      info("using the workspace lock in " + project::display_path(*root) + " for member " + out.project.name);
+      o.dir = *root;
+      auto member_config = out.project.config;  // the member's [tool.pybundle] (entry, target) is the app's
+      out.project = project::load(o.dir);
+      out.project.config = member_config;
+    }
+  }
   out.lock = lock::load_for_project(o.dir, o.lock_file);
   if (!o.frozen) {
     out.stale = plan::check_freshness(out.project, out.lock);

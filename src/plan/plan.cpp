@@ -115,6 +115,11 @@ Plan make_plan(const project::Project& project, const lock::Lock& lock, const ta
   for (const auto& name : selection.stdlib) chooser.stdlib(pep508::normalize_name(name));
   chooser.add_pyodide_dependencies();
 
+  if (target.index_url.empty() &&
+      std::any_of(plan.items.begin(), plan.items.end(), [](const Item& i) { return i.origin == Origin::pyodide; }))
+    plan.problems.push_back({"", "Pyodide " + target.pyodide_version + "'s runtime (" + target.runtime_dir.string() +
+                                     ") names no index URL for its own packages, and some are needed",
+                             "set [tool.pybundle] pyodide-index to the distribution's URL or a local full distribution"});
   for (auto& item : plan.items) {
     auto by = required_by(plan, item.name, plan.roots);
     if (!by.empty() || item.required_by.empty()) item.required_by = by;

@@ -309,5 +309,86 @@ class Inputs(IsolatedCache):
         self.assertIn("<stdlib>", ssl[0]["required_by"])
 
 
+class Workspace(IsolatedCache):
+    """A hand-made workspace: planning from a member's directory uses the root's lock."""
+
+    LOCK = """version = 1
+revision = 3
+requires-python = ">=3.12"
+
+[manifest]
+members = ["root-app", "worker"]
+
+[[package]]
+name = "root-app"
+version = "0.1.0"
+source = { virtual = "." }
+dependencies = [{ name = "click" }]
+
+[package.metadata]
+requires-dist = [{ name = "click" }]
+
+[[package]]
+name = "worker"
+version = "0.2.0"
+source = { editable = "packages/worker" }
+dependencies = [{ name = "six" }]
+
+[package.metadata]
+requires-dist = [{ name = "six" }]
+
+[[package]]
+name = "click"
+version = "8.1.0"
+source = { registry = "https://index.invalid/simple" }
+wheels = [{ url = "https://files.invalid/click-8.1.0-py3-none-any.whl", hash = "sha256:%s" }]
+
+[[package]]
+name = "six"
+version = "1.17.0"
+source = { registry = "https://index.invalid/simple" }
+wheels = [{ url = "https://files.invalid/six-1.17.0-py2.py3-none-any.whl", hash = "sha256:%s" }]
+""" % ("1" * 64, "2" * 64)
+
+    def make(self):
+        root = os.path.join(self.tmp, "ws")
+        os.makedirs(os.path.join(root, "packages", "worker"))
+        with open(os.path.join(root, "pyproject.toml"), "w") as f:
+            f.write('[project]\nname = "root-app"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+                    'dependencies = ["click"]\n[tool.uv.workspace]\nmembers = ["packages/*"]\n')
+        with open(os.path.join(root, "packages", "worker", "pyproject.toml"), "w") as f:
+            f.write('[project]\nname = "worker"\nversion = "0.2.0"\nrequires-python = ">=3.12"\n'
+                    'dependencies = ["six"]\n[build-system]\nrequires = ["hatchling"]\n'
+                    'build-backend = "hatchling.build"\n')
+        with open(os.path.join(root, "uv.lock"), "w") as f:
+            f.write(self.LOCK)
+        return root
+
+    def names(self, project, *args):
+        rc, doc, err = plan(project, "0.29.3", "--locked", *args, env=self.env)
+        self.assertEqual(rc, 0, err)
+        return [(p["name"], p["origin"]) for p in doc["packages"]]
+
+    def test_root_member_and_all_packages(self):
+        root = self.make()
+        self.assertEqual(self.names(root), [("click", "lock-wheel")])
+        self.assertEqual(self.names(os.path.join(root, "packages", "worker")),
+                         [("six", "lock-wheel"), ("worker", "source")])
+        self.assertEqual(self.names(root, "--package", "worker"), [("six", "lock-wheel"), ("worker", "source")])
+        self.assertEqual(self.names(root, "--all-packages"),
+                         [("click", "lock-wheel"), ("six", "lock-wheel"), ("worker", "source")])
+
+    def test_a_member_with_a_native_build_backend_is_a_problem(self):
+        root = self.make()
+        path = os.path.join(root, "packages", "worker", "pyproject.toml")
+        with open(path) as f:
+            text = f.read()
+        with open(path, "w") as f:
+            f.write(text.replace('"hatchling.build"', '"maturin"'))
+        rc, doc, err = plan(root, "0.29.3", "--all-packages", env=self.env)
+        self.assertEqual(rc, 1)
+        self.assertIn("built with maturin (native code)", doc["problems"][0]["message"])
+
+
 if __name__ == "__main__":
     unittest.main()

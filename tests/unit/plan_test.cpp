@@ -621,3 +621,14 @@ TEST_CASE("freshness: dynamic dependencies are not compared; a missing project i
   REQUIRE(diffs.size() == 1);
   CHECK(diffs[0] == "project 'other' is not in uv.lock");
 }
+
+TEST_CASE("Pyodide builds need an index URL: without one the plan says where to set it") {
+  auto lock = uv_lock(kApp);
+  Selection s;
+  s.stdlib = {"ssl"};
+  auto t = pyodide_0_29();
+  t.index_url.clear();
+  auto p = plan::make_plan(app_project(), lock, t, s);
+  REQUIRE(p.problems.size() == 1);
+  CHECK(p.problems[0].fix.find("pyodide-index") != std::string::npos);
+}
