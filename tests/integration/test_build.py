@@ -1,0 +1,120 @@
+"""`pybundle build` end to end on the example project, and its answers to bad input."""
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+import support
+
+EXAMPLE = os.path.join(support.REPO, "fixtures", "example")
+LOCK_BASE = "http://127.0.0.1:8766"
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def write(path, text, mode="w"):
+    with open(path, mode) as f:
+        f.write(text)
+
+
+class BuildTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
+        cls.base = cls._server.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._server.__exit__(None, None, None)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-build-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        # One cache for all tests: installing the Pyodide runtime with npm is slow.
+        self.env = {"PYBUNDLE_CACHE_DIR": os.path.join(support.CACHE_ROOT, "build-cache")}
+        self.project = support.copy_project(EXAMPLE, self.tmp)
+        self.out = os.path.join(self.tmp, "out")
+
+    def build(self, *args, project=None):
+        return support.run("build", project or self.project, "--out", self.out,
+                           "--mirror", f"{LOCK_BASE}={self.base}", *args, env=self.env)
+
+    def test_build_with_snapshot_then_restores_differ(self):
+        proc = self.build()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        manifest = json.loads(read(os.path.join(self.out, "bundle.json")))
+        self.assertEqual([p["name"] for p in manifest["packages"]], ["minirouter", "slugkit"])  # winonly dropped
+        self.assertTrue(os.path.exists(os.path.join(self.out, "snapshot.bin.zst")))
+        self.assertIsNotNone(manifest["snapshot"])
+        answers = []
+        for _ in range(2):
+            run = support.run("run", self.out, "--format", "json", env=self.env)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            doc = json.loads(run.stdout)
+            self.assertTrue(doc["restored"], doc)
+            self.assertEqual(doc["response"]["status"], 200)
+            answers.append(json.loads(doc["response"]["body"]))
+        self.assertEqual(answers[0]["slug"], "hello-pyodide-world")
+        # Stock Pyodide restores the same random state every time; ours reseeds.
+        self.assertNotEqual(answers[0]["lucky"], answers[1]["lucky"])
+
+    def test_no_lock(self):
+        os.remove(os.path.join(self.project, "uv.lock"))
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("uv.lock", proc.stderr)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_malformed_pyproject_names_file_and_line(self):
+        path = os.path.join(self.project, "pyproject.toml")
+        write(path, "\n[broken\n", "a")
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertRegex(proc.stderr, r"pyproject\.toml:\d+")
+
+    def test_lock_version_2_is_refused(self):
+        path = os.path.join(self.project, "uv.lock")
+        write(path, read(path).replace("version = 1\n", "version = 2\n", 1))
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("version", proc.stderr)
+
+    def test_wrong_hash_keeps_earlier_bundle_and_caches_nothing(self):
+        self.assertEqual(self.build("--no-snapshot").returncode, 0)
+        before = read(os.path.join(self.out, "bundle.json"))
+        path = os.path.join(self.project, "uv.lock")
+        text = read(path)
+        good = text.split('minirouter-1.0.0-py3-none-any.whl", hash = "sha256:')[1][:64]
+        write(path, text.replace(good, "0" * 64))
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("minirouter", proc.stderr)
+        self.assertIn("/wheels/minirouter-1.0.0-py3-none-any.whl", proc.stderr)
+        self.assertEqual(read(os.path.join(self.out, "bundle.json")), before)
+        cached = [f for _, _, files in os.walk(self.env["PYBUNDLE_CACHE_DIR"]) for f in files
+                  if f.startswith("0" * 16)]
+        self.assertEqual(cached, [])
+
+    def test_entry_that_raises_shows_traceback(self):
+        write(os.path.join(self.project, "src", "app.py"), "\nraise RuntimeError('boom at import')\n", "a")
+        proc = self.build()
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("Traceback", proc.stderr)
+        self.assertIn("boom at import", proc.stderr)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_node_missing_says_what_to_install(self):
+        env = dict(self.env, PATH="/nonexistent", PYBUNDLE_NODE="")
+        proc = support.run("build", self.project, "--out", self.out, "--mirror", f"{LOCK_BASE}={self.base}",
+                           env=env)
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("node", proc.stderr.lower())
+        self.assertIn("install", proc.stderr.lower())
+
+
+if __name__ == "__main__":
+    unittest.main()
