@@ -12,5 +12,5 @@ server=$!
 sleep 1
 printf '\n[tool.pybundle]\nentry = "src/app.py"\n' >>"$work/corpus/project/pyproject.toml"
 "$PYBUNDLE" -q build "$work/corpus/project" --out "$work/bundle" >&2
-compare "flask-app cold start: snapshot vs no snapshot (issue 2)" "faster with snapshot" \
-  "$PYBUNDLE run $work/bundle" "$PYBUNDLE run $work/bundle --no-snapshot" --runs "${BENCH_RUNS_SLOW:-5}"
+BENCH_RUNS=${BENCH_RUNS_SLOW:-5} compare "flask-app cold start: snapshot vs no snapshot (issue 2)" "faster with snapshot" \
+  "$PYBUNDLE run $work/bundle" "$PYBUNDLE run $work/bundle --no-snapshot"
