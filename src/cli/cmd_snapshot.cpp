@@ -30,6 +30,7 @@ void make(const SnapshotArgs& a) {
   if (version.empty() || entry.empty())
     throw Error(manifest_file.string() + ": needs target.pyodide and entry.module", Exit::usage);
 
+  snapshot::find_node();  // before installing a runtime that could not run anyway
   snapshot::MakeOptions o;
   o.cache_dir = global().cache_dir.empty() ? fs::default_cache_dir() : global().cache_dir;
   o.runtime_dir = snapshot::ensure_runtime(version, o.cache_dir);

@@ -102,6 +102,7 @@ nlohmann::json run_host(const stdfs::path& runtime_dir, const std::string& mode,
 }
 
 MakeResult make_snapshot(const MakeOptions& options) {
+  find_node();
   auto manifest = read_manifest(options.bundle_dir);
   auto runtime = runtime_info(options.runtime_dir);
   auto raw_file = options.bundle_dir / ".snapshot.raw.tmp";
@@ -180,6 +181,7 @@ nlohmann::json make_snapshot(const stdfs::path& runtime_dir, const stdfs::path& 
 }
 
 Prepared prepare(const RunOptions& options) {
+  find_node();  // before installing a runtime that could not run anyway
   Prepared p;
   p.manifest = read_manifest(options.bundle_dir);
   std::string version;

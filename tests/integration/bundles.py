@@ -1,0 +1,89 @@
+"""Bundles made directly in tests (the format of notes/BUNDLE.md), and the environment that lets the
+snapshot tests share one Pyodide runtime cache per machine."""
+import hashlib
+import json
+import os
+import zipfile
+
+import support
+
+TARGETS = {
+    "0.29.3": {"pyodide": "0.29.3", "python": "3.13.2", "abi": "2025_0", "platform": "emscripten_4_0_9"},
+    "314.0.7": {"pyodide": "314.0.7", "python": "3.14.2", "abi": "2026_0", "platform": "emscripten_5_0_3"},
+}
+RUNTIME_CACHE = os.path.join(support.CACHE_ROOT, "pybundle-cache")
+
+
+def env(**extra):
+    """Environment for pybundle: a shared cache, so each Pyodide runtime is installed once."""
+    e = {"PYBUNDLE_CACHE_DIR": RUNTIME_CACHE}
+    e.update(extra)
+    return e
+
+
+def _sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def write_manifest(dest, target="0.29.3", module="app"):
+    files = []
+    for top in ("app", "python_modules"):
+        for root, dirs, names in os.walk(os.path.join(dest, top)):
+            dirs.sort()
+            for n in names:
+                p = os.path.join(root, n)
+                files.append({"path": os.path.relpath(p, dest), "sha256": _sha256(p), "size": os.path.getsize(p)})
+    files.sort(key=lambda f: f["path"])
+    digest = hashlib.sha256("".join(f"{f['path']}\t{f['sha256']}\n" for f in files).encode()).hexdigest()
+    manifest = {
+        "schema": 1,
+        "tool": "pybundle 0.1.0",
+        "target": TARGETS[target],
+        "entry": {"path": f"app/{module}.py", "module": module},
+        "packages": [],
+        "files": files,
+        "digest": digest,
+        "snapshot": None,
+    }
+    with open(os.path.join(dest, "bundle.json"), "w") as f:
+        f.write(json.dumps(manifest, indent=2) + "\n")
+    return manifest
+
+
+def make_bundle(dest, app, wheels=(), target="0.29.3", module="app"):
+    """A bundle in `dest`: `app` maps file names under app/ to source text; `wheels` are unpacked
+    into python_modules/."""
+    os.makedirs(os.path.join(dest, "python_modules"), exist_ok=True)
+    for whl in wheels:
+        with zipfile.ZipFile(whl) as z:
+            z.extractall(os.path.join(dest, "python_modules"))
+    for name, text in app.items():
+        path = os.path.join(dest, "app", name)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            f.write(text)
+    return write_manifest(dest, target, module)
+
+
+def load_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def corpus_wheels(*sets):
+    """The wheel files of the corpus sets (built once per machine)."""
+    out = support.corpus(*sets)
+    names = load_json(os.path.join(out, "corpus.json"))
+    return [os.path.join(out, "wheels", w["filename"]) for w in names]
+
+
+def run_json(bundle, *args, extra_env=None):
+    """pybundle run BUNDLE --format json; returns (CompletedProcess, answer or None)."""
+    proc = support.run("run", bundle, "--format", "json", *args, env=env(**(extra_env or {})))
+    answer = None
+    for line in reversed(proc.stdout.splitlines()):
+        if line.startswith("{"):
+            answer = json.loads(line)
+            break
+    return proc, answer

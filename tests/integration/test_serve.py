@@ -1,0 +1,116 @@
+"""pybundle serve: requests reach on_fetch with method, URL, headers and body; every kind of return
+value becomes a response; an exception is a 500 and the server keeps serving."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import unittest
+import urllib.error
+import urllib.request
+
+import bundles
+import support
+
+APP = '''
+import json
+
+class Response:
+    def __init__(self, body, status=200, headers=None):
+        self.body, self.status, self.headers = body, status, headers or {}
+
+async def on_fetch(request):
+    path = request.path
+    if path == "/echo":
+        return {"method": request.method, "url": request.url, "body": request.text(),
+                "header": request.headers.get("X-Test"), "query": request.query}
+    if path == "/bytes":
+        return b"\\x00\\x01binary"
+    if path == "/created":
+        return Response("made", 201, {"X-Made": "yes"})
+    if path == "/raise":
+        raise RuntimeError("handler exploded")
+    if path == "/none":
+        return None
+    return "hello"
+'''
+
+
+class ServeCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-serve-")
+        cls.bundle = os.path.join(cls.tmp, "b")
+        bundles.make_bundle(cls.bundle, {"app.py": APP})
+        proc = support.run("snapshot", cls.bundle, "--level", "1", env=bundles.env())
+        if proc.returncode != 0:
+            raise AssertionError(proc.stderr)
+        env = dict(os.environ, **bundles.env())
+        cls.stderr_path = os.path.join(cls.tmp, "stderr.txt")
+        cls.stderr = open(cls.stderr_path, "w")
+        cls.proc = subprocess.Popen([support.PYBUNDLE, "serve", cls.bundle, "--port", "0", "--format", "json"],
+                                    stdout=subprocess.PIPE, stderr=cls.stderr, text=True, env=env)
+        line = cls.proc.stdout.readline()
+        if not line:
+            cls.proc.wait()
+            raise AssertionError("serve exited: " + cls.log())
+        cls.startup = json.loads(line)
+        cls.base = cls.startup["listening"].rstrip("/")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        cls.proc.wait()
+        cls.stderr.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def log(cls):
+        with open(cls.stderr_path) as f:
+            return f.read()
+
+    def fetch(self, path, data=None, headers=None, method=None):
+        req = urllib.request.Request(self.base + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def test_startup_reports_the_restore(self):
+        self.assertTrue(self.startup["restored"])
+        self.assertGreater(self.startup["timings_ms"]["runtime_ready"], 0)
+        self.assertIn("snapshot restored, ready in", self.log())
+
+    def test_requests_and_responses(self):
+        status, headers, body = self.fetch("/echo?a=1&b=2", data=b"payload", headers={"X-Test": "yes"}, method="PUT")
+        self.assertEqual(status, 200)
+        self.assertEqual(headers["content-type"], "application/json")
+        echo = json.loads(body)
+        self.assertEqual(echo["method"], "PUT")
+        self.assertEqual(echo["body"], "payload")
+        self.assertEqual(echo["header"], "yes")
+        self.assertEqual(echo["query"], {"a": "1", "b": "2"})
+        self.assertTrue(echo["url"].endswith("/echo?a=1&b=2"))
+
+        self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
+        status, headers, body = self.fetch("/bytes")
+        self.assertEqual((status, body, headers["content-type"]), (200, b"\x00\x01binary", "application/octet-stream"))
+        status, headers, body = self.fetch("/created")
+        self.assertEqual((status, body, headers["x-made"]), (201, b"made", "yes"))
+        self.assertEqual(self.fetch("/none")[0], 204)
+
+    def test_an_exception_is_a_500_and_the_server_keeps_serving(self):
+        status, _, body = self.fetch("/raise")
+        self.assertEqual(status, 500)
+        self.assertNotIn(b"exploded", body)  # the traceback goes to the log, not to the client
+        for _ in range(3):
+            self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
+        log = self.log()
+        self.assertIn("RuntimeError: handler exploded", log)
+        self.assertIn("Traceback (most recent call last)", log)
+
+
+if __name__ == "__main__":
+    unittest.main()

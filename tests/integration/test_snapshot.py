@@ -1,0 +1,227 @@
+"""Snapshots end to end: make one in Node with Pyodide, restore it, and check what must differ
+between restores, what must fail loudly, and what must be refused."""
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+import bundles
+import support
+
+APP = '''
+import json, os, random, tempfile, uuid
+import attr, idna, six, tabulate
+
+@attr.s
+class Point:
+    x = attr.ib()
+
+def on_fetch(request):
+    return {
+        "random": random.random(),
+        "uuid": str(uuid.uuid4()),
+        "urandom": os.urandom(8).hex(),
+        "tempname": next(tempfile._get_candidate_names()),
+        "idna": idna.encode("bücher.example").decode(),
+        "table": tabulate.tabulate([[1, 2]]),
+        "point": repr(Point(3)),
+        "method": request.method,
+        "url": request.url,
+    }
+'''
+
+
+class SnapshotCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-snapshot-")
+        cls.wheels = bundles.corpus_wheels("small")
+        cls.bundle = os.path.join(cls.tmp, "small")
+        bundles.make_bundle(cls.bundle, {"app.py": APP}, cls.wheels)
+        proc = support.run("snapshot", cls.bundle, "--level", "3", env=bundles.env())
+        if proc.returncode != 0:
+            raise AssertionError(f"pybundle snapshot failed:\n{proc.stderr}")
+        cls.snapshot_stderr = proc.stderr
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def run_ok(self, bundle=None, *args):
+        proc, answer = bundles.run_json(bundle or self.bundle, *args)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(answer["ok"], answer)
+        return answer
+
+    def test_manifest_records_the_snapshot(self):
+        manifest = bundles.load_json(os.path.join(self.bundle, "bundle.json"))
+        snap = manifest["snapshot"]
+        self.assertEqual(snap["file"], "snapshot.bin.zst")
+        self.assertEqual(snap["size"], os.path.getsize(os.path.join(self.bundle, "snapshot.bin.zst")))
+        self.assertEqual(snap["pyodide"], "0.29.3")
+        self.assertGreater(snap["heap_size"], 10 << 20)
+        self.assertLess(snap["size"], snap["raw_size"] / 3)
+        self.assertFalse(os.path.exists(os.path.join(self.bundle, ".snapshot.raw.tmp")))
+        self.assertEqual([], [d for d, _, files in os.walk(self.bundle) if "__pycache__" in d])
+
+    def test_restore_answers_the_request(self):
+        answer = self.run_ok()
+        self.assertTrue(answer["restored"])
+        self.assertEqual(answer["response"]["status"], 200)
+        self.assertEqual(answer["response"]["headers"]["content-type"], "application/json")
+        body = json.loads(answer["response"]["body"])
+        self.assertEqual(body["idna"], "xn--bcher-kva.example")
+        self.assertEqual(body["point"], "Point(x=3)")
+        self.assertEqual(body["method"], "GET")
+        self.assertEqual(body["url"], "http://localhost/")
+        for key in ("runtime_ready", "handler", "total"):
+            self.assertGreater(answer["timings_ms"][key], 0)
+
+    def test_ten_restores_share_no_entropy(self):
+        bodies = [json.loads(self.run_ok()["response"]["body"]) for _ in range(10)]
+        for key in ("random", "uuid", "urandom", "tempname"):
+            values = [b[key] for b in bodies]
+            self.assertEqual(len(set(values)), 10, f"{key} repeats across restores: {values}")
+
+    def test_without_the_snapshot_the_entry_is_imported(self):
+        answer = self.run_ok(None, "--no-snapshot")
+        self.assertFalse(answer["restored"])
+        self.assertEqual(json.loads(answer["response"]["body"])["idna"], "xn--bcher-kva.example")
+
+    def test_human_output_prints_the_body_and_the_timings(self):
+        proc = support.run("run", self.bundle, env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn('"idna": "xn--bcher-kva.example"', proc.stdout)
+        self.assertIn("restored from the snapshot", proc.stderr)
+        self.assertIn("runtime ready", proc.stderr)
+
+
+class StaleCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-stale-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def bundle(self, name, app):
+        path = os.path.join(self.tmp, name)
+        bundles.make_bundle(path, {"app.py": app})
+        proc = support.run("snapshot", path, "--level", "1", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return path
+
+    def test_an_edited_app_is_refused_unless_allowed(self):
+        b = self.bundle("edited", "def on_fetch(request):\n    return 'one'\n")
+        with open(os.path.join(b, "app", "app.py"), "w") as f:
+            f.write("def on_fetch(request):\n    return 'two'\n")
+        proc, answer = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("does not match: app/app.py changed since the build", proc.stderr)
+        self.assertIn("--allow-stale-snapshot", proc.stderr)
+        proc, answer = bundles.run_json(b, "--allow-stale-snapshot")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertFalse(answer["restored"])
+        self.assertEqual(answer["response"]["body"], "two")
+        self.assertIn("snapshot not used", proc.stderr)
+
+    def test_a_snapshot_of_another_bundle_is_refused(self):
+        a = self.bundle("a", "def on_fetch(request):\n    return 'a'\n")
+        b = self.bundle("b", "def on_fetch(request):\n    return 'b'\n")
+        shutil.copy(os.path.join(a, "snapshot.bin.zst"), os.path.join(b, "snapshot.bin.zst"))
+        proc, _ = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("it was made for bundle digest", proc.stderr)
+
+    def test_a_snapshot_of_another_runtime_build_is_refused(self):
+        b = self.bundle("c", "def on_fetch(request):\n    return 'c'\n")
+        path = os.path.join(b, "snapshot.bin.zst")
+        with open(path, "rb") as f:
+            data = f.read()
+        meta_len = int.from_bytes(data[12:16], "little")
+        meta = json.loads(data[16:16 + meta_len])
+        meta["build_id"] = "0" * 64
+        new_meta = json.dumps(meta).encode()
+        with open(path, "wb") as f:
+            f.write(data[:12] + len(new_meta).to_bytes(4, "little") + new_meta + data[16 + meta_len:])
+        proc, _ = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("different build of Pyodide 0.29.3", proc.stderr)
+
+
+class FailureCase(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-fail-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_an_entry_that_raises_fails_with_its_traceback(self):
+        b = os.path.join(self.tmp, "raises")
+        bundles.make_bundle(b, {"app.py": "import helper\n", "helper.py": "def f():\n    return 1 / 0\n\nVALUE = f()\n"})
+        for args in (["snapshot", b], ["run", b, "--no-snapshot"]):
+            proc = support.run(*args, env=bundles.env())
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertIn("Traceback (most recent call last)", proc.stderr)
+            self.assertIn('/bundle/app/helper.py", line 4', proc.stderr)
+            self.assertIn("ZeroDivisionError: division by zero", proc.stderr)
+            self.assertIn("importing 'app' failed", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(b, "snapshot.bin.zst")))
+        self.assertIsNone(bundles.load_json(os.path.join(b, "bundle.json"))["snapshot"])
+
+    def test_a_handler_that_raises_fails_the_run_with_its_traceback(self):
+        b = os.path.join(self.tmp, "handler")
+        bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    raise KeyError('nope')\n"})
+        proc, answer = bundles.run_json(b, "--no-snapshot")
+        self.assertEqual(proc.returncode, 1)
+        self.assertFalse(answer["ok"])
+        self.assertEqual(answer["response"]["status"], 500)
+        self.assertIn("KeyError: 'nope'", answer["traceback"])
+        self.assertIn("KeyError: 'nope'", proc.stderr)
+
+    def test_an_entry_without_on_fetch_is_named(self):
+        b = os.path.join(self.tmp, "nohandler")
+        bundles.make_bundle(b, {"app.py": "x = 1\n"})
+        proc, _ = bundles.run_json(b, "--no-snapshot")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request)", proc.stderr)
+
+    def test_missing_node_says_what_to_install(self):
+        b = os.path.join(self.tmp, "nonode")
+        bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'x'\n"})
+        for args in (["run", b], ["snapshot", b], ["serve", b]):
+            proc = support.run(*args, env=bundles.env(PATH="/nonexistent", PYBUNDLE_NODE=""))
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn("Node.js not found", proc.stderr)
+            self.assertIn("apt-get install nodejs", proc.stderr)
+
+    def test_top_level_entropy_is_reported_with_its_call_site(self):
+        b = os.path.join(self.tmp, "entropy")
+        app = ("import random, uuid, secrets\n"
+               "def on_fetch(request):\n    return SESSION\n"
+               "SESSION = str(uuid.uuid4())\n"
+               "SALT = secrets.token_hex(8)\n"
+               "ORDER = random.sample(range(10), 3)\n")
+        bundles.make_bundle(b, {"app.py": app})
+        proc = support.run("snapshot", b, "--level", "1", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("app/app.py:4: uuid.uuid4() runs while the snapshot is made", proc.stderr)
+        self.assertIn("app/app.py:5: secrets.token_hex()", proc.stderr)
+        self.assertIn("app/app.py:6: random.sample()", proc.stderr)
+        meta = bundles.load_json(os.path.join(b, "bundle.json"))["snapshot"]
+        self.assertEqual(meta["entropy_warnings"], 3)
+
+    def test_an_async_handler_is_awaited(self):
+        b = os.path.join(self.tmp, "async")
+        bundles.make_bundle(b, {"app.py": "import asyncio\nasync def on_fetch(request):\n"
+                                          "    await asyncio.sleep(0)\n    return b'\\x00\\xffraw'\n"})
+        proc = support.run("snapshot", b, "--level", "1", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc, answer = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(answer["response"]["body_base64"], "AP9yYXc=")
+        self.assertEqual(answer["response"]["headers"]["content-type"], "application/octet-stream")
+
+
+if __name__ == "__main__":
+    unittest.main()
