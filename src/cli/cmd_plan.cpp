@@ -123,7 +123,9 @@ void print_human(const Planned& p) {
             << (counts[1] == 1 ? "" : "s") << ", " << counts[2] << " from source\n";
   for (const auto& w : plan.warnings) warning(w);
   for (const auto& pr : plan.problems) {
-    error((pr.package.empty() ? std::string() : pr.package + ": ") + pr.message);
+    bool named = pr.package.empty() || pr.message.rfind(pr.package, 0) == 0 ||
+                 pr.message.find("'" + pr.package + "'") != std::string::npos;
+    error((named ? std::string() : pr.package + ": ") + pr.message);
     if (!pr.fix.empty()) info("  fix: " + pr.fix);
   }
 }
