@@ -189,8 +189,13 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
   for (size_t r : roots) out.roots.push_back(w.pkg(r).name);
 
   // Extras and groups, checked against what the roots define.
-  std::vector<std::string> default_groups = project.default_groups.value_or(std::vector<std::string>{"dev"});
-  Groups groups = resolve_groups(selection, project.default_groups_all, default_groups);
+  // uv takes default-groups from the project being synced: a --package member's own pyproject.
+  const project::Project* defaults_from = &project;
+  if (selection.packages.size() == 1)
+    for (const auto& m : project.members)
+      if (pep508::normalize_name(m.name) == pep508::normalize_name(selection.packages[0])) defaults_from = &m;
+  std::vector<std::string> default_groups = defaults_from->default_groups.value_or(std::vector<std::string>{"dev"});
+  Groups groups = resolve_groups(selection, defaults_from->default_groups_all, default_groups);
   std::set<std::string> defined_extras, defined_groups;
   for (size_t r : roots) {
     auto e = extras_of(w.pkg(r));

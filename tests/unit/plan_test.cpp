@@ -632,3 +632,24 @@ TEST_CASE("Pyodide builds need an index URL: without one the plan says where to 
   REQUIRE(p.problems.size() == 1);
   CHECK(p.problems[0].fix.find("pyodide-index") != std::string::npos);
 }
+
+TEST_CASE("--package takes default-groups from that member's own pyproject.toml") {
+  auto lock = uv_lock(kApp + R"(
+[[package]]
+name = "worker"
+version = "0.1.0"
+source = { editable = "workers/worker" }
+
+[package.dev-dependencies]
+dev = [{ name = "pytest" }]
+docs = [{ name = "mkdocs" }]
+)" + pure("pytest", "8.0.0") + pure("mkdocs", "1.6.0"),
+                      "[manifest]\nmembers = [\"app\", \"worker\"]\n");
+  auto proj = app_project();
+  proj.members.push_back(project::parse("[project]\nname = \"worker\"\n[dependency-groups]\ndev = [\"pytest\"]\n"
+                                        "docs = [\"mkdocs\"]\n[tool.uv]\ndefault-groups = [\"docs\"]\n",
+                                        "/work/app/workers/worker/pyproject.toml"));
+  Selection worker;
+  worker.packages = {"worker"};
+  CHECK(names(plan::make_plan(proj, lock, pyodide_0_29(), worker)) == std::vector<std::string>{"mkdocs", "worker"});
+}
