@@ -39,7 +39,8 @@ struct Planned {
 // Loads project, lock and target, checks freshness (warns, or fails with --locked), plans.
 Planned run_plan(const PlanOptions& options);
 
-// The target runtime: --runtime, else $PYBUNDLE_PYODIDE_DIR when it holds the version.
+// The target runtime: --runtime, else snapshot::ensure_runtime ($PYBUNDLE_PYODIDE_DIR when it holds
+// the version, else the npm package in the cache).
 target::Target resolve_target(const project::Project& project, const PlanOptions& options);
 
 // I/O for make_plan: local project directories, and dependents' Requires-Dist from the cache
