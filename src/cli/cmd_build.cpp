@@ -23,6 +23,7 @@ struct BuildOptions {
   PlanOptions in;
   std::filesystem::path out;
   bool no_snapshot = false;
+  bool dev = false;  // a deploy bundle leaves the dev group out unless asked
   bool offline = false;
   int concurrency = 16;
   std::vector<std::string> mirrors;
@@ -76,7 +77,9 @@ std::vector<std::filesystem::path> fetch_wheels(const plan::Plan& p, const proje
 
 void build(const BuildOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
-  auto inputs = run_plan(o.in);
+  auto plan_options = o.in;
+  if (!o.dev) plan_options.selection.no_dev = true;
+  auto inputs = run_plan(plan_options);
   const auto& project = inputs.project;
   const auto& p = inputs.plan;
   for (const auto& w : p.warnings) warning(w);
@@ -153,6 +156,7 @@ void register_build(CLI::App& app) {
   add_plan_options(*cmd, o.in);
   cmd->add_option("-o,--out", o.out, "Bundle directory (default: PROJECT_DIR/dist)");
   cmd->add_flag("--no-snapshot", o.no_snapshot, "Do not make a memory snapshot");
+  cmd->add_flag("--dev", o.dev, "Include the dev dependency group (left out of bundles by default)");
   cmd->add_flag("--offline", o.offline, "Use only the cache; name every file that is missing");
   cmd->add_option("-j,--concurrency", o.concurrency, "Parallel downloads (default 16)")->check(CLI::Range(1, 256));
   cmd->add_option("--mirror", o.mirrors, "Rewrite URLs starting with FROM to start with TO (FROM=TO, repeatable)");

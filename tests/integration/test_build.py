@@ -62,6 +62,19 @@ class BuildTest(unittest.TestCase):
         # Stock Pyodide restores the same random state every time; ours reseeds.
         self.assertNotEqual(answers[0]["lucky"], answers[1]["lucky"])
 
+    def test_dev_group_left_out_unless_asked(self):
+        # A dev group needing a Windows-only wheel: fatal only when the group is bundled.
+        write(os.path.join(self.project, "pyproject.toml"), '\n[dependency-groups]\ndev = ["winonly"]\n', "a")
+        lock = os.path.join(self.project, "uv.lock")
+        write(lock, read(lock).replace("[package.metadata]\n",
+                                       '[package.dev-dependencies]\ndev = [{ name = "winonly" }]\n\n'
+                                       "[package.metadata]\n", 1))
+        proc = self.build("--no-snapshot", "--frozen")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = self.build("--no-snapshot", "--frozen", "--dev")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("winonly", proc.stderr)
+
     def test_no_lock(self):
         os.remove(os.path.join(self.project, "uv.lock"))
         proc = self.build("--no-snapshot")
