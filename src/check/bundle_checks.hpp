@@ -1,0 +1,39 @@
+// Checks of a built bundle directory that need no runtime: the manifest, every file, the size.
+#pragma once
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "check/project_checks.hpp"
+#include "check/report.hpp"
+#include "nlohmann/json.hpp"
+
+namespace pb::check {
+
+// "manifest": OUT/bundle.json parses and has the keys of schema 1 (BUNDLE.md). `manifest`
+// receives the document when it parses. A missing directory is a usage error (exit 2).
+Check manifest(const std::filesystem::path& bundle, nlohmann::json& manifest);
+
+// "files": every file under python_modules/ and app/ is in bundle.json with its size and sha256,
+// every listed file exists, nothing else lies in the bundle, and the digest matches the list.
+Check files(const std::filesystem::path& bundle, const nlohmann::json& manifest);
+
+// The bundle as one deterministic tar stream (sorted, owner 0, time 0), gzipped in memory.
+struct Measured {
+  uint64_t gzip_bytes = 0;  // what the deploy uploads, compressed
+  uint64_t tar_bytes = 0;   // the uncompressed tar stream
+  uint64_t files = 0, bytes = 0;  // regular files and their total size
+  std::vector<std::pair<std::string, uint64_t>> largest;  // the ten largest files, largest first
+};
+Measured measure(const std::filesystem::path& bundle);
+
+// "size": the gzip size of the whole bundle against the budget; over it, the ten largest files.
+Check bundle_size(const std::filesystem::path& bundle, const std::optional<Budget>& budget);
+
+// A path inside the bundle as shown in findings: "<bundle as given>/<rel>".
+std::string shown(const std::filesystem::path& bundle, const std::string& rel);
+
+}  // namespace pb::check
