@@ -285,6 +285,7 @@ Check bundle_size(const stdfs::path& bundle, const std::optional<Budget>& budget
     c.add({.code = "size-over-budget",
            .message = "the bundle is " + human_size(s.gzip_bytes) + " gzipped (" + std::to_string(s.gzip_bytes) +
                       " bytes), over the size budget of " + human_size(budget->bytes) + " (" + budget->source + ")",
+           .file = budget->file,
            .fix = "drop large packages, trim with [tool.pybundle] exclude, or raise size-budget"});
     for (const auto& [path, size] : s.largest)
       c.add({.severity = Severity::note,

@@ -154,7 +154,8 @@ Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget
   c.metrics["estimated_bytes"] = total;
   c.metrics["budget_bytes"] = budget ? nlohmann::ordered_json(budget->bytes) : nlohmann::ordered_json(nullptr);
   c.metrics["uncounted_packages"] = unsized.size();
-  c.summary = "estimated " + human_size(total) + " (sum of " + std::to_string(sized.size()) + " wheel sizes, an upper bound)";
+  c.summary = "estimated " + human_size(total) + " (sum of " + std::to_string(sized.size()) + " wheel size" +
+              (sized.size() == 1 ? "" : "s") + ", an upper bound)";
   if (budget) c.summary += ", budget " + human_size(budget->bytes) + " (" + budget->source + ")";
   else c.summary += "; no size-budget set";
   if (!unsized.empty()) {
@@ -168,6 +169,7 @@ Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget
     c.add({.code = "size-over-budget",
            .message = "estimated bundle size " + human_size(total) + " exceeds the size budget of " +
                       human_size(budget->bytes) + " (" + budget->source + ")",
+           .file = budget->file,
            .fix = "drop or replace the largest packages, trim with [tool.pybundle] exclude, or raise size-budget; "
                   "`pybundle check --bundle` measures the built bundle exactly"});
     std::stable_sort(sized.begin(), sized.end(), [](const auto* a, const auto* b) { return *a->size > *b->size; });

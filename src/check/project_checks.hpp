@@ -16,6 +16,7 @@ namespace pb::check {
 struct Budget {
   uint64_t bytes = 0;
   std::string source;
+  std::string file{};  // pyproject.toml when the budget comes from there (for annotations)
 };
 
 // "lock-fresh": the lock matches pyproject.toml, as `uv lock --check` (and --locked) sees it.

@@ -36,6 +36,8 @@ void register_plan(CLI::App& app);
 void register_why(CLI::App& app);
 void register_serve(CLI::App& app);
 void register_snapshot(CLI::App& app);
+void register_check(CLI::App& app);
+void register_completions(CLI::App& app);
 
 // Options shared by commands that resolve a target.
 std::string default_target();

@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("pybundle ") + PYBUNDLE_VERSION + " (default target " +
                                         default_target() + ")");
   app.require_subcommand(1);
+  app.fallthrough();  // global options (-q, -v, --color, ...) after the command too, as uv allows
   auto& g = global();
   app.add_flag("-q,--quiet", g.quiet, "Print only errors")->configurable(false);
   app.add_flag("-v,--verbose", g.verbose, "More detail (repeatable)");
@@ -28,6 +29,8 @@ int main(int argc, char** argv) {
   register_run(app);
   register_serve(app);
   register_snapshot(app);
+  register_check(app);
+  register_completions(app);
 
 
   try {

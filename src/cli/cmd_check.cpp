@@ -1,0 +1,262 @@
+// `pybundle check [DIR]` and `pybundle check --bundle OUT`: the pre-deploy gate. Every check
+// runs (a failed one only skips those that need its result), then the report is printed as
+// human text, JSON (schema in man/pybundle.1, CHECK OUTPUT) or GitHub annotations.
+// Exit 0 when no check found an error, else the report's exit class (src/util/error.hpp).
+#include <chrono>
+#include <cstdlib>
+#include <iostream>
+#include <set>
+
+#include "check/bundle_checks.hpp"
+#include "check/output.hpp"
+#include "check/project_checks.hpp"
+#include "cli/common.hpp"
+#include "cli/planning.hpp"
+#include "util/error.hpp"
+
+namespace pb::cli {
+
+namespace {
+
+using check::Check;
+using check::Report;
+
+const std::vector<std::string> kProjectChecks = {"pyproject", "lock", "lock-fresh", "target", "servable", "sources", "size"};
+
+struct CheckOptions {
+  PlanOptions plan;
+  std::optional<std::filesystem::path> bundle;
+  std::optional<std::string> size_budget;  // --size-budget
+  std::vector<std::string> skip;
+  bool dir_given = false;
+};
+
+// Runs `body` as the check, timing it, unless the user skipped it or a prerequisite failed.
+class Runner {
+ public:
+  Runner(Report& report, const std::vector<std::string>& skip) : report_(report), skip_(skip.begin(), skip.end()) {}
+
+  // `blocked`: why the check cannot run (a failed prerequisite); empty when it can.
+  template <typename F>
+  Check& operator()(const std::string& name, const std::string& title, const std::string& blocked, F&& body) {
+    Check c;
+    if (skip_.count(name)) {
+      c = Check{.name = name, .title = title};
+      c.skip("--skip " + name);
+    } else if (!blocked.empty()) {
+      c = Check{.name = name, .title = title};
+      c.skip(blocked);
+    } else {
+      auto t0 = std::chrono::steady_clock::now();
+      try {
+        c = body();
+      } catch (const Error& e) {
+        c = Check{.name = name, .title = title};
+        c.add(check::from_error(e, name + "-error"));
+      }
+      c.name = name;
+      if (c.title.empty()) c.title = title;
+      c.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    }
+    report_.checks.push_back(std::move(c));
+    return report_.checks.back();
+  }
+
+ private:
+  Report& report_;
+  std::set<std::string> skip_;
+};
+
+// The size budget: --size-budget, else $PYBUNDLE_SIZE_BUDGET, else [tool.pybundle] size-budget.
+// Throws pb::Error (Exit::usage) naming where a malformed value came from.
+std::optional<check::Budget> resolve_budget(const CheckOptions& o, const project::Project* project) {
+  auto parse = [](const std::string& text, const std::string& source) {
+    try {
+      return check::Budget{project::parse_size(text), source};
+    } catch (const Error& e) {
+      throw Error(source + ": " + e.what(), Exit::usage);
+    }
+  };
+  if (o.size_budget) return parse(*o.size_budget, "--size-budget");
+  if (const char* env = std::getenv("PYBUNDLE_SIZE_BUDGET"); env && *env) return parse(env, "PYBUNDLE_SIZE_BUDGET");
+  if (project && project->config.size_budget)
+    return check::Budget{*project->config.size_budget, project::display_path(project->file) + " [tool.pybundle] size-budget",
+                         project::display_path(project->file)};
+  return std::nullopt;
+}
+
+// A check that only records a failure to load something.
+Check load_error(const Error& e, const std::string& code) {
+  Check c;
+  if (auto* many = dynamic_cast<const Errors*>(&e)) {
+    for (const auto& line : many->problems()) c.add(check::from_error(Error(line, e.code()), code));
+  } else {
+    c.add(check::from_error(e, code));
+  }
+  return c;
+}
+
+Report check_project(const CheckOptions& o) {
+  Report r;
+  r.kind = "project";
+  r.path = project::display_path(o.plan.dir);
+  Runner run(r, o.skip);
+
+  std::optional<project::Project> project;
+  run("pyproject", "pyproject.toml parses", "", [&] {
+    try {
+      project = project::load(o.plan.dir);
+    } catch (const Error& e) {
+      return load_error(e, "pyproject-invalid");
+    }
+    Check c;
+    c.summary = project::display_path(project->file) + ": " +
+                (project->has_project_table ? "project " + project->name : std::string("a workspace root"));
+    return c;
+  });
+
+  std::optional<lock::Lock> lock;
+  run("lock", "the lock parses", project ? "" : "pyproject.toml did not load", [&] {
+    try {
+      lock = lock::load_for_project(o.plan.dir, o.plan.lock_file);
+    } catch (const Error& e) {
+      return load_error(e, "lock-invalid");
+    }
+    Check c;
+    c.summary = project::display_path(lock->file) + ": " + std::to_string(lock->packages.size()) + " packages";
+    for (const auto& w : lock->warnings)
+      c.add({.severity = check::Severity::warning, .code = "lock-warning", .message = w, .file = project::display_path(lock->file)});
+    return c;
+  });
+
+  run("lock-fresh", "the lock matches pyproject.toml", project && lock ? "" : "the project or the lock did not load",
+      [&] { return check::lock_fresh(*project, *lock); });
+
+  std::optional<target::Target> target;
+  run("target", "the target runtime is available", project ? "" : "pyproject.toml did not load", [&] {
+    try {
+      target = resolve_target(*project, o.plan);
+    } catch (const Error& e) {
+      return load_error(e, "target-unavailable");
+    }
+    r.target = "pyodide@" + target->pyodide_version;
+    Check c;
+    c.summary = "Pyodide " + target->pyodide_version + " (Python " + target->python_version + ", " + target->platform + ")";
+    return c;
+  });
+
+  std::optional<plan::Plan> plan;
+  std::string plan_blocked = project && lock && target ? "" : "the project, the lock or the target did not load";
+  std::string plan_error;
+  if (plan_blocked.empty()) {
+    try {
+      auto selection = o.plan.selection;
+      for (const auto& s : project->config.stdlib)
+        if (std::find(selection.stdlib.begin(), selection.stdlib.end(), s) == selection.stdlib.end())
+          selection.stdlib.push_back(s);
+      plan = plan::make_plan(*project, *lock, *target, selection, make_context(*lock, project->config, o.plan.fetch_metadata));
+    } catch (const Error& e) {
+      plan_error = e.what();
+      run("servable", "every needed package has a file that runs on the target", "",
+          [&] { return load_error(e, "selection-invalid"); });
+      plan_blocked = "the selection is invalid";
+    }
+  }
+  if (plan_error.empty())
+    run("servable", "every needed package has a file that runs on the target", plan_blocked,
+        [&] { return check::servable(*plan, *lock); });
+  run("sources", "no package from git, a direct URL or only a source distribution", plan_blocked,
+      [&] { return check::sources(*plan, *lock); });
+  run("size", "the estimated bundle size is within the size budget", plan_blocked,
+      [&] { return check::estimated_size(*plan, resolve_budget(o, &*project)); });
+  return r;
+}
+
+Report check_bundle(const CheckOptions& o) {
+  Report r;
+  r.kind = "bundle";
+  const auto& dir = *o.bundle;
+  r.path = project::display_path(dir);
+  Runner run(r, o.skip);
+
+  nlohmann::json manifest;
+  run("manifest", "bundle.json is a bundle manifest pybundle can read", "", [&] { return check::manifest(dir, manifest); });
+  const std::string no_manifest = manifest.is_null() ? "bundle.json did not load" : "";
+  if (!manifest.is_null()) r.target = "pyodide@" + manifest["target"]["pyodide"].get<std::string>();
+  run("files", "every file matches bundle.json", no_manifest, [&] { return check::files(dir, manifest); });
+
+  // The budget comes from DIR's pyproject.toml when there is one (DIR defaults to ".").
+  std::optional<project::Project> project;
+  std::optional<Error> project_error;
+  if (o.dir_given || std::filesystem::exists(o.plan.dir / "pyproject.toml")) {
+    try {
+      project = project::load(o.plan.dir);
+    } catch (const Error& e) {
+      project_error = e;
+    }
+  }
+  run("size", "the bundle's gzip size is within the size budget", "", [&] {
+    if (project_error) return load_error(*project_error, "pyproject-invalid");
+    return check::bundle_size(dir, resolve_budget(o, project ? &*project : nullptr));
+  });
+  return r;
+}
+
+void print(const Report& r) {
+  const auto& g = global();
+  switch (g.format) {
+    case Format::json:
+      std::cout << check::to_json(r).dump(2) << "\n";
+      break;
+    case Format::github:
+      std::cout << check::render_github(r);
+      break;
+    case Format::human:
+      std::cout << check::render_human(r, {.color = g.use_color(1), .quiet = g.quiet, .verbose = g.verbose});
+      break;
+  }
+  std::cout.flush();
+}
+
+}  // namespace
+
+void register_check(CLI::App& app) {
+  auto* cmd = app.add_subcommand("check", "Check a project, or a built bundle, before deploying it");
+  auto o = std::make_shared<CheckOptions>();
+  auto* dir = cmd->add_option("DIR", o->plan.dir, "Project directory (default: .)");
+  cmd->add_option("--bundle", o->bundle, "Check this built bundle directory instead of the project");
+  cmd->add_option("--size-budget", o->size_budget,
+                  "Gzip size budget, e.g. 10MiB (default: $PYBUNDLE_SIZE_BUDGET, else [tool.pybundle] size-budget)");
+  std::vector<std::string> names = kProjectChecks;
+  for (const char* n : {"manifest", "files"}) names.push_back(n);
+  cmd->add_option("--skip", o->skip, "Do not run this check (repeatable): " + [&] {
+    std::string s;
+    for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+    return s;
+  }())->check(CLI::IsMember(names));
+  add_plan_options(*cmd, o->plan);
+  // The lock is always checked against pyproject.toml here (as --locked), so neither flag applies;
+  // and check has a third output format.
+  for (const char* name : {"--frozen", "--locked", "--format"})
+    if (auto* opt = cmd->get_option_no_throw(name)) cmd->remove_option(opt);
+  cmd->add_option("--format", global().format, "Output: human, json or github (::error annotations)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, Format>{{"human", Format::human}, {"json", Format::json}, {"github", Format::github}}));
+  cmd->footer(
+      "Examples:\n"
+      "  pybundle check                          the project in the current directory\n"
+      "  pybundle check --size-budget 3MiB app/  a project, with a budget\n"
+      "  pybundle check --bundle dist            a built bundle (imports, a request, size)\n"
+      "  pybundle check --format github          annotations for GitHub Actions\n"
+      "  pybundle check --format json | jq .ok\n"
+      "Exit status: 0 no errors, 1 a check found problems, 2 usage or configuration error,\n"
+      "3 network or I/O error, 4 internal error.");
+  cmd->callback([o, dir] {
+    o->dir_given = dir->count() > 0;
+    Report r = o->bundle ? check_bundle(*o) : check_project(*o);
+    print(r);
+    if (!r.ok()) throw Error("check failed: " + check::summary_line(r), r.exit_code());
+  });
+}
+
+}  // namespace pb::cli
