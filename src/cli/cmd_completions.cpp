@@ -54,7 +54,7 @@ void walk(const CLI::App& app, std::vector<std::string> path, std::vector<Cmd>& 
     for (const auto& l : o->get_lnames()) opt.names.push_back("--" + l);
     for (const auto& s : o->get_snames()) opt.names.push_back("-" + s);
     opt.help = o->get_description();
-    opt.takes_value = o->get_type_size_min() > 0;
+    opt.takes_value = o->get_expected_min() > 0;  // flags expect 0 values
     if (opt.takes_value) opt.choices = choices_of(o->get_type_name());
     cmd.options.push_back(std::move(opt));
   }

@@ -19,8 +19,9 @@
 namespace pb::cli {
 
 void add_plan_options(CLI::App& cmd, PlanOptions& o) {
-  cmd.add_option("--target", o.target, "Pyodide release, e.g. pyodide@0.29.3 (default: [tool.pybundle] target, else " +
-                                            default_target() + ")");
+  cmd.add_option("--target", o.target, "Pyodide release, e.g. pyodide@0.29.3 (default: $PYBUNDLE_TARGET, else "
+                                       "[tool.pybundle] target, else " + default_target() + ")")
+      ->envname("PYBUNDLE_TARGET");
   cmd.add_option("--runtime", o.runtime, "A Pyodide runtime directory (with pyodide-lock.json) for the target")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--lock", o.lock_file, "Lock file to read (default: uv.lock, else pylock.toml, in DIR)");

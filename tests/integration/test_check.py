@@ -1,0 +1,384 @@
+"""`pybundle check`: one broken fixture per check (fixtures/check/), exit codes, the JSON schema
+documented in man/pybundle.1, GitHub annotations line by line, configuration precedence, and
+`pybundle completions`."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import support
+
+FIXTURES = os.path.join(support.REPO, "fixtures", "check")
+EXAMPLE = os.path.join(support.REPO, "fixtures", "example")
+RUNTIME = os.path.join(support.REPO, "fixtures", "targets", "0.29.3")
+MAN = os.path.join(support.REPO, "man", "pybundle.1")
+
+# The environment a user may have set; tests set what they need themselves.
+CLEAN_ENV = {"PYBUNDLE_TARGET": "", "PYBUNDLE_SIZE_BUDGET": "", "NO_COLOR": ""}
+
+
+def check(*args, env=None, cwd=None):
+    full = dict(CLEAN_ENV)
+    full.update(env or {})
+    return support.run("check", *args, env=full, cwd=cwd)
+
+
+def check_json(*args, env=None, cwd=None):
+    proc = check(*args, "--format", "json", env=env, cwd=cwd)
+    try:
+        doc = json.loads(proc.stdout)
+    except json.JSONDecodeError as e:
+        raise AssertionError(f"not JSON ({e}):\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    validate(doc, documented_schema())
+    return proc, doc
+
+
+def fixture(name):
+    return os.path.join(FIXTURES, name)
+
+
+def findings(doc, check_name=None):
+    return [dict(f, check=c["name"]) for c in doc["checks"] if check_name in (None, c["name"]) for f in c["findings"]]
+
+
+def status(doc, name):
+    return next(c["status"] for c in doc["checks"] if c["name"] == name)
+
+
+# ---- The JSON schema, read from the man page -----------------------------------------------------
+
+def documented_schema():
+    """The JSON Schema between the BEGIN/END CHECK JSON SCHEMA comments of man/pybundle.1."""
+    with open(MAN, encoding="utf-8") as f:
+        text = f.read()
+    m = re.search(r'^\.\\" BEGIN CHECK JSON SCHEMA\n(.*?)^\.\\" END CHECK JSON SCHEMA', text, re.S | re.M)
+    if not m:
+        raise AssertionError("man/pybundle.1 has no CHECK JSON SCHEMA block")
+    body = "\n".join(l for l in m.group(1).splitlines() if not l.startswith("."))
+    return json.loads(body.replace("\\-", "-").replace("\\e", "\\"))
+
+
+def validate(value, schema, where="$"):
+    """The subset of JSON Schema the documented schema uses: type (one or a list), enum, const,
+    properties, required, additionalProperties (bool or schema), items, minimum."""
+    types = schema.get("type")
+    if types is not None:
+        names = types if isinstance(types, list) else [types]
+        kinds = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
+
+        def fits(t):
+            if t == "integer":
+                return isinstance(value, int) and not isinstance(value, bool)
+            if t == "number":
+                return isinstance(value, (int, float)) and not isinstance(value, bool)
+            return isinstance(value, kinds[t])
+        if not any(fits(t) for t in names):
+            raise AssertionError(f"{where}: {value!r} is not of type {types}")
+    if "enum" in schema and value not in schema["enum"]:
+        raise AssertionError(f"{where}: {value!r} not in {schema['enum']}")
+    if "const" in schema and value != schema["const"]:
+        raise AssertionError(f"{where}: {value!r} != {schema['const']!r}")
+    if "minimum" in schema and isinstance(value, (int, float)) and value < schema["minimum"]:
+        raise AssertionError(f"{where}: {value!r} < {schema['minimum']}")
+    if isinstance(value, dict):
+        props = schema.get("properties", {})
+        for key in schema.get("required", []):
+            if key not in value:
+                raise AssertionError(f"{where}: missing key {key!r}")
+        extra = schema.get("additionalProperties", True)
+        for key, v in value.items():
+            if key in props:
+                validate(v, props[key], f"{where}.{key}")
+            elif extra is False:
+                raise AssertionError(f"{where}: unexpected key {key!r}")
+            elif isinstance(extra, dict):
+                validate(v, extra, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, v in enumerate(value):
+            validate(v, schema["items"], f"{where}[{i}]")
+
+
+class Schema(unittest.TestCase):
+    def test_the_validator_rejects_what_the_schema_forbids(self):
+        schema = documented_schema()
+        _, doc = check_json(EXAMPLE, "--runtime", RUNTIME)
+        for broken in (
+            dict(doc, ok="yes"),
+            dict(doc, extra=1),
+            {k: v for k, v in doc.items() if k != "checks"},
+            dict(doc, checks=[dict(doc["checks"][0], status="fine")]),
+            dict(doc, checks=[dict(doc["checks"][0], findings=[{"severity": "error"}])]),
+        ):
+            with self.assertRaises(AssertionError):
+                validate(broken, schema)
+
+
+# ---- Project checks ------------------------------------------------------------------------------
+
+class ProjectChecks(unittest.TestCase):
+    def test_example_passes(self):
+        proc, doc = check_json(EXAMPLE, "--runtime", RUNTIME)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(doc["ok"])
+        self.assertEqual(doc["kind"], "project")
+        self.assertEqual(doc["target"], "pyodide@0.29.3")
+        self.assertEqual([c["name"] for c in doc["checks"]],
+                         ["pyproject", "lock", "lock-fresh", "target", "servable", "sources", "size"])
+        self.assertEqual({c["status"] for c in doc["checks"]}, {"pass"})
+        size = next(c for c in doc["checks"] if c["name"] == "size")
+        self.assertEqual(size["metrics"]["estimated_bytes"], 1298 + 1108)  # the lock's two wheel sizes
+
+    def test_stale_lock(self):
+        proc, doc = check_json(fixture("stale-lock"), "--runtime", RUNTIME)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(status(doc, "lock-fresh"), "fail")
+        [f] = findings(doc, "lock-fresh")
+        self.assertEqual(f["code"], "lock-stale")
+        self.assertIn("requests>=2", f["message"])
+        self.assertTrue(f["file"].endswith("stale-lock/uv.lock"))
+        self.assertIn("uv lock", f["fix"])
+        # Only the lock is wrong.
+        self.assertEqual([c["name"] for c in doc["checks"] if c["status"] != "pass"], ["lock-fresh"])
+
+    def test_unsupported_package(self):
+        proc, doc = check_json(fixture("unsupported"), "--runtime", RUNTIME)
+        self.assertEqual(proc.returncode, 1)
+        [f] = findings(doc, "servable")
+        self.assertEqual(f["code"], "unservable")
+        self.assertIn("fastnum 1.2.0: no wheel in the lock runs on Pyodide 0.29.3", f["message"])
+        self.assertIn("Linux and macOS wheels", f["message"])
+        self.assertEqual(f["line"], 5)  # its [[package]] table in uv.lock
+        self.assertIn("pyodide build", f["fix"])
+
+    def test_git_url_and_sdist_packages(self):
+        proc, doc = check_json(fixture("sources"), "--runtime", RUNTIME)
+        self.assertEqual(proc.returncode, 1)
+        got = {f["code"]: f for f in findings(doc, "sources")}
+        self.assertEqual(set(got), {"git-source", "url-source", "sdist-only"})
+        self.assertIn("gitdep 1.0 comes from git", got["git-source"]["message"])
+        self.assertIn("urldep 2.0 comes from a direct URL", got["url-source"]["message"])
+        self.assertIn("sdistdep 0.9", got["sdist-only"]["message"])
+        self.assertTrue(all(f["severity"] == "error" for f in got.values()))
+        self.assertEqual(status(doc, "servable"), "pass")  # not reported twice
+
+    def test_estimated_size_over_budget(self):
+        proc, doc = check_json(fixture("over-budget"), "--runtime", RUNTIME)
+        self.assertEqual(proc.returncode, 1)
+        fs = findings(doc, "size")
+        self.assertEqual(fs[0]["code"], "size-over-budget")
+        self.assertIn("estimated bundle size 2.3 KiB exceeds the size budget of 1.0 KiB", fs[0]["message"])
+        self.assertIn("[tool.pybundle] size-budget", fs[0]["message"])
+        self.assertTrue(fs[0]["file"].endswith("over-budget/pyproject.toml"))
+        self.assertEqual([f["message"] for f in fs[1:]],
+                         ["minirouter-1.0.0-py3-none-any.whl: 1.3 KiB", "slugkit-0.3.1-py3-none-any.whl: 1.1 KiB"])
+
+    def test_malformed_pyproject_is_a_configuration_error(self):
+        proc, doc = check_json(fixture("bad-pyproject"), "--runtime", RUNTIME)
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(doc["exit_code"], 2)
+        [f] = findings(doc, "pyproject")
+        self.assertEqual(f["code"], "pyproject-invalid")
+        self.assertTrue(f["file"].endswith("bad-pyproject/pyproject.toml"))
+        self.assertEqual(f["line"], 6)
+        self.assertEqual({c["status"] for c in doc["checks"][1:]}, {"skip"})
+
+    def test_missing_runtime_is_a_configuration_error(self):
+        proc, doc = check_json(EXAMPLE, env={"PYBUNDLE_PYODIDE_DIR": ""})
+        self.assertEqual(proc.returncode, 2)
+        [f] = findings(doc, "target")
+        self.assertEqual(f["code"], "target-unavailable")
+        self.assertIn("--runtime", f["message"])
+
+    def test_skip(self):
+        proc, doc = check_json(fixture("stale-lock"), "--runtime", RUNTIME, "--skip", "lock-fresh")
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+        self.assertEqual(status(doc, "lock-fresh"), "skip")
+        self.assertEqual(check("--skip", "nonsense", EXAMPLE).returncode, 2)
+
+
+# ---- Output formats ------------------------------------------------------------------------------
+
+ANNOTATION = re.compile(r"^::(error|warning|notice)( (file=[^,:]+(,line=\d+)?,)?title=[^:]+)?::[^\n\r]*$")
+
+
+class Output(unittest.TestCase):
+    def test_github_annotations_line_by_line(self):
+        proc = check(fixture("sources"), "--runtime", RUNTIME, "--format", "github")
+        self.assertEqual(proc.returncode, 1)
+        lines = proc.stdout.splitlines()
+        for line in lines:
+            self.assertRegex(line, ANNOTATION)
+        errors = [l for l in lines if l.startswith("::error ")]
+        self.assertEqual(len(errors), 3)
+        lock = os.path.join(fixture("sources"), "uv.lock")
+        git = next(l for l in errors if "sources%3A git-source" in l)
+        self.assertTrue(git.startswith(f"::error file={lock},line=5,title=pybundle sources%3A git-source::gitdep 1.0 comes"))
+        self.assertEqual(lines[-1], "::notice title=pybundle check::failed: 3 errors, 0 warnings in 7 checks")
+
+    def test_github_passing(self):
+        proc = check(EXAMPLE, "--runtime", RUNTIME, "--format", "github")
+        self.assertEqual(proc.returncode, 0)
+        self.assertEqual(proc.stdout, "::notice title=pybundle check::passed: 0 errors, 0 warnings in 7 checks\n")
+
+    def test_human_quiet_verbose_and_colour(self):
+        proc = check(fixture("stale-lock"), "--runtime", RUNTIME)
+        self.assertEqual(proc.returncode, 1)
+        self.assertNotIn("\033[", proc.stdout)  # not a terminal
+        self.assertIn("FAIL lock-fresh", proc.stdout)
+        self.assertIn("error[lock-stale]:", proc.stdout)
+        self.assertIn("failed: 1 error, 0 warnings in 7 checks (exit 1)", proc.stdout)
+
+        quiet = check(fixture("stale-lock"), "--runtime", RUNTIME, "-q")
+        self.assertEqual(quiet.returncode, 1)
+        [line] = quiet.stdout.splitlines()
+        self.assertRegex(line, r"^error\[lock-stale\]: .*stale-lock/uv.lock: out of date: ")
+
+        verbose = check(fixture("stale-lock"), "--runtime", RUNTIME, "-v")
+        self.assertRegex(verbose.stdout, r"lock-fresh .*\(\d+\.\d\d s\)")
+        self.assertIn('{"differences":1}', verbose.stdout)
+
+        always = check(fixture("stale-lock"), "--runtime", RUNTIME, "--color", "always")
+        self.assertIn("\033[1;31mFAIL\033[0m", always.stdout)
+        no_color = check(fixture("stale-lock"), "--runtime", RUNTIME, "--color", "auto", env={"NO_COLOR": "1"})
+        self.assertNotIn("\033[", no_color.stdout)
+
+
+# ---- Configuration precedence: CLI > environment > [tool.pybundle] > defaults ---------------------
+
+class Precedence(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, self.tmp)
+        self.project = support.copy_project(EXAMPLE, self.tmp)
+
+    def configure(self, text):
+        path = os.path.join(self.project, "pyproject.toml")
+        with open(path, "a", encoding="utf-8") as f:
+            f.write(text)
+
+    def target(self, *args, env=None):
+        proc, doc = check_json(self.project, "--runtime", RUNTIME, *args, env=env)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        return doc["target"]
+
+    def budget(self, *args, env=None):
+        _, doc = check_json(self.project, "--runtime", RUNTIME, *args, env=env)
+        return next(c for c in doc["checks"] if c["name"] == "size")
+
+    def test_target(self):
+        default = support.run("--version").stdout.split("default target ")[1].rstrip(")\n")
+        self.assertEqual(self.target(), default)
+        self.configure('target = "pyodide@0.27.7"\n')
+        self.assertEqual(self.target(), "pyodide@0.27.7")
+        self.assertEqual(self.target(env={"PYBUNDLE_TARGET": "pyodide@0.29.3"}), "pyodide@0.29.3")
+        self.assertEqual(self.target("--target", "pyodide@314.0.7", env={"PYBUNDLE_TARGET": "pyodide@0.29.3"}),
+                         "pyodide@314.0.7")
+
+    def test_size_budget(self):
+        self.assertIsNone(self.budget()["metrics"]["budget_bytes"])
+        self.configure('size-budget = "1KiB"\n')
+        size = self.budget()
+        self.assertEqual(size["metrics"]["budget_bytes"], 1024)
+        self.assertEqual(size["status"], "fail")
+        size = self.budget(env={"PYBUNDLE_SIZE_BUDGET": "2MiB"})
+        self.assertEqual((size["metrics"]["budget_bytes"], size["status"]), (2 << 20, "pass"))
+        self.assertIn("PYBUNDLE_SIZE_BUDGET", size["summary"])
+        size = self.budget("--size-budget", "2KiB", env={"PYBUNDLE_SIZE_BUDGET": "2MiB"})
+        self.assertEqual((size["metrics"]["budget_bytes"], size["status"]), (2048, "fail"))
+        self.assertIn("--size-budget", size["findings"][0]["message"])
+
+    def test_a_malformed_budget_names_its_source(self):
+        proc, doc = check_json(self.project, "--runtime", RUNTIME, env={"PYBUNDLE_SIZE_BUDGET": "lots"})
+        self.assertEqual(proc.returncode, 2)
+        [f] = findings(doc, "size")
+        self.assertTrue(f["message"].startswith("PYBUNDLE_SIZE_BUDGET: "), f["message"])
+
+
+# ---- Exit codes of the CLI itself, and completions -----------------------------------------------
+
+class Cli(unittest.TestCase):
+    def test_usage_errors_exit_2(self):
+        for args in (["--no-such-flag"], ["check", "--no-such-flag"], ["check", "--format", "xml"],
+                     ["completions", "tcsh"], ["completions"], ["nonsense"], []):
+            with self.subTest(args=args):
+                self.assertEqual(support.run(*args).returncode, 2)
+
+    def test_help_and_version_exit_0(self):
+        for args in (["--help"], ["check", "--help"], ["completions", "--help"], ["--version"]):
+            with self.subTest(args=args):
+                self.assertEqual(support.run(*args).returncode, 0)
+        self.assertIn("Examples:", support.run("check", "--help").stdout)
+
+    def commands(self):
+        """Subcommand names from `pybundle --help` (CLI11's Subcommands: section)."""
+        text = support.run("--help").stdout
+        section = text.split("Subcommands:")[1]
+        return [l.split()[0] for l in section.splitlines() if l.startswith("  ") and l.split()]
+
+    def test_bash_completion(self):
+        script = support.run("completions", "bash", check=True).stdout
+
+        def complete(*words):
+            line = " ".join(words)
+            prog = (script + "\nCOMP_WORDS=(" + " ".join(f"'{w}'" for w in words) + ")\n"
+                    f"COMP_CWORD={len(words) - 1}\nCOMP_LINE='{line}'\n_pybundle\nprintf '%s\\n' \"${{COMPREPLY[@]}}\"\n")
+            out = subprocess.run(["bash", "-c", prog], capture_output=True, text=True, cwd=self.tmp_cwd())
+            self.assertEqual(out.returncode, 0, out.stderr)
+            return out.stdout.split()
+
+        commands = self.commands()
+        self.assertIn("check", commands)
+        self.assertIn("completions", commands)
+        self.assertEqual(sorted(complete("pybundle", "")), sorted(commands + ["--help", "--version", "-h", "-q", "-v",
+                                                                              "--quiet", "--verbose", "--color", "--format",
+                                                                              "--cache-dir"]))
+        self.assertEqual(complete("pybundle", "ch"), ["check"])
+        self.assertIn("--size-budget", complete("pybundle", "check", "--"))
+        self.assertIn("--bundle", complete("pybundle", "check", "--b"))
+        self.assertEqual(sorted(complete("pybundle", "check", "--format", "")), ["github", "human", "json"])
+        self.assertEqual(complete("pybundle", "--color", "a"), ["auto", "always"])
+        self.assertEqual(sorted(complete("pybundle", "cache", "")), ["--help", "-h", "clean", "dir", "prune"])
+        # An option's value is not taken for a command word.
+        self.assertIn("--size-budget", complete("pybundle", "--color", "never", "check", "--s"))
+        self.assertEqual(complete("pybundle", "cache", "prune", "--d"), ["--days"])
+
+    def tmp_cwd(self):
+        d = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, d)
+        return d
+
+    def test_zsh_and_fish_completion(self):
+        zsh = support.run("completions", "zsh", check=True).stdout
+        fish = support.run("completions", "fish", check=True).stdout
+        self.assertTrue(zsh.startswith("#compdef pybundle\n"))
+        for cmd in self.commands():
+            self.assertIn(f"'|{cmd}') cmd='{cmd}'", zsh)
+            self.assertIn(f"-n '__pybundle_at \\'\\'' -a '{cmd}'", fish)
+        self.assertIn("'check|--format') compadd -- github human json; return ;;", zsh)
+        self.assertIn("-n '__pybundle_at \\'check\\'' -l format -x -a 'github human json'", fish)
+        if shutil.which("fish"):
+            with tempfile.NamedTemporaryFile("w", suffix=".fish") as f:
+                f.write(fish)
+                f.flush()
+                out = subprocess.run(["fish", "-c", f"source {f.name}; complete -C 'pybundle ch'; "
+                                      "complete -C 'pybundle check --format '; complete -C 'pybundle --color n check --b'"],
+                                     capture_output=True, text=True)
+                self.assertEqual([l.split("\t")[0] for l in out.stdout.splitlines()],
+                                 ["check", "github", "human", "json", "--bundle"], out.stderr)
+        for shell, text in (("zsh", zsh), ("fish", fish)):
+            exe = shutil.which(shell)
+            if not exe:
+                continue
+            with tempfile.NamedTemporaryFile("w", suffix="." + shell) as f:
+                f.write(text)
+                f.flush()
+                args = [exe, "-n", f.name] if shell == "zsh" else [exe, "--no-execute", f.name]
+                out = subprocess.run(args, capture_output=True, text=True)
+                self.assertEqual(out.returncode, 0, f"{shell}: {out.stderr}")
+
+
+if __name__ == "__main__":
+    unittest.main()
