@@ -186,11 +186,14 @@ class ProjectChecks(unittest.TestCase):
         self.assertEqual({c["status"] for c in doc["checks"][1:]}, {"skip"})
 
     def test_missing_runtime_is_a_configuration_error(self):
-        proc, doc = check_json(EXAMPLE, env={"PYBUNDLE_PYODIDE_DIR": ""})
-        self.assertEqual(proc.returncode, 2)
+        # No runtime given, none in the (empty) cache, and no npm to install one.
+        with tempfile.TemporaryDirectory() as tmp:
+            proc, doc = check_json(EXAMPLE, "--cache-dir", tmp,
+                                   env={"PYBUNDLE_PYODIDE_DIR": "", "PATH": os.path.join(tmp, "bin")})
+        self.assertEqual(proc.returncode, 2, proc.stdout)
         [f] = findings(doc, "target")
         self.assertEqual(f["code"], "target-unavailable")
-        self.assertIn("--runtime", f["message"])
+        self.assertIn("npm not found", f["message"])
 
     def test_skip(self):
         proc, doc = check_json(fixture("stale-lock"), "--runtime", RUNTIME, "--skip", "lock-fresh")
