@@ -171,8 +171,8 @@ Check files(const stdfs::path& bundle, const json& m) {
       if (!top_allowed.count(rel)) {
         ++extra;
         c.add({.code = "file-extra",
-               .message = rel + (is_dir ? "/" : "") +
-                          ": not part of a bundle (only bundle.json, python_modules/, app/ and the snapshot are)",
+               .message = std::string(is_dir ? "a directory " : "") +
+                          "not part of a bundle (only bundle.json, python_modules/, app/ and the snapshot are)",
                .file = shown(bundle, rel),
                .fix = "remove it, or rebuild with `pybundle build`"});
         if (is_dir) it.disable_recursion_pending();
@@ -181,7 +181,7 @@ Check files(const stdfs::path& bundle, const json& m) {
       const bool want_dir = rel == "python_modules" || rel == "app";
       if (want_dir != is_dir || (!want_dir && type != stdfs::file_type::regular)) {
         c.add({.code = "file-not-regular",
-               .message = rel + " is " + (type == stdfs::file_type::regular ? "a file" : type_name(type)) +
+               .message = (type == stdfs::file_type::regular ? std::string("a file") : type_name(type)) +
                           (want_dir ? ", not a directory" : ", not a file"),
                .file = shown(bundle, rel)});
         if (is_dir) it.disable_recursion_pending();
@@ -191,7 +191,7 @@ Check files(const stdfs::path& bundle, const json& m) {
     if (is_dir) continue;
     if (type != stdfs::file_type::regular) {
       c.add({.code = "file-not-regular",
-             .message = rel + " is " + type_name(type) + "; a bundle holds only regular files",
+             .message = type_name(type) + "; a bundle holds only regular files",
              .file = shown(bundle, rel)});
       continue;
     }
@@ -210,7 +210,7 @@ Check files(const stdfs::path& bundle, const json& m) {
     if (it == found.end()) {
       ++missing;
       c.add({.code = "file-missing",
-             .message = rel + ": listed in bundle.json but missing",
+             .message = "listed in bundle.json but missing",
              .file = shown(bundle, rel),
              .fix = "rebuild with `pybundle build`"});
       continue;
@@ -232,7 +232,7 @@ Check files(const stdfs::path& bundle, const json& m) {
     if (!what.empty()) {
       ++changed;
       c.add({.code = "file-changed",
-             .message = rel + ": changed since the build (" + what + ")",
+             .message = "changed since the build (" + what + ")",
              .file = shown(bundle, rel),
              .fix = "rebuild with `pybundle build` instead of editing the bundle"});
     }
@@ -241,7 +241,7 @@ Check files(const stdfs::path& bundle, const json& m) {
     if (listed.count(rel)) continue;
     ++extra;
     c.add({.code = "file-extra",
-           .message = rel + ": not listed in bundle.json",
+           .message = "not listed in bundle.json",
            .file = shown(bundle, rel),
            .fix = "remove it, or rebuild with `pybundle build`"});
   }

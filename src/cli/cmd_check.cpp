@@ -10,8 +10,10 @@
 #include "check/bundle_checks.hpp"
 #include "check/output.hpp"
 #include "check/project_checks.hpp"
+#include "check/runtime_checks.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
+#include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 
 namespace pb::cli {
@@ -184,6 +186,25 @@ Report check_bundle(const CheckOptions& o) {
   const std::string no_manifest = manifest.is_null() ? "bundle.json did not load" : "";
   if (!manifest.is_null()) r.target = "pyodide@" + manifest["target"]["pyodide"].get<std::string>();
   run("files", "every file matches bundle.json", no_manifest, [&] { return check::files(dir, manifest); });
+  const bool files_ok = r.checks.back().status() != check::Status::fail;
+  // Running a bundle whose files are not those of bundle.json proves nothing about the build.
+  const std::string no_files = !no_manifest.empty() ? no_manifest : files_ok ? "" : "the files do not match bundle.json";
+
+  std::optional<snapshot::RuntimeInfo> runtime;
+  run("runtime", "the bundle's Pyodide runtime is available", no_files, [&] {
+    auto version = manifest["target"]["pyodide"].get<std::string>();
+    runtime = snapshot::runtime_info(snapshot::ensure_runtime(version, global().cache()));
+    Check c;
+    c.summary = "Pyodide " + runtime->version + " (build " + runtime->build_id.substr(0, 12) + ") at " + runtime->dir.string();
+    return c;
+  });
+  const std::string no_runtime = !no_files.empty()          ? no_files
+                                 : runtime                    ? ""
+                                 : r.checks.back().skipped ? "runtime: " + r.checks.back().summary
+                                                              : "the runtime is not available";
+  run("snapshot", "the snapshot matches the bundle and the runtime", no_runtime,
+      [&] { return check::snapshot(dir, manifest, *runtime); });
+  const bool snapshot_ok = r.checks.back().status() != check::Status::fail;
 
   // The budget comes from DIR's pyproject.toml when there is one (DIR defaults to ".").
   std::optional<project::Project> project;
@@ -195,10 +216,18 @@ Report check_bundle(const CheckOptions& o) {
       project_error = e;
     }
   }
-  run("size", "the bundle's gzip size is within the size budget", "", [&] {
+  run("size", "the bundle's gzip size is within the size budget",
+      std::filesystem::is_directory(dir) ? "" : "no bundle directory", [&] {
     if (project_error) return load_error(*project_error, "pyproject-invalid");
     return check::bundle_size(dir, resolve_budget(o, project ? &*project : nullptr));
   });
+  run("request", "the bundle restores and answers one request",
+      !no_runtime.empty() ? no_runtime : snapshot_ok ? "" : "the snapshot does not match", [&] {
+        snapshot::RunOptions ro;
+        ro.bundle_dir = dir;
+        ro.cache_dir = global().cache();
+        return check::request(dir, manifest, snapshot::run_bundle(ro));
+      });
   return r;
 }
 
@@ -228,7 +257,7 @@ void register_check(CLI::App& app) {
   cmd->add_option("--size-budget", o->size_budget,
                   "Gzip size budget, e.g. 10MiB (default: $PYBUNDLE_SIZE_BUDGET, else [tool.pybundle] size-budget)");
   std::vector<std::string> names = kProjectChecks;
-  for (const char* n : {"manifest", "files"}) names.push_back(n);
+  for (const char* n : {"manifest", "files", "runtime", "snapshot", "request"}) names.push_back(n);
   cmd->add_option("--skip", o->skip, "Do not run this check (repeatable): " + [&] {
     std::string s;
     for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;

@@ -202,6 +202,228 @@ class ProjectChecks(unittest.TestCase):
         self.assertEqual(check("--skip", "nonsense", EXAMPLE).returncode, 2)
 
 
+# ---- Bundle checks: bundles built from the example and fixtures/check, then broken on purpose -----
+
+LOCK_BASE = "http://127.0.0.1:8766"
+
+
+def tar_gzip_size(directory):
+    """The gzip size of a sorted pax tar of `directory` (owner 0, time 0), as Python makes it."""
+    import gzip
+    import io
+    import tarfile
+    entries = []
+    for root, dirs, files in os.walk(directory):
+        for n in dirs + files:
+            p = os.path.join(root, n)
+            entries.append((os.path.relpath(p, directory) + ("/" if os.path.isdir(p) else ""), p))
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.PAX_FORMAT) as t:
+        for rel, p in sorted(entries):
+            info = t.gettarinfo(p, arcname=rel.rstrip("/"))
+            info.mtime, info.uid, info.gid, info.uname, info.gname = 0, 0, 0, "", ""
+            info.mode = 0o755 if info.isdir() else 0o644
+            if info.isreg():
+                with open(p, "rb") as f:
+                    t.addfile(info, f)
+            else:
+                t.addfile(info)
+    return len(gzip.compress(raw.getvalue(), compresslevel=6, mtime=0))
+
+
+class BundleChecks(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        import bundles
+        cls.env = bundles.env()  # one Pyodide runtime cache per machine
+        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
+        cls.base = cls._server.__enter__()
+        cls.tmp = tempfile.mkdtemp(prefix="pb-check-")
+        cls.built = {}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._server.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def build(cls, project, *args):
+        """Build once per class; returns the bundle directory."""
+        key = (project, args)
+        if key not in cls.built:
+            out = os.path.join(cls.tmp, f"built-{len(cls.built)}")
+            proc = support.run("build", project, "--out", out, "--mirror", f"{LOCK_BASE}={cls.base}", *args,
+                               env=cls.env)
+            if proc.returncode != 0:
+                raise AssertionError(f"build failed:\n{proc.stderr}")
+            cls.built[key] = out
+        return cls.built[key]
+
+    def copy(self, project=EXAMPLE, *args):
+        """A fresh copy of a built bundle, to break."""
+        dest = tempfile.mkdtemp(dir=self.tmp)
+        shutil.rmtree(dest)
+        shutil.copytree(self.build(project, *args), dest)
+        return dest
+
+    def check(self, bundle, *args):
+        return check_json("--bundle", bundle, *args, env=self.env, cwd=self.tmp)
+
+    def assertRuntimeChecksSkipped(self, doc, reason):
+        for name in ("runtime", "snapshot", "request"):
+            c = next(c for c in doc["checks"] if c["name"] == name)
+            self.assertEqual((c["status"], c["summary"]), ("skip", reason))
+
+    def test_example_with_snapshot_passes(self):
+        bundle = self.copy()
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        self.assertEqual(doc["kind"], "bundle")
+        self.assertEqual([c["name"] for c in doc["checks"]],
+                         ["manifest", "files", "runtime", "snapshot", "size", "request"])
+        self.assertEqual({c["status"] for c in doc["checks"]}, {"pass"})
+        request = next(c for c in doc["checks"] if c["name"] == "request")
+        self.assertEqual(request["metrics"]["status"], 200)
+        self.assertTrue(request["metrics"]["restored"])
+
+    def test_tampered_file(self):
+        bundle = self.copy()
+        path = os.path.join(bundle, "python_modules", "minirouter", "__init__.py")
+        with open(path, "r+b") as f:  # same size, one byte different
+            first = f.read(1)
+            f.seek(0)
+            f.write(b"#" if first != b"#" else b" ")
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 1)
+        [f] = findings(doc, "files")
+        self.assertEqual(f["code"], "file-changed")
+        self.assertEqual(f["file"], os.path.join(bundle, "python_modules/minirouter/__init__.py"))
+        self.assertRegex(f["message"], r"^changed since the build \(sha256 [0-9a-f]{64}, bundle.json says [0-9a-f]{64}\)$")
+        self.assertRuntimeChecksSkipped(doc, "the files do not match bundle.json")
+
+    def test_extra_file(self):
+        bundle = self.copy()
+        with open(os.path.join(bundle, "python_modules", "minirouter", "backdoor.py"), "w") as f:
+            f.write("import os\n")
+        with open(os.path.join(bundle, "notes.txt"), "w") as f:
+            f.write("hello\n")
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 1)
+        got = sorted((f["code"], os.path.relpath(f["file"], bundle), f["message"]) for f in findings(doc, "files"))
+        self.assertEqual(got, [("file-extra", "notes.txt", "not part of a bundle (only bundle.json, python_modules/, "
+                                                            "app/ and the snapshot are)"),
+                               ("file-extra", "python_modules/minirouter/backdoor.py", "not listed in bundle.json")])
+
+    def test_missing_file(self):
+        bundle = self.copy()
+        os.remove(os.path.join(bundle, "python_modules", "slugkit", "__init__.py"))
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 1)
+        [f] = findings(doc, "files")
+        self.assertEqual((f["code"], f["message"]), ("file-missing", "listed in bundle.json but missing"))
+        self.assertTrue(f["file"].endswith("/python_modules/slugkit/__init__.py"))
+
+    def test_snapshot_from_another_pyodide_version(self):
+        bundle = self.copy()
+        path = os.path.join(bundle, "snapshot.bin.zst")
+        with open(path, "rb") as f:
+            data = f.read()
+        meta_len = int.from_bytes(data[12:16], "little")
+        meta = json.loads(data[16:16 + meta_len])
+        self.assertEqual(meta["pyodide"], "0.29.3")
+        meta["pyodide"] = "0.27.7"
+        new_meta = json.dumps(meta).encode()
+        with open(path, "wb") as f:
+            f.write(data[:12] + len(new_meta).to_bytes(4, "little") + new_meta + data[16 + meta_len:])
+        # bundle.json is updated to the new file: only the version is wrong.
+        manifest_path = os.path.join(bundle, "bundle.json")
+        with open(manifest_path) as f:
+            manifest = json.load(f)
+        import hashlib
+        with open(path, "rb") as f:
+            manifest["snapshot"]["sha256"] = hashlib.sha256(f.read()).hexdigest()
+        manifest["snapshot"]["size"] = os.path.getsize(path)
+        with open(manifest_path, "w") as f:
+            json.dump(manifest, f, indent=2)
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 1)
+        [f] = findings(doc, "snapshot")
+        self.assertEqual(f["code"], "snapshot-stale")
+        self.assertEqual(f["message"], "snapshot.bin.zst cannot be restored: it was made with Pyodide 0.27.7, "
+                                       "the runtime is Pyodide 0.29.3")
+        self.assertEqual(status(doc, "request"), "skip")
+
+    def test_entry_without_on_fetch(self):
+        bundle = self.copy(fixture("no-on-fetch"), "--no-snapshot")
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 1)
+        [f] = findings(doc, "request")
+        self.assertEqual(f["code"], "request-failed")
+        self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request)", f["message"])
+        self.assertIn("def on_fetch(request):", f["fix"])
+
+    def test_entry_that_raises(self):
+        bundle = self.copy(fixture("entry-raises"), "--no-snapshot")
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 1)
+        [f] = findings(doc, "request")
+        self.assertEqual(f["code"], "request-failed")
+        self.assertEqual(f["message"], "importing 'app' failed: KeyError: 'timeout'")
+        self.assertEqual((f["file"], f["line"]), (os.path.join(bundle, "app/app.py"), 6))
+        self.assertIn("KeyError: 'timeout'", proc.stderr)  # the traceback, for people
+
+    def test_bundle_over_budget(self):
+        bundle = self.copy()
+        proc, doc = self.check(bundle, "--size-budget", "64KiB")
+        self.assertEqual(proc.returncode, 1)
+        size = next(c for c in doc["checks"] if c["name"] == "size")
+        self.assertEqual(size["status"], "fail")
+        over, *largest = size["findings"]
+        self.assertEqual(over["code"], "size-over-budget")
+        self.assertRegex(over["message"], r"^the bundle is [\d.]+ MiB gzipped \(\d+ bytes\), over the size budget of "
+                                          r"64\.0 KiB \(--size-budget\)$")
+        sizes = {e["path"]: e["size"] for e in size["metrics"]["largest"]}
+        on_disk = {}
+        for root, _, names in os.walk(bundle):
+            for n in names:
+                p = os.path.join(root, n)
+                on_disk[os.path.relpath(p, bundle)] = os.path.getsize(p)
+        expected = sorted(on_disk.items(), key=lambda kv: -kv[1])[:10]
+        self.assertEqual(len(largest), min(10, len(on_disk)))
+        self.assertEqual(sorted(sizes.items()), sorted(expected))
+        self.assertEqual(largest[0]["file"], os.path.join(bundle, "snapshot.bin.zst"))
+        self.assertTrue(all(f["code"] == "size-largest" and f["severity"] == "note" for f in largest))
+        # The gzip size is that of a tar of the bundle.
+        self.assertAlmostEqual(size["metrics"]["gzip_bytes"] / tar_gzip_size(bundle), 1.0, delta=0.02)
+        # And as GitHub annotations.
+        gh = check("--bundle", bundle, "--size-budget", "64KiB", "--format", "github", env=self.env)
+        lines = gh.stdout.splitlines()
+        for line in lines:
+            self.assertRegex(line, ANNOTATION)
+        self.assertTrue(lines[0].startswith("::error title=pybundle size%3A size-over-budget::the bundle is "))
+        self.assertEqual(lines[1], f"::notice file={bundle}/snapshot.bin.zst,title=pybundle size%3A size-largest::"
+                                   f"snapshot.bin.zst: {largest[0]['message'].split(': ')[1]}")
+
+    def test_budget_from_the_projects_pyproject(self):
+        bundle = self.copy()
+        project = support.copy_project(EXAMPLE, tempfile.mkdtemp(dir=self.tmp))
+        with open(os.path.join(project, "pyproject.toml"), "a") as f:
+            f.write('size-budget = "100MiB"\n')
+        proc, doc = self.check(bundle, project)
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+        size = next(c for c in doc["checks"] if c["name"] == "size")
+        self.assertEqual(size["metrics"]["budget_bytes"], 100 << 20)
+        self.assertIn("[tool.pybundle] size-budget", size["summary"])
+
+    def test_not_a_bundle(self):
+        proc, doc = self.check(os.path.join(self.tmp, "nowhere"))
+        self.assertEqual(proc.returncode, 2)
+        self.assertEqual(findings(doc)[0]["code"], "bundle-missing")
+        proc, doc = self.check(FIXTURES)
+        self.assertEqual(proc.returncode, 1)
+        self.assertEqual(findings(doc)[0]["code"], "manifest-missing")
+
+
 # ---- Output formats ------------------------------------------------------------------------------
 
 ANNOTATION = re.compile(r"^::(error|warning|notice)( (file=[^,:]+(,line=\d+)?,)?title=[^:]+)?::[^\n\r]*$")

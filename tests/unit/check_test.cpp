@@ -11,9 +11,11 @@
 #include "check/output.hpp"
 #include "check/project_checks.hpp"
 #include "check/report.hpp"
+#include "check/runtime_checks.hpp"
 #include "lock/lock.hpp"
 #include "plan/plan.hpp"
 #include "project/project.hpp"
+#include "snapshot/snapshot.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
 
@@ -396,7 +398,7 @@ TEST_CASE("files: a snapshot is allowed only when bundle.json has one") {
   write(t.path / "snapshot.bin.zst", "x");
   auto c = run_files(t.path);
   REQUIRE(find_code(c, "file-extra"));
-  CHECK(find_code(c, "file-extra")->message.find("snapshot.bin.zst") == 0);
+  CHECK(find_code(c, "file-extra")->file == check::shown(t.path, "snapshot.bin.zst"));
   auto doc = nlohmann::ordered_json::parse(fs::read_file(t.path / "bundle.json"));
   doc["snapshot"] = {{"file", "snapshot.bin.zst"}, {"sha256", sha256_hex("x")}, {"size", 1}};
   write(t.path / "bundle.json", doc.dump(2));
@@ -520,4 +522,139 @@ TEST_CASE("human format: quiet prints only errors; colour only when asked") {
   CHECK(text.find("f20") == std::string::npos);
   CHECK(text.find("and 5 more") != std::string::npos);
   CHECK(check::render_human(many, {.verbose = 1}).find("f24") != std::string::npos);
+}
+
+// ---- Checks against the runtime: snapshot facts and the host's answers ---------------------------
+
+namespace {
+
+// A snapshot file made for `manifest`'s digest by `runtime` (the payload is not a real heap: the
+// check reads only the header).
+void write_snapshot(const stdfs::path& bundle, const snapshot::RuntimeInfo& runtime, const std::string& digest,
+                    const std::string& pyodide) {
+  nlohmann::json meta = {{"pyodide", pyodide}, {"build_id", runtime.build_id}, {"bundle_digest", digest},
+                         {"heap_size", 1000}, {"modules", {"app"}}};
+  std::string raw(1000, 'h');  // Pyodide's header: magic, then the heap's offset (16)
+  raw[4] = 16;
+  raw[5] = raw[6] = raw[7] = 0;
+  snapshot::write_snapshot_file(bundle / "snapshot.bin.zst", meta, raw, 3);
+  auto doc = nlohmann::ordered_json::parse(fs::read_file(bundle / "bundle.json"));
+  doc["snapshot"] = {{"file", "snapshot.bin.zst"},
+                     {"sha256", sha256_file(bundle / "snapshot.bin.zst")},
+                     {"size", stdfs::file_size(bundle / "snapshot.bin.zst")},
+                     {"pyodide", pyodide}};
+  write(bundle / "bundle.json", doc.dump(2));
+}
+
+nlohmann::json load_manifest(const stdfs::path& bundle) {
+  nlohmann::json m;
+  REQUIRE(check::manifest(bundle, m).status() == Status::pass);
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("snapshot: made for this bundle by this runtime passes; another version, build or bundle does not") {
+  TempDir t;
+  make_bundle(t.path, kFiles);
+  snapshot::RuntimeInfo runtime{t.path, "0.29.3", std::string(64, 'b')};
+  auto digest = load_manifest(t.path)["digest"].get<std::string>();
+
+  auto none = check::snapshot(t.path, load_manifest(t.path), runtime);
+  CHECK(none.status() == Status::pass);
+  CHECK(find_code(none, "no-snapshot"));
+
+  write_snapshot(t.path, runtime, digest, "0.29.3");
+  auto ok = check::snapshot(t.path, load_manifest(t.path), runtime);
+  CHECK(ok.status() == Status::pass);
+  CHECK(ok.metrics["heap_bytes"] == 1000);
+  CHECK(ok.metrics["modules"] == 1);
+
+  write_snapshot(t.path, runtime, digest, "0.27.7");
+  auto other = check::snapshot(t.path, load_manifest(t.path), runtime);
+  REQUIRE(find_code(other, "snapshot-stale"));
+  CHECK(find_code(other, "snapshot-stale")->message.find("made with Pyodide 0.27.7, the runtime is Pyodide 0.29.3") !=
+        std::string::npos);
+  CHECK(find_code(other, "snapshot-stale")->file == check::shown(t.path, "snapshot.bin.zst"));
+
+  write_snapshot(t.path, {t.path, "0.29.3", std::string(64, 'c')}, digest, "0.29.3");
+  CHECK(find_code(check::snapshot(t.path, load_manifest(t.path), runtime), "snapshot-stale")
+            ->message.find("different build") != std::string::npos);
+
+  write_snapshot(t.path, runtime, std::string(64, '0'), "0.29.3");
+  CHECK(find_code(check::snapshot(t.path, load_manifest(t.path), runtime), "snapshot-stale"));
+}
+
+TEST_CASE("snapshot: a missing, resized or rewritten file is named before its header is read") {
+  TempDir t;
+  make_bundle(t.path, kFiles);
+  snapshot::RuntimeInfo runtime{t.path, "0.29.3", std::string(64, 'b')};
+  write_snapshot(t.path, runtime, load_manifest(t.path)["digest"].get<std::string>(), "0.29.3");
+  auto m = load_manifest(t.path);
+
+  auto bytes = fs::read_file(t.path / "snapshot.bin.zst");
+  bytes.back() ^= 1;
+  write(t.path / "snapshot.bin.zst", bytes);
+  CHECK(find_code(check::snapshot(t.path, m, runtime), "snapshot-changed"));
+  write(t.path / "snapshot.bin.zst", bytes + "x");
+  CHECK(find_code(check::snapshot(t.path, m, runtime), "snapshot-changed")->message.find("bytes, bundle.json says") !=
+        std::string::npos);
+  stdfs::remove(t.path / "snapshot.bin.zst");
+  CHECK(find_code(check::snapshot(t.path, m, runtime), "snapshot-missing"));
+  write(t.path / "snapshot.bin.zst", "not a snapshot");
+  m["snapshot"]["size"] = 14;
+  m["snapshot"]["sha256"] = sha256_hex("not a snapshot");
+  CHECK(find_code(check::snapshot(t.path, m, runtime), "snapshot-invalid"));
+  m["snapshot"]["file"] = "../elsewhere";
+  CHECK(find_code(check::snapshot(t.path, m, runtime), "manifest-invalid"));
+}
+
+TEST_CASE("traceback_place: the innermost frame inside the bundle") {
+  std::string tb =
+      "Traceback (most recent call last):\n"
+      "  File \"<pybundle>\", line 31, in import_modules\n"
+      "  File \"/lib/python313.zip/importlib/__init__.py\", line 88, in import_module\n"
+      "  File \"/bundle/app/app.py\", line 2, in <module>\n"
+      "  File \"/bundle/python_modules/lib/core.py\", line 17, in helper\n"
+      "  File \"/lib/python313.zip/json/__init__.py\", line 3, in loads\n"
+      "ValueError: boom\n";
+  auto [file, line] = check::traceback_place("out", tb);
+  CHECK(file == "out/python_modules/lib/core.py");
+  CHECK(line == 17);
+  CHECK(check::traceback_place("out", "no frames").first.empty());
+}
+
+TEST_CASE("request: the host's answer read as a check") {
+  TempDir t;
+  make_bundle(t.path, kFiles);
+  auto m = load_manifest(t.path);
+  auto good = nlohmann::json::parse(R"j({"ok": true, "restored": false, "response": {"status": 200, "headers": {}, "body": "hi"},
+                                        "timings_ms": {"runtime_ready": 812.5, "handler": 1.5}, "process_ms": 900})j");
+  auto c = check::request(t.path, m, good);
+  CHECK(c.status() == Status::pass);
+  CHECK(c.metrics["status"] == 200);
+  CHECK(c.metrics["ready_ms"] == 812.5);
+  CHECK(c.summary == "GET / answered 200 after importing the entry, ready in 812.5 ms");
+
+  m["snapshot"] = {{"file", "snapshot.bin.zst"}};
+  CHECK(find_code(check::request(t.path, m, good), "snapshot-not-restored"));
+  good["restored"] = true;
+  CHECK(check::request(t.path, m, good).status() == Status::pass);
+
+  auto raised = nlohmann::json::parse(R"j({"ok": false, "error": "on_fetch raised: KeyError: 'x'",
+      "traceback": "Traceback (most recent call last):\n  File \"/bundle/app/app.py\", line 9, in on_fetch\nKeyError: 'x'\n",
+      "restored": true, "response": {"status": 500}})j");
+  c = check::request(t.path, m, raised);
+  REQUIRE(find_code(c, "request-failed"));
+  auto f = find_code(c, "request-failed");
+  CHECK(f->message == "on_fetch raised: KeyError: 'x'");
+  CHECK(f->file == check::shown(t.path, "app/app.py"));
+  CHECK(f->line == 9);
+
+  auto no_handler = nlohmann::json::parse(
+      R"j({"ok": false, "error": "LookupError: entry module 'app' (app/app.py) defines no on_fetch(request)"})j");
+  CHECK(find_code(check::request(t.path, m, no_handler), "request-failed")->fix.find("def on_fetch") != std::string::npos);
+
+  auto server_error = nlohmann::json::parse(R"j({"ok": true, "restored": true, "response": {"status": 503}})j");
+  CHECK(find_code(check::request(t.path, m, server_error), "request-failed")->message.find("503") != std::string::npos);
 }

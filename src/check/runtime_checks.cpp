@@ -1,0 +1,133 @@
+#include "check/runtime_checks.hpp"
+
+#include <regex>
+
+#include "check/bundle_checks.hpp"
+#include "check/project_checks.hpp"
+#include "util/sha256.hpp"
+
+namespace pb::check {
+
+namespace stdfs = std::filesystem;
+using nlohmann::json;
+
+namespace {
+
+const char* kRebuild = "rebuild with `pybundle build` (or `pybundle snapshot OUT`) using the runtime it will run on";
+
+std::string str(const json& j, const char* key) {
+  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
+}
+
+}  // namespace
+
+std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const std::string& traceback) {
+  static const std::regex frame(R"re(File "/bundle/([^"]+)", line (\d+))re");
+  std::pair<std::string, long> place{"", 0};
+  for (std::sregex_iterator it(traceback.begin(), traceback.end(), frame), end; it != end; ++it)
+    place = {shown(bundle, (*it)[1].str()), std::stol((*it)[2].str())};
+  return place;
+}
+
+Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::RuntimeInfo& runtime) {
+  Check c{.name = "snapshot", .title = "the snapshot matches the bundle and the runtime"};
+  const json& facts = manifest["snapshot"];
+  if (facts.is_null()) {
+    c.summary = "no snapshot: every start imports the entry";
+    c.add({.severity = Severity::note,
+           .code = "no-snapshot",
+           .message = "the bundle has no memory snapshot, so cold starts import everything",
+           .file = shown(bundle, "bundle.json"),
+           .fix = "build without --no-snapshot"});
+    return c;
+  }
+  std::string name = str(facts, "file").empty() ? "snapshot.bin.zst" : str(facts, "file");
+  auto file = bundle / name;
+  auto where = shown(bundle, name);
+  std::error_code ec;
+  if (name.find('/') != std::string::npos || name.starts_with(".")) {
+    c.add({.code = "manifest-invalid", .message = "\"snapshot\".\"file\" '" + name + "' is not a file name",
+           .file = shown(bundle, "bundle.json")});
+    return c;
+  }
+  if (!stdfs::is_regular_file(file, ec)) {
+    c.add({.code = "snapshot-missing", .message = "bundle.json lists " + name + ", which is missing", .file = where,
+           .fix = kRebuild});
+    return c;
+  }
+  auto size = stdfs::file_size(file, ec);
+  if (facts.contains("size") && facts["size"].is_number_unsigned() && facts["size"].get<uint64_t>() != size) {
+    c.add({.code = "snapshot-changed",
+           .message = name + " is " + std::to_string(size) + " bytes, bundle.json says " + facts["size"].dump(),
+           .file = where, .fix = kRebuild});
+    return c;
+  }
+  if (auto sha = str(facts, "sha256"); !sha.empty() && sha256_file(file) != sha) {
+    c.add({.code = "snapshot-changed", .message = name + " does not have the sha256 bundle.json gives",
+           .file = where, .fix = kRebuild});
+    return c;
+  }
+  snapshot::SnapshotHeader header;
+  try {
+    header = snapshot::read_header(file);
+  } catch (const Error& e) {
+    c.add({.code = "snapshot-invalid", .message = e.what(), .file = where, .fix = kRebuild});
+    return c;
+  }
+  if (auto reason = snapshot::stale_reason(header, bundle, manifest, runtime); !reason.empty()) {
+    c.add({.code = "snapshot-stale",
+           .message = name + " cannot be restored: " + reason,
+           .file = where,
+           .fix = kRebuild});
+    return c;
+  }
+  c.metrics["bytes"] = size;
+  if (header.meta.contains("heap_size")) c.metrics["heap_bytes"] = header.meta["heap_size"];
+  if (header.meta.contains("modules") && header.meta["modules"].is_array())
+    c.metrics["modules"] = header.meta["modules"].size();
+  c.summary = name + " (" + human_size(size) + ") made by Pyodide " + runtime.version + " for this bundle";
+  return c;
+}
+
+Check request(const stdfs::path& bundle, const json& manifest, const json& answer) {
+  Check c{.name = "request", .title = "the bundle restores and answers one request"};
+  const bool has_snapshot = manifest["snapshot"].is_object();
+  const bool restored = answer.value("restored", false);
+  int status = 0;
+  if (answer.contains("response") && answer["response"].is_object()) status = answer["response"].value("status", 0);
+  c.metrics["status"] = status == 0 ? json(nullptr) : json(status);
+  c.metrics["restored"] = restored;
+  if (answer.contains("timings_ms") && answer["timings_ms"].is_object()) {
+    const auto& t = answer["timings_ms"];
+    if (t.contains("runtime_ready")) c.metrics["ready_ms"] = t["runtime_ready"];
+    if (t.contains("handler")) c.metrics["handler_ms"] = t["handler"];
+  }
+  if (answer.contains("process_ms")) c.metrics["process_ms"] = answer["process_ms"];
+
+  if (!answer.value("ok", false)) {
+    auto [file, line] = traceback_place(bundle, answer.value("traceback", ""));
+    std::string error = answer.value("error", "the JavaScript host failed");
+    c.add({.code = "request-failed",
+           .message = error,
+           .file = file,
+           .line = line,
+           .fix = error.find("defines no on_fetch") != std::string::npos
+                      ? "define `def on_fetch(request):` (or `async def`) in the entry module"
+                      : "run `pybundle run OUT` to see the whole traceback"});
+    return c;
+  }
+  if (status >= 500) {
+    c.add({.code = "request-failed", .message = "on_fetch answered GET / with status " + std::to_string(status)});
+    return c;
+  }
+  if (has_snapshot && !restored)
+    c.add({.severity = Severity::warning,
+           .code = "snapshot-not-restored",
+           .message = "the bundle has a snapshot but the request was served without restoring it" +
+                      (answer.contains("note") ? ": " + answer.value("note", "") : std::string())});
+  c.summary = "GET / answered " + std::to_string(status) + (restored ? " from the restored snapshot" : " after importing the entry");
+  if (c.metrics.contains("ready_ms")) c.summary += ", ready in " + c.metrics["ready_ms"].dump() + " ms";
+  return c;
+}
+
+}  // namespace pb::check

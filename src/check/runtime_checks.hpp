@@ -1,0 +1,27 @@
+// Checks of a built bundle against its Pyodide runtime. The runtime work (installing it, running
+// the JavaScript host) is done by src/snapshot; these read its results.
+#pragma once
+#include <filesystem>
+#include <string>
+#include <utility>
+
+#include "check/report.hpp"
+#include "nlohmann/json.hpp"
+#include "snapshot/snapshot.hpp"
+
+namespace pb::check {
+
+// "snapshot": bundle.json's "snapshot" names a file of that size and sha256, whose header says it
+// was made for this bundle's digest by this runtime (version and build). No snapshot is a note.
+Check snapshot(const std::filesystem::path& bundle, const nlohmann::json& manifest,
+               const snapshot::RuntimeInfo& runtime);
+
+// "request": the answer of snapshot::run_bundle (one GET /): on_fetch answered without raising,
+// with a status below 500, from the restored snapshot when the bundle has one.
+Check request(const std::filesystem::path& bundle, const nlohmann::json& manifest, const nlohmann::json& answer);
+
+// The innermost frame of a Python traceback that lies in the bundle ("/bundle/app/app.py", line 4)
+// as a path shown under `bundle` and a line; {"", 0} when no frame does.
+std::pair<std::string, long> traceback_place(const std::filesystem::path& bundle, const std::string& traceback);
+
+}  // namespace pb::check
