@@ -275,7 +275,7 @@ void register_check(CLI::App& app) {
       "Examples:\n"
       "  pybundle check                          the project in the current directory\n"
       "  pybundle check --size-budget 3MiB app/  a project, with a budget\n"
-      "  pybundle check --bundle dist            a built bundle (files against bundle.json, size)\n"
+      "  pybundle check --bundle dist            a built bundle (files, snapshot, size, one request)\n"
       "  pybundle check --format github          annotations for GitHub Actions\n"
       "  pybundle check --format json | jq .ok\n"
       "Exit status: 0 no errors, 1 a check found problems, 2 usage or configuration error,\n"

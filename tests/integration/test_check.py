@@ -14,6 +14,8 @@ import support
 FIXTURES = os.path.join(support.REPO, "fixtures", "check")
 EXAMPLE = os.path.join(support.REPO, "fixtures", "example")
 RUNTIME = os.path.join(support.REPO, "fixtures", "targets", "0.29.3")
+TARGET = "pyodide@0.29.3"  # pinned: the tests name its facts, whatever the default target is
+PINNED = ("--target", TARGET, "--runtime", RUNTIME)
 MAN = os.path.join(support.REPO, "man", "pybundle.1")
 
 # The environment a user may have set; tests set what they need themselves.
@@ -104,7 +106,7 @@ def validate(value, schema, where="$"):
 class Schema(unittest.TestCase):
     def test_the_validator_rejects_what_the_schema_forbids(self):
         schema = documented_schema()
-        _, doc = check_json(EXAMPLE, "--runtime", RUNTIME)
+        _, doc = check_json(EXAMPLE, *PINNED)
         for broken in (
             dict(doc, ok="yes"),
             dict(doc, extra=1),
@@ -120,7 +122,7 @@ class Schema(unittest.TestCase):
 
 class ProjectChecks(unittest.TestCase):
     def test_example_passes(self):
-        proc, doc = check_json(EXAMPLE, "--runtime", RUNTIME)
+        proc, doc = check_json(EXAMPLE, *PINNED)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertTrue(doc["ok"])
         self.assertEqual(doc["kind"], "project")
@@ -132,7 +134,7 @@ class ProjectChecks(unittest.TestCase):
         self.assertEqual(size["metrics"]["estimated_bytes"], 1298 + 1108)  # the lock's two wheel sizes
 
     def test_stale_lock(self):
-        proc, doc = check_json(fixture("stale-lock"), "--runtime", RUNTIME)
+        proc, doc = check_json(fixture("stale-lock"), *PINNED)
         self.assertEqual(proc.returncode, 1)
         self.assertEqual(status(doc, "lock-fresh"), "fail")
         [f] = findings(doc, "lock-fresh")
@@ -144,7 +146,7 @@ class ProjectChecks(unittest.TestCase):
         self.assertEqual([c["name"] for c in doc["checks"] if c["status"] != "pass"], ["lock-fresh"])
 
     def test_unsupported_package(self):
-        proc, doc = check_json(fixture("unsupported"), "--runtime", RUNTIME)
+        proc, doc = check_json(fixture("unsupported"), *PINNED)
         self.assertEqual(proc.returncode, 1)
         [f] = findings(doc, "servable")
         self.assertEqual(f["code"], "unservable")
@@ -154,7 +156,7 @@ class ProjectChecks(unittest.TestCase):
         self.assertIn("pyodide build", f["fix"])
 
     def test_git_url_and_sdist_packages(self):
-        proc, doc = check_json(fixture("sources"), "--runtime", RUNTIME)
+        proc, doc = check_json(fixture("sources"), *PINNED)
         self.assertEqual(proc.returncode, 1)
         got = {f["code"]: f for f in findings(doc, "sources")}
         self.assertEqual(set(got), {"git-source", "url-source", "sdist-only"})
@@ -165,7 +167,7 @@ class ProjectChecks(unittest.TestCase):
         self.assertEqual(status(doc, "servable"), "pass")  # not reported twice
 
     def test_estimated_size_over_budget(self):
-        proc, doc = check_json(fixture("over-budget"), "--runtime", RUNTIME)
+        proc, doc = check_json(fixture("over-budget"), *PINNED)
         self.assertEqual(proc.returncode, 1)
         fs = findings(doc, "size")
         self.assertEqual(fs[0]["code"], "size-over-budget")
@@ -176,7 +178,7 @@ class ProjectChecks(unittest.TestCase):
                          ["minirouter-1.0.0-py3-none-any.whl: 1.3 KiB", "slugkit-0.3.1-py3-none-any.whl: 1.1 KiB"])
 
     def test_malformed_pyproject_is_a_configuration_error(self):
-        proc, doc = check_json(fixture("bad-pyproject"), "--runtime", RUNTIME)
+        proc, doc = check_json(fixture("bad-pyproject"), *PINNED)
         self.assertEqual(proc.returncode, 2)
         self.assertEqual(doc["exit_code"], 2)
         [f] = findings(doc, "pyproject")
@@ -196,7 +198,7 @@ class ProjectChecks(unittest.TestCase):
         self.assertIn("npm not found", f["message"])
 
     def test_skip(self):
-        proc, doc = check_json(fixture("stale-lock"), "--runtime", RUNTIME, "--skip", "lock-fresh")
+        proc, doc = check_json(fixture("stale-lock"), *PINNED, "--skip", "lock-fresh")
         self.assertEqual(proc.returncode, 0, proc.stdout)
         self.assertEqual(status(doc, "lock-fresh"), "skip")
         self.assertEqual(check("--skip", "nonsense", EXAMPLE).returncode, 2)
@@ -252,8 +254,8 @@ class BundleChecks(unittest.TestCase):
         key = (project, args)
         if key not in cls.built:
             out = os.path.join(cls.tmp, f"built-{len(cls.built)}")
-            proc = support.run("build", project, "--out", out, "--mirror", f"{LOCK_BASE}={cls.base}", *args,
-                               env=cls.env)
+            proc = support.run("build", project, "--out", out, "--mirror", f"{LOCK_BASE}={cls.base}",
+                               "--target", TARGET, *args, env=cls.env)
             if proc.returncode != 0:
                 raise AssertionError(f"build failed:\n{proc.stderr}")
             cls.built[key] = out
@@ -431,7 +433,7 @@ ANNOTATION = re.compile(r"^::(error|warning|notice)( (file=[^,:]+(,line=\d+)?,)?
 
 class Output(unittest.TestCase):
     def test_github_annotations_line_by_line(self):
-        proc = check(fixture("sources"), "--runtime", RUNTIME, "--format", "github")
+        proc = check(fixture("sources"), *PINNED, "--format", "github")
         self.assertEqual(proc.returncode, 1)
         lines = proc.stdout.splitlines()
         for line in lines:
@@ -444,30 +446,30 @@ class Output(unittest.TestCase):
         self.assertEqual(lines[-1], "::notice title=pybundle check::failed: 3 errors, 0 warnings in 7 checks")
 
     def test_github_passing(self):
-        proc = check(EXAMPLE, "--runtime", RUNTIME, "--format", "github")
+        proc = check(EXAMPLE, *PINNED, "--format", "github")
         self.assertEqual(proc.returncode, 0)
         self.assertEqual(proc.stdout, "::notice title=pybundle check::passed: 0 errors, 0 warnings in 7 checks\n")
 
     def test_human_quiet_verbose_and_colour(self):
-        proc = check(fixture("stale-lock"), "--runtime", RUNTIME)
+        proc = check(fixture("stale-lock"), *PINNED)
         self.assertEqual(proc.returncode, 1)
         self.assertNotIn("\033[", proc.stdout)  # not a terminal
         self.assertIn("FAIL lock-fresh", proc.stdout)
         self.assertIn("error[lock-stale]:", proc.stdout)
         self.assertIn("failed: 1 error, 0 warnings in 7 checks (exit 1)", proc.stdout)
 
-        quiet = check(fixture("stale-lock"), "--runtime", RUNTIME, "-q")
+        quiet = check(fixture("stale-lock"), *PINNED, "-q")
         self.assertEqual(quiet.returncode, 1)
         [line] = quiet.stdout.splitlines()
         self.assertRegex(line, r"^error\[lock-stale\]: .*stale-lock/uv.lock: out of date: ")
 
-        verbose = check(fixture("stale-lock"), "--runtime", RUNTIME, "-v")
+        verbose = check(fixture("stale-lock"), *PINNED, "-v")
         self.assertRegex(verbose.stdout, r"lock-fresh .*\(\d+\.\d\d s\)")
         self.assertIn('{"differences":1}', verbose.stdout)
 
-        always = check(fixture("stale-lock"), "--runtime", RUNTIME, "--color", "always")
+        always = check(fixture("stale-lock"), *PINNED, "--color", "always")
         self.assertIn("\033[1;31mFAIL\033[0m", always.stdout)
-        no_color = check(fixture("stale-lock"), "--runtime", RUNTIME, "--color", "auto", env={"NO_COLOR": "1"})
+        no_color = check(fixture("stale-lock"), *PINNED, "--color", "auto", env={"NO_COLOR": "1"})
         self.assertNotIn("\033[", no_color.stdout)
 
 
