@@ -55,6 +55,9 @@ class Runner {
       } catch (const Error& e) {
         c = Check{.name = name, .title = title};
         c.add(check::from_error(e, name + "-error"));
+      } catch (const std::exception& e) {  // a bug: still report every other check
+        c = Check{.name = name, .title = title};
+        c.add({.code = name + "-internal", .message = std::string("internal error: ") + e.what(), .exit = Exit::internal});
       }
       c.name = name;
       if (c.title.empty()) c.title = title;

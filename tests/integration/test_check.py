@@ -533,6 +533,12 @@ class Cli(unittest.TestCase):
             with self.subTest(args=args):
                 self.assertEqual(support.run(*args).returncode, 2)
 
+    def test_every_command_maps_a_bad_flag_to_2_and_has_help(self):
+        for cmd in self.commands():
+            with self.subTest(cmd=cmd):
+                self.assertEqual(support.run(cmd, "--no-such-flag").returncode, 2)
+                self.assertEqual(support.run(cmd, "--help").returncode, 0)
+
     def test_help_and_version_exit_0(self):
         for args in (["--help"], ["check", "--help"], ["completions", "--help"], ["--version"]):
             with self.subTest(args=args):
