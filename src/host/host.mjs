@@ -288,6 +288,9 @@ def to_response(r):
     raise TypeError("on_fetch returned %s; expected str, bytes, dict, list or an object with "
                     "status and headers" % type(r).__name__)
 
+async def warm_handler(request):
+    return {"path": request.path, "query": request.query, "text": request.text()}
+
 def find_handler(entry):
     mod = sys.modules.get(entry) or importlib.import_module(entry)
     fn = getattr(mod, "on_fetch", None)
@@ -308,35 +311,106 @@ async def call(fn, method, url, headers, body):
         return [500, [["content-type", "text/plain; charset=utf-8"]], b"Internal Server Error\n", text]
 `;
 
-async function importRuntime(runtime) {
-  const mod = await import(pathToFileURL(path.join(runtime, "pyodide.mjs")).href);
-  // Releases up to 0.29 load pyodide.asm.js, which defines a global; later ones export it.
-  const asmMjs = path.join(runtime, "pyodide.asm.mjs");
-  let create;
-  if (fs.existsSync(asmMjs)) {
-    create = (await import(pathToFileURL(asmMjs).href)).default;
+// Pyodide's Emscripten module (pyodide.asm.js up to 0.29, pyodide.asm.mjs after) is 1.2 MB of
+// JavaScript. import() runs it through the CommonJS/ESM loaders (lexing it for exports) and
+// compiles it afresh in every process. Instead run it as a classic script with V8's code cache
+// (kept in --cache), which holds the functions compiled during a restore. Dynamic import() and
+// import.meta inside it are routed to us; any source we do not recognise falls back to import().
+const codeCache = { script: null, file: null, write: false };
+
+function scriptSource(file, isModule) {
+  let body = fs.readFileSync(file, "utf8");
+  body = body.replace(/(?<![\w$.])import\(/g, "__pb_import(");
+  if (isModule) {
+    const exportRe = /export\s+default\s+_createPyodideModule\s*;?\s*$/;
+    if (!exportRe.test(body)) return null;
+    body = body.replace(exportRe, "return _createPyodideModule;").replace(/\bimport\.meta\.url\b/g, "__pb_url");
+    if (/\bimport\.meta\b|(^|[;}\n])\s*(import|export)\s*[{*\w]/.test(body)) return null;
   } else {
-    await import(pathToFileURL(path.join(runtime, "pyodide.asm.js")).href);
-    create = globalThis._createPyodideModule;
+    if (!/globalThis\._createPyodideModule\s*=/.test(body)) return null;
+    body += "\nreturn globalThis._createPyodideModule;";
   }
+  return `(function (exports, require, module, __filename, __dirname, __pb_import, __pb_url) {"use strict";${body}\n})`;
+}
+
+async function loadCreateFunction(runtime, cacheDir) {
+  const asmMjs = path.join(runtime, "pyodide.asm.mjs");
+  const isModule = fs.existsSync(asmMjs);
+  const file = isModule ? asmMjs : path.join(runtime, "pyodide.asm.js");
+  const source = scriptSource(file, isModule);
+  if (source === null) {
+    if (isModule) return (await import(pathToFileURL(file).href)).default;
+    await import(pathToFileURL(file).href);
+    return globalThis._createPyodideModule;
+  }
+  const vm = await import("node:vm");
+  const { createRequire } = await import("node:module");
+  const req = createRequire(file);
+  let cachedData;
+  if (cacheDir) {
+    const st = fs.statSync(file);
+    const key = `${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}`;
+    codeCache.file = path.join(cacheDir, `pyodide-${key}.v8`);
+    try {
+      cachedData = fs.readFileSync(codeCache.file);
+    } catch {
+      codeCache.write = true;
+    }
+  }
+  const script = new vm.Script(source, { filename: file, cachedData });
+  if (cachedData && script.cachedDataRejected) codeCache.write = true;
+  codeCache.script = script;
+  // Bare specifiers (the `ws` package) resolve from the runtime's node_modules.
+  const dynImport = (spec) =>
+    spec.startsWith("node:") || spec.includes("://") ? import(spec) : import(pathToFileURL(req.resolve(spec)).href);
+  const module = { exports: {} };
+  return script.runInThisContext()(module.exports, req, module, file, path.dirname(file), dynImport,
+                                   pathToFileURL(file).href);
+}
+
+// After the first restore with this runtime and Node, keep the compiled code for the next ones.
+function saveCodeCache() {
+  if (!codeCache.write || !codeCache.script) return;
+  codeCache.write = false;
+  try {
+    fs.mkdirSync(path.dirname(codeCache.file), { recursive: true });
+    const tmp = `${codeCache.file}.${process.pid}.tmp`;
+    fs.writeFileSync(tmp, codeCache.script.createCachedData());
+    fs.renameSync(tmp, codeCache.file);
+  } catch (e) {
+    log(`note: cannot write the code cache ${codeCache.file}: ${e.message}`);
+  }
+}
+
+async function importRuntime(opts) {
+  const mod = await import(pathToFileURL(path.join(opts.runtime, "pyodide.mjs")).href);
+  const create = await loadCreateFunction(opts.runtime, opts["code-cache"]);
   return { loadPyodide: mod.loadPyodide, create };
 }
 
 // Load Pyodide, restoring `snapshot` (stock snapshot bytes) when given.
 async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {}) {
-  const { loadPyodide, create } = await importRuntime(opts.runtime);
+  const { loadPyodide, create } = await importRuntime(opts);
   const tImported = performance.now();
   let module = null;
-  const heapNeeded = snapshot ? snapshot.length - new Uint32Array(snapshot.buffer, snapshot.byteOffset, 4)[1] : 0;
+  const heap = { restored: 0, initial: 0 };
   // Pyodide sets INITIAL_MEMORY from the snapshot length, but a wasm module that defines its own
-  // memory ignores it; restoreSnapshot then writes past the end (pyodide#6254). Grow first.
+  // memory ignores it; restoreSnapshot then writes past the end (pyodide#6254). So size the memory
+  // here, and when the heap comes from a file, read it straight into wasm memory (Pyodide then
+  // gets only its header and copies nothing).
   const wrapped = async (settings) => {
+    if (snapshot) settings.INITIAL_MEMORY = snapshot.heapSize;
     const m = await create(settings);
     module = m;
-    if (heapNeeded > m.HEAP8.length) {
-      if (typeof m.growMemory === "function") m.growMemory(heapNeeded);
-      else m.wasmMemory?.grow(Math.ceil((heapNeeded - m.HEAP8.length) / 65536));
-      if (m.HEAP8.length < heapNeeded) throw new HostError(`cannot grow the wasm heap to ${heapNeeded} bytes`);
+    if (snapshot) {
+      heap.initial = m.HEAP8.length;
+      heap.restored = snapshot.heapSize;
+      if (snapshot.heapSize > m.HEAP8.length) {
+        if (typeof m.growMemory === "function") m.growMemory(snapshot.heapSize);
+        else m.wasmMemory?.grow(Math.ceil((snapshot.heapSize - m.HEAP8.length) / 65536));
+        if (m.HEAP8.length < snapshot.heapSize) throw new HostError(`cannot grow the wasm heap to ${snapshot.heapSize} bytes`);
+      }
+      snapshot.fillHeap?.(m.HEAP8);
     }
     return m;
   };
@@ -349,20 +423,41 @@ async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {})
     env: { PYTHONINSPECT: "1" },
   };
   if (makeSnapshot) config._makeSnapshot = true;
-  if (snapshot) config._loadSnapshot = snapshot;
+  if (snapshot) config._loadSnapshot = snapshot.bytes;
   const pyodide = await loadPyodide(config);
   const tLoaded = performance.now();
   pyodide.FS.mkdirTree(BUNDLE);
   pyodide.mountNodeFS(BUNDLE, path.resolve(opts.bundle));
-  const ns = pyodide.globals.get("dict")();
-  pyodide.runPython(PRELUDE, { globals: ns, filename: "<pybundle>" });
-  const py = (name) => ns.get(name);
+  const host = hostModule(pyodide);
+  const py = (name) => host[name];
   py("add_paths")();
   if (snapshot) py("reseed")();
   return {
-    pyodide, py, module: () => module,
+    pyodide, py, module: () => module, heap,
     timings: { import_runtime: ms(t0, tImported), load: ms(tImported, tLoaded), ready: ms(t0, performance.now()) },
   };
+}
+
+// A 32-bit FNV-1a of the prelude: a snapshot made by another pybundle carries another prelude.
+function fnv1a(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16);
+}
+const PRELUDE_ID = fnv1a(PRELUDE);
+
+// The prelude lives in the snapshot as module _pybundle_host, so a restore compiles no Python
+// (the first compile in a process pulls in a lot of wasm code). Made fresh when missing or stale.
+function hostModule(pyodide) {
+  const modules = pyodide.pyimport("sys").modules;
+  let host = modules.get("_pybundle_host");
+  if (!host || host.PRELUDE_ID !== PRELUDE_ID) {
+    host = pyodide.pyimport("types").ModuleType("_pybundle_host");
+    pyodide.runPython(PRELUDE, { globals: host.__dict__, filename: "<pybundle>" });
+    host.PRELUDE_ID = PRELUDE_ID;
+    modules.set("_pybundle_host", host);
+  }
+  return host;
 }
 
 function readAll(fd, size) {
@@ -382,10 +477,32 @@ function readAll(fd, size) {
   return buf;
 }
 
-function loadSnapshotBytes(opts) {
-  if (opts["snapshot-stdin"]) return readAll(0, Number(opts["snapshot-stdin"]));
-  if (opts.snapshot) return new Uint8Array(fs.readFileSync(opts.snapshot));
-  return null;
+// The snapshot to restore: Pyodide's bytes, either whole (from stdin) or only its header (from a
+// file, whose heap part is read into wasm memory once the module exists).
+function loadSnapshot(opts) {
+  const fromBytes = (bytes) => ({ bytes, heapSize: bytes.length - new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) });
+  if (opts["snapshot-stdin"]) return fromBytes(readAll(0, Number(opts["snapshot-stdin"])));
+  if (!opts["snapshot-file"]) return null;
+  const fd = fs.openSync(opts["snapshot-file"], "r");
+  const size = fs.fstatSync(fd).size;
+  const head = new Uint8Array(8);
+  fs.readSync(fd, head, 0, 8, 0);
+  const offset = new DataView(head.buffer).getUint32(4, true);
+  if (offset < 48 || offset > size) throw new HostError(`${opts["snapshot-file"]}: not a Pyodide snapshot`);
+  const bytes = new Uint8Array(offset);
+  fs.readSync(fd, bytes, 0, offset, 0);
+  const heapSize = size - offset;
+  return {
+    bytes, heapSize,
+    fillHeap(heap8) {
+      for (let done = 0; done < heapSize;) {
+        const n = fs.readSync(fd, heap8, done, heapSize - done, offset + done);
+        if (n === 0) throw new HostError(`${opts["snapshot-file"]}: ended early`);
+        done += n;
+      }
+      fs.closeSync(fd);
+    },
+  };
 }
 
 function splitList(s) {
@@ -450,6 +567,11 @@ async function makeSnapshot(opts) {
   }
   const warnings = watch.found.toJs({ dict_converter: Object.fromEntries });
   const modules = rt.py("module_names")().toJs().filter((m) => !before.has(m));
+  // Run the request path once with a stand-in handler, so what it imports and initialises on
+  // first use (the event loop, urllib.parse, json) is in the snapshot too.
+  const warm = await callHandler({ rt, handler: rt.py("warm_handler") }, "GET", "http://localhost/?warm=1",
+                                 [["host", "localhost"]], new Uint8Array());
+  if (warm.traceback) throw new HostError("warming the request path failed", { traceback: warm.traceback });
   rt.py("collect")();
   const tImported = performance.now();
   const scrubbed = scrubFreeMemory(rt.module());
@@ -470,7 +592,7 @@ async function makeSnapshot(opts) {
 }
 
 async function startApp(opts) {
-  const snapshot = loadSnapshotBytes(opts);
+  const snapshot = loadSnapshot(opts);
   const rt = await loadRuntime(opts, { snapshot });
   if (!snapshot) {
     const failure = rt.py("import_modules")([opts.entry, ...splitList(opts.preimport)]);
@@ -511,6 +633,7 @@ async function run(opts) {
   const tCall = performance.now();
   const r = await callHandler(app, "GET", opts.url ?? "http://localhost/", [["host", "localhost"]], new Uint8Array());
   const tDone = performance.now();
+  saveCodeCache();
   if (r.traceback) log(r.traceback);
   const headers = Object.fromEntries(r.headers.map(([k, v]) => [k.toLowerCase(), v]));
   return {
@@ -518,7 +641,9 @@ async function run(opts) {
     ...(r.traceback ? { error: "on_fetch raised: " + r.traceback.trim().split("\n").pop(), traceback: r.traceback } : {}),
     restored: app.restored,
     response: { status: r.status, headers, ...bodyForJson(r.body) },
-    timings_ms: { runtime_ready: app.ready, handler: ms(tCall, tDone), total: ms(t0, tDone), ...app.rt.timings },
+    timings_ms: { runtime_ready: app.ready, handler: ms(tCall, tDone), total: ms(t0, tDone),
+                  node_start: ms(0, t0), ...app.rt.timings },
+    heap: app.rt.heap,
   };
 }
 
@@ -552,6 +677,7 @@ async function serve(opts) {
     server.listen(Number(opts.port ?? 8787), host, resolve);
   });
   const port = server.address().port;
+  saveCodeCache();
   log(`serving ${opts.entry}.on_fetch on http://${host}:${port}/ ` +
       `(${app.restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${app.ready} ms)`);
   if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });

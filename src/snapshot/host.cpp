@@ -5,8 +5,11 @@
 // stderr. A snapshot to restore arrives decompressed on the host's stdin (--snapshot-stdin BYTES),
 // so decompression overlaps Node's start-up and no raw heap is written to disk.
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
+#include <random>
 
+#include "snapshot/heap_cache.hpp"
 #include "snapshot/node_process.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
@@ -82,6 +85,20 @@ double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
+std::string random_id() {
+  std::random_device rd;
+  std::string id;
+  static const char* hex = "0123456789abcdef";
+  for (int i = 0; i < 8; ++i) {
+    uint32_t v = rd();
+    for (int j = 0; j < 4; ++j) {
+      id += hex[(v >> (8 * j + 4)) & 15];
+      id += hex[(v >> (8 * j)) & 15];
+    }
+  }
+  return id;
+}
+
 std::string entropy_warning(const nlohmann::json& e) {
   std::string where = e.value("file", "?") + ":" + std::to_string(e.value("line", 0));
   std::string msg = where + ": " + e.value("call", "?") + " runs while the snapshot is made";
@@ -146,9 +163,19 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"modules", answer.value("modules", nlohmann::json::array())},
       {"entropy", answer.value("entropy", nlohmann::json::array())},
       {"created_by", std::string("pybundle ") + PYBUNDLE_VERSION},
+      {"id", random_id()},
   };
   auto file = options.bundle_dir / "snapshot.bin.zst";
   auto raw_size = raw.size();
+  {
+    // The first restore on this machine then needs no decompression either.
+    SnapshotHeader h;
+    h.meta = meta;
+    h.meta["raw_size"] = raw_size;
+    HeapCacheWriter keep(heap_cache_path(resolve_cache(options.cache_dir), h));
+    keep.write(raw);
+    keep.commit(raw_size);
+  }
   auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
   write_snapshot_file(file, meta, std::move(raw), options.level, &base);
 
@@ -222,26 +249,38 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
   std::string entry;
   if (p.manifest.contains("entry") && p.manifest["entry"].is_object()) entry = p.manifest["entry"].value("module", "");
   if (entry.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no entry.module", Exit::usage);
-  for (std::string s : std::initializer_list<std::string>{"--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry", entry})
+  for (std::string s : std::initializer_list<std::string>{
+           "--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry", entry, "--code-cache",
+           (resolve_cache(options.cache_dir) / "v8").string()})
     spawn.argv.push_back(s);
   if (!p.snapshot.empty()) {
     auto raw_size = p.header.meta.value("raw_size", uint64_t{0});
+    auto cached = heap_cache_path(resolve_cache(options.cache_dir), p.header);
+    if (heap_cache_ready(cached, p.header)) {
+      spawn.argv.push_back("--snapshot-file");
+      spawn.argv.push_back(cached.string());
+      return spawn;
+    }
     spawn.argv.push_back("--snapshot-stdin");
     spawn.argv.push_back(std::to_string(raw_size));
     auto file = p.snapshot;
     auto header = p.header;
     auto wasm = p.runtime.dir / "pyodide.asm.wasm";
-    // Runs on a thread while Node starts: read the wasm's data segments, decompress, stream.
-    spawn.feed = [file, header, wasm](int fd) {
+    // Runs on a thread while Node starts: decompress, stream to the host, and keep a copy in the
+    // heap cache for the next restore.
+    spawn.feed = [file, header, wasm, cached, raw_size](int fd) {
       HeapBase base;
       if (header.meta.value("xor_wasm_data", false)) base = load_heap_base(wasm);
+      HeapCacheWriter keep(cached);
       bool reader_gone = false;
       decompress_payload(
           file, header,
           [&](std::string_view chunk) {
             if (!reader_gone && !write_all(fd, chunk.data(), chunk.size())) reader_gone = true;
+            keep.write(chunk);
           },
           &base);
+      keep.commit(raw_size);
     };
   }
   return spawn;
@@ -252,12 +291,18 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
 nlohmann::json run_bundle(const RunOptions& options) {
   auto start = std::chrono::steady_clock::now();
   auto p = prepare(options);
+  double prepare_ms = ms_since(start);
   if (!p.note.empty() && options.warn) options.warn(p.note);
-  auto spawn = app_spawn(options, p, "run");
+  auto opts = options;
+  // One request: V8's optimising tier would compile the interpreter for a request that is over
+  // before the code is ready (hundreds of ms of CPU); the baseline tier answers sooner.
+  if (opts.node_flags.empty()) opts.node_flags = {"--liftoff-only"};
+  auto spawn = app_spawn(opts, p, "run");
   spawn.argv.push_back("--url");
   spawn.argv.push_back(options.url);
   auto answer = parse_answer(spawn_node(spawn), "run");
   answer["process_ms"] = std::round(ms_since(start) * 10) / 10;
+  answer["prepare_ms"] = std::round(prepare_ms * 10) / 10;
   if (!p.note.empty()) answer["note"] = p.note;
   return answer;
 }

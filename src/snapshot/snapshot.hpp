@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -58,7 +59,8 @@ struct DataSegment {
   std::string_view bytes;
 };
 struct HeapBase {
-  std::string wasm;                        // owns the bytes the segments point into
+  std::shared_ptr<const char> wasm;        // the module, mapped read-only; segments point into it
+  size_t wasm_size = 0;
   std::vector<DataSegment> segments;       // sorted by offset
 };
 HeapBase load_heap_base(const std::filesystem::path& wasm_file);  // throws on a malformed module

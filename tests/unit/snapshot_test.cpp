@@ -153,6 +153,12 @@ TEST_CASE("the heap is stored XOR the wasm module's data segments, and restored 
   CHECK(stored.substr(32 + 1024, 3) == std::string("\0\0", 2) + static_cast<char>('q' ^ 'z'));
   decompress_payload(file, h, [&](std::string_view s) { back.append(s); }, &base);
   CHECK(back == raw);
+  // Pieces that start past a segment, inside one, or across one.
+  for (uint64_t start : {0u, 17u, 20u, 1000u, 1025u, 1100u}) {
+    std::string piece = stored.substr(32 + start, 64);
+    xor_heap_base(base, piece.data(), piece.size(), start);
+    CHECK(piece == raw.substr(32 + start, 64));
+  }
   CHECK(error_of([&] { decompress_payload(file, h, [](std::string_view) {}); }).find("needs the runtime") !=
         std::string::npos);
 }
