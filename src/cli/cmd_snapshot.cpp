@@ -13,7 +13,7 @@ namespace {
 struct SnapshotArgs {
   std::string bundle;
   std::vector<std::string> preimport;
-  int level = 19;
+  int level = 12;
 };
 
 void make(const SnapshotArgs& a) {

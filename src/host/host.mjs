@@ -106,7 +106,7 @@ def _describe(fn):
                 return "random.%s()" % name
             return "Random.%s() of an instance" % name
         if isinstance(fn, type) and issubclass(fn, rnd.Random) and not issubclass(fn, rnd.SystemRandom):
-            return "%s() (seeded from the OS when created)" % fn.__qualname__
+            return "%s.%s()" % (fn.__module__, fn.__qualname__)
     if fn is os.urandom or fn is getattr(os, "getrandom", None):
         return "os.%s()" % fn.__name__
     mod = getattr(fn, "__module__", None)
@@ -165,7 +165,8 @@ class EntropyWatch:
         site = (filename, offset)
         if site not in self.sites:
             self.sites.add(site)
-            entry = {"call": what, "file": rel(filename), "line": _line_of(code, offset)}
+            entry = {"call": what, "file": rel(filename), "line": _line_of(code, offset),
+                     "kind": "generator" if isinstance(fn, type) else "draw"}
             frame = sys._getframe(1)
             while frame is not None:
                 f = frame.f_code.co_filename

@@ -100,8 +100,13 @@ std::string random_id() {
 }
 
 std::string entropy_warning(const nlohmann::json& e) {
-  std::string where = e.value("file", "?") + ":" + std::to_string(e.value("line", 0));
-  std::string msg = where + ": " + e.value("call", "?") + " runs while the snapshot is made";
+  std::string msg = e.value("file", "?") + ":" + std::to_string(e.value("line", 0)) + ": " + e.value("call", "?");
+  if (e.value("kind", "") == "generator") {
+    msg += " creates a random generator while the snapshot is made";
+    if (e.contains("imported_from")) msg += " (imported from " + e["imported_from"].get<std::string>() + ")";
+    return msg + "; every restore starts it from the same state (only the module-level random is reseeded)";
+  }
+  msg += " runs while the snapshot is made";
   if (e.contains("imported_from")) msg += " (imported from " + e["imported_from"].get<std::string>() + ")";
   return msg + "; every restore of the snapshot shares its result — call it inside the handler instead";
 }

@@ -8,6 +8,7 @@ import zipfile
 import support
 
 TARGETS = {
+    "0.27.7": {"pyodide": "0.27.7", "python": "3.12.7", "abi": "2024_0", "platform": "emscripten_3_1_58"},
     "0.29.3": {"pyodide": "0.29.3", "python": "3.13.2", "abi": "2025_0", "platform": "emscripten_4_0_9"},
     "314.0.7": {"pyodide": "314.0.7", "python": "3.14.2", "abi": "2026_0", "platform": "emscripten_5_0_3"},
 }

@@ -97,6 +97,57 @@ class SnapshotCase(unittest.TestCase):
         self.assertIn("runtime ready", proc.stderr)
 
 
+SCI_APP = '''
+import networkx as nx
+import sympy
+
+x = sympy.Symbol("x")
+
+def on_fetch(request):
+    graph = nx.path_graph(5)
+    return {"expand": str(sympy.expand((x + 1) ** 3)), "path": nx.shortest_path(graph, 0, 4)}
+'''
+
+
+class RuntimesCase(unittest.TestCase):
+    """Other Pyodide releases, and a heap larger than the runtime's initial memory."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-runtimes-")
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def test_314_restores_a_heap_larger_than_its_initial_memory(self):
+        # Pyodide 314.0.7's own loader fails here (pyodide#6254): its wasm module defines its
+        # memory, so the snapshot's size never reaches it and the heap copy runs off the end.
+        b = os.path.join(self.tmp, "sci")
+        bundles.make_bundle(b, {"app.py": SCI_APP}, bundles.corpus_wheels("sci"), target="314.0.7")
+        proc = support.run("snapshot", b, "--level", "3", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        for _ in range(2):
+            proc, answer = bundles.run_json(b)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertTrue(answer["restored"])
+            self.assertGreater(answer["heap"]["restored"], answer["heap"]["initial"])
+            body = json.loads(answer["response"]["body"])
+            self.assertEqual(body, {"expand": "x**3 + 3*x**2 + 3*x + 1", "path": [0, 1, 2, 3, 4]})
+
+    def test_0_27_round_trip(self):
+        b = os.path.join(self.tmp, "old")
+        bundles.make_bundle(b, {"app.py": "import random\ndef on_fetch(request):\n    return str(random.random())\n"},
+                            target="0.27.7")
+        proc = support.run("snapshot", b, "--level", "1", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        values = set()
+        for _ in range(2):
+            proc, answer = bundles.run_json(b)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertTrue(answer["restored"])
+            values.add(answer["response"]["body"])
+        self.assertEqual(len(values), 2)
+
+
 class StaleCase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pb-stale-")
