@@ -41,6 +41,6 @@ void info(std::string_view message) {
 }
 
 // The newest release whose snapshot round trip passes on the flask-app corpus (README).
-std::string default_target() { return "pyodide@0.29.3"; }
+std::string default_target() { return "pyodide@314.0.7"; }
 
 }  // namespace pb::cli
