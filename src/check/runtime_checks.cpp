@@ -89,6 +89,38 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::
   return c;
 }
 
+Check entry(const stdfs::path& bundle, const json& manifest, const json& answer) {
+  Check c{.name = "entry", .title = "the entry imports and defines on_fetch"};
+  std::string module = manifest["entry"].is_object() ? str(manifest["entry"], "module") : "";
+  if (module.empty()) {
+    c.add({.code = "no-entry", .message = "bundle.json names no entry module", .file = shown(bundle, "bundle.json"),
+           .fix = "set [tool.pybundle] entry and rebuild"});
+    return c;
+  }
+  // The handler was called: the entry loaded and on_fetch was found.
+  if (answer.contains("response")) {
+    c.summary = module + ".on_fetch found";
+    return c;
+  }
+  std::string error = answer.value("error", "the JavaScript host failed");
+  auto [file, line] = traceback_place(bundle, answer.value("traceback", ""));
+  if (answer.contains("module")) {  // the host names the module whose import failed
+    c.add({.code = "import-error",
+           .message = error,
+           .file = file,
+           .line = line,
+           .fix = "fix the error (the traceback is on stderr); `pybundle run OUT` reproduces it"});
+  } else if (error.find("defines no on_fetch") != std::string::npos) {
+    c.add({.code = "no-on-fetch",
+           .message = error,
+           .file = str(manifest["entry"], "path").empty() ? "" : shown(bundle, str(manifest["entry"], "path")),
+           .fix = "define `def on_fetch(request):` (or `async def`) in the entry module"});
+  } else {
+    c.add({.code = "entry-error", .message = error, .file = file, .line = line});
+  }
+  return c;
+}
+
 Check request(const stdfs::path& bundle, const json& manifest, const json& answer) {
   Check c{.name = "request", .title = "the bundle restores and answers one request"};
   const bool has_snapshot = manifest["snapshot"].is_object();
@@ -111,9 +143,7 @@ Check request(const stdfs::path& bundle, const json& manifest, const json& answe
            .message = error,
            .file = file,
            .line = line,
-           .fix = error.find("defines no on_fetch") != std::string::npos
-                      ? "define `def on_fetch(request):` (or `async def`) in the entry module"
-                      : "run `pybundle run OUT` to see the whole traceback"});
+           .fix = "run `pybundle run OUT` to see the whole traceback"});
     return c;
   }
   if (status >= 500) {

@@ -16,6 +16,11 @@ namespace pb::check {
 Check snapshot(const std::filesystem::path& bundle, const nlohmann::json& manifest,
                const snapshot::RuntimeInfo& runtime);
 
+// "entry": from the same answer, the entry module imported (or was restored) and defines a callable
+// on_fetch — the host looks it up before it calls it. An import error names the module and the
+// place in the bundle its traceback points to.
+Check entry(const std::filesystem::path& bundle, const nlohmann::json& manifest, const nlohmann::json& answer);
+
 // "request": the answer of snapshot::run_bundle (one GET /): on_fetch answered without raising,
 // with a status below 500, from the restored snapshot when the bundle has one.
 Check request(const std::filesystem::path& bundle, const nlohmann::json& manifest, const nlohmann::json& answer);

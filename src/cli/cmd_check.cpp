@@ -209,6 +209,23 @@ Report check_bundle(const CheckOptions& o) {
       [&] { return check::snapshot(dir, manifest, *runtime); });
   const bool snapshot_ok = r.checks.back().status() != check::Status::fail;
 
+  // One run of the bundle (the host imports or restores the entry, finds on_fetch, calls it once)
+  // answers both `entry` and `request`.
+  const std::string no_run = !no_runtime.empty() ? no_runtime : snapshot_ok ? "" : "the snapshot does not match";
+  std::optional<nlohmann::json> answer;
+  auto run_once = [&]() -> const nlohmann::json& {
+    if (!answer) {
+      snapshot::RunOptions ro;
+      ro.bundle_dir = dir;
+      ro.cache_dir = global().cache();
+      answer = snapshot::run_bundle(ro);
+    }
+    return *answer;
+  };
+  run("entry", "the entry imports and defines on_fetch", no_run,
+      [&] { return check::entry(dir, manifest, run_once()); });
+  const bool entry_ok = r.checks.back().status() != check::Status::fail;
+
   // The budget comes from DIR's pyproject.toml when there is one (DIR defaults to ".").
   std::optional<project::Project> project;
   std::optional<Error> project_error;
@@ -225,12 +242,8 @@ Report check_bundle(const CheckOptions& o) {
     return check::bundle_size(dir, resolve_budget(o, project ? &*project : nullptr));
   });
   run("request", "the bundle restores and answers one request",
-      !no_runtime.empty() ? no_runtime : snapshot_ok ? "" : "the snapshot does not match", [&] {
-        snapshot::RunOptions ro;
-        ro.bundle_dir = dir;
-        ro.cache_dir = global().cache();
-        return check::request(dir, manifest, snapshot::run_bundle(ro));
-      });
+      !no_run.empty() ? no_run : entry_ok ? "" : "the entry did not load",
+      [&] { return check::request(dir, manifest, run_once()); });
   return r;
 }
 
@@ -260,7 +273,7 @@ void register_check(CLI::App& app) {
   cmd->add_option("--size-budget", o->size_budget,
                   "Gzip size budget, e.g. 10MiB (default: $PYBUNDLE_SIZE_BUDGET, else [tool.pybundle] size-budget)");
   std::vector<std::string> names = kProjectChecks;
-  for (const char* n : {"manifest", "files", "runtime", "snapshot", "request"}) names.push_back(n);
+  for (const char* n : {"manifest", "files", "runtime", "snapshot", "entry", "request"}) names.push_back(n);
   cmd->add_option("--skip", o->skip, "Do not run this check (repeatable): " + [&] {
     std::string s;
     for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
@@ -278,7 +291,7 @@ void register_check(CLI::App& app) {
       "Examples:\n"
       "  pybundle check                          the project in the current directory\n"
       "  pybundle check --size-budget 3MiB app/  a project, with a budget\n"
-      "  pybundle check --bundle dist            a built bundle (files, snapshot, size, one request)\n"
+      "  pybundle check --bundle dist            a built bundle (files, snapshot, entry, size, a request)\n"
       "  pybundle check --format github          annotations for GitHub Actions\n"
       "  pybundle check --format json | jq .ok\n"
       "Exit status: 0 no errors, 1 a check found problems, 2 usage or configuration error,\n"

@@ -272,7 +272,7 @@ class BundleChecks(unittest.TestCase):
         return check_json("--bundle", bundle, *args, env=self.env, cwd=self.tmp)
 
     def assertRuntimeChecksSkipped(self, doc, reason):
-        for name in ("runtime", "snapshot", "request"):
+        for name in ("runtime", "snapshot", "entry", "request"):
             c = next(c for c in doc["checks"] if c["name"] == name)
             self.assertEqual((c["status"], c["summary"]), ("skip", reason))
 
@@ -282,7 +282,7 @@ class BundleChecks(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertEqual(doc["kind"], "bundle")
         self.assertEqual([c["name"] for c in doc["checks"]],
-                         ["manifest", "files", "runtime", "snapshot", "size", "request"])
+                         ["manifest", "files", "runtime", "snapshot", "entry", "size", "request"])
         self.assertEqual({c["status"] for c in doc["checks"]}, {"pass"})
         request = next(c for c in doc["checks"] if c["name"] == "request")
         self.assertEqual(request["metrics"]["status"], 200)
@@ -359,17 +359,19 @@ class BundleChecks(unittest.TestCase):
         bundle = self.copy(fixture("no-on-fetch"), "--no-snapshot")
         proc, doc = self.check(bundle)
         self.assertEqual(proc.returncode, 1)
-        [f] = findings(doc, "request")
-        self.assertEqual(f["code"], "request-failed")
+        [f] = findings(doc, "entry")
+        self.assertEqual(f["code"], "no-on-fetch")
         self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request)", f["message"])
+        self.assertEqual(f["file"], os.path.join(bundle, "app/app.py"))
         self.assertIn("def on_fetch(request):", f["fix"])
+        self.assertEqual((status(doc, "request"), doc["checks"][-1]["summary"]), ("skip", "the entry did not load"))
 
     def test_entry_that_raises(self):
         bundle = self.copy(fixture("entry-raises"), "--no-snapshot")
         proc, doc = self.check(bundle)
         self.assertEqual(proc.returncode, 1)
-        [f] = findings(doc, "request")
-        self.assertEqual(f["code"], "request-failed")
+        [f] = findings(doc, "entry")
+        self.assertEqual(f["code"], "import-error")
         self.assertEqual(f["message"], "importing 'app' failed: KeyError: 'timeout'")
         self.assertEqual((f["file"], f["line"]), (os.path.join(bundle, "app/app.py"), 6))
         self.assertIn("KeyError: 'timeout'", proc.stderr)  # the traceback, for people

@@ -653,8 +653,36 @@ TEST_CASE("request: the host's answer read as a check") {
 
   auto no_handler = nlohmann::json::parse(
       R"j({"ok": false, "error": "LookupError: entry module 'app' (app/app.py) defines no on_fetch(request)"})j");
-  CHECK(find_code(check::request(t.path, m, no_handler), "request-failed")->fix.find("def on_fetch") != std::string::npos);
+  CHECK(find_code(check::request(t.path, m, no_handler), "request-failed")->message.find("defines no on_fetch") !=
+        std::string::npos);
 
   auto server_error = nlohmann::json::parse(R"j({"ok": true, "restored": true, "response": {"status": 503}})j");
   CHECK(find_code(check::request(t.path, m, server_error), "request-failed")->message.find("503") != std::string::npos);
+}
+
+TEST_CASE("entry: import errors, a missing on_fetch and a called handler, from the host's answer") {
+  TempDir t;
+  make_bundle(t.path, kFiles);
+  auto m = load_manifest(t.path);
+  auto called = nlohmann::json::parse(R"j({"ok": false, "error": "on_fetch raised: KeyError: 'x'", "response": {"status": 500}})j");
+  auto c = check::entry(t.path, m, called);
+  CHECK(c.status() == Status::pass);  // on_fetch exists; `request` reports what it did
+  CHECK(c.summary == "app.on_fetch found");
+
+  auto import_error = nlohmann::json::parse(R"j({"ok": false, "module": "app", "error": "importing 'app' failed: ImportError: no x",
+      "traceback": "  File \"/bundle/app/app.py\", line 3, in <module>\nImportError: no x\n"})j");
+  c = check::entry(t.path, m, import_error);
+  REQUIRE(find_code(c, "import-error"));
+  CHECK(find_code(c, "import-error")->file == check::shown(t.path, "app/app.py"));
+  CHECK(find_code(c, "import-error")->line == 3);
+
+  auto no_handler = nlohmann::json::parse(
+      R"j({"ok": false, "error": "LookupError: entry module 'app' (app/app.py) defines no on_fetch(request)"})j");
+  c = check::entry(t.path, m, no_handler);
+  REQUIRE(find_code(c, "no-on-fetch"));
+  CHECK(find_code(c, "no-on-fetch")->file == check::shown(t.path, "app/app.py"));
+
+  CHECK(find_code(check::entry(t.path, m, nlohmann::json::parse(R"j({"ok": false, "error": "host died"})j")), "entry-error"));
+  m["entry"] = nullptr;
+  CHECK(find_code(check::entry(t.path, m, called), "no-entry"));
 }
