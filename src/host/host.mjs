@@ -3,7 +3,6 @@
 // Modes: make-snapshot, run, serve, smoke, trace. The protocol is described in src/snapshot.
 import fs from "node:fs";
 import path from "node:path";
-import http from "node:http";
 import { pathToFileURL } from "node:url";
 
 const t0 = performance.now();
@@ -32,6 +31,10 @@ class HostError extends Error {
   }
 }
 
+// PYBUNDLE_HOST_TRACE=1: print when each start-up phase ends (ms since process start).
+const phase = process.env.PYBUNDLE_HOST_TRACE
+  ? (name) => process.stderr.write(`[host] ${performance.now().toFixed(1)} ${name}\n`)
+  : () => {};
 const log = (msg) => process.stderr.write(msg.endsWith("\n") ? msg : msg + "\n");
 const ms = (a, b) => Math.round((b - a) * 10) / 10;
 
@@ -319,8 +322,7 @@ async def call(fn, method, url, headers, body):
 // import.meta inside it are routed to us; any source we do not recognise falls back to import().
 const codeCache = { script: null, file: null, write: false };
 
-function scriptSource(file, isModule) {
-  let body = fs.readFileSync(file, "utf8");
+function transformSource(body, isModule) {
   body = body.replace(/(?<![\w$.])import\(/g, "__pb_import(");
   if (isModule) {
     const exportRe = /export\s+default\s+_createPyodideModule\s*;?\s*$/;
@@ -334,11 +336,39 @@ function scriptSource(file, isModule) {
   return `(function (exports, require, module, __filename, __dirname, __pb_import, __pb_url) {"use strict";${body}\n})`;
 }
 
+function writeAtomic(file, data) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+// The transformed source, kept next to the code cache so later runs skip the rewrite.
+function scriptSource(file, isModule, cacheBase) {
+  if (cacheBase) {
+    try {
+      return fs.readFileSync(`${cacheBase}.js`, "utf8");
+    } catch {}
+  }
+  const source = transformSource(fs.readFileSync(file, "utf8"), isModule);
+  if (source !== null && cacheBase) {
+    try {
+      writeAtomic(`${cacheBase}.js`, source);
+    } catch {}
+  }
+  return source;
+}
+
 async function loadCreateFunction(runtime, cacheDir) {
   const asmMjs = path.join(runtime, "pyodide.asm.mjs");
   const isModule = fs.existsSync(asmMjs);
   const file = isModule ? asmMjs : path.join(runtime, "pyodide.asm.js");
-  const source = scriptSource(file, isModule);
+  let cacheBase = null;
+  if (cacheDir) {
+    const st = fs.statSync(file);
+    cacheBase = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}-1`);
+  }
+  const source = scriptSource(file, isModule, cacheBase);
   if (source === null) {
     if (isModule) return (await import(pathToFileURL(file).href)).default;
     await import(pathToFileURL(file).href);
@@ -348,10 +378,8 @@ async function loadCreateFunction(runtime, cacheDir) {
   const { createRequire } = await import("node:module");
   const req = createRequire(file);
   let cachedData;
-  if (cacheDir) {
-    const st = fs.statSync(file);
-    const key = `${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}`;
-    codeCache.file = path.join(cacheDir, `pyodide-${key}.v8`);
+  if (cacheBase) {
+    codeCache.file = `${cacheBase}.v8`;
     try {
       cachedData = fs.readFileSync(codeCache.file);
     } catch {
@@ -369,23 +397,55 @@ async function loadCreateFunction(runtime, cacheDir) {
                                    pathToFileURL(file).href);
 }
 
+// Compile pyodide.asm.wasm while the JavaScript above loads (compilation runs on V8's background
+// threads), and hand the compiled module to Pyodide's instantiate call.
+async function precompileWasm(runtime) {
+  const file = path.join(runtime, "pyodide.asm.wasm");
+  const bytes = fs.readFileSync(file);
+  const compiled = WebAssembly.compile(bytes);
+  compiled.catch(() => {});  // Pyodide's own path reports the error
+  const instantiate = WebAssembly.instantiate;
+  WebAssembly.instantiate = async function (source, imports) {
+    if ((source instanceof ArrayBuffer || ArrayBuffer.isView(source)) && source.byteLength === bytes.length) {
+      WebAssembly.instantiate = instantiate;
+      const module = await compiled;
+      return { module, instance: await instantiate(module, imports) };
+    }
+    return instantiate(source, imports);
+  };
+  // Pyodide reads the same file again for that call: hand it the bytes we have.
+  const { createRequire, syncBuiltinESMExports } = await import("node:module");
+  const fsp = createRequire(import.meta.url)("node:fs/promises");
+  const readFile = fsp.readFile;
+  fsp.readFile = function (p, ...rest) {
+    if (p === file && rest.length === 0) {
+      fsp.readFile = readFile;
+      syncBuiltinESMExports();
+      return Promise.resolve(bytes);
+    }
+    return readFile.call(this, p, ...rest);
+  };
+  syncBuiltinESMExports();
+}
+
 // After the first restore with this runtime and Node, keep the compiled code for the next ones.
 function saveCodeCache() {
   if (!codeCache.write || !codeCache.script) return;
   codeCache.write = false;
   try {
-    fs.mkdirSync(path.dirname(codeCache.file), { recursive: true });
-    const tmp = `${codeCache.file}.${process.pid}.tmp`;
-    fs.writeFileSync(tmp, codeCache.script.createCachedData());
-    fs.renameSync(tmp, codeCache.file);
+    writeAtomic(codeCache.file, codeCache.script.createCachedData());
   } catch (e) {
     log(`note: cannot write the code cache ${codeCache.file}: ${e.message}`);
   }
 }
 
 async function importRuntime(opts) {
+  phase("host loaded");
+  await precompileWasm(opts.runtime);
   const mod = await import(pathToFileURL(path.join(opts.runtime, "pyodide.mjs")).href);
+  phase("pyodide.mjs");
   const create = await loadCreateFunction(opts.runtime, opts["code-cache"]);
+  phase("emscripten module script");
   return { loadPyodide: mod.loadPyodide, create };
 }
 
@@ -401,7 +461,9 @@ async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {})
   // gets only its header and copies nothing).
   const wrapped = async (settings) => {
     if (snapshot) settings.INITIAL_MEMORY = snapshot.heapSize;
+    phase("create");
     const m = await create(settings);
+    phase("created");
     module = m;
     if (snapshot) {
       heap.initial = m.HEAP8.length;
@@ -411,7 +473,8 @@ async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {})
         else m.wasmMemory?.grow(Math.ceil((snapshot.heapSize - m.HEAP8.length) / 65536));
         if (m.HEAP8.length < snapshot.heapSize) throw new HostError(`cannot grow the wasm heap to ${snapshot.heapSize} bytes`);
       }
-      snapshot.fillHeap?.(m.HEAP8);
+      snapshot.fillHeap?.(m.HEAP8, m);
+      phase("heap filled");
     }
     return m;
   };
@@ -426,6 +489,7 @@ async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {})
   if (makeSnapshot) config._makeSnapshot = true;
   if (snapshot) config._loadSnapshot = snapshot.bytes;
   const pyodide = await loadPyodide(config);
+  phase("loadPyodide");
   const tLoaded = performance.now();
   pyodide.FS.mkdirTree(BUNDLE);
   pyodide.mountNodeFS(BUNDLE, path.resolve(opts.bundle));
@@ -493,16 +557,63 @@ function loadSnapshot(opts) {
   const bytes = new Uint8Array(offset);
   fs.readSync(fd, bytes, 0, offset, 0);
   const heapSize = size - offset;
+  const zeros = readZeroMap(opts["zero-map"]);
   return {
     bytes, heapSize,
-    fillHeap(heap8) {
-      for (let done = 0; done < heapSize;) {
-        const n = fs.readSync(fd, heap8, done, heapSize - done, offset + done);
-        if (n === 0) throw new HostError(`${opts["snapshot-file"]}: ended early`);
-        done += n;
+    // Copy the heap into memory, except all-zero pages where memory is certainly untouched since
+    // instantiation (so already zero): above the current break, and the deep part of the stack.
+    fillHeap(heap8, m) {
+      const skippable = skipRule(m);
+      let pos = 0, skipped = 0;
+      const copy = (end) => {
+        while (pos < end) {
+          const n = fs.readSync(fd, heap8, pos, end - pos, offset + pos);
+          if (n === 0) throw new HostError(`${opts["snapshot-file"]}: ended early`);
+          pos += n;
+        }
+      };
+      for (const [first, count] of zeros) {
+        for (const [a, b] of skippable(first * 65536, Math.min(heapSize, (first + count) * 65536))) {
+          if (a < pos) continue;
+          copy(a);
+          skipped += b - a;
+          pos = b;
+        }
       }
+      copy(heapSize);
       fs.closeSync(fd);
+      phase(`heap: ${zeros.length} zero runs, ${skipped} bytes not copied`);
     },
+  };
+}
+
+function readZeroMap(file) {
+  if (!file) return [];
+  try {
+    const b = fs.readFileSync(file);
+    const v = new DataView(b.buffer, b.byteOffset, b.length);
+    const runs = [];
+    for (let i = 0; i + 8 <= b.length; i += 8) runs.push([v.getUint32(i, true), v.getUint32(i + 4, true)]);
+    return runs;
+  } catch {
+    return [];
+  }
+}
+
+// The parts of the zero run [a, b) that may be left alone: above the current break, and the deep
+// part of the stack (start-up before a restore uses its top only; leave that a generous megabyte).
+function skipRule(m) {
+  if (typeof m._sbrk !== "function") return () => [];
+  const brk = m._sbrk(0);
+  const stackLow = m._emscripten_stack_get_end?.() ?? 0;
+  const stackHigh = m._emscripten_stack_get_base?.() ?? 0;
+  const deadTop = stackHigh - (1 << 20);
+  const stackOk = stackLow > 0 && stackHigh <= brk && deadTop > stackLow;
+  return (a, b) => {
+    const parts = [];
+    if (stackOk && a < deadTop && b > stackLow) parts.push([Math.max(a, stackLow), Math.min(b, deadTop)]);
+    if (b > brk) parts.push([Math.max(a, brk), b]);
+    return parts;
   };
 }
 
@@ -650,6 +761,7 @@ async function run(opts) {
 
 async function serve(opts) {
   const app = await startApp(opts);
+  const http = await import("node:http");
   const host = opts.host ?? "127.0.0.1";
   const server = http.createServer((req, res) => {
     const chunks = [];

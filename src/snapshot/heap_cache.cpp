@@ -5,9 +5,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
+#include <chrono>
 #include <vector>
 
 #include "snapshot/node_process.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
 
 namespace pb::snapshot {
 
@@ -28,7 +32,30 @@ bool heap_cache_ready(const stdfs::path& path, const SnapshotHeader& header) {
   return true;
 }
 
-HeapCacheWriter::HeapCacheWriter(stdfs::path path) : path_(std::move(path)) {
+namespace {
+constexpr uint64_t kPage = 64 * 1024;
+
+bool all_zero(const char* p, size_t n) {
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint64_t v;
+    std::memcpy(&v, p + i, 8);
+    if (v) return false;
+  }
+  for (; i < n; ++i)
+    if (p[i]) return false;
+  return true;
+}
+}  // namespace
+
+stdfs::path zero_map_path(const stdfs::path& raw) {
+  auto p = raw;
+  p.replace_extension(".zmap");
+  return p;
+}
+
+HeapCacheWriter::HeapCacheWriter(stdfs::path path, uint64_t heap_offset)
+    : path_(std::move(path)), heap_offset_(heap_offset) {
   if (path_.empty()) return;
   std::error_code ec;
   stdfs::create_directories(path_.parent_path(), ec);
@@ -46,6 +73,15 @@ HeapCacheWriter::~HeapCacheWriter() {
 
 void HeapCacheWriter::write(std::string_view data) {
   if (fd_ < 0) return;
+  // Which heap pages hold anything but zeros.
+  uint64_t start = written_, end = written_ + data.size();
+  for (uint64_t pos = std::max(start, heap_offset_); pos < end;) {
+    uint64_t page = (pos - heap_offset_) / kPage;
+    uint64_t page_end = std::min(end, heap_offset_ + (page + 1) * kPage);
+    if (nonzero_.size() <= page) nonzero_.resize(page + 1, false);
+    if (!nonzero_[page] && !all_zero(data.data() + (pos - start), page_end - pos)) nonzero_[page] = true;
+    pos = page_end;
+  }
   if (!write_all(fd_, data.data(), data.size())) {
     ::close(fd_);
     ::unlink(tmp_.c_str());
@@ -59,6 +95,26 @@ void HeapCacheWriter::commit(uint64_t expected_size) {
   if (fd_ < 0) return;
   bool ok = written_ == expected_size && ::close(fd_) == 0;
   fd_ = -1;
+  std::string map;
+  auto put = [&](uint32_t v) {
+    for (int i = 0; i < 4; ++i) map.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  };
+  for (size_t i = 0; i < nonzero_.size();) {
+    if (nonzero_[i]) {
+      ++i;
+      continue;
+    }
+    size_t j = i;
+    while (j < nonzero_.size() && !nonzero_[j]) ++j;
+    put(static_cast<uint32_t>(i));
+    put(static_cast<uint32_t>(j - i));
+    i = j;
+  }
+  try {
+    if (ok) fs::write_file_atomic(zero_map_path(path_), map);  // before the raw file: never a raw without its map
+  } catch (const Error&) {
+    ok = false;
+  }
   if (!ok || ::rename(tmp_.c_str(), path_.c_str()) != 0) {
     ::unlink(tmp_.c_str());
     return;
@@ -71,10 +127,17 @@ void prune_heap_cache(const stdfs::path& dir, size_t keep) {
   std::vector<std::pair<stdfs::file_time_type, stdfs::path>> files;
   for (const auto& e : stdfs::directory_iterator(dir, ec)) {
     if (e.path().extension() == ".raw") files.emplace_back(e.last_write_time(ec), e.path());
+    // Temporaries of writers that died (a day old).
+    if (e.path().filename().string().find(".tmp-") != std::string::npos &&
+        e.last_write_time(ec) < stdfs::file_time_type::clock::now() - std::chrono::hours(24))
+      stdfs::remove(e.path(), ec);
   }
   if (files.size() <= keep) return;
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t i = keep; i < files.size(); ++i) stdfs::remove(files[i].second, ec);
+  for (size_t i = keep; i < files.size(); ++i) {
+    stdfs::remove(files[i].second, ec);
+    stdfs::remove(zero_map_path(files[i].second), ec);
+  }
 }
 
 }  // namespace pb::snapshot

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "snapshot/snapshot.hpp"
 
@@ -17,9 +18,14 @@ std::filesystem::path heap_cache_path(const std::filesystem::path& cache_dir, co
 bool heap_cache_ready(const std::filesystem::path& path, const SnapshotHeader& header);
 
 // Writes a cache file through a temporary name; failures only cost the cache.
+// Next to each <id>.raw, <id>.zmap lists the heap's all-zero 64 KiB pages as little-endian u32
+// pairs (first page, count): a restore need not copy zeros into memory that is still untouched.
+std::filesystem::path zero_map_path(const std::filesystem::path& raw);
+
 class HeapCacheWriter {
  public:
-  explicit HeapCacheWriter(std::filesystem::path path);
+  // `heap_offset`: where the heap starts in the stream (after Pyodide's header).
+  HeapCacheWriter(std::filesystem::path path, uint64_t heap_offset);
   ~HeapCacheWriter();
   HeapCacheWriter(const HeapCacheWriter&) = delete;
   HeapCacheWriter& operator=(const HeapCacheWriter&) = delete;
@@ -30,6 +36,8 @@ class HeapCacheWriter {
   std::filesystem::path path_, tmp_;
   int fd_ = -1;
   uint64_t written_ = 0;
+  uint64_t heap_offset_ = 0;
+  std::vector<bool> nonzero_;  // per 64 KiB heap page
 };
 
 // Keep the `keep` most recently used files.

@@ -177,7 +177,9 @@ MakeResult make_snapshot(const MakeOptions& options) {
     SnapshotHeader h;
     h.meta = meta;
     h.meta["raw_size"] = raw_size;
-    HeapCacheWriter keep(heap_cache_path(resolve_cache(options.cache_dir), h));
+    uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
+    for (int i = 3; i >= 0 && raw.size() >= 8; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(raw[4 + i]);
+    HeapCacheWriter keep(heap_cache_path(resolve_cache(options.cache_dir), h), heap_offset);
     keep.write(raw);
     keep.commit(raw_size);
   }
@@ -264,6 +266,11 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
     if (heap_cache_ready(cached, p.header)) {
       spawn.argv.push_back("--snapshot-file");
       spawn.argv.push_back(cached.string());
+      std::error_code ec;
+      if (stdfs::exists(zero_map_path(cached), ec)) {
+        spawn.argv.push_back("--zero-map");
+        spawn.argv.push_back(zero_map_path(cached).string());
+      }
       return spawn;
     }
     spawn.argv.push_back("--snapshot-stdin");
@@ -276,7 +283,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
     spawn.feed = [file, header, wasm, cached, raw_size](int fd) {
       HeapBase base;
       if (header.meta.value("xor_wasm_data", false)) base = load_heap_base(wasm);
-      HeapCacheWriter keep(cached);
+      HeapCacheWriter keep(cached, header.meta.value("heap_offset", uint64_t{0}));
       bool reader_gone = false;
       decompress_payload(
           file, header,
@@ -301,6 +308,7 @@ nlohmann::json run_bundle(const RunOptions& options) {
   auto opts = options;
   // One request: V8's optimising tier would compile the interpreter for a request that is over
   // before the code is ready (hundreds of ms of CPU); the baseline tier answers sooner.
+  // (Not --wasm-lazy-validation: Pyodide detects wasm features by compiling probes that must fail.)
   if (opts.node_flags.empty()) opts.node_flags = {"--liftoff-only"};
   auto spawn = app_spawn(opts, p, "run");
   spawn.argv.push_back("--url");
