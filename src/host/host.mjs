@@ -798,7 +798,64 @@ async function serve(opts) {
   return null;
 }
 
-const MODES = { "make-snapshot": makeSnapshot, run, serve };
+// smoke: in a fresh Pyodide (never a snapshot), import each module of --modules (comma-separated)
+// on its own — one failure does not stop the others — and answer per module: ok, or the
+// exception's type and message, the innermost traceback frame in the bundle (else the innermost
+// frame) and what was missing (ImportError.name, OSError.filename).
+async function smoke(opts) {
+  const SMOKE = String.raw`
+import sys, importlib, traceback, json, time
+_B = "/bundle/"
+
+def _rel(f):
+    return f[len(_B):] if isinstance(f, str) and f.startswith(_B) else (f or "")
+
+def _place(exc):
+    if isinstance(exc, SyntaxError) and exc.filename:
+        return _rel(exc.filename), exc.lineno or 0
+    frames = traceback.extract_tb(exc.__traceback__)
+    inside = [f for f in frames if f.filename.startswith(_B)]
+    # Else the innermost frame that is not the import machinery or this code.
+    other = [f for f in frames if not f.filename.startswith("<") and "/importlib/" not in f.filename]
+    f = (inside or other or [None])[-1]
+    return (_rel(f.filename), f.lineno or 0) if f else ("", 0)
+
+def smoke(names):
+    out = []
+    for name in names:
+        t = time.perf_counter()
+        r = {"module": name, "ok": True}
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:
+            file, line = _place(exc)
+            r = {"module": name, "ok": False, "error": type(exc).__name__, "message": str(exc),
+                 "file": file, "line": line, "traceback": "".join(traceback.format_exception(exc))}
+            if isinstance(exc, ImportError) and exc.name:
+                r["missing_module"] = exc.name
+            if isinstance(exc, OSError) and isinstance(exc.filename, str):
+                r["missing_file"] = _rel(exc.filename)
+        r["ms"] = round((time.perf_counter() - t) * 1000, 1)
+        out.append(r)
+    return json.dumps(out)
+`;
+  const rt = await loadRuntime(opts);
+  const ns = rt.pyodide.toPy({});
+  rt.pyodide.runPython(SMOKE, { globals: ns, filename: "<pybundle-smoke>" });
+  const tImports = performance.now();
+  const modules = JSON.parse(ns.get("smoke")(splitList(opts.modules)));
+  const tDone = performance.now();
+  saveCodeCache();
+  return {
+    ok: true,
+    pyodide: rt.pyodide.version,
+    modules,
+    failed: modules.filter((m) => !m.ok).length,
+    timings_ms: { ...rt.timings, imports: ms(tImports, tDone), total: ms(t0, tDone) },
+  };
+}
+
+const MODES = { "make-snapshot": makeSnapshot, run, serve, smoke };
 
 async function main() {
   let opts;

@@ -1,0 +1,204 @@
+#include "snapshot/smoke.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "snapshot/snapshot.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pb::snapshot {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+bool identifier(const std::string& s) {
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool python_file(const std::string& name) {
+  return ends_with(name, ".py") || ends_with(name, ".pyc") || ends_with(name, ".so");
+}
+
+// "python_dateutil-2.8.2.dist-info" -> "python-dateutil" (PEP 503 normalised).
+std::string distribution_of(const std::string& dist_info) {
+  auto stem = dist_info.substr(0, dist_info.size() - std::string_view(".dist-info").size());
+  auto dash = stem.find('-');
+  std::string name = stem.substr(0, dash), out;
+  for (char c : name) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (l == '_' || l == '.' || l == '-') {
+      if (out.empty() || out.back() != '-') out += '-';
+    } else {
+      out += l;
+    }
+  }
+  return out;
+}
+
+// The first field of a RECORD line (CSV; a path holding a comma is quoted).
+std::string record_path(const std::string& line) {
+  if (!line.empty() && line[0] == '"') {
+    std::string out;
+    for (size_t i = 1; i < line.size(); ++i) {
+      if (line[i] == '"') {
+        if (i + 1 < line.size() && line[i + 1] == '"') {
+          out += '"';
+          ++i;
+        } else {
+          break;
+        }
+      } else {
+        out += line[i];
+      }
+    }
+    return out;
+  }
+  return line.substr(0, line.find(','));
+}
+
+// The module a top-level RECORD path provides: "six.py" -> six, "yaml/x.py" -> yaml,
+// "_cffi.cpython-313-wasm32-emscripten.so" -> _cffi; "" for anything else.
+std::string module_of(const std::string& path) {
+  auto slash = path.find('/');
+  if (slash != std::string::npos) {
+    auto top = path.substr(0, slash);
+    if (top == "__pycache__" || ends_with(top, ".dist-info") || ends_with(top, ".data")) return "";
+    return python_file(path.substr(slash + 1)) && identifier(top) ? top : "";
+  }
+  if (!python_file(path)) return "";
+  auto name = path.substr(0, path.find('.'));
+  return identifier(name) ? name : "";
+}
+
+// Something importable named `module` lies in `dir`: a package directory, module.py, a
+// sourceless module.pyc or an extension module.
+bool present(const stdfs::path& dir, const std::string& module, const std::set<std::string>& entries) {
+  std::error_code ec;
+  if (stdfs::is_directory(dir / module, ec)) return true;
+  for (auto it = entries.lower_bound(module + "."); it != entries.end() && it->starts_with(module + "."); ++it)
+    if (python_file(*it)) return true;
+  return false;
+}
+
+std::vector<std::string> lines_of(const stdfs::path& file) {
+  std::vector<std::string> out;
+  std::ifstream in(file);
+  for (std::string line; std::getline(in, line);) {
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.pop_back();
+    if (!line.empty()) out.push_back(line);
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<SmokeModule> vendored_modules(const stdfs::path& python_modules) {
+  std::set<std::string> entries;
+  std::vector<std::string> dist_infos;
+  std::error_code ec;
+  for (stdfs::directory_iterator it(python_modules, ec), end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    entries.insert(name);
+    if (ends_with(name, ".dist-info") && it->is_directory()) dist_infos.push_back(name);
+  }
+  std::sort(dist_infos.begin(), dist_infos.end());
+  std::map<std::string, std::vector<std::string>> owners;  // module -> distributions
+  for (const auto& d : dist_infos) {
+    auto dir = python_modules / d;
+    std::set<std::string> mods;
+    if (stdfs::is_regular_file(dir / "top_level.txt", ec)) {
+      for (const auto& line : lines_of(dir / "top_level.txt"))
+        if (identifier(line)) mods.insert(line);
+    } else {
+      for (const auto& line : lines_of(dir / "RECORD"))
+        if (auto m = module_of(record_path(line)); !m.empty()) mods.insert(m);
+    }
+    auto dist = distribution_of(d);
+    for (const auto& m : mods)
+      if (present(python_modules, m, entries)) owners[m].push_back(dist);
+  }
+  std::vector<SmokeModule> out;
+  for (auto& [module, dists] : owners) {
+    std::string joined;
+    for (const auto& d : dists) joined += (joined.empty() ? "" : ", ") + d;
+    out.push_back({module, joined});
+  }
+  return out;
+}
+
+std::vector<SmokeModule> smoke_modules(const stdfs::path& bundle_dir, const nlohmann::json& manifest) {
+  std::vector<SmokeModule> out;
+  std::string entry;
+  if (manifest.contains("entry") && manifest["entry"].is_object()) entry = manifest["entry"].value("module", "");
+  if (!entry.empty()) out.push_back({entry, ""});
+  for (auto& m : vendored_modules(bundle_dir / "python_modules"))
+    if (m.module != entry) out.push_back(std::move(m));
+  return out;
+}
+
+std::vector<std::string> names(const std::vector<SmokeModule>& modules) {
+  std::vector<std::string> out;
+  for (const auto& m : modules) out.push_back(m.module);
+  return out;
+}
+
+size_t SmokeReport::failed() const {
+  return static_cast<size_t>(std::count_if(results.begin(), results.end(), [](const SmokeResult& r) { return !r.ok; }));
+}
+
+SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir, const std::vector<std::string>& modules,
+                  const stdfs::path& cache_dir) {
+  SmokeReport report;
+  if (modules.empty()) return report;
+  stdfs::path cache = cache_dir;
+  if (cache.empty()) {
+    const char* env = std::getenv("PYBUNDLE_CACHE_DIR");
+    cache = env && *env ? stdfs::path(env) : fs::default_cache_dir();
+  }
+  std::string list;
+  for (const auto& m : modules) {
+    if (m.empty() || m.find(',') != std::string::npos) throw Error("smoke: '" + m + "' is not a module name", Exit::usage);
+    list += (list.empty() ? "" : ",") + m;
+  }
+  auto start = std::chrono::steady_clock::now();
+  auto answer = run_host(runtime_dir, "smoke",
+                         {"--bundle", stdfs::absolute(bundle_dir).string(), "--modules", list, "--code-cache",
+                          (cache / "v8").string()});
+  report.process_ms =
+      std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() * 10) / 10;
+  report.timings = answer.value("timings_ms", nlohmann::json::object());
+  for (const auto& m : answer.value("modules", nlohmann::json::array())) {
+    SmokeResult r;
+    r.module = m.value("module", "");
+    r.ok = m.value("ok", false);
+    r.error = m.value("error", "");
+    r.message = m.value("message", "");
+    r.file = m.value("file", "");
+    r.line = m.value("line", 0L);
+    r.missing_module = m.value("missing_module", "");
+    r.missing_file = m.value("missing_file", "");
+    r.traceback = m.value("traceback", "");
+    r.ms = m.value("ms", 0.0);
+    report.results.push_back(std::move(r));
+  }
+  if (report.results.size() != modules.size())
+    throw Error("smoke: the JavaScript host answered for " + std::to_string(report.results.size()) + " of " +
+                    std::to_string(modules.size()) + " modules",
+                Exit::internal);
+  return report;
+}
+
+}  // namespace pb::snapshot
