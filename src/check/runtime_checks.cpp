@@ -19,6 +19,16 @@ std::string str(const json& j, const char* key) {
   return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
 }
 
+// A ModuleNotFoundError for a top-level module ("No module named 'ssl'"), not for a submodule of a
+// package the bundle has ("pkg.tests", a sign of a broken or over-trimmed package).
+bool absent_top_level(const snapshot::SmokeResult& r) {
+  std::string name = r.missing_module;
+  static const std::string prefix = "No module named '";
+  if (name.empty() && r.message.starts_with(prefix) && r.message.back() == '\'')
+    name = r.message.substr(prefix.size(), r.message.size() - prefix.size() - 1);
+  return !name.empty() && name.find('.') == std::string::npos;
+}
+
 }  // namespace
 
 std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const std::string& traceback) {
@@ -157,6 +167,51 @@ Check request(const stdfs::path& bundle, const json& manifest, const json& answe
                       (answer.contains("note") ? ": " + answer.value("note", "") : std::string())});
   c.summary = "GET / answered " + std::to_string(status) + (restored ? " from the restored snapshot" : " after importing the entry");
   if (c.metrics.contains("ready_ms")) c.summary += ", ready in " + c.metrics["ready_ms"].dump() + " ms";
+  return c;
+}
+
+Check smoke(const stdfs::path& bundle, const std::vector<snapshot::SmokeModule>& modules,
+            const snapshot::SmokeReport& report, bool entry_reported) {
+  Check c{.name = "smoke", .title = "the entry and every vendored top-level module import"};
+  size_t warnings = 0;
+  for (size_t i = 0; i < report.results.size(); ++i) {
+    const auto& r = report.results[i];
+    if (r.ok) continue;
+    const std::string dist = i < modules.size() ? modules[i].distribution : "";
+    const bool is_entry = i < modules.size() && dist.empty();
+    if (is_entry && entry_reported) continue;
+    std::string what = is_entry ? "the entry module '" + r.module + "'" : "module '" + r.module + "' (" + dist + ")";
+    std::string message = what + " does not import: " + r.error + (r.message.empty() ? "" : ": " + r.message);
+    Finding f{.code = "module-import-error", .message = message};
+    if (r.file.starts_with("python_modules/") || r.file.starts_with("app/")) {
+      f.file = shown(bundle, r.file);
+      f.line = r.line;
+    } else if (!r.file.empty()) {
+      f.message += " (at " + r.file + ":" + std::to_string(r.line) + ")";
+    }
+    if (!is_entry && r.error == "ModuleNotFoundError" && absent_top_level(r)) {
+      f.severity = Severity::warning;
+      f.code = "module-needs-absent";
+      f.fix = "harmless unless the app imports " + r.module + "; it needs a top-level module the bundle does not "
+              "have (an optional dependency, a compiled extension, or a stdlib module Pyodide ships separately)";
+      ++warnings;
+    } else {
+      const bool missing = r.error.ends_with("ImportError") || r.error == "ModuleNotFoundError" ||
+                           r.error == "FileNotFoundError" || !r.missing_file.empty();
+      f.fix = std::string(missing ? "a file it needs may be missing (trimmed by the build? `pybundle build --keep GLOB` "
+                                    "keeps it); "
+                                  : "") +
+              "`pybundle check --bundle OUT -v` prints the traceback";
+    }
+    c.add(std::move(f));
+  }
+  size_t ok = report.results.size() - report.failed();
+  c.metrics["modules"] = report.results.size();
+  c.metrics["failed"] = report.failed();
+  c.metrics["process_ms"] = report.process_ms;
+  if (report.timings.is_object() && report.timings.contains("imports")) c.metrics["imports_ms"] = report.timings["imports"];
+  c.summary = std::to_string(ok) + " of " + std::to_string(report.results.size()) + " modules imported in a fresh Pyodide";
+  if (warnings) c.summary += ", " + std::to_string(warnings) + " need a top-level module the bundle does not have";
   return c;
 }
 

@@ -7,6 +7,7 @@
 
 #include "check/report.hpp"
 #include "nlohmann/json.hpp"
+#include "snapshot/smoke.hpp"
 #include "snapshot/snapshot.hpp"
 
 namespace pb::check {
@@ -24,6 +25,14 @@ Check entry(const std::filesystem::path& bundle, const nlohmann::json& manifest,
 // "request": the answer of snapshot::run_bundle (one GET /): on_fetch answered without raising,
 // with a status below 500, from the restored snapshot when the bundle has one.
 Check request(const std::filesystem::path& bundle, const nlohmann::json& manifest, const nlohmann::json& answer);
+
+// "smoke": the host's smoke run (a fresh Pyodide, no snapshot) of `modules` (the entry, then every
+// vendored top-level module). One finding per module that failed, naming it, its distribution, the
+// exception and the place. A ModuleNotFoundError for a top-level module the bundle does not have (an
+// optional dependency, or a stdlib module Pyodide ships separately) is a warning; any other failure
+// is an error. The entry's failure is left to the entry check when `entry_reported`.
+Check smoke(const std::filesystem::path& bundle, const std::vector<snapshot::SmokeModule>& modules,
+            const snapshot::SmokeReport& report, bool entry_reported);
 
 // The innermost frame of a Python traceback that lies in the bundle ("/bundle/app/app.py", line 4)
 // as a path shown under `bundle` and a line; {"", 0} when no frame does.

@@ -4,6 +4,7 @@
 // Exit 0 when no check found an error, else the report's exit class (src/util/error.hpp).
 #include <chrono>
 #include <cstdlib>
+#include <future>
 #include <iostream>
 #include <set>
 
@@ -13,6 +14,7 @@
 #include "check/runtime_checks.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
+#include "snapshot/smoke.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 
@@ -222,9 +224,27 @@ Report check_bundle(const CheckOptions& o) {
     }
     return *answer;
   };
+  // The smoke run imports in a fresh Pyodide, never from the snapshot, so it cannot share the run
+  // above; it is a second Node process, started here to overlap with it.
+  std::vector<snapshot::SmokeModule> smoke_list;
+  std::future<snapshot::SmokeReport> smoke_run;
+  const bool skip_smoke = std::find(o.skip.begin(), o.skip.end(), "smoke") != o.skip.end();
+  if (no_runtime.empty() && !skip_smoke) {
+    smoke_list = snapshot::smoke_modules(dir, manifest);
+    smoke_run = std::async(std::launch::async, [&dir, &smoke_list, runtime_dir = runtime->dir] {
+      return snapshot::smoke(dir, runtime_dir, snapshot::names(smoke_list), global().cache());
+    });
+  }
   run("entry", "the entry imports and defines on_fetch", no_run,
       [&] { return check::entry(dir, manifest, run_once()); });
   const bool entry_ok = r.checks.back().status() != check::Status::fail;
+  run("smoke", "the entry and every vendored top-level module import", no_runtime, [&] {
+    auto report = smoke_run.get();
+    if (global().verbose > 0)
+      for (const auto& m : report.results)
+        if (!m.ok) std::cerr << "smoke: importing '" << m.module << "' raised:\n" << m.traceback;
+    return check::smoke(dir, smoke_list, report, !entry_ok);
+  });
 
   // The budget comes from DIR's pyproject.toml when there is one (DIR defaults to ".").
   std::optional<project::Project> project;
@@ -273,7 +293,7 @@ void register_check(CLI::App& app) {
   cmd->add_option("--size-budget", o->size_budget,
                   "Gzip size budget, e.g. 10MiB (default: $PYBUNDLE_SIZE_BUDGET, else [tool.pybundle] size-budget)");
   std::vector<std::string> names = kProjectChecks;
-  for (const char* n : {"manifest", "files", "runtime", "snapshot", "entry", "request"}) names.push_back(n);
+  for (const char* n : {"manifest", "files", "runtime", "snapshot", "entry", "smoke", "request"}) names.push_back(n);
   cmd->add_option("--skip", o->skip, "Do not run this check (repeatable): " + [&] {
     std::string s;
     for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
@@ -291,7 +311,7 @@ void register_check(CLI::App& app) {
       "Examples:\n"
       "  pybundle check                          the project in the current directory\n"
       "  pybundle check --size-budget 3MiB app/  a project, with a budget\n"
-      "  pybundle check --bundle dist            a built bundle (files, snapshot, entry, size, a request)\n"
+      "  pybundle check --bundle dist            a built bundle (files, snapshot, entry, imports, size, a request)\n"
       "  pybundle check --format github          annotations for GitHub Actions\n"
       "  pybundle check --format json | jq .ok\n"
       "Exit status: 0 no errors, 1 a check found problems, 2 usage or configuration error,\n"

@@ -832,7 +832,9 @@ def smoke(names):
             r = {"module": name, "ok": False, "error": type(exc).__name__, "message": str(exc),
                  "file": file, "line": line, "traceback": "".join(traceback.format_exception(exc))}
             if isinstance(exc, ImportError) and exc.name:
-                r["missing_module"] = exc.name
+                # "from pkg import tests" (3.12+ name_from): what may be the missing submodule.
+                sub = getattr(exc, "name_from", None)
+                r["missing_module"] = exc.name + "." + sub if sub else exc.name
             if isinstance(exc, OSError) and isinstance(exc.filename, str):
                 r["missing_file"] = _rel(exc.filename)
         r["ms"] = round((time.perf_counter() - t) * 1000, 1)

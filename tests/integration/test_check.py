@@ -272,7 +272,7 @@ class BundleChecks(unittest.TestCase):
         return check_json("--bundle", bundle, *args, env=self.env, cwd=self.tmp)
 
     def assertRuntimeChecksSkipped(self, doc, reason):
-        for name in ("runtime", "snapshot", "entry", "request"):
+        for name in ("runtime", "snapshot", "entry", "smoke", "request"):
             c = next(c for c in doc["checks"] if c["name"] == name)
             self.assertEqual((c["status"], c["summary"]), ("skip", reason))
 
@@ -282,7 +282,7 @@ class BundleChecks(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
         self.assertEqual(doc["kind"], "bundle")
         self.assertEqual([c["name"] for c in doc["checks"]],
-                         ["manifest", "files", "runtime", "snapshot", "entry", "size", "request"])
+                         ["manifest", "files", "runtime", "snapshot", "entry", "smoke", "size", "request"])
         self.assertEqual({c["status"] for c in doc["checks"]}, {"pass"})
         request = next(c for c in doc["checks"] if c["name"] == "request")
         self.assertEqual(request["metrics"]["status"], 200)
@@ -375,6 +375,73 @@ class BundleChecks(unittest.TestCase):
         self.assertEqual(f["message"], "importing 'app' failed: KeyError: 'timeout'")
         self.assertEqual((f["file"], f["line"]), (os.path.join(bundle, "app/app.py"), 6))
         self.assertIn("KeyError: 'timeout'", proc.stderr)  # the traceback, for people
+
+    def broken_import_bundle(self):
+        """fixtures/check/broken-import as a bundle: its app/ and python_modules/, and a bundle.json."""
+        import bundles
+        dest = tempfile.mkdtemp(dir=self.tmp)
+        for top in ("app", "python_modules"):
+            shutil.copytree(os.path.join(fixture("broken-import"), top), os.path.join(dest, top))
+        bundles.write_manifest(dest)
+        return dest
+
+    def test_vendored_modules_that_do_not_import(self):
+        bundle = self.broken_import_bundle()
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertEqual((status(doc, "entry"), status(doc, "request")), ("pass", "pass"))
+        smoke = next(c for c in doc["checks"] if c["name"] == "smoke")
+        self.assertEqual(smoke["status"], "fail")
+        self.assertEqual((smoke["metrics"]["modules"], smoke["metrics"]["failed"]), (6, 4))  # app + 5 vendored
+        self.assertEqual(smoke["summary"], "2 of 6 modules imported in a fresh Pyodide, "
+                                           "1 need a top-level module the bundle does not have")
+        got = {f["message"].split("'")[1]: f for f in smoke["findings"]}
+        self.assertEqual(sorted(got), ["exits", "halfpkg", "optional_extra", "raising"])
+        # One failure does not stop the others; SystemExit is caught too.
+        exits, half, optional, raising = got["exits"], got["halfpkg"], got["optional_extra"], got["raising"]
+        self.assertEqual((exits["severity"], exits["code"]), ("error", "module-import-error"))
+        self.assertEqual(exits["message"], "module 'exits' (misc-tools) does not import: SystemExit: 3")
+        self.assertEqual((exits["file"], exits["line"]), (os.path.join(bundle, "python_modules/exits.py"), 3))
+        self.assertTrue(half["message"].startswith("module 'halfpkg' (halfpkg) does not import: ImportError: "
+                                                   "cannot import name 'tests' from partially initialized module "
+                                                   "'halfpkg'"), half["message"])
+        self.assertEqual((half["file"], half["line"]), (os.path.join(bundle, "python_modules/halfpkg/__init__.py"), 2))
+        self.assertIn("--keep", half["fix"])
+        self.assertEqual(raising["message"], "module 'raising' (raising-dist) does not import: "
+                                             "RuntimeError: RAISING_CONFIG is not set")
+        self.assertEqual((raising["file"], raising["line"]),
+                         (os.path.join(bundle, "python_modules/raising/__init__.py"), 3))
+        self.assertEqual((optional["severity"], optional["code"]), ("warning", "module-needs-absent"))
+        self.assertEqual(optional["message"], "module 'optional_extra' (misc-tools) does not import: "
+                                              "ModuleNotFoundError: No module named 'not_installed_anywhere'")
+        # GitHub annotations, one per failing module.
+        gh = check("--bundle", bundle, "--format", "github", env=self.env, cwd=self.tmp)
+        lines = [l for l in gh.stdout.splitlines() if "pybundle smoke" in l]
+        for line in lines:
+            self.assertRegex(line, ANNOTATION)
+        self.assertIn(f"::error file={bundle}/python_modules/raising/__init__.py,line=3,"
+                      f"title=pybundle smoke%3A module-import-error::module 'raising' (raising-dist) does not import: "
+                      f"RuntimeError: RAISING_CONFIG is not set (fix: `pybundle check --bundle OUT -v` prints the "
+                      f"traceback)", lines)
+        self.assertEqual(sorted(l.split("::")[1].split(" ")[0] for l in lines), ["error", "error", "error", "warning"])
+        # -v prints each traceback; --skip smoke leaves the bundle passing.
+        verbose = check("--bundle", bundle, "-v", env=self.env, cwd=self.tmp)
+        self.assertIn("smoke: importing 'raising' raised:\nTraceback", verbose.stderr)
+        proc, doc = self.check(bundle, "--skip", "smoke")
+        self.assertEqual(proc.returncode, 0, proc.stdout)
+
+    def test_entry_failure_is_left_to_the_entry_check(self):
+        bundle = self.broken_import_bundle()
+        with open(os.path.join(bundle, "app", "app.py"), "a") as f:
+            f.write("import halfpkg\n")
+        import bundles
+        bundles.write_manifest(bundle)
+        proc, doc = self.check(bundle)
+        self.assertEqual(proc.returncode, 1)
+        [entry] = findings(doc, "entry")
+        self.assertEqual(entry["code"], "import-error")
+        self.assertNotIn("entry module", " ".join(f["message"] for f in findings(doc, "smoke")))
+        self.assertEqual(len(findings(doc, "smoke")), 4)
 
     def test_bundle_over_budget(self):
         bundle = self.copy()
