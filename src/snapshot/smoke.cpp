@@ -201,4 +201,20 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
   return report;
 }
 
+std::vector<std::string> culprits(const SmokeResult& failure, const std::vector<std::string>& removed) {
+  std::vector<std::string> out;
+  std::string file = failure.missing_file;
+  if (file.starts_with("python_modules/")) file = file.substr(std::string_view("python_modules/").size());
+  std::string module = failure.missing_module;
+  std::replace(module.begin(), module.end(), '.', '/');
+  for (const auto& r : removed) {
+    bool hit = !failure.missing_file.empty() && r == file;
+    if (!module.empty() && !hit)
+      hit = r == module + ".py" || r.starts_with(module + "/") ||
+            (r.starts_with(module + ".") && python_file(r) && r.find('/', module.size()) == std::string::npos);
+    if (hit) out.push_back(r);
+  }
+  return out;
+}
+
 }  // namespace pb::snapshot

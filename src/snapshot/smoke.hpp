@@ -54,3 +54,12 @@ SmokeReport smoke(const std::filesystem::path& bundle_dir, const std::filesystem
 std::vector<std::string> names(const std::vector<SmokeModule>& modules);
 
 }  // namespace pb::snapshot
+
+namespace pb::snapshot {
+
+// Of `removed` (paths relative to python_modules/ of files left out of a bundle), those the failure
+// names as missing: the module of ImportError.name ("pkg.tests" -> pkg/tests.py, pkg/tests/...,
+// pkg/tests.*.so) or OSError.filename ("python_modules/pkg/x.pyi"). Empty when it names none.
+std::vector<std::string> culprits(const SmokeResult& failure, const std::vector<std::string>& removed);
+
+}  // namespace pb::snapshot

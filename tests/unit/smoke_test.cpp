@@ -75,3 +75,22 @@ TEST_CASE("the default smoke list starts with the entry") {
   CHECK(names(mods) == std::vector<std::string>{"app", "six"});
   CHECK(listed(smoke_modules(t.path / "missing", manifest)) == "app() ");
 }
+
+TEST_CASE("culprits: the removed files a failure names as missing") {
+  std::vector<std::string> removed = {"pkg/tests/__init__.py", "pkg/tests/test_a.py", "pkg/testsuite.py",
+                                      "pkg/core.pyi", "pkg/_speed.cpython-313-wasm32-emscripten.so",
+                                      "pkg/docs/index.rst", "other/tests/__init__.py"};
+  SmokeResult r;
+  r.missing_module = "pkg.tests";
+  CHECK(culprits(r, removed) == std::vector<std::string>{"pkg/tests/__init__.py", "pkg/tests/test_a.py"});
+  r.missing_module = "pkg._speed";
+  CHECK(culprits(r, removed) == std::vector<std::string>{"pkg/_speed.cpython-313-wasm32-emscripten.so"});
+  r.missing_module = "pkg.core";  // a stub is not the module
+  CHECK(culprits(r, removed).empty());
+  r = {};
+  r.missing_file = "python_modules/pkg/core.pyi";
+  CHECK(culprits(r, removed) == std::vector<std::string>{"pkg/core.pyi"});
+  r.missing_file = "/lib/python3.13/os.py";
+  CHECK(culprits(r, removed).empty());
+  CHECK(culprits(SmokeResult{}, removed).empty());
+}
