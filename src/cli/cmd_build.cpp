@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/build_smoke.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
 #include "fetch/fetch.hpp"
@@ -23,6 +24,7 @@ struct BuildOptions {
   PlanOptions in;
   std::filesystem::path out;
   bool no_snapshot = false;
+  bool no_smoke = false;
   bool dev = false;  // a deploy bundle leaves the dev group out unless asked
   bool offline = false;
   int concurrency = 16;
@@ -106,7 +108,9 @@ void build(const BuildOptions& o) {
 
   vendor::Report report;
   auto staged = vendor::assemble(spec, &report);
+  std::optional<BuildSmoke> smoke;
   try {
+    if (!o.no_smoke) smoke.emplace(spec, report, staged, t.runtime_dir);
     if (!o.no_snapshot) {
       snapshot::MakeOptions mo;
       mo.cache_dir = global().cache();
@@ -120,11 +124,21 @@ void build(const BuildOptions& o) {
       spec.snapshot = made.facts;
       vendor::write_manifest(staged, spec);
     }
+    if (smoke) smoke->finish();
     fs::replace_dir(staged, spec.out);
   } catch (...) {
+    auto why = std::current_exception();
+    // A snapshot that failed because the trim broke an import: the smoke run names the file.
+    if (smoke) {
+      try {
+        smoke->finish();
+      } catch (...) {
+        why = std::current_exception();
+      }
+    }
     std::error_code ec;
     std::filesystem::remove_all(staged, ec);
-    throw;
+    std::rethrow_exception(why);
   }
   if (!o.archive.empty()) vendor::write_archive(spec.out, o.archive, vendor::source_date_epoch());
 
@@ -156,6 +170,9 @@ void register_build(CLI::App& app) {
   add_plan_options(*cmd, o.in);
   cmd->add_option("-o,--out", o.out, "Bundle directory (default: PROJECT_DIR/dist)");
   cmd->add_flag("--no-snapshot", o.no_snapshot, "Do not make a memory snapshot");
+  cmd->add_flag("--no-smoke", o.no_smoke,
+                "Do not import the trimmed bundle's modules in Pyodide (runs even with --no-snapshot; "
+                "a trim that breaks an import fails the build)");
   cmd->add_flag("--dev", o.dev, "Include the dev dependency group (left out of bundles by default)");
   cmd->add_flag("--offline", o.offline, "Use only the cache; name every file that is missing");
   cmd->add_option("-j,--concurrency", o.concurrency, "Parallel downloads (default 16)")->check(CLI::Range(1, 256));

@@ -189,6 +189,11 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
     r.file = m.value("file", "");
     r.line = m.value("line", 0L);
     r.missing_module = m.value("missing_module", "");
+    // A module that raises ModuleNotFoundError itself (a stub for a missing extension) sets no name.
+    static const std::string prefix = "No module named '";
+    if (r.missing_module.empty() && r.error == "ModuleNotFoundError" && r.message.starts_with(prefix) &&
+        r.message.size() > prefix.size() + 1 && r.message.back() == '\'')
+      r.missing_module = r.message.substr(prefix.size(), r.message.size() - prefix.size() - 1);
     r.missing_file = m.value("missing_file", "");
     r.traceback = m.value("traceback", "");
     r.ms = m.value("ms", 0.0);

@@ -1,0 +1,191 @@
+#include "cli/build_smoke.hpp"
+
+#include <algorithm>
+#include <iostream>
+#include <set>
+
+#include "cli/common.hpp"
+#include "snapshot/snapshot.hpp"
+#include "vendor/copy.hpp"
+#include "util/error.hpp"
+
+namespace pb::cli {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+// Reasons a file is left out that are not trimming: wheel schemes with no place in a bundle.
+bool trimming(const std::string& reason) {
+  return reason != "scripts" && reason != "headers" && reason != "data" && reason != "signature";
+}
+
+// Path under python_modules/ of a dropped wheel entry ("x-1.0.data/purelib/x/a.py" -> "x/a.py").
+std::string under_python_modules(const std::string& entry) {
+  for (const char* scheme : {".data/purelib/", ".data/platlib/"}) {
+    auto pos = entry.find(scheme);
+    if (pos != std::string::npos && entry.find('/') > pos) return entry.substr(pos + std::string_view(scheme).size());
+  }
+  return entry;
+}
+
+// "Flask_Login-0.6.2-py3-none-any.whl" -> "flask-login".
+std::string normalised_dist(const std::string& file) {
+  std::string out;
+  for (char c : file.substr(0, file.find('-'))) {
+    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (l == '_' || l == '.' || l == '-') {
+      if (out.empty() || out.back() != '-') out += '-';
+    } else {
+      out += l;
+    }
+  }
+  return out;
+}
+
+std::string what(const snapshot::SmokeModule& m) {
+  return m.distribution.empty() ? "the entry module '" + m.module + "'"
+                                : "module '" + m.module + "' (" + m.distribution + ")";
+}
+
+std::string failure(const snapshot::SmokeResult& r) {
+  std::string s = r.error + (r.message.empty() ? "" : ": " + r.message);
+  if (!r.file.empty()) s += " (" + r.file + (r.line > 0 ? ":" + std::to_string(r.line) : "") + ")";
+  return s;
+}
+
+std::string list(const std::vector<std::string>& items, size_t max = 5) {
+  std::string out;
+  for (size_t i = 0; i < items.size() && i < max; ++i) out += (i ? ", " : "") + items[i];
+  if (items.size() > max) out += " and " + std::to_string(items.size() - max) + " more";
+  return out;
+}
+
+}  // namespace
+
+BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& report, const stdfs::path& staged,
+                       const stdfs::path& runtime_dir)
+    : spec_(spec), staged_(staged), runtime_(runtime_dir) {
+  for (const auto& d : report.dropped)
+    if (trimming(d.reason)) trimmed_.push_back(d);
+  if (trimmed_.empty()) return;
+  try {
+    snapshot::find_node();
+  } catch (const Error& e) {
+    throw Error(std::string(e.what()) + " (the build imports the trimmed bundle in Pyodide; --no-smoke skips that)",
+                e.code());
+  }
+  std::error_code ec;
+  if (!stdfs::exists(runtime_ / "pyodide.mjs", ec))
+    runtime_ = snapshot::ensure_runtime(spec.target.value("pyodide", ""), global().cache());
+  modules_ = snapshot::vendored_modules(staged_ / "python_modules");
+  auto entry = vendor::entry_in_bundle(spec.entry).second;
+  if (!entry.empty()) {
+    std::erase_if(modules_, [&](const snapshot::SmokeModule& m) { return m.module == entry; });
+    modules_.insert(modules_.begin(), {entry, ""});
+  }
+  info("checking that " + std::to_string(modules_.size()) + " modules still import after trimming");
+  run_ = std::async(std::launch::async, [this] {
+    return snapshot::smoke(staged_, runtime_, snapshot::names(modules_), global().cache());
+  });
+}
+
+BuildSmoke::~BuildSmoke() {
+  if (run_ && run_->valid()) run_->wait();
+}
+
+void BuildSmoke::finish() {
+  if (!run_) return;
+  auto report = run_->get();
+  run_.reset();
+  std::vector<std::string> removed;
+  for (const auto& d : trimmed_) removed.push_back(under_python_modules(d.entry));
+
+  struct Suspect {
+    size_t index;                    // into modules_ / report.results
+    std::vector<size_t> culprits;    // into trimmed_
+  };
+  std::vector<Suspect> suspects;
+  std::vector<std::string> warnings;
+  for (size_t i = 0; i < report.results.size(); ++i) {
+    const auto& r = report.results[i];
+    if (r.ok) continue;
+    if (global().verbose > 0) std::cerr << "importing '" << r.module << "' raised:\n" << r.traceback;
+    Suspect s{i, {}};
+    auto named = snapshot::culprits(r, removed);
+    for (size_t k = 0; k < removed.size(); ++k)
+      if (std::find(named.begin(), named.end(), removed[k]) != named.end()) s.culprits.push_back(k);
+    // A failure that names what is missing, when the trim removed no such thing, is not the trim's.
+    if (s.culprits.empty() && (!r.missing_module.empty() || !r.missing_file.empty()))
+      warnings.push_back(what(modules_[i]) + " does not import, not because of trimming: " + failure(r));
+    else
+      suspects.push_back(std::move(s));
+  }
+
+  std::vector<std::string> problems;
+  if (!suspects.empty()) {
+    // Import the suspects again from the same wheels, untrimmed.
+    auto untrimmed_spec = spec_;
+    untrimmed_spec.options.trim = false;
+    untrimmed_spec.options.exclude.clear();
+    untrimmed_spec.out = staged_.parent_path() / ("." + staged_.filename().string() + "-untrimmed");
+    std::vector<std::string> names;
+    for (const auto& s : suspects) names.push_back(modules_[s.index].module);
+    info("importing " + list(names) + " again without trimming");
+    auto untrimmed = vendor::assemble(untrimmed_spec);
+    snapshot::SmokeReport again;
+    try {
+      again = snapshot::smoke(untrimmed, runtime_, names, global().cache());
+    } catch (...) {
+      std::error_code ec;
+      stdfs::remove_all(untrimmed, ec);
+      throw;
+    }
+    std::error_code ec;
+    stdfs::remove_all(untrimmed, ec);
+    for (size_t j = 0; j < suspects.size(); ++j) {
+      const auto& s = suspects[j];
+      const auto& m = modules_[s.index];
+      const auto& r = report.results[s.index];
+      if (!again.results[j].ok) {
+        warnings.push_back(what(m) + " does not import, not because of trimming: " + failure(r));
+        continue;
+      }
+      std::string line = "trimming breaks " + what(m) + ": " + failure(r);
+      if (!s.culprits.empty()) {
+        std::vector<std::string> files;
+        std::set<std::string> reasons, wheels;
+        for (auto k : s.culprits) {
+          files.push_back("python_modules/" + removed[k]);
+          reasons.insert(trimmed_[k].reason);
+          wheels.insert(trimmed_[k].wheel);
+        }
+        line += "; it needs " + list(files) + ", dropped as " + list({reasons.begin(), reasons.end()}) + " from " +
+                list({wheels.begin(), wheels.end()});
+        std::string module_dir = r.missing_module;
+        std::replace(module_dir.begin(), module_dir.end(), '.', '/');
+        std::string glob = !module_dir.empty() && removed[s.culprits[0]].starts_with(module_dir + "/")
+                               ? module_dir + "/**"
+                               : removed[s.culprits[0]];
+        line += "; keep it with --keep '" + glob + "'" +
+                (reasons.count("exclude") ? " or narrow [tool.pybundle] exclude" : "");
+      } else {
+        // Nothing names the file: list what the trim took from the module's distributions.
+        std::vector<std::string> files;
+        for (size_t k = 0; k < trimmed_.size(); ++k) {
+          auto dist = normalised_dist(trimmed_[k].wheel);
+          if (m.distribution.empty() ? removed[k].starts_with(m.module)
+                                     : (", " + m.distribution + ",").find(", " + dist + ",") != std::string::npos)
+            files.push_back("python_modules/" + removed[k]);
+        }
+        line += "; it imports untrimmed" + (files.empty() ? std::string() : "; trimmed from it: " + list(files)) +
+                "; --keep GLOB keeps a file, --no-trim keeps all";
+      }
+      problems.push_back(line);
+    }
+  }
+  for (const auto& w : warnings) warning(w);
+  if (!problems.empty()) throw Errors(problems, Exit::problems);
+}
+
+}  // namespace pb::cli

@@ -1,0 +1,34 @@
+// The build's smoke gate: a trimmed bundle must still import what imported before trimming.
+#pragma once
+#include <filesystem>
+#include <future>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "snapshot/smoke.hpp"
+#include "vendor/vendor.hpp"
+
+namespace pb::cli {
+
+// Started on the staged bundle right after vendoring, so its Node process overlaps the snapshot's.
+// Nothing runs when nothing was trimmed (a failure could only be a warning then).
+class BuildSmoke {
+ public:
+  BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& report, const std::filesystem::path& staged,
+             const std::filesystem::path& runtime_dir);
+  ~BuildSmoke();
+  // Waits for the run. A module that failed only because of the trim fails the build (pb::Errors,
+  // Exit::problems) naming the module and the trimmed files; one that fails without trimming too is
+  // a warning. Safe to call more than once (later calls do nothing).
+  void finish();
+
+ private:
+  const vendor::BundleSpec& spec_;
+  std::filesystem::path staged_, runtime_;
+  std::vector<vendor::Dropped> trimmed_;
+  std::vector<snapshot::SmokeModule> modules_;
+  std::optional<std::future<snapshot::SmokeReport>> run_;
+};
+
+}  // namespace pb::cli

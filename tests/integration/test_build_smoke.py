@@ -1,0 +1,131 @@
+"""`pybundle build`: every trimmed bundle still imports what imported before trimming (the host's
+smoke mode); a trim that breaks an import fails the build and names the file."""
+import base64
+import hashlib
+import os
+import shutil
+import tempfile
+import unittest
+import zipfile
+
+import bundles
+import support
+
+TARGET = "pyodide@0.29.3"
+
+# Wheels made here: each package's import needs a file that default trimming or an exclude glob drops,
+# except `optional_extra`, which fails with or without trimming (an optional dependency).
+PACKAGES = {
+    "trimpkg": {"trimpkg/__init__.py": "from . import tests\n\nVALUE = tests.VALUE\n",
+                "trimpkg/tests/__init__.py": "VALUE = 1\n",
+                "trimpkg/tests/test_value.py": "def test_value():\n    pass\n"},
+    "stubread": {"stubread/__init__.py": "import os\n\nwith open(os.path.join(os.path.dirname(__file__), 'api.pyi')) as f:\n"
+                                         "    API = f.read()\n",
+                 "stubread/api.pyi": "def f() -> int: ...\n"},
+    "datapkg": {"datapkg/__init__.py": "import json, os\n\nDATA = json.load(open(os.path.join(os.path.dirname(__file__), "
+                                       "'table.json')))\n",
+                "datapkg/table.json": "{\"a\": 1}\n"},
+    "extras": {"optional_extra.py": "import not_installed_anywhere\n", "extras_core.py": "X = 1\n",
+               "extras_core_docs/README.md": "docs\n"},
+}
+
+
+def record_hash(data):
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def make_wheel(directory, name, files):
+    filename = f"{name}-1.0-py3-none-any.whl"
+    info = f"{name}-1.0.dist-info"
+    contents = {path: text.encode() for path, text in files.items()}
+    contents[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode()
+    contents[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = "".join(f"{p},{record_hash(d)},{len(d)}\n" for p, d in contents.items()) + f"{info}/RECORD,,\n"
+    path = os.path.join(directory, filename)
+    with zipfile.ZipFile(path, "w") as z:
+        for p, d in contents.items():
+            z.writestr(p, d)
+        z.writestr(f"{info}/RECORD", record)
+    with open(path, "rb") as f:
+        data = f.read()
+    return filename, hashlib.sha256(data).hexdigest(), len(data)
+
+
+def write_project(root, base, wheels, exclude):
+    os.makedirs(os.path.join(root, "src"))
+    with open(os.path.join(root, "src", "app.py"), "w") as f:
+        f.write("def on_fetch(request):\n    return 'ok'\n")
+    deps = "".join(f'    "{n}",\n' for n in PACKAGES)
+    with open(os.path.join(root, "pyproject.toml"), "w") as f:
+        f.write(f'[project]\nname = "smoke-app"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
+                f'dependencies = [\n{deps}]\n\n[tool.pybundle]\nentry = "src/app.py"\nexclude = {exclude!r}\n'
+                .replace("'", '"'))
+    lock = ['version = 1\nrevision = 3\nrequires-python = ">=3.12"\n\n[[package]]\nname = "smoke-app"\n'
+            'version = "0.1.0"\nsource = { virtual = "." }\ndependencies = [\n' +
+            "".join(f'    {{ name = "{n}" }},\n' for n in PACKAGES) + ']\n\n[package.metadata]\nrequires-dist = [\n' +
+            "".join(f'    {{ name = "{n}" }},\n' for n in PACKAGES) + ']\n']
+    for name, (filename, sha, size) in sorted(wheels.items()):
+        lock.append(f'\n[[package]]\nname = "{name}"\nversion = "1.0"\nsource = {{ registry = "{base}/simple" }}\n'
+                    f'wheels = [\n    {{ url = "{base}/wheels/{filename}", hash = "sha256:{sha}", size = {size} }},\n]\n')
+    with open(os.path.join(root, "uv.lock"), "w") as f:
+        f.write("".join(lock))
+
+
+class BuildSmokeTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-build-smoke-")
+        index = os.path.join(cls.tmp, "index")
+        os.makedirs(os.path.join(index, "wheels"))
+        wheels = {n: make_wheel(os.path.join(index, "wheels"), n, files) for n, files in PACKAGES.items()}
+        cls._server = support.serve_directory(index)
+        base = cls._server.__enter__()
+        cls.project = os.path.join(cls.tmp, "project")
+        write_project(cls.project, base, wheels, ["*.json"])
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._server.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def build(self, *args):
+        out = tempfile.mkdtemp(dir=self.tmp)
+        shutil.rmtree(out)
+        proc = support.run("build", self.project, "--out", out, "--target", TARGET, "--no-snapshot", *args,
+                           env=bundles.env())
+        return proc, out
+
+    def test_a_trim_that_breaks_an_import_fails_the_build_and_names_the_file(self):
+        proc, out = self.build()
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertFalse(os.path.exists(out))
+        err = proc.stderr
+        # Default trimming: a tests package the package imports, a stub it reads.
+        self.assertIn("trimming breaks module 'trimpkg' (trimpkg): ImportError: cannot import name 'tests'", err)
+        self.assertIn("it needs python_modules/trimpkg/tests/__init__.py, python_modules/trimpkg/tests/test_value.py, "
+                      "dropped as tests from trimpkg-1.0-py3-none-any.whl; keep it with --keep 'trimpkg/tests/**'", err)
+        self.assertIn("trimming breaks module 'stubread' (stubread): FileNotFoundError", err)
+        self.assertIn("it needs python_modules/stubread/api.pyi, dropped as stubs", err)
+        # A user exclude glob.
+        self.assertIn("trimming breaks module 'datapkg' (datapkg): FileNotFoundError", err)
+        self.assertIn("it needs python_modules/datapkg/table.json, dropped as exclude from datapkg-1.0-py3-none-any.whl; "
+                      "keep it with --keep 'datapkg/table.json' or narrow [tool.pybundle] exclude", err)
+        # Never imported, trimmed or not: a warning only.
+        self.assertIn("warning: module 'optional_extra' (extras) does not import, not because of trimming: "
+                      "ModuleNotFoundError: No module named 'not_installed_anywhere'", err)
+        self.assertNotIn("'extras_core'", err)
+
+    def test_keep_mends_it_and_no_smoke_skips_it(self):
+        proc, out = self.build("--keep", "trimpkg/tests/**", "--keep", "*.pyi", "--keep", "datapkg/table.json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(os.path.exists(os.path.join(out, "python_modules", "trimpkg", "tests", "__init__.py")))
+        self.assertIn("'optional_extra' (extras) does not import", proc.stderr)
+        # Without the smoke run the broken bundle is built.
+        proc, out = self.build("--no-smoke")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("does not import", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(out, "python_modules", "stubread", "api.pyi")))
+
+
+if __name__ == "__main__":
+    unittest.main()
