@@ -15,6 +15,7 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
+#include "vendor/shrink.hpp"
 #include "vendor/vendor.hpp"
 
 namespace pb::cli {
@@ -33,6 +34,8 @@ struct BuildOptions {
   std::vector<std::string> keep;
   bool no_trim = false;
   std::filesystem::path archive;
+  std::string compile;  // "", "keep-sources", "drop-sources"
+  bool minimize = false;
 };
 
 // Every problem of the plan, one line each, then fail with Exit::problems.
@@ -77,6 +80,43 @@ std::vector<std::filesystem::path> fetch_wheels(const plan::Plan& p, const proje
   return fetch::fetch_all(requests, fo);
 }
 
+// --minimize and --compile on the staged bundle, then its manifest again (the snapshot records
+// the digest of the files as they will ship).
+void shrink(const BuildOptions& o, const project::Project& project, const target::Target& t,
+            const vendor::BundleSpec& spec, const std::filesystem::path& staged, vendor::Report* report) {
+  if (!o.minimize && o.compile.empty()) return;
+  vendor::HostRun host = [&](const std::string& mode, const std::vector<std::string>& args) {
+    std::vector<std::string> full{"--bundle", std::filesystem::absolute(staged).string()};
+    full.insert(full.end(), args.begin(), args.end());
+    return snapshot::run_host(t.runtime_dir, mode, full);
+  };
+  auto mode = o.compile.empty() ? vendor::CompileMode::none : vendor::parse_compile_mode(o.compile);
+  auto compile = [&] {
+    if (mode == vendor::CompileMode::none) return;
+    info("compiling the bundle's modules in Pyodide " + t.pyodide_version);
+    auto c = vendor::compile_bundle(staged, mode, t.python_version, host);
+    for (const auto& w : c.warnings) warning(w);
+    info(fmt::format("compiled {} modules for Python {} (magic {}){}", c.compiled, c.python, c.magic,
+                     c.sources_dropped ? fmt::format(", {} sources dropped", c.sources_dropped) : ""));
+  };
+  if (o.minimize) {
+    vendor::MinimizeSpec ms;
+    ms.entry = std::filesystem::path(spec.entry).stem().string();
+    ms.preimport = project.config.preimport;
+    ms.keep = o.keep;
+    ms.after_drop = compile;
+    info("minimizing: tracing '" + ms.entry + "' and one request in Pyodide " + t.pyodide_version);
+    auto m = vendor::minimize_bundle(staged, ms, host);
+    info(fmt::format("minimized python_modules/ to {} of {} files ({} of {}); {} modules imported again and the "
+                     "entry answered",
+                     m.files_kept, m.files_before, fetch::human_bytes(static_cast<double>(m.bytes_kept)),
+                     fetch::human_bytes(static_cast<double>(m.bytes_before)), m.modules.size()));
+  } else {
+    compile();
+  }
+  vendor::write_manifest(staged, spec, report);
+}
+
 void build(const BuildOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   auto plan_options = o.in;
@@ -110,7 +150,9 @@ void build(const BuildOptions& o) {
   auto staged = vendor::assemble(spec, &report);
   std::optional<BuildSmoke> smoke;
   try {
-    if (!o.no_smoke) smoke.emplace(spec, report, staged, t.runtime_dir);
+    shrink(o, project, t, spec, staged, &report);
+    // A minimised bundle was proved already: every module the app imported, and a request.
+    if (!o.no_smoke && !o.minimize) smoke.emplace(spec, report, staged, t.runtime_dir);
     if (!o.no_snapshot) {
       snapshot::MakeOptions mo;
       mo.cache_dir = global().cache();
@@ -182,11 +224,19 @@ void register_build(CLI::App& app) {
   cmd->add_option("--keep", o.keep, "Glob of files never trimmed (repeatable)");
   cmd->add_flag("--no-trim", o.no_trim, "Keep tests, docs, stubs and caches inside packages");
   cmd->add_option("--archive", o.archive, "Also write the bundle as FILE (.tar.zst or .zip)");
+  cmd->add_flag("--compile{keep-sources}", o.compile,
+                "Precompile modules to .pyc in the target runtime; --compile=drop-sources also removes the "
+                "sources of python_modules/ (app/ keeps them)")
+      ->check(CLI::IsMember({"keep-sources", "drop-sources"}));
+  cmd->add_flag("--minimize", o.minimize,
+                "Keep only the files of python_modules/ that importing the entry and one request use (plus "
+                "package metadata and --keep globs), then prove the result in a fresh runtime");
   cmd->footer(
       "Examples:\n"
       "  pybundle build                       # ./pyproject.toml + uv.lock -> ./dist\n"
       "  pybundle build app --out build/app --target pyodide@0.27.7\n"
-      "  pybundle build --no-snapshot --archive app.tar.zst");
+      "  pybundle build --no-snapshot --archive app.tar.zst\n"
+      "  pybundle build --minimize --compile=drop-sources   # smallest bundle, proved to work");
   cmd->callback([] { build(o); });
 }
 

@@ -857,7 +857,135 @@ def smoke(names):
   };
 }
 
-const MODES = { "make-snapshot": makeSnapshot, run, serve, smoke };
+// ---- compile: bytecode for the bundle, made by the runtime's own Python ----------------------
+// Sources under python_modules/ get unchecked-hash .pyc (no mtimes: rebuilds are byte-identical),
+// next to the module (`mod.pyc`, found without its source) with --placement legacy, else in
+// __pycache__. app/ always gets checked-hash .pyc in __pycache__ and keeps its sources.
+const COMPILE_PY = String.raw`
+import os, sys, py_compile, importlib.util
+
+def compile_bundle(placement, python):
+    have = "%d.%d.%d" % sys.version_info[:3]
+    if python and python != have:
+        raise ValueError("the runtime runs Python %s, the target says %s" % (have, python))
+    compiled, failed = [], []
+    for top, legacy, mode in (("python_modules", placement == "legacy", py_compile.PycInvalidationMode.UNCHECKED_HASH),
+                              ("app", False, py_compile.PycInvalidationMode.CHECKED_HASH)):
+        base = "/bundle/" + top
+        for root, dirs, files in os.walk(base):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            for name in sorted(files):
+                if not name.endswith(".py"):
+                    continue
+                src = root + "/" + name
+                cfile = src + "c" if legacy else importlib.util.cache_from_source(src)
+                try:
+                    py_compile.compile(src, cfile=cfile, dfile=src, doraise=True, invalidation_mode=mode)
+                except py_compile.PyCompileError as e:
+                    failed.append({"file": src[len("/bundle/"):], "error": str(e.exc_value).strip().splitlines()[-1]})
+                    continue
+                compiled.append({"file": src[len("/bundle/"):], "pyc": cfile[len("/bundle/"):]})
+    return {"compiled": compiled, "failed": failed, "magic": importlib.util.MAGIC_NUMBER.hex(),
+            "cache_tag": sys.implementation.cache_tag, "python": have}
+`;
+
+function pyToJs(value) {
+  const out = value.toJs({ dict_converter: Object.fromEntries, create_pyproxies: false });
+  value.destroy?.();
+  return out;
+}
+
+function runPythonIn(rt, code) {
+  const ns = rt.pyodide.globals.get("dict")();
+  rt.pyodide.runPython(code, { globals: ns, filename: "<pybundle>" });
+  return ns;
+}
+
+async function compile(opts) {
+  const rt = await loadRuntime(opts);
+  const ns = runPythonIn(rt, COMPILE_PY);
+  const result = pyToJs(ns.get("compile_bundle")(opts.placement ?? "pycache", opts.python ?? ""));
+  return { ok: true, ...result, timings_ms: { ...rt.timings, total: ms(t0, performance.now()) } };
+}
+
+// ---- trace: which bundle files the entry's import and one request use ----------------------
+// Every path Emscripten's FS opens or stats under /bundle (imports, extension modules, data read
+// through open/importlib.resources/pkgutil, existence checks), plus each loaded module's file.
+const TRACE_PY = String.raw`
+import sys
+
+def bundle_modules():
+    out = {}
+    for name, m in list(sys.modules.items()):
+        spec = getattr(m, "__spec__", None)
+        files = [getattr(m, "__file__", None), getattr(spec, "origin", None), getattr(spec, "cached", None)]
+        paths = list(getattr(m, "__path__", None) or [])
+        hit = [f for f in files if isinstance(f, str) and f.startswith("/bundle/")]
+        if hit or any(isinstance(p, str) and p.startswith("/bundle/") for p in paths):
+            out[name] = sorted(set(hit))
+    return out
+`;
+
+function watchBundleFiles(FS) {
+  const seen = new Set();
+  const saved = {};
+  for (const fn of ["open", "stat", "lstat"]) {
+    const orig = FS[fn];
+    saved[fn] = orig;
+    FS[fn] = function (p, ...rest) {
+      const r = orig.call(this, p, ...rest);  // only successful calls are recorded
+      if (typeof p === "string") {
+        const abs = p.startsWith("/") ? p : path.posix.join(FS.cwd(), p);
+        if (abs.startsWith(BUNDLE + "/")) seen.add(path.posix.normalize(abs).slice(BUNDLE.length + 1));
+      }
+      return r;
+    };
+  }
+  return { seen, stop: () => Object.assign(FS, saved) };
+}
+
+async function trace(opts) {
+  const rt = await loadRuntime(opts);
+  const watch = watchBundleFiles(rt.pyodide.FS);
+  const failure = rt.py("import_modules")([opts.entry, ...splitList(opts.preimport)]);
+  if (failure) {
+    watch.stop();
+    const f = pyToJs(failure);
+    throw new HostError(`importing '${f.module}' failed: ${f.error}`, { traceback: f.traceback, module: f.module });
+  }
+  let handler;
+  try {
+    handler = rt.py("find_handler")(opts.entry);
+  } catch (e) {
+    watch.stop();
+    throw new HostError(pythonMessage(e));
+  }
+  const r = await callHandler({ rt, handler }, "GET", opts.url ?? "http://localhost/", [["host", "localhost"]], new Uint8Array());
+  watch.stop();
+  if (r.traceback) log(r.traceback);
+  const ns = runPythonIn(rt, TRACE_PY);
+  const owned = pyToJs(ns.get("bundle_modules")());
+  for (const files of Object.values(owned)) for (const f of files) watch.seen.add(f.slice(BUNDLE.length + 1));
+  const root = path.resolve(opts.bundle);
+  const files = [...watch.seen].filter((rel) => {
+    try {
+      return fs.statSync(path.join(root, rel)).isFile();
+    } catch {
+      return false;
+    }
+  }).sort();
+  return {
+    ok: !r.traceback,
+    ...(r.traceback ? { error: "on_fetch raised: " + r.traceback.trim().split("\n").pop(), traceback: r.traceback } : {}),
+    status: r.status,
+    files,
+    modules: rt.py("module_names")().toJs(),
+    bundle_modules: Object.keys(owned).sort(),
+    timings_ms: { ...rt.timings, total: ms(t0, performance.now()) },
+  };
+}
+
+const MODES = { "make-snapshot": makeSnapshot, run, serve, smoke, compile, trace };
 
 async function main() {
   let opts;

@@ -169,6 +169,12 @@ ManifestTotals write_manifest_with(const stdfs::path& staged, const BundleSpec& 
   return totals;
 }
 
-void write_manifest(const stdfs::path& staged, const BundleSpec& spec) { write_manifest_with(staged, spec); }
+void write_manifest(const stdfs::path& staged, const BundleSpec& spec, Report* report) {
+  auto totals = write_manifest_with(staged, spec);
+  if (report) {
+    report->files = totals.files;
+    report->bytes = totals.bytes;
+  }
+}
 
 }  // namespace pb::vendor

@@ -62,8 +62,8 @@ struct Report {
 std::filesystem::path assemble(const BundleSpec& spec, Report* report = nullptr);
 
 // Re-write bundle.json of a staged bundle: every file under python_modules/ and app/ hashed,
-// the digest, and spec.snapshot.
-void write_manifest(const std::filesystem::path& staged, const BundleSpec& spec);
+// the digest, and spec.snapshot. With `report`, its file and byte counts are updated.
+void write_manifest(const std::filesystem::path& staged, const BundleSpec& spec, Report* report = nullptr);
 
 // Pack a bundle directory into `file`, by extension ".tar.zst" or ".zip": sorted entries,
 // modes 0644/0755, owner 0, every time `mtime`. Written to a temporary file and renamed.

@@ -1,0 +1,179 @@
+"""`pybundle build --compile` and `--minimize` on fixtures/minimize (directory packages, no server):
+bytecode from the runtime itself, byte-identical rebuilds, minimisation that keeps what the app
+reads and fails the build, naming what it dropped, when the result would not import."""
+import hashlib
+import json
+import os
+import shutil
+import stat
+import tempfile
+import unittest
+
+import bundles
+import support
+
+FIXTURE = os.path.join(support.REPO, "fixtures", "minimize")
+TARGET = ("--target", "pyodide@0.29.3")  # pinned: the tests name its Python
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def tree(root):
+    """Every path under root: type, mode, mtime and content hash."""
+    out = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            full = os.path.join(dirpath, name)
+            st = os.lstat(full)
+            out[os.path.relpath(full, root)] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_mtime_ns,
+                                               sha256(full) if stat.S_ISREG(st.st_mode) else None)
+    return out
+
+
+def bundle_files(out):
+    """Files under python_modules/ and app/ on disk, relative to the bundle."""
+    found = set()
+    for top in ("python_modules", "app"):
+        for dirpath, _, names in os.walk(os.path.join(out, top)):
+            found.update(os.path.relpath(os.path.join(dirpath, n), out) for n in names)
+    return found
+
+
+class Shrink(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-shrink-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.project = support.copy_project(FIXTURE, self.tmp)
+        self.out = os.path.join(self.tmp, "out")
+
+    def build(self, *args, out=None, env=None):
+        return support.run("build", self.project, "--out", out or self.out, *TARGET, *args,
+                           env=bundles.env(**(env or {})))
+
+    def manifest(self, out=None):
+        return bundles.load_json(os.path.join(out or self.out, "bundle.json"))
+
+    def answer(self, *args):
+        proc = support.run("run", self.out, "--format", "json", *args, env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        self.assertEqual(doc["response"]["status"], 200, doc)
+        return doc, json.loads(doc["response"]["body"])
+
+    def assertManifestIsDisk(self, out=None):
+        out = out or self.out
+        listed = {f["path"]: f["sha256"] for f in self.manifest(out)["files"]}
+        self.assertEqual(set(listed), bundle_files(out))
+        for path, digest in listed.items():
+            self.assertEqual(sha256(os.path.join(out, path)), digest, path)
+        return set(listed)
+
+    # ---- --minimize ------------------------------------------------------------------------------
+    def test_minimize_keeps_what_the_app_uses_and_the_bundle_answers(self):
+        proc = self.build("--minimize", "--no-snapshot")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        files = self.assertManifestIsDisk()
+        kept = {f for f in files if f.startswith("python_modules/")}
+        self.assertEqual(kept, {
+            "python_modules/lazydata/__init__.py",
+            "python_modules/lazydata/words.txt",   # read lazily at import through importlib.resources
+            "python_modules/lazydata/lookup.py",   # first imported by the request
+            "python_modules/lazydata/unread.txt",  # data beside a used module stays
+            "python_modules/lazydata-1.0.0.dist-info/METADATA",
+            "python_modules/unusedpkg-1.0.0.dist-info/METADATA",  # metadata of every distribution stays
+            "python_modules/fragile-1.0.0.dist-info/METADATA",
+        } | {f for f in kept if ".dist-info/" in f})
+        for gone in ("lazydata/extra.py", "lazydata/heavy", "unusedpkg", "fragile"):
+            self.assertFalse(os.path.exists(os.path.join(self.out, "python_modules", gone)), gone)
+        self.assertIn("app/app.py", files)
+        _, body = self.answer("--no-snapshot")
+        self.assertEqual(body["words"], ["alpha", "beta", "gamma"])
+        self.assertEqual(body["first"], "alpha")
+
+    def test_minimize_then_snapshot_restores(self):
+        proc = self.build("--minimize")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc, body = self.answer()
+        self.assertTrue(doc["restored"])
+        self.assertEqual(body["first"], "alpha")
+
+    def test_a_minimisation_that_breaks_an_import_fails_naming_module_and_dropped_files(self):
+        with open(os.path.join(self.project, "src", "app.py"), "a") as f:
+            f.write("\nimport fragile  # lists its plugins/ directory at import\n")
+        proc = self.build("--minimize", "--no-snapshot")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("importing 'fragile' fails: FileNotFoundError", proc.stderr)
+        self.assertIn("python_modules/fragile/plugins/one.py", proc.stderr)
+        self.assertFalse(os.path.exists(self.out))  # nothing half-made is left in place
+        self.assertEqual([n for n in os.listdir(self.tmp) if n.startswith(".out")], [])
+        # --keep rescues the files minimisation cannot see being used.
+        proc = self.build("--minimize", "--no-snapshot", "--keep", "fragile/plugins/**")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("python_modules/fragile/plugins/one.py", self.assertManifestIsDisk())
+
+    # ---- --compile -------------------------------------------------------------------------------
+    def runtime_magic(self):
+        """importlib.util.MAGIC_NUMBER of the runtime, asked through the bundle itself."""
+        with open(os.path.join(self.project, "src", "app.py"), "a") as f:
+            f.write("\n\nimport importlib.util as _iu\n_plain = on_fetch\n\n\ndef on_fetch(request):\n"
+                    "    from lazydata import lookup\n"
+                    "    return dict(_plain(request), magic=_iu.MAGIC_NUMBER.hex(), lookup=lookup.__file__)\n")
+
+    def pyc_header(self, rel):
+        with open(os.path.join(self.out, rel), "rb") as f:
+            head = f.read(16)
+        return head[:4].hex(), int.from_bytes(head[4:8], "little")
+
+    def test_compile_drop_sources(self):
+        self.runtime_magic()
+        proc = self.build("--compile=drop-sources")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        files = self.assertManifestIsDisk()
+        modules = {f for f in files if f.startswith("python_modules/")}
+        self.assertEqual({f for f in modules if f.endswith(".py")}, set())
+        self.assertIn("python_modules/lazydata/lookup.pyc", modules)      # next to the module, no __pycache__
+        self.assertIn("python_modules/lazydata/words.txt", modules)
+        self.assertIn("app/app.py", files)                                # the app keeps its sources
+        self.assertIn("app/__pycache__/app.cpython-313.pyc", files)
+        for rounds in range(2):
+            doc, body = self.answer(*([] if rounds else ["--no-snapshot"]))
+            self.assertEqual(doc["restored"], bool(rounds))
+            self.assertEqual(body["first"], "alpha")
+            self.assertEqual(body["lookup"], "/bundle/python_modules/lazydata/lookup.pyc")
+        magic = body["magic"]
+        self.assertEqual(self.pyc_header("python_modules/lazydata/lookup.pyc"), (magic, 0b01))  # unchecked hash
+        self.assertEqual(self.pyc_header("app/__pycache__/app.cpython-313.pyc"), (magic, 0b11))  # checked hash
+
+    def test_compile_keep_sources_rebuilds_byte_identical(self):
+        states = []
+        for n in range(2):
+            out = os.path.join(self.tmp, f"out{n}")
+            proc = self.build("--compile", "--no-snapshot", out=out, env={"SOURCE_DATE_EPOCH": "1700000000"})
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            states.append(tree(out))
+            files = self.assertManifestIsDisk(out)
+        self.assertEqual(states[0], states[1])
+        self.assertIn("python_modules/lazydata/__pycache__/lookup.cpython-313.pyc", files)
+        self.assertIn("python_modules/lazydata/lookup.py", files)
+        self.assertIn("python_modules/unusedpkg/__pycache__/__init__.cpython-313.pyc", files)
+
+    def test_minimize_with_compile_drop_sources(self):
+        proc = self.build("--minimize", "--compile=drop-sources", "--no-snapshot")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        kept = {f for f in self.assertManifestIsDisk() if f.startswith("python_modules/lazydata/")}
+        self.assertEqual(kept, {"python_modules/lazydata/__init__.pyc", "python_modules/lazydata/lookup.pyc",
+                                "python_modules/lazydata/words.txt", "python_modules/lazydata/unread.txt"})
+        _, body = self.answer("--no-snapshot")
+        self.assertEqual(body["first"], "alpha")
+
+    def test_bad_compile_mode_is_a_usage_error(self):
+        proc = self.build("--compile=sometimes", "--no-snapshot")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("--compile", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
