@@ -90,7 +90,10 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
     full.insert(full.end(), args.begin(), args.end());
     return snapshot::run_host(t.runtime_dir, mode, full);
   };
-  auto mode = o.compile.empty() ? vendor::CompileMode::none : vendor::parse_compile_mode(o.compile);
+  // A bare --compile arrives as "true" (CLI11 flag); only the --compile=MODE form takes a value.
+  auto mode = o.compile.empty()       ? vendor::CompileMode::none
+              : o.compile == "true" ? vendor::CompileMode::keep_sources
+                                    : vendor::parse_compile_mode(o.compile);
   auto compile = [&] {
     if (mode == vendor::CompileMode::none) return;
     info("compiling the bundle's modules in Pyodide " + t.pyodide_version);
@@ -224,10 +227,10 @@ void register_build(CLI::App& app) {
   cmd->add_option("--keep", o.keep, "Glob of files never trimmed (repeatable)");
   cmd->add_flag("--no-trim", o.no_trim, "Keep tests, docs, stubs and caches inside packages");
   cmd->add_option("--archive", o.archive, "Also write the bundle as FILE (.tar.zst or .zip)");
-  cmd->add_flag("--compile{keep-sources}", o.compile,
+  cmd->add_flag("--compile", o.compile,
                 "Precompile modules to .pyc in the target runtime; --compile=drop-sources also removes the "
                 "sources of python_modules/ (app/ keeps them)")
-      ->check(CLI::IsMember({"keep-sources", "drop-sources"}));
+      ->option_text("[=keep-sources|drop-sources]");
   cmd->add_flag("--minimize", o.minimize,
                 "Keep only the files of python_modules/ that importing the entry and one request use (plus "
                 "package metadata and --keep globs), then prove the result in a fresh runtime");

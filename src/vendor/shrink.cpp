@@ -70,9 +70,11 @@ std::vector<std::string> strings(const nlohmann::json& j, const char* key) {
 std::vector<std::string> suspects(const std::vector<std::string>& dropped, const std::string& module,
                                   const std::string& missing_module, const std::string& missing_file) {
   std::vector<std::string> out;
-  if (!missing_file.empty())
+  if (!missing_file.empty()) {  // a dropped file, or a directory the drop emptied
     for (const auto& d : dropped)
-      if (d == missing_file) return {d};
+      if (d == missing_file || starts_with(d, missing_file + "/")) out.push_back(d);
+    if (!out.empty()) return out;
+  }
   auto under = [&](std::string dotted) {
     std::replace(dotted.begin(), dotted.end(), '.', '/');
     std::string dir = std::string(kModules) + dotted;

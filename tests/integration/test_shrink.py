@@ -114,6 +114,22 @@ class Shrink(unittest.TestCase):
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("python_modules/fragile/plugins/one.py", self.assertManifestIsDisk())
 
+    def test_minimize_keeps_the_extension_modules_loaded(self):
+        with open(os.path.join(support.REPO, "fixtures", "extension", "_speed.so"), "rb") as f:
+            so = f.read()
+        pkg = os.path.join(self.project, "packages", "lazydata", "lazydata")
+        for name in ("_speed.so", "_other.so"):  # a real wasm32 side module; only _speed is imported
+            with open(os.path.join(pkg, name), "wb") as f:
+                f.write(so)
+        with open(os.path.join(self.project, "src", "app.py"), "w") as f:
+            f.write("from lazydata._speed import answer\n\ndef on_fetch(request):\n    return {'answer': answer()}\n")
+        proc = self.build("--minimize", "--no-snapshot")  # a loaded extension cannot be snapshotted
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        files = self.assertManifestIsDisk()
+        self.assertIn("python_modules/lazydata/_speed.so", files)
+        self.assertNotIn("python_modules/lazydata/_other.so", files)
+        self.assertEqual(self.answer("--no-snapshot")[1], {"answer": 42})
+
     # ---- --compile -------------------------------------------------------------------------------
     def runtime_magic(self):
         """importlib.util.MAGIC_NUMBER of the runtime, asked through the bundle itself."""

@@ -123,8 +123,8 @@ TEST_CASE("a failed proof names the module and the dropped files it needed") {
                             {{{"module", "used"},
                               {"ok", false},
                               {"error", "FileNotFoundError"},
-                              {"message", "No such file: data.json"},
-                              {"missing_file", "python_modules/used/data.json"}}}}};
+                              {"message", "No such file: deep.py"},
+                              {"missing_file", "python_modules/other/sub/deep.py"}}}}};
   try {
     minimize_bundle(b.dir, {"app", {}, {}, {}}, host.fn());
     FAIL("no error");
@@ -132,7 +132,7 @@ TEST_CASE("a failed proof names the module and the dropped files it needed") {
     std::string msg = e.what();
     CHECK(e.code() == pb::Exit::problems);
     CHECK(msg.find("importing 'used' fails: FileNotFoundError") != std::string::npos);
-    CHECK(msg.find("dropped: python_modules/used/data.json") != std::string::npos);
+    CHECK(msg.find("dropped: python_modules/other/sub/deep.py (keep files with --keep GLOB)") != std::string::npos);
   }
   CHECK(host.calls == std::vector<std::string>{"trace", "smoke"});
 
