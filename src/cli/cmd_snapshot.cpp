@@ -25,8 +25,14 @@ void make(const SnapshotArgs& a) {
   } catch (const nlohmann::json::exception& e) {
     throw Error(manifest_file.string() + ": " + e.what(), Exit::usage);
   }
-  std::string version = manifest.contains("target") ? manifest["target"].value("pyodide", "") : "";
-  std::string entry = manifest.contains("entry") ? manifest["entry"].value("module", "") : "";
+  // Only strings count: a hand-edited manifest gets the error below, not a JSON type exception.
+  auto member = [&](const char* object, const char* key) {
+    if (!manifest.is_object() || !manifest.contains(object) || !manifest[object].is_object()) return std::string();
+    const auto& o = manifest[object];
+    return o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
+  };
+  std::string version = member("target", "pyodide");
+  std::string entry = member("entry", "module");
   if (version.empty() || entry.empty())
     throw Error(manifest_file.string() + ": needs target.pyodide and entry.module", Exit::usage);
 

@@ -63,6 +63,14 @@ nlohmann::json parse_answer(const NodeResult& r, const std::string& mode) {
               Exit::internal);
 }
 
+// A string member of bundle.json (or of an object in it); empty when absent or not a string, so a
+// hand-edited manifest gives our own error instead of a JSON type exception.
+std::string member(const nlohmann::json& o, const char* key) {
+  if (!o.is_object()) return "";
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 nlohmann::json read_manifest(const stdfs::path& bundle_dir) {
   auto file = bundle_dir / "bundle.json";
   std::error_code ec;
@@ -161,7 +169,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
   nlohmann::json meta = {
       {"pyodide", runtime.version},
       {"build_id", runtime.build_id},
-      {"bundle_digest", manifest.value("digest", "")},
+      {"bundle_digest", member(manifest, "digest")},
       {"entry", options.entry_module},
       {"preimport", options.preimport},
       {"heap_size", answer.value("heap_size", 0)},
@@ -219,14 +227,16 @@ Prepared prepare(const RunOptions& options) {
   Prepared p;
   p.manifest = read_manifest(options.bundle_dir);
   std::string version;
-  if (p.manifest.contains("target") && p.manifest["target"].is_object())
-    version = p.manifest["target"].value("pyodide", "");
+  if (p.manifest.is_object() && p.manifest.contains("target")) version = member(p.manifest["target"], "pyodide");
   if (version.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no target.pyodide", Exit::usage);
   p.runtime = runtime_info(ensure_runtime(version, resolve_cache(options.cache_dir)));
 
   std::string name = "snapshot.bin.zst";
-  const auto& snap = p.manifest.contains("snapshot") ? p.manifest["snapshot"] : nlohmann::json();
-  if (snap.is_object()) name = snap.value("file", name);
+  const auto& snap = p.manifest.is_object() && p.manifest.contains("snapshot") ? p.manifest["snapshot"] : nlohmann::json();
+  if (auto listed = member(snap, "file"); !listed.empty()) name = listed;
+  if (name.find('/') != std::string::npos || name.starts_with("."))
+    throw Error((options.bundle_dir / "bundle.json").string() + ": snapshot.file '" + name + "' is not a file name",
+                Exit::usage);
   auto file = options.bundle_dir / name;
   std::error_code ec;
   if (!options.use_snapshot) return p;
@@ -254,7 +264,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
   NodeSpawn spawn;
   spawn.argv = node_command(options.cache_dir, options.node_flags, mode, p.runtime.dir);
   std::string entry;
-  if (p.manifest.contains("entry") && p.manifest["entry"].is_object()) entry = p.manifest["entry"].value("module", "");
+  if (p.manifest.is_object() && p.manifest.contains("entry")) entry = member(p.manifest["entry"], "module");
   if (entry.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no entry.module", Exit::usage);
   for (std::string s : std::initializer_list<std::string>{
            "--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry", entry, "--code-cache",

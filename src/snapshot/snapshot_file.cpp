@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cstring>
 #include <fstream>
+#include <string_view>
 #include <thread>
 
 #include "snapshot/snapshot.hpp"
@@ -273,34 +274,64 @@ void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,
   if (!any || last != 0) throw Error(file.string() + ": truncated snapshot data", Exit::problems);
 }
 
+namespace {
+
+// A string member of a JSON object; empty when it is absent or not a string (bundle.json may
+// have been edited by hand: staleness is an answer, never an exception).
+std::string str_member(const nlohmann::json& o, const char* key) {
+  if (!o.is_object()) return "";
+  auto it = o.find(key);
+  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// A listed file path that stays inside the bundle: relative, no "." or ".." segments.
+bool inside_bundle(const std::string& p) {
+  if (p.empty() || p.front() == '/' || p.find('\0') != std::string::npos) return false;
+  size_t start = 0;
+  while (start <= p.size()) {
+    auto end = p.find('/', start);
+    if (end == std::string::npos) end = p.size();
+    auto part = std::string_view(p).substr(start, end - start);
+    if (part.empty() || part == "." || part == "..") return false;
+    start = end + 1;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir,
                          const nlohmann::json& manifest, const RuntimeInfo& runtime) {
   const auto& meta = header.meta;
-  auto str = [&](const char* key) { return meta.contains(key) && meta[key].is_string() ? meta[key].get<std::string>() : std::string(); };
+  auto str = [&](const char* key) { return str_member(meta, key); };
   if (str("pyodide") != runtime.version)
     return "it was made with Pyodide " + str("pyodide") + ", the runtime is Pyodide " + runtime.version;
   if (str("build_id") != runtime.build_id)
     return "it was made by a different build of Pyodide " + runtime.version + " (build id " +
            str("build_id").substr(0, 12) + ", runtime " + runtime.build_id.substr(0, 12) + ")";
-  std::string digest = manifest.value("digest", "");
+  std::string digest = str_member(manifest, "digest");
   if (str("bundle_digest") != digest)
     return "it was made for bundle digest " + str("bundle_digest").substr(0, 12) + ", bundle.json has " +
            digest.substr(0, 12);
   // bundle.json's file list must still produce its digest, and the files must still be there.
+  auto files = manifest.is_object() ? manifest.find("files") : manifest.end();
+  if (files == manifest.end() || !files->is_array()) return "bundle.json has no file list";
   Sha256 h;
-  const auto& files = manifest.value("files", nlohmann::json::array());
-  for (const auto& f : files) {
-    auto path = f.value("path", "");
-    auto sha = f.value("sha256", "");
+  for (const auto& f : *files) {
+    auto path = str_member(f, "path");
+    auto sha = str_member(f, "sha256");
+    auto size = f.is_object() ? f.find("size") : f.end();
+    if (!inside_bundle(path) || sha.empty() || size == f.end() || !size->is_number_unsigned())
+      return "bundle.json's file list has an entry that is not {\"path\", \"sha256\", \"size\"} inside the bundle";
     h.update(path);
     h.update("\t");
     h.update(sha);
     h.update("\n");
     std::error_code ec;
     auto full = bundle_dir / path;
-    auto size = stdfs::file_size(full, ec);
+    auto on_disk = stdfs::file_size(full, ec);
     if (ec) return path + " is missing";
-    if (size != f.value("size", uint64_t{0})) return path + " changed size since the build";
+    if (on_disk != size->get<uint64_t>()) return path + " changed size since the build";
     // The app's own modules are what people edit after a build; hash them (they are small).
     if (path.rfind("app/", 0) == 0 && sha256_file(full) != sha) return path + " changed since the build";
   }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run one libFuzzer target for SECONDS: tests/fuzz/run.sh pep440|pep508|wheel SECONDS
+# Run one libFuzzer target for SECONDS: tests/fuzz/run.sh TARGET SECONDS (TARGET: pep440 pep508 wheel uvlock pylock pyodidelock bundlejson)
 # Builds it with clang in build-fuzz/ (or $FUZZ_BUILD) first. New inputs go to
 # $FUZZ_BUILD/fuzz-corpus/TARGET (the committed seeds in tests/fuzz/corpus/TARGET are only read);
 # a crash is written to $FUZZ_BUILD/fuzz-artifacts/ and the script exits non-zero.
@@ -14,7 +14,12 @@ fi
 ninja -C "$build" -j"${FUZZ_JOBS:-2}" "tests/fuzz/fuzz_$target" >/dev/null
 mkdir -p "$build/fuzz-corpus/$target" "$build/fuzz-artifacts"
 dict="$root/tests/fuzz/$target.dict"
+# Whole lock and manifest files need room; the name and version parsers stay short.
+case $target in
+  uvlock|pylock|pyodidelock|bundlejson) max_len=${FUZZ_MAX_LEN:-16384} ;;
+  *) max_len=${FUZZ_MAX_LEN:-4096} ;;
+esac
 exec "$build/tests/fuzz/fuzz_$target" -dict="$dict" \
-  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+  -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -max_len="$max_len" -print_final_stats=1 \
   -artifact_prefix="$build/fuzz-artifacts/$target-" \
   "$build/fuzz-corpus/$target" "$root/tests/fuzz/corpus/$target"

@@ -233,6 +233,30 @@ TEST_CASE("a snapshot is stale when the bundle, the version or the build changed
   CHECK(stale_reason(h, bundle, manifest, rt) == "python_modules/six.py is missing");
 }
 
+// Inputs found by tests/fuzz/fuzz_bundlejson: a hand-edited bundle.json makes the snapshot stale
+// (an answer), never a JSON type exception, and its paths never leave the bundle.
+TEST_CASE("a malformed bundle.json makes the snapshot stale instead of throwing") {
+  TempDir t;
+  auto bundle = t.path / "b";
+  write_bundle(bundle, {{"app/app.py", "x = 1\n"}});
+  RuntimeInfo rt{t.path, "0.29.3", "b"};
+  SnapshotHeader h;
+  h.meta = {{"pyodide", "0.29.3"}, {"build_id", "b"}};
+  for (const char* text : {"[]", "1", "{\"digest\": 1}", "{\"files\": [1]}", "{\"files\": {}}",
+                           "{\"files\": [{\"path\": 1, \"sha256\": \"a\", \"size\": 1}]}",
+                           "{\"files\": [{\"path\": \"app/app.py\", \"sha256\": \"a\", \"size\": -1}]}",
+                           "{\"files\": [{\"path\": \"../b/app/app.py\", \"sha256\": \"a\", \"size\": 6}]}",
+                           "{\"files\": [{\"path\": \"/etc/hostname\", \"sha256\": \"a\", \"size\": 6}]}"}) {
+    CAPTURE(std::string(text));
+    auto manifest = nlohmann::json::parse(text);
+    if (manifest.is_object() && manifest.contains("digest")) h.meta["bundle_digest"] = manifest["digest"];
+    std::string reason;
+    CHECK_NOTHROW(reason = stale_reason(h, bundle, manifest, rt));
+    CHECK(!reason.empty());
+    CHECK(reason.find("file list") != std::string::npos);
+  }
+}
+
 TEST_CASE("the host script is written once, under a name from its content") {
   TempDir t;
   auto a = host_script(t.path);
