@@ -119,7 +119,9 @@ Target Target::load(const std::filesystem::path& runtime_dir, const std::string&
   for (auto& c : t.emscripten_version)
     if (c == '_') c = '.';
   auto py = pep440::Version::try_parse(t.python_version);
-  if (!py || py->release.size() < 2 || py->release[0] != 3)
+  // The minor bounds the tag list (one abi3 and one py3X tag per older minor): a huge one is no
+  // Python release, and would make tags() endless.
+  if (!py || py->release.size() < 2 || py->release[0] != 3 || py->release[1] > 99)
     throw file_error(file, 0, "info.python '" + t.python_version + "' is not a Python 3 version");
 
   auto packages = doc.find("packages");

@@ -190,5 +190,10 @@ TEST_CASE("target: bad runtime directories are explained") {
   CHECK(t.packages.at("foo-bar").name == "Foo_Bar");
   CHECK(t.packages.at("foo-bar").depends == std::vector<std::string>{"typing-extensions"});
   CHECK(t.pyodide_version.empty());
+  // Found while fuzzing (tests/fuzz/fuzz_pyodidelock): a huge minor made tags() run for ever.
+  write(R"({"info":{"python":"3.999999999","abi_version":"x","platform":"emscripten_1","arch":"wasm32"}})");
+  CHECK_THROWS_WITH_AS(Target::load(dir, "1"), doctest::Contains("is not a Python 3 version"), pb::Error);
+  write(R"({"info":{"python":"3.99","abi_version":"x","platform":"emscripten_1","arch":"wasm32"}})");
+  CHECK(Target::load(dir, "1").tags().size() > 99);
   std::filesystem::remove_all(dir);
 }
