@@ -81,7 +81,7 @@ Check manifest(const stdfs::path& bundle, json& out) {
   json m;
   try {
     m = json::parse(fs::read_file(bundle / kManifest));
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     c.add({.code = "manifest-invalid", .message = std::string("not valid JSON: ") + e.what(), .file = file});
     return c;
   } catch (const Error& e) {

@@ -314,6 +314,15 @@ TEST_CASE("manifest: a missing directory is a usage error, a missing or malforme
   c = check::manifest(t.path, m);
   CHECK(find_code(c, "manifest-invalid"));
 
+  // Found by tests/fuzz/fuzz_bundlejson: a number too large for a double is JSON's out_of_range,
+  // not a parse_error, and escaped the check.
+  write(t.path / "bundle.json", "48e535eb0857=940c624e9c{\"schema\"e832348e535eb0857=940c624e9ca\",\n {e");
+  CHECK_NOTHROW(c = check::manifest(t.path, m));
+  CHECK(find_code(c, "manifest-invalid"));
+  write(t.path / "bundle.json", R"({"schema": 1e999})");
+  CHECK_NOTHROW(c = check::manifest(t.path, m));
+  CHECK(find_code(c, "manifest-invalid"));
+
   write(t.path / "bundle.json", R"({"schema": 2})");
   c = check::manifest(t.path, m);
   REQUIRE(find_code(c, "manifest-invalid"));
