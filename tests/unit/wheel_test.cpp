@@ -57,7 +57,10 @@ TEST_CASE("wheel: malformed file names") {
   CHECK_THROWS_WITH_AS(WheelName::parse("foo.whl"), doctest::Contains("foo.whl"), pb::Error);
   // Compressed tag sets may not explode.
   std::string many;
-  for (int i = 0; i < 20; ++i) many += (i ? "." : "") + std::string("t") + std::to_string(i);
+  for (int i = 0; i < 20; ++i) {
+    if (i) many += '.';
+    many += 't' + std::to_string(i);
+  }
   CHECK_FALSE(WheelName::try_parse("foo-1.0-" + many + "-" + many + "-" + many + ".whl"));
 }
 
