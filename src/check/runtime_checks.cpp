@@ -211,7 +211,9 @@ Check smoke(const stdfs::path& bundle, const std::vector<snapshot::SmokeModule>&
   c.metrics["process_ms"] = report.process_ms;
   if (report.timings.is_object() && report.timings.contains("imports")) c.metrics["imports_ms"] = report.timings["imports"];
   c.summary = std::to_string(ok) + " of " + std::to_string(report.results.size()) + " modules imported in a fresh Pyodide";
-  if (warnings) c.summary += ", " + std::to_string(warnings) + " need a top-level module the bundle does not have";
+  if (warnings)
+    c.summary += ", " + std::to_string(warnings) + (warnings == 1 ? " needs" : " need") +
+                 " a top-level module the bundle does not have";
   return c;
 }
 

@@ -394,7 +394,7 @@ class BundleChecks(unittest.TestCase):
         self.assertEqual(smoke["status"], "fail")
         self.assertEqual((smoke["metrics"]["modules"], smoke["metrics"]["failed"]), (6, 4))  # app + 5 vendored
         self.assertEqual(smoke["summary"], "2 of 6 modules imported in a fresh Pyodide, "
-                                           "1 need a top-level module the bundle does not have")
+                                           "1 needs a top-level module the bundle does not have")
         got = {f["message"].split("'")[1]: f for f in smoke["findings"]}
         self.assertEqual(sorted(got), ["exits", "halfpkg", "optional_extra", "raising"])
         # One failure does not stop the others; SystemExit is caught too.
