@@ -4,6 +4,7 @@ trimmed so the committed corpora stay small. Usage: make_reader_seeds.py REAL_LO
 import hashlib
 import json
 import os
+import re
 import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -32,6 +33,11 @@ def trim_uv(text):
     return out
 
 
+def neutral_hosts(text):
+    """Every URL's host replaced by a placeholder: no index or registry host goes into the repo."""
+    return re.sub(r"(https?://)[^/\"'\s]+", r"\1files.example", text)
+
+
 def trim_pyodide(doc, keep=12):
     names = sorted(doc.get("packages", {}))
     # A spread of package kinds: the first few, plus shared libraries and unvendored stdlib.
@@ -45,7 +51,7 @@ def main():
     for d in sorted(os.listdir(real)):
         f = os.path.join(real, d, "uv.lock")
         if os.path.exists(f):
-            put("uvlock", trim_uv(open(f).read()).encode())
+            put("uvlock", neutral_hosts(trim_uv(open(f).read())).encode())
     for d in pyodides:
         put("pyodidelock", trim_pyodide(json.load(open(os.path.join(d, "pyodide-lock.json")))))
 
