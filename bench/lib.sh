@@ -26,3 +26,17 @@ PY
 record() {
   echo "| $1 | $2 | $3 | $4 | $5 |" >>"$BENCH_RESULTS"
 }
+
+# serve_flask_corpus: build the flask-app corpus set into a fresh $work/corpus, serve it on a free
+# loopback port (its uv.lock points there), give its project an entry; removed on exit.
+serve_flask_corpus() {
+  work=$(mktemp -d)
+  trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
+  port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  python3 "$REPO/../shared/corpus/debian-wheels" build --set flask-app --out "$work/corpus" \
+    --base-url "http://127.0.0.1:$port" >/dev/null
+  python3 -m http.server "$port" --bind 127.0.0.1 --directory "$work/corpus" >/dev/null 2>&1 &
+  server=$!
+  sleep 1
+  printf '\n[tool.pybundle]\nentry = "src/app.py"\n' >>"$work/corpus/project/pyproject.toml"
+}

@@ -5,15 +5,7 @@
 # (each module the app imported imports again, the entry answers); here it also answers `run`.
 # Then the effect of --compile on the snapshot (make time, size) and on start-up (hyperfine).
 source "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 "$REPO/../shared/corpus/debian-wheels" build --set flask-app --out "$work/corpus" \
-  --base-url "http://127.0.0.1:$port" >/dev/null
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$work/corpus" >/dev/null 2>&1 &
-server=$!
-sleep 1
-printf '\n[tool.pybundle]\nentry = "src/app.py"\n' >>"$work/corpus/project/pyproject.toml"
+serve_flask_corpus
 TARGET=${SIZE_TARGET:-pyodide@0.29.3}
 
 # gzip of python_modules/ as a tar (sorted names, fixed owner and time).

@@ -5,15 +5,7 @@
 #   (d) our host restoring the empty snapshot (a bundle with no dependencies)
 # and the snapshot's size on disk against the raw heap. All on the default target.
 source "$(dirname "$0")/lib.sh"
-work=$(mktemp -d)
-trap 'kill "${server:-}" 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-python3 "$REPO/../shared/corpus/debian-wheels" build --set flask-app --out "$work/corpus" \
-  --base-url "http://127.0.0.1:$port" >/dev/null
-python3 -m http.server "$port" --bind 127.0.0.1 --directory "$work/corpus" >/dev/null 2>&1 &
-server=$!
-sleep 1
-printf '\n[tool.pybundle]\nentry = "src/app.py"\n' >>"$work/corpus/project/pyproject.toml"
+serve_flask_corpus
 "$PYBUNDLE" -q build "$work/corpus/project" --out "$work/flask" >&2
 
 # A project with no dependencies: its snapshot holds an interpreter and one tiny module.
