@@ -1,15 +1,25 @@
 #!/usr/bin/env python3
-"""Embed a text file into a C++ source as `extern const std::string_view NAME`."""
+"""Embed text files into a C++ source: embed.py OUT NAME FILE... defines
+`extern const std::span<const pb::embedded::File> NAME`, one {base name, text} per FILE."""
+import os
 import sys
 
-src, out, name = sys.argv[1:4]
-data = open(src, encoding="utf-8").read()
+out, name, *files = sys.argv[1:]
 delim = "PBEMBED"
-assert f"){delim}\"" not in data
-# Split into chunks: compilers cap the length of one string literal.
-chunks = [data[i:i + 16000] for i in range(0, len(data), 16000)] or [""]
-body = "\n".join(f'R"{delim}({c}){delim}"' for c in chunks)
+
+
+def literal(data):
+    assert f"){delim}\"" not in data
+    # Split into chunks: compilers cap the length of one string literal.
+    chunks = [data[i:i + 16000] for i in range(0, len(data), 16000)] or [""]
+    return "\n".join(f'R"{delim}({c}){delim}"' for c in chunks)
+
+
 with open(out, "w", encoding="utf-8") as f:
-    f.write("#include <string_view>\nnamespace pb::embedded {\n")
-    f.write(f"static const char {name}_data[] =\n{body};\n")
-    f.write(f"extern const std::string_view {name}({name}_data, sizeof({name}_data) - 1);\n}}\n")
+    f.write('#include "util/embedded.hpp"\nnamespace pb::embedded {\n')
+    for i, src in enumerate(files):
+        f.write(f"static const char {name}_{i}[] =\n{literal(open(src, encoding='utf-8').read())};\n")
+    items = ",\n".join(f'  {{"{os.path.basename(src)}", {{{name}_{i}, sizeof({name}_{i}) - 1}}}}'
+                       for i, src in enumerate(files))
+    f.write(f"static const File {name}_files[] = {{\n{items}}};\n")
+    f.write(f"extern const std::span<const File> {name}({name}_files);\n}}\n")

@@ -1,7 +1,7 @@
 // `pybundle completions bash|zsh|fish`: shell completion scripts made by walking the CLI11 app at
 // run time (every command, option and choice as registered), so they never fall behind the CLI.
+#include <algorithm>
 #include <iostream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -22,7 +22,6 @@ struct Cmd {
   std::vector<std::string> path;  // {"cache", "prune"}; empty for the program itself
   std::string help;
   std::vector<Opt> options;
-  std::vector<std::string> subcommands;
 };
 
 // "TEXT:{auto,always,never}" or "ENUM:value in {human->0,json->1} OR {0,1}" -> the names.
@@ -58,10 +57,8 @@ void walk(const CLI::App& app, std::vector<std::string> path, std::vector<Cmd>& 
     if (opt.takes_value) opt.choices = choices_of(o->get_type_name());
     cmd.options.push_back(std::move(opt));
   }
-  auto subs = app.get_subcommands([](const CLI::App*) { return true; });
-  for (const CLI::App* sub : subs) cmd.subcommands.push_back(sub->get_name());
   out.push_back(cmd);
-  for (const CLI::App* sub : subs) {
+  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
     auto p = path;
     p.push_back(sub->get_name());
     walk(*sub, p, out);
@@ -83,6 +80,34 @@ std::string quote(const std::string& s) {
   return out + "'";
 }
 
+// The names of c's options that take a value (the shells skip the word after them).
+std::vector<std::string> value_option_names(const Cmd& c) {
+  std::vector<std::string> out;
+  for (const auto& o : c.options)
+    if (o.takes_value) out.insert(out.end(), o.names.begin(), o.names.end());
+  return out;
+}
+
+std::vector<const Cmd*> children(const std::vector<Cmd>& cmds, const Cmd& c) {
+  std::vector<const Cmd*> out;
+  for (const auto& c2 : cmds)
+    if (c2.path.size() == c.path.size() + 1 && std::equal(c.path.begin(), c.path.end(), c2.path.begin()))
+      out.push_back(&c2);
+  return out;
+}
+
+// bash and zsh share the loop that finds the command path in the words typed so far: case arms
+// on "path|word" that skip an option's value or step into a subcommand.
+std::string command_word_cases(const std::vector<Cmd>& cmds) {
+  std::string s;
+  for (const auto& c : cmds) {
+    for (const auto& n : value_option_names(c)) s += "      " + quote(key_of(c) + "|" + n) + ") (( i++ )) ;;\n";
+    for (const Cmd* sub : children(cmds, c))
+      s += "      " + quote(key_of(c) + "|" + sub->path.back()) + ") cmd=" + quote(key_of(*sub)) + " ;;\n";
+  }
+  return s;
+}
+
 // Options taking a value, with their choices, per command: the shell needs them to skip the
 // value when looking for the command word, and to complete it.
 std::string bash_script(const std::vector<Cmd>& cmds) {
@@ -94,16 +119,7 @@ std::string bash_script(const std::vector<Cmd>& cmds) {
       "  for (( i = 1; i < COMP_CWORD; i++ )); do\n"
       "    w=\"${COMP_WORDS[i]}\"\n"
       "    case \"$cmd|$w\" in\n";
-  for (const auto& c : cmds) {
-    for (const auto& o : c.options)
-      if (o.takes_value)
-        for (const auto& n : o.names) s += "      " + quote(key_of(c) + "|" + n) + ") (( i++ )) ;;\n";
-    for (const auto& sub : c.subcommands) {
-      auto next = c.path;
-      next.push_back(sub);
-      s += "      " + quote(key_of(c) + "|" + sub) + ") cmd=" + quote(join(next)) + " ;;\n";
-    }
-  }
+  s += command_word_cases(cmds);
   s += "    esac\n"
        "  done\n"
        "  case \"$cmd|$prev\" in\n";
@@ -120,7 +136,7 @@ std::string bash_script(const std::vector<Cmd>& cmds) {
   for (const auto& c : cmds) {
     std::vector<std::string> words;
     for (const auto& o : c.options) words.insert(words.end(), o.names.begin(), o.names.end());
-    words.insert(words.end(), c.subcommands.begin(), c.subcommands.end());
+    for (const Cmd* sub : children(cmds, c)) words.push_back(sub->path.back());
     s += "    " + quote(key_of(c)) + ") words=" + quote(join(words)) + " ;;\n";
   }
   s += "  esac\n"
@@ -150,16 +166,7 @@ std::string zsh_script(const std::vector<Cmd>& cmds) {
       "  while (( i < CURRENT )); do\n"
       "    w=\"${words[i]}\"\n"
       "    case \"$cmd|$w\" in\n";
-  for (const auto& c : cmds) {
-    for (const auto& o : c.options)
-      if (o.takes_value)
-        for (const auto& n : o.names) s += "      " + quote(key_of(c) + "|" + n) + ") (( i++ )) ;;\n";
-    for (const auto& sub : c.subcommands) {
-      auto next = c.path;
-      next.push_back(sub);
-      s += "      " + quote(key_of(c) + "|" + sub) + ") cmd=" + quote(join(next)) + " ;;\n";
-    }
-  }
+  s += command_word_cases(cmds);
   s += "    esac\n"
        "    (( i++ ))\n"
        "  done\n"
@@ -178,9 +185,7 @@ std::string zsh_script(const std::vector<Cmd>& cmds) {
     std::vector<std::string> opts, subs;
     for (const auto& o : c.options)
       for (const auto& n : o.names) opts.push_back(zsh_item(n, o.help));
-    for (const auto& c2 : cmds)
-      if (c2.path.size() == c.path.size() + 1 && std::equal(c.path.begin(), c.path.end(), c2.path.begin()))
-        subs.push_back(zsh_item(c2.path.back(), c2.help));
+    for (const Cmd* sub : children(cmds, c)) subs.push_back(zsh_item(sub->path.back(), sub->help));
     s += "    " + quote(key_of(c)) + ")\n      opts=(" + join(opts) + ")\n      subs=(" + join(subs) + ") ;;\n";
   }
   s += "  esac\n"
@@ -220,15 +225,11 @@ std::string fish_script(const std::vector<Cmd>& cmds) {
       "        switch \"$cmd|$w\"\n";
   for (const auto& c : cmds) {
     std::vector<std::string> value_opts;
-    for (const auto& o : c.options)
-      if (o.takes_value)
-        for (const auto& n : o.names) value_opts.push_back(fish_quote(key_of(c) + "|" + n));
+    for (const auto& n : value_option_names(c)) value_opts.push_back(fish_quote(key_of(c) + "|" + n));
     if (!value_opts.empty()) s += "            case " + join(value_opts) + "\n                set skip 1\n";
-    for (const auto& sub : c.subcommands) {
-      auto next = c.path;
-      next.push_back(sub);
-      s += "            case " + fish_quote(key_of(c) + "|" + sub) + "\n                set cmd " + fish_quote(join(next)) + "\n";
-    }
+    for (const Cmd* sub : children(cmds, c))
+      s += "            case " + fish_quote(key_of(c) + "|" + sub->path.back()) + "\n                set cmd " +
+           fish_quote(key_of(*sub)) + "\n";
   }
   s += "        end\n"
        "    end\n"
@@ -237,9 +238,8 @@ std::string fish_script(const std::vector<Cmd>& cmds) {
        "complete -c pybundle -e\n";
   for (const auto& c : cmds) {
     std::string cond = "-n " + fish_quote("__pybundle_at " + fish_quote(key_of(c)));
-    for (const auto& c2 : cmds)
-      if (c2.path.size() == c.path.size() + 1 && std::equal(c.path.begin(), c.path.end(), c2.path.begin()))
-        s += "complete -c pybundle -f " + cond + " -a " + fish_quote(c2.path.back()) + " -d " + fish_quote(c2.help) + "\n";
+    for (const Cmd* sub : children(cmds, c))
+      s += "complete -c pybundle -f " + cond + " -a " + fish_quote(sub->path.back()) + " -d " + fish_quote(sub->help) + "\n";
     for (const auto& o : c.options) {
       std::string line = "complete -c pybundle " + cond;
       for (const auto& n : o.names) line += n.starts_with("--") ? " -l " + n.substr(2) : " -s " + n.substr(1);

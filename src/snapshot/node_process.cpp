@@ -12,13 +12,10 @@
 #include <exception>
 #include <thread>
 
+#include "util/embedded.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
-
-namespace pb::embedded {
-extern const std::string_view host_mjs;
-}
 
 extern char** environ;
 
@@ -27,16 +24,25 @@ namespace pb::snapshot {
 namespace stdfs = std::filesystem;
 
 stdfs::path host_script(const stdfs::path& cache_dir) {
-  std::string_view text = pb::embedded::host_mjs;
-  auto name = "host-" + sha256_hex(text).substr(0, 16) + ".mjs";
+  Sha256 h;
+  for (const auto& f : embedded::host_files) {
+    h.update(f.name);
+    h.update(std::string_view("\0", 1));
+    h.update(f.text);
+    h.update(std::string_view("\0", 1));
+  }
+  auto name = "host-" + h.hex().substr(0, 16);
   for (auto dir : {cache_dir / "host", stdfs::temp_directory_path() / "pybundle-host"}) {
-    auto path = dir / name;
-    std::error_code ec;
-    if (stdfs::file_size(path, ec) == text.size() && !ec) return path;
-    stdfs::create_directories(dir, ec);
+    auto host_dir = dir / name;
     try {
-      fs::write_file_atomic(path, text);
-      return path;
+      for (const auto& f : embedded::host_files) {
+        std::error_code ec;
+        if (stdfs::file_size(host_dir / f.name, ec) != f.text.size() || ec) {
+          stdfs::create_directories(host_dir, ec);
+          fs::write_file_atomic(host_dir / f.name, f.text);
+        }
+      }
+      return host_dir / "host.mjs";
     } catch (const Error&) {
       // Not writable: try the next place.
     }

@@ -7,7 +7,7 @@
 
 namespace pb::snapshot {
 
-// The host script, written once per content into <cache>/host/host-<hash>.mjs.
+// The host, written once per content into <cache>/host/host-<hash>/: the path of its host.mjs.
 std::filesystem::path host_script(const std::filesystem::path& cache_dir);
 
 struct NodeSpawn {

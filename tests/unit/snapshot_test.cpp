@@ -2,9 +2,12 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <regex>
+#include <set>
 
 #include "snapshot/node_process.hpp"
 #include "snapshot/snapshot.hpp"
+#include "util/embedded.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
@@ -257,12 +260,31 @@ TEST_CASE("a malformed bundle.json makes the snapshot stale instead of throwing"
   }
 }
 
-TEST_CASE("the host script is written once, under a name from its content") {
+TEST_CASE("the host is written once, into a directory named from its content") {
   TempDir t;
   auto a = host_script(t.path);
-  auto b = host_script(t.path);
-  CHECK(a == b);
-  CHECK(a.parent_path() == t.path / "host");
-  CHECK(a.filename().string().rfind("host-", 0) == 0);
+  CHECK(a.filename() == "host.mjs");
+  CHECK(a.parent_path().parent_path() == t.path / "host");
+  CHECK(a.parent_path().filename().string().rfind("host-", 0) == 0);
   CHECK(pb::fs::read_file(a).find("make-snapshot") != std::string::npos);
+  // A file lost from it (an interrupted write, a cleaned temp dir) is written again.
+  std::filesystem::remove(a.parent_path() / "prelude.py");
+  CHECK(host_script(t.path) == a);
+  CHECK(std::filesystem::exists(a.parent_path() / "prelude.py"));
+}
+
+TEST_CASE("every module and Python file the host loads is embedded") {
+  std::set<std::string> names;
+  for (const auto& f : pb::embedded::host_files) names.insert(std::string(f.name));
+  static const std::regex ref(R"re((?:from "\./|pythonSource\(")([^"]+)")re");
+  int refs = 0;
+  for (const auto& f : pb::embedded::host_files) {
+    std::string text(f.text);
+    for (std::sregex_iterator it(text.begin(), text.end(), ref), end; it != end; ++it, ++refs) {
+      CAPTURE(f.name);
+      CHECK(names.count((*it)[1].str()) == 1);
+    }
+  }
+  CHECK(names.count("host.mjs") == 1);
+  CHECK(refs >= 10);  // the pattern still matches how the host imports
 }

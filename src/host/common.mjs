@@ -1,0 +1,58 @@
+// What every part of the host shares: the clock, logging, errors and the Python sources.
+import fs from "node:fs";
+import path from "node:path";
+
+// Module evaluation starts here, before the other parts of the host.
+export const t0 = performance.now();
+export const BUNDLE = "/bundle";
+
+export function answer(obj) {
+  process.stdout.write(JSON.stringify(obj) + "\n");
+}
+
+export class HostError extends Error {
+  constructor(message, extra = {}) {
+    super(message);
+    this.extra = extra;
+  }
+}
+
+// PYBUNDLE_HOST_TRACE=1: print when each start-up phase ends (ms since process start).
+export const phase = process.env.PYBUNDLE_HOST_TRACE
+  ? (name) => process.stderr.write(`[host] ${performance.now().toFixed(1)} ${name}\n`)
+  : () => {};
+export const log = (msg) => process.stderr.write(msg.endsWith("\n") ? msg : msg + "\n");
+export const ms = (a, b) => Math.round((b - a) * 10) / 10;
+
+export function writeAtomic(file, data) {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  fs.writeFileSync(tmp, data);
+  fs.renameSync(tmp, file);
+}
+
+export function splitList(s) {
+  return s ? s.split(",").filter(Boolean) : [];
+}
+
+export function pythonMessage(e) {
+  const msg = String(e.message ?? e).trim().split("\n");
+  return msg[msg.length - 1];
+}
+
+export function pyToJs(value) {
+  const out = value.toJs({ dict_converter: Object.fromEntries, create_pyproxies: false });
+  value.destroy?.();
+  return out;
+}
+
+export function runPythonIn(rt, code) {
+  const ns = rt.pyodide.globals.get("dict")();
+  rt.pyodide.runPython(code, { globals: ns, filename: "<pybundle>" });
+  return ns;
+}
+
+// The host's Python parts are files next to this one.
+export function pythonSource(name) {
+  return fs.readFileSync(new URL(name, import.meta.url), "utf8");
+}

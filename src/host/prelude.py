@@ -1,0 +1,274 @@
+# The host's Python helpers, run as module _pybundle_host in every process (kept in the snapshot).
+import sys, os, json, importlib, traceback, inspect, base64
+
+BUNDLE = "/bundle"
+
+def add_paths():
+    sys.dont_write_bytecode = True  # never write __pycache__ into the mounted bundle
+    paths = [BUNDLE + "/app", BUNDLE + "/python_modules"]
+    for p in paths:
+        while p in sys.path:
+            sys.path.remove(p)
+    sys.path[0:0] = paths
+    importlib.invalidate_caches()
+
+def reseed():
+    # A restored heap carries the RNG state of the process that made it.
+    import random
+    random.seed()
+    tf = sys.modules.get("tempfile")
+    if tf is not None:
+        tf._name_sequence = None
+    os.urandom(16)
+
+def format_exc(exc):
+    return "".join(traceback.format_exception(exc))
+
+def import_modules(names):
+    """Import each module; returns None, or the traceback text of the first failure."""
+    for name in names:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:
+            text = format_exc(exc)
+            sys.stderr.write(text)
+            sys.stderr.flush()
+            return {"module": name, "error": "%s: %s" % (type(exc).__name__, exc), "traceback": text}
+    return None
+
+def collect():
+    import gc
+    gc.collect()
+
+def module_names():
+    return sorted(sys.modules)
+
+def rel(filename):
+    if filename.startswith(BUNDLE + "/"):
+        return filename[len(BUNDLE) + 1:]
+    return filename
+
+# --- entropy drawn while the snapshot is made -------------------------------------------
+_STDLIB_SOURCES = ("random.py", "tempfile.py", "uuid.py", "secrets.py", "os.py")
+_TEMPFILE = {"mkstemp", "mkdtemp", "mktemp", "NamedTemporaryFile", "TemporaryFile",
+             "SpooledTemporaryFile", "TemporaryDirectory", "_get_candidate_names"}
+_NOT_DRAWS = {"seed", "getstate", "setstate", "__init__", "__reduce__", "__getstate__", "__setstate__"}
+
+def _describe(fn):
+    rnd = sys.modules.get("random")
+    if rnd is not None:
+        owner = getattr(fn, "__self__", None)
+        if isinstance(owner, rnd.Random):
+            name = getattr(fn, "__name__", "?")
+            if name in _NOT_DRAWS:
+                return None
+            if isinstance(owner, rnd.SystemRandom):
+                return "SystemRandom().%s()" % name
+            if owner is getattr(rnd, "_inst", None):
+                return "random.%s()" % name
+            return "Random.%s() of an instance" % name
+        if isinstance(fn, type) and issubclass(fn, rnd.Random) and not issubclass(fn, rnd.SystemRandom):
+            return "%s.%s()" % (fn.__module__, fn.__qualname__)
+    if fn is os.urandom or fn is getattr(os, "getrandom", None):
+        return "os.%s()" % fn.__name__
+    mod = getattr(fn, "__module__", None)
+    name = getattr(fn, "__name__", None)
+    if mod == "uuid" and name in ("uuid1", "uuid4"):
+        return "uuid.%s()" % name
+    if mod == "secrets" and name in ("token_bytes", "token_hex", "token_urlsafe", "randbelow", "randbits", "choice"):
+        return "secrets.%s()" % name
+    if mod == "tempfile" and name in _TEMPFILE:
+        return "tempfile.%s()" % name
+    return None
+
+def _line_of(code, offset):
+    for start, end, line in code.co_lines():
+        if start <= offset < end:
+            return line
+    return code.co_firstlineno
+
+class EntropyWatch:
+    def __init__(self):
+        self.found = []
+        self.sites = set()
+        self.tool = None
+
+    def start(self):
+        mon = getattr(sys, "monitoring", None)
+        if mon is None:
+            return
+        for tool in range(6):
+            if mon.get_tool(tool) is None:
+                self.tool = tool
+                break
+        if self.tool is None:
+            return
+        mon.use_tool_id(self.tool, "pybundle")
+        mon.register_callback(self.tool, mon.events.CALL, self._on_call)
+        mon.set_events(self.tool, mon.events.CALL)
+
+    def stop(self):
+        if self.tool is None:
+            return
+        mon = sys.monitoring
+        mon.set_events(self.tool, 0)
+        mon.register_callback(self.tool, mon.events.CALL, None)
+        mon.free_tool_id(self.tool)
+        self.tool = None
+
+    def _on_call(self, code, offset, fn, arg0):
+        try:
+            what = _describe(fn)
+        except Exception:
+            what = None
+        filename = code.co_filename
+        if what is None or filename.endswith(_STDLIB_SOURCES) or filename == "<pybundle>":
+            return sys.monitoring.DISABLE
+        site = (filename, offset)
+        if site not in self.sites:
+            self.sites.add(site)
+            entry = {"call": what, "file": rel(filename), "line": _line_of(code, offset),
+                     "kind": "generator" if isinstance(fn, type) else "draw"}
+            frame = sys._getframe(1)
+            while frame is not None:
+                f = frame.f_code.co_filename
+                if f.startswith(BUNDLE + "/app/") and f != filename:
+                    entry["imported_from"] = "%s:%d" % (rel(f), frame.f_lineno)
+                    break
+                frame = frame.f_back
+            self.found.append(entry)
+        return sys.monitoring.DISABLE
+
+# --- compiled extensions ------------------------------------------------------------------
+def _record_owners():
+    owners = {}
+    base = BUNDLE + "/python_modules"
+    try:
+        entries = os.listdir(base)
+    except OSError:
+        return owners
+    for d in entries:
+        if not d.endswith(".dist-info"):
+            continue
+        dist = d[: -len(".dist-info")].rsplit("-", 1)[0]
+        try:
+            with open(base + "/" + d + "/RECORD", encoding="utf-8") as f:
+                for line in f:
+                    p = line.split(",", 1)[0]
+                    if p.endswith(".so") or ".so." in p:
+                        owners[base + "/" + p] = dist
+        except OSError:
+            pass
+    return owners
+
+def loaded_extensions():
+    found = []
+    owners = None
+    for name, m in list(sys.modules.items()):
+        f = getattr(m, "__file__", None) or ""
+        if f.endswith(".so"):
+            if owners is None:
+                owners = _record_owners()
+            found.append({"module": name, "file": rel(f), "package": owners.get(f)})
+    return found
+
+# --- requests and responses ---------------------------------------------------------------
+class Headers(dict):
+    """Case-insensitive header mapping (keys stored lower-case)."""
+    def __init__(self, pairs=()):
+        super().__init__()
+        for k, v in pairs:
+            k = str(k).lower()
+            super().__setitem__(k, v if k not in self else self[k] + ", " + v)
+    def __getitem__(self, k):
+        return super().__getitem__(k.lower())
+    def __contains__(self, k):
+        return super().__contains__(str(k).lower())
+    def get(self, k, default=None):
+        return super().get(str(k).lower(), default)
+
+class Request:
+    def __init__(self, method, url, headers, body):
+        self.method = method
+        self.url = url
+        self.headers = Headers(headers)
+        self.body = bytes(body)
+    @property
+    def path(self):
+        from urllib.parse import urlsplit
+        return urlsplit(self.url).path
+    @property
+    def query(self):
+        from urllib.parse import urlsplit, parse_qs
+        return {k: v[-1] for k, v in parse_qs(urlsplit(self.url).query).items()}
+    def text(self):
+        return self.body.decode("utf-8")
+    def json(self):
+        return json.loads(self.body or b"null")
+    def __repr__(self):
+        return "<Request %s %s>" % (self.method, self.url)
+
+def _header_pairs(h):
+    if h is None:
+        return []
+    if hasattr(h, "items"):
+        items = h.items()
+    else:
+        items = h
+    return [[str(k), str(v)] for k, v in items]
+
+def to_response(r):
+    if r is None:
+        return 204, [], b""
+    if isinstance(r, str):
+        return 200, [["content-type", "text/plain; charset=utf-8"]], r.encode("utf-8")
+    if isinstance(r, (bytes, bytearray, memoryview)):
+        return 200, [["content-type", "application/octet-stream"]], bytes(r)
+    if isinstance(r, (dict, list)):
+        return 200, [["content-type", "application/json"]], json.dumps(r).encode("utf-8")
+    status = getattr(r, "status", None)
+    if not isinstance(status, int):
+        status = getattr(r, "status_code", None)
+    if isinstance(status, int):
+        headers = _header_pairs(getattr(r, "headers", None))
+        if hasattr(r, "get_data"):
+            body = r.get_data()
+        else:
+            body = getattr(r, "body", None)
+            if body is None:
+                body = getattr(r, "content", None)
+            if body is None:
+                body = getattr(r, "text", b"")
+        if isinstance(body, str):
+            body = body.encode("utf-8")
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(["content-type", "text/plain; charset=utf-8"])
+        elif isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            if not any(k.lower() == "content-type" for k, _ in headers):
+                headers.append(["content-type", "application/json"])
+        return status, headers, bytes(body or b"")
+    raise TypeError("on_fetch returned %s; expected str, bytes, dict, list or an object with "
+                    "status and headers" % type(r).__name__)
+
+async def warm_handler(request):
+    return {"path": request.path, "query": request.query, "text": request.text()}
+
+def find_handler(entry):
+    mod = sys.modules.get(entry) or importlib.import_module(entry)
+    fn = getattr(mod, "on_fetch", None)
+    if not callable(fn):
+        raise LookupError("entry module '%s' (%s) defines no on_fetch(request)" % (entry, rel(getattr(mod, "__file__", "?"))))
+    return fn
+
+async def call(fn, method, url, headers, body):
+    """Call the handler; returns [status, headers, body, traceback-or-None]."""
+    try:
+        r = fn(Request(method, url, headers, body))
+        if inspect.isawaitable(r):
+            r = await r
+        status, hdrs, data = to_response(r)
+        return [status, hdrs, data, None]
+    except BaseException as exc:
+        text = format_exc(exc)
+        return [500, [["content-type", "text/plain; charset=utf-8"]], b"Internal Server Error\n", text]

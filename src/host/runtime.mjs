@@ -1,0 +1,233 @@
+// Loading Pyodide fast: V8's code cache for its Emscripten script, the wasm compiled in parallel,
+// a restored heap filled straight from the snapshot file, and the prelude module.
+import fs from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+
+import {
+  BUNDLE, HostError, log, ms, phase, pyToJs, pythonMessage, pythonSource, splitList, t0, writeAtomic,
+} from "./common.mjs";
+
+// Python helpers, run in a private namespace in every process (after a restore too).
+const PRELUDE = pythonSource("prelude.py");
+
+// Pyodide's Emscripten module (pyodide.asm.js up to 0.29, pyodide.asm.mjs after) is 1.2 MB of
+// JavaScript. import() runs it through the CommonJS/ESM loaders (lexing it for exports) and
+// compiles it afresh in every process. Instead run it as a classic script with V8's code cache
+// (kept in --cache), which holds the functions compiled during a restore. Dynamic import() and
+// import.meta inside it are routed to us; any source we do not recognise falls back to import().
+const codeCache = { script: null, file: null, write: false };
+
+function transformSource(body, isModule) {
+  body = body.replace(/(?<![\w$.])import\(/g, "__pb_import(");
+  if (isModule) {
+    const exportRe = /export\s+default\s+_createPyodideModule\s*;?\s*$/;
+    if (!exportRe.test(body)) return null;
+    body = body.replace(exportRe, "return _createPyodideModule;").replace(/\bimport\.meta\.url\b/g, "__pb_url");
+    if (/\bimport\.meta\b|(^|[;}\n])\s*(import|export)\s*[{*\w]/.test(body)) return null;
+  } else {
+    if (!/globalThis\._createPyodideModule\s*=/.test(body)) return null;
+    body += "\nreturn globalThis._createPyodideModule;";
+  }
+  return `(function (exports, require, module, __filename, __dirname, __pb_import, __pb_url) {"use strict";${body}\n})`;
+}
+
+// The transformed source, kept next to the code cache so later runs skip the rewrite.
+function scriptSource(file, isModule, cacheBase) {
+  if (cacheBase) {
+    try {
+      return fs.readFileSync(`${cacheBase}.js`, "utf8");
+    } catch {}
+  }
+  const source = transformSource(fs.readFileSync(file, "utf8"), isModule);
+  if (source !== null && cacheBase) {
+    try {
+      writeAtomic(`${cacheBase}.js`, source);
+    } catch {}
+  }
+  return source;
+}
+
+async function loadCreateFunction(runtime, cacheDir) {
+  const asmMjs = path.join(runtime, "pyodide.asm.mjs");
+  const isModule = fs.existsSync(asmMjs);
+  const file = isModule ? asmMjs : path.join(runtime, "pyodide.asm.js");
+  let cacheBase = null;
+  if (cacheDir) {
+    const st = fs.statSync(file);
+    cacheBase = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}-1`);
+  }
+  const source = scriptSource(file, isModule, cacheBase);
+  if (source === null) {
+    if (isModule) return (await import(pathToFileURL(file).href)).default;
+    await import(pathToFileURL(file).href);
+    return globalThis._createPyodideModule;
+  }
+  const vm = await import("node:vm");
+  const { createRequire } = await import("node:module");
+  const req = createRequire(file);
+  let cachedData;
+  if (cacheBase) {
+    codeCache.file = `${cacheBase}.v8`;
+    try {
+      cachedData = fs.readFileSync(codeCache.file);
+    } catch {
+      codeCache.write = true;
+    }
+  }
+  const script = new vm.Script(source, { filename: file, cachedData });
+  if (cachedData && script.cachedDataRejected) codeCache.write = true;
+  codeCache.script = script;
+  // Bare specifiers (the `ws` package) resolve from the runtime's node_modules.
+  const dynImport = (spec) =>
+    spec.startsWith("node:") || spec.includes("://") ? import(spec) : import(pathToFileURL(req.resolve(spec)).href);
+  const module = { exports: {} };
+  return script.runInThisContext()(module.exports, req, module, file, path.dirname(file), dynImport,
+                                   pathToFileURL(file).href);
+}
+
+// Compile pyodide.asm.wasm while the JavaScript above loads (compilation runs on V8's background
+// threads), and hand the compiled module to Pyodide's instantiate call.
+async function precompileWasm(runtime) {
+  const file = path.join(runtime, "pyodide.asm.wasm");
+  const bytes = fs.readFileSync(file);
+  const compiled = WebAssembly.compile(bytes);
+  compiled.catch(() => {});  // Pyodide's own path reports the error
+  const instantiate = WebAssembly.instantiate;
+  WebAssembly.instantiate = async function (source, imports) {
+    if ((source instanceof ArrayBuffer || ArrayBuffer.isView(source)) && source.byteLength === bytes.length) {
+      WebAssembly.instantiate = instantiate;
+      const module = await compiled;
+      return { module, instance: await instantiate(module, imports) };
+    }
+    return instantiate(source, imports);
+  };
+  // Pyodide reads the same file again for that call: hand it the bytes we have.
+  const { createRequire, syncBuiltinESMExports } = await import("node:module");
+  const fsp = createRequire(import.meta.url)("node:fs/promises");
+  const readFile = fsp.readFile;
+  fsp.readFile = function (p, ...rest) {
+    if (p === file && rest.length === 0) {
+      fsp.readFile = readFile;
+      syncBuiltinESMExports();
+      return Promise.resolve(bytes);
+    }
+    return readFile.call(this, p, ...rest);
+  };
+  syncBuiltinESMExports();
+}
+
+// After the first restore with this runtime and Node, keep the compiled code for the next ones.
+export function saveCodeCache() {
+  if (!codeCache.write || !codeCache.script) return;
+  codeCache.write = false;
+  try {
+    writeAtomic(codeCache.file, codeCache.script.createCachedData());
+  } catch (e) {
+    log(`note: cannot write the code cache ${codeCache.file}: ${e.message}`);
+  }
+}
+
+async function importRuntime(opts) {
+  phase("host loaded");
+  await precompileWasm(opts.runtime);
+  const mod = await import(pathToFileURL(path.join(opts.runtime, "pyodide.mjs")).href);
+  phase("pyodide.mjs");
+  const create = await loadCreateFunction(opts.runtime, opts["code-cache"]);
+  phase("emscripten module script");
+  return { loadPyodide: mod.loadPyodide, create };
+}
+
+// Load Pyodide, restoring `snapshot` (stock snapshot bytes) when given.
+export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {}) {
+  const { loadPyodide, create } = await importRuntime(opts);
+  const tImported = performance.now();
+  let module = null;
+  const heap = { restored: 0, initial: 0 };
+  // Pyodide sets INITIAL_MEMORY from the snapshot length, but a wasm module that defines its own
+  // memory ignores it; restoreSnapshot then writes past the end (pyodide#6254). So size the memory
+  // here, and when the heap comes from a file, read it straight into wasm memory (Pyodide then
+  // gets only its header and copies nothing).
+  const wrapped = async (settings) => {
+    if (snapshot) settings.INITIAL_MEMORY = snapshot.heapSize;
+    phase("create");
+    const m = await create(settings);
+    phase("created");
+    module = m;
+    if (snapshot) {
+      heap.initial = m.HEAP8.length;
+      heap.restored = snapshot.heapSize;
+      if (snapshot.heapSize > m.HEAP8.length) {
+        if (typeof m.growMemory === "function") m.growMemory(snapshot.heapSize);
+        else m.wasmMemory?.grow(Math.ceil((snapshot.heapSize - m.HEAP8.length) / 65536));
+        if (m.HEAP8.length < snapshot.heapSize) throw new HostError(`cannot grow the wasm heap to ${snapshot.heapSize} bytes`);
+      }
+      snapshot.fillHeap?.(m.HEAP8, m);
+      phase("heap filled");
+    }
+    return m;
+  };
+  globalThis._createPyodideModule = wrapped;
+  const config = {
+    indexURL: opts.runtime.endsWith("/") ? opts.runtime : opts.runtime + "/",
+    createPyodideModule: wrapped,
+    stdout: (s) => log(s),
+    stderr: (s) => log(s),
+    env: { PYTHONINSPECT: "1" },
+  };
+  if (makeSnapshot) config._makeSnapshot = true;
+  if (snapshot) config._loadSnapshot = snapshot.bytes;
+  const pyodide = await loadPyodide(config);
+  phase("loadPyodide");
+  const tLoaded = performance.now();
+  pyodide.FS.mkdirTree(BUNDLE);
+  pyodide.mountNodeFS(BUNDLE, path.resolve(opts.bundle));
+  const host = hostModule(pyodide);
+  const py = (name) => host[name];
+  py("add_paths")();
+  if (snapshot) py("reseed")();
+  return {
+    pyodide, py, module: () => module, heap,
+    timings: { import_runtime: ms(t0, tImported), load: ms(tImported, tLoaded), ready: ms(t0, performance.now()) },
+  };
+}
+
+// A 32-bit FNV-1a of the prelude: a snapshot made by another pybundle carries another prelude.
+function fnv1a(text) {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h.toString(16);
+}
+
+const PRELUDE_ID = fnv1a(PRELUDE);
+
+// The prelude lives in the snapshot as module _pybundle_host, so a restore compiles no Python
+// (the first compile in a process pulls in a lot of wasm code). Made fresh when missing or stale.
+function hostModule(pyodide) {
+  const modules = pyodide.pyimport("sys").modules;
+  let host = modules.get("_pybundle_host");
+  if (!host || host.PRELUDE_ID !== PRELUDE_ID) {
+    host = pyodide.pyimport("types").ModuleType("_pybundle_host");
+    pyodide.runPython(PRELUDE, { globals: host.__dict__, filename: "<pybundle>" });
+    host.PRELUDE_ID = PRELUDE_ID;
+    modules.set("_pybundle_host", host);
+  }
+  return host;
+}
+
+// Import the entry and the --preimport modules; the first failure ends the mode with its traceback.
+export function importEntry(rt, opts) {
+  const failure = rt.py("import_modules")([opts.entry, ...splitList(opts.preimport)]);
+  if (failure) {
+    const f = pyToJs(failure);
+    throw new HostError(`importing '${f.module}' failed: ${f.error}`, { traceback: f.traceback, module: f.module });
+  }
+}
+
+export function findHandler(rt, entry) {
+  try {
+    return rt.py("find_handler")(entry);
+  } catch (e) {
+    throw new HostError(pythonMessage(e));
+  }
+}

@@ -1,0 +1,179 @@
+// Snapshots: reading one back into wasm memory, and making one after the entry's import.
+import fs from "node:fs";
+
+import { callHandler } from "./app.mjs";
+import { HostError, ms, phase, t0 } from "./common.mjs";
+import { importEntry, loadRuntime } from "./runtime.mjs";
+
+function readAll(fd, size) {
+  const buf = new Uint8Array(size);
+  let off = 0;
+  while (off < size) {
+    let n;
+    try {
+      n = fs.readSync(fd, buf, off, size - off, null);
+    } catch (e) {
+      if (e.code === "EAGAIN") continue;
+      throw e;
+    }
+    if (n === 0) throw new HostError(`snapshot stream ended after ${off} of ${size} bytes`);
+    off += n;
+  }
+  return buf;
+}
+
+// The snapshot to restore: Pyodide's bytes, either whole (from stdin) or only its header (from a
+// file, whose heap part is read into wasm memory once the module exists).
+export function loadSnapshot(opts) {
+  const fromBytes = (bytes) => ({ bytes, heapSize: bytes.length - new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) });
+  if (opts["snapshot-stdin"]) return fromBytes(readAll(0, Number(opts["snapshot-stdin"])));
+  if (!opts["snapshot-file"]) return null;
+  const fd = fs.openSync(opts["snapshot-file"], "r");
+  const size = fs.fstatSync(fd).size;
+  const head = new Uint8Array(8);
+  fs.readSync(fd, head, 0, 8, 0);
+  const offset = new DataView(head.buffer).getUint32(4, true);
+  if (offset < 48 || offset > size) throw new HostError(`${opts["snapshot-file"]}: not a Pyodide snapshot`);
+  const bytes = new Uint8Array(offset);
+  fs.readSync(fd, bytes, 0, offset, 0);
+  const heapSize = size - offset;
+  const zeros = readZeroMap(opts["zero-map"]);
+  return {
+    bytes, heapSize,
+    // Copy the heap into memory, except all-zero pages where memory is certainly untouched since
+    // instantiation (so already zero): above the current break, and the deep part of the stack.
+    fillHeap(heap8, m) {
+      const skippable = skipRule(m);
+      let pos = 0, skipped = 0;
+      const copy = (end) => {
+        while (pos < end) {
+          const n = fs.readSync(fd, heap8, pos, end - pos, offset + pos);
+          if (n === 0) throw new HostError(`${opts["snapshot-file"]}: ended early`);
+          pos += n;
+        }
+      };
+      for (const [first, count] of zeros) {
+        for (const [a, b] of skippable(first * 65536, Math.min(heapSize, (first + count) * 65536))) {
+          if (a < pos) continue;
+          copy(a);
+          skipped += b - a;
+          pos = b;
+        }
+      }
+      copy(heapSize);
+      fs.closeSync(fd);
+      phase(`heap: ${zeros.length} zero runs, ${skipped} bytes not copied`);
+    },
+  };
+}
+
+function readZeroMap(file) {
+  if (!file) return [];
+  try {
+    const b = fs.readFileSync(file);
+    const v = new DataView(b.buffer, b.byteOffset, b.length);
+    const runs = [];
+    for (let i = 0; i + 8 <= b.length; i += 8) runs.push([v.getUint32(i, true), v.getUint32(i + 4, true)]);
+    return runs;
+  } catch {
+    return [];
+  }
+}
+
+// The parts of the zero run [a, b) that may be left alone: above the current break, and the deep
+// part of the stack (start-up before a restore uses its top only; leave that a generous megabyte).
+function skipRule(m) {
+  if (typeof m._sbrk !== "function") return () => [];
+  const brk = m._sbrk(0);
+  const stackLow = m._emscripten_stack_get_end?.() ?? 0;
+  const stackHigh = m._emscripten_stack_get_base?.() ?? 0;
+  const deadTop = stackHigh - (1 << 20);
+  const stackOk = stackLow > 0 && stackHigh <= brk && deadTop > stackLow;
+  return (a, b) => {
+    const parts = [];
+    if (stackOk && a < deadTop && b > stackLow) parts.push([Math.max(a, stackLow), Math.min(b, deadTop)]);
+    if (b > brk) parts.push([Math.max(a, brk), b]);
+    return parts;
+  };
+}
+
+// Stale bytes in dlmalloc's free chunks and in the dead part of the stack would only cost space
+// in the snapshot file: overwrite them with zeros. Memory that is in use is not touched.
+function scrubFreeMemory(m) {
+  let zeroed = 0;
+  const malloc = m._emscripten_builtin_malloc ?? m._malloc;
+  const free = m._emscripten_builtin_free ?? m._free;
+  if (malloc && free && m._sbrk) {
+    const top = m._sbrk(0);
+    const cap = Math.max(1 << 16, (m.HEAP8.length - top) >> 1);  // never grow the heap much
+    const taken = [];
+    for (let size = 1 << 24; size >= 8; size >>= 1) {
+      if (size > cap) continue;
+      for (;;) {
+        const p = malloc(size);
+        if (!p) break;
+        if (p + size > top) {  // would come from new memory: stop at this size
+          free(p);
+          break;
+        }
+        m.HEAP8.fill(0, p, p + size);
+        taken.push(p);
+        zeroed += size;
+      }
+    }
+    for (const p of taken) free(p);
+  }
+  if (m._emscripten_stack_get_end && m._emscripten_stack_get_free) {
+    const end = m._emscripten_stack_get_end();
+    const dead = m._emscripten_stack_get_free() - 1024;  // keep a margin below the stack pointer
+    if (dead > 0) {
+      m.HEAP8.fill(0, end, end + dead);
+      zeroed += dead;
+    }
+  }
+  return zeroed;
+}
+
+export async function makeSnapshot(opts) {
+  const rt = await loadRuntime(opts, { makeSnapshot: true });
+  const before = new Set(rt.py("module_names")().toJs());
+  const watch = rt.py("EntropyWatch")();
+  watch.start();
+  try {
+    importEntry(rt, opts);
+  } finally {
+    watch.stop();
+  }
+  const exts = rt.py("loaded_extensions")().toJs({ dict_converter: Object.fromEntries });
+  if (exts.length) {
+    throw new HostError(
+      "compiled extensions were loaded while making the snapshot: " +
+        exts.map((e) => `module '${e.module}' of package '${e.package ?? "?"}' (${e.file})`).join(", ") +
+        "; a Pyodide memory snapshot cannot hold loaded shared libraries",
+      { extensions: exts });
+  }
+  const warnings = watch.found.toJs({ dict_converter: Object.fromEntries });
+  const modules = rt.py("module_names")().toJs().filter((m) => !before.has(m));
+  // Run the request path once with a stand-in handler, so what it imports and initialises on
+  // first use (the event loop, urllib.parse, json) is in the snapshot too.
+  const warm = await callHandler({ rt, handler: rt.py("warm_handler") }, "GET", "http://localhost/?warm=1",
+                                 [["host", "localhost"]], new Uint8Array());
+  if (warm.traceback) throw new HostError("warming the request path failed", { traceback: warm.traceback });
+  rt.py("collect")();
+  const tImported = performance.now();
+  const scrubbed = scrubFreeMemory(rt.module());
+  const snap = rt.pyodide.makeMemorySnapshot();
+  fs.writeFileSync(opts.out, snap);
+  const m = rt.module();
+  return {
+    ok: true,
+    pyodide: rt.pyodide.version,
+    build_id: rt.pyodide._api.config.BUILD_ID,
+    heap_size: m.HEAP8.length,
+    snapshot_size: snap.length,
+    scrubbed_bytes: scrubbed,
+    modules,
+    entropy: warnings,
+    timings_ms: { ...rt.timings, imports: ms(t0 + rt.timings.ready, tImported), total: ms(t0, performance.now()) },
+  };
+}
