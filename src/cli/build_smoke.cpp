@@ -5,6 +5,7 @@
 #include <set>
 
 #include "cli/common.hpp"
+#include "pep508/requirement.hpp"
 #include "snapshot/snapshot.hpp"
 #include "vendor/copy.hpp"
 #include "util/error.hpp"
@@ -27,20 +28,6 @@ std::string under_python_modules(const std::string& entry) {
     if (pos != std::string::npos && entry.find('/') > pos) return entry.substr(pos + std::string_view(scheme).size());
   }
   return entry;
-}
-
-// "Flask_Login-0.6.2-py3-none-any.whl" -> "flask-login".
-std::string normalised_dist(const std::string& file) {
-  std::string out;
-  for (char c : file.substr(0, file.find('-'))) {
-    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (l == '_' || l == '.' || l == '-') {
-      if (out.empty() || out.back() != '-') out += '-';
-    } else {
-      out += l;
-    }
-  }
-  return out;
 }
 
 std::string what(const snapshot::SmokeModule& m) {
@@ -173,7 +160,7 @@ void BuildSmoke::finish() {
         // Nothing names the file: list what the trim took from the module's distributions.
         std::vector<std::string> files;
         for (size_t k = 0; k < trimmed_.size(); ++k) {
-          auto dist = normalised_dist(trimmed_[k].wheel);
+          auto dist = pep508::normalize_name(trimmed_[k].wheel.substr(0, trimmed_[k].wheel.find('-')));
           if (m.distribution.empty() ? removed[k].starts_with(m.module)
                                      : (", " + m.distribution + ",").find(", " + dist + ",") != std::string::npos)
             files.push_back("python_modules/" + removed[k]);

@@ -108,6 +108,17 @@ std::string command_word_cases(const std::vector<Cmd>& cmds) {
   return s;
 }
 
+// ... and the case arms on "path|previous word" that complete an option's value with `complete(o)`.
+template <class Complete>
+std::string value_cases(const std::vector<Cmd>& cmds, Complete complete) {
+  std::string s;
+  for (const auto& c : cmds)
+    for (const auto& o : c.options)
+      if (o.takes_value)
+        for (const auto& n : o.names) s += "    " + quote(key_of(c) + "|" + n) + ") " + complete(o) + "; return ;;\n";
+  return s;
+}
+
 // Options taking a value, with their choices, per command: the shell needs them to skip the
 // value when looking for the command word, and to complete it.
 std::string bash_script(const std::vector<Cmd>& cmds) {
@@ -123,13 +134,10 @@ std::string bash_script(const std::vector<Cmd>& cmds) {
   s += "    esac\n"
        "  done\n"
        "  case \"$cmd|$prev\" in\n";
-  for (const auto& c : cmds)
-    for (const auto& o : c.options)
-      if (o.takes_value)
-        for (const auto& n : o.names)
-          s += "    " + quote(key_of(c) + "|" + n) + ") " +
-               (o.choices.empty() ? std::string("COMPREPLY=( $(compgen -f -- \"$cur\") ); return ;;\n")
-                                  : "COMPREPLY=( $(compgen -W " + quote(join(o.choices)) + " -- \"$cur\") ); return ;;\n");
+  s += value_cases(cmds, [](const Opt& o) {
+    return o.choices.empty() ? std::string("COMPREPLY=( $(compgen -f -- \"$cur\") )")
+                             : "COMPREPLY=( $(compgen -W " + quote(join(o.choices)) + " -- \"$cur\") )";
+  });
   s += "  esac\n"
        "  local words=\"\"\n"
        "  case \"$cmd\" in\n";
@@ -171,13 +179,9 @@ std::string zsh_script(const std::vector<Cmd>& cmds) {
        "    (( i++ ))\n"
        "  done\n"
        "  case \"$cmd|$prev\" in\n";
-  for (const auto& c : cmds)
-    for (const auto& o : c.options)
-      if (o.takes_value)
-        for (const auto& n : o.names)
-          s += "    " + quote(key_of(c) + "|" + n) + ") " +
-               (o.choices.empty() ? std::string("_files; return ;;\n")
-                                  : "compadd -- " + join(o.choices) + "; return ;;\n");
+  s += value_cases(cmds, [](const Opt& o) {
+    return o.choices.empty() ? std::string("_files") : "compadd -- " + join(o.choices);
+  });
   s += "  esac\n"
        "  local -a opts subs\n"
        "  case \"$cmd\" in\n";

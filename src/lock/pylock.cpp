@@ -5,6 +5,7 @@
 #include "pep508/requirement.hpp"
 #include "project/project.hpp"
 #include "util/fs.hpp"
+#include "util/toml.hpp"
 #include "wheel/wheel.hpp"
 
 namespace pb::lock {
@@ -108,12 +109,7 @@ void read_package(Reader& r, const toml::table& t, Lock& lock) {
 
 Lock parse_pylock(std::string_view text, const std::filesystem::path& file) {
   std::string shown = project::display_path(file);
-  toml::table root;
-  try {
-    root = toml::parse(text, shown);
-  } catch (const toml::parse_error& e) {
-    throw file_error(shown, static_cast<long>(e.source().begin.line), std::string(e.description()));
-  }
+  toml::table root = parse_toml(text, shown);
   Reader r(shown);
   Lock lock;
   lock.file = file;

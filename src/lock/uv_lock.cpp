@@ -6,6 +6,7 @@
 #include "pep508/requirement.hpp"
 #include "project/project.hpp"
 #include "util/fs.hpp"
+#include "util/toml.hpp"
 #include "wheel/wheel.hpp"
 
 namespace pb::lock {
@@ -94,9 +95,11 @@ std::vector<Dependency> read_dependencies(Reader& r, const toml::node* n, const 
   return out;
 }
 
-std::map<std::string, std::vector<Dependency>> read_dependency_map(Reader& r, const toml::node* n,
-                                                                    const std::string& what) {
-  std::map<std::string, std::vector<Dependency>> out;
+// A table from package names to lists (optional dependencies, dependency groups): normalised names,
+// each value read by `read`.
+template <class Read>
+auto read_name_map(Reader& r, const toml::node* n, const std::string& what, Read read) {
+  std::map<std::string, decltype(read(r, n, what))> out;
   if (!n) return out;
   const toml::table* t = n->as_table();
   if (!t) {
@@ -104,7 +107,7 @@ std::map<std::string, std::vector<Dependency>> read_dependency_map(Reader& r, co
     return out;
   }
   for (const auto& [key, value] : *t)
-    out[pep508::normalize_name(key.str())] = read_dependencies(r, &value, what + "." + std::string(key.str()));
+    out[pep508::normalize_name(key.str())] = read(r, &value, what + "." + std::string(key.str()));
   return out;
 }
 
@@ -153,20 +156,6 @@ std::vector<std::string> read_requirements(Reader& r, const toml::node* n, const
   return out;
 }
 
-std::map<std::string, std::vector<std::string>> read_requirement_map(Reader& r, const toml::node* n,
-                                                                      const std::string& what) {
-  std::map<std::string, std::vector<std::string>> out;
-  if (!n) return out;
-  const toml::table* t = n->as_table();
-  if (!t) {
-    r.fail(n, what + " must be a table");
-    return out;
-  }
-  for (const auto& [key, value] : *t)
-    out[pep508::normalize_name(key.str())] = read_requirements(r, &value, what + "." + std::string(key.str()));
-  return out;
-}
-
 void read_package(Reader& r, const toml::table& t, Lock& lock) {
   Package p;
   p.line = Reader::line_of(&t);
@@ -185,10 +174,11 @@ void read_package(Reader& r, const toml::table& t, Lock& lock) {
   }
   p.resolution_markers = r.strings(t, "resolution-markers", what);
   p.dependencies = read_dependencies(r, t.get("dependencies"), what + "dependencies");
-  p.optional_dependencies = read_dependency_map(r, t.get("optional-dependencies"), what + "optional-dependencies");
+  p.optional_dependencies =
+      read_name_map(r, t.get("optional-dependencies"), what + "optional-dependencies", read_dependencies);
   const toml::node* dev = t.get("dev-dependencies");
   if (!dev) dev = t.get("dependency-groups");
-  p.dev_dependencies = read_dependency_map(r, dev, what + "dev-dependencies");
+  p.dev_dependencies = read_name_map(r, dev, what + "dev-dependencies", read_dependencies);
   if (const toml::node* sd = t.get("sdist")) p.sdist = read_artifact(r, *sd, what + "sdist", p.source);
   if (const toml::node* w = t.get("wheels")) {
     if (const toml::array* a = w->as_array()) {
@@ -211,7 +201,7 @@ void read_package(Reader& r, const toml::table& t, Lock& lock) {
         p.requires_dist = read_requirements(r, mt->get("requires-dist"), what + "metadata.requires-dist");
       const toml::node* rd = mt->get("requires-dev");
       if (!rd) rd = mt->get("dependency-groups");
-      p.requires_dev = read_requirement_map(r, rd, what + "metadata.requires-dev");
+      p.requires_dev = read_name_map(r, rd, what + "metadata.requires-dev", read_requirements);
       for (auto& e : r.strings(*mt, "provides-extras", what + "metadata."))
         p.provides_extras.push_back(pep508::normalize_name(e));
     } else {
@@ -260,12 +250,7 @@ void read_conflicts(Reader& r, const toml::node* n, Lock& lock) {
 
 Lock parse_uv(std::string_view text, const std::filesystem::path& file) {
   std::string shown = project::display_path(file);
-  toml::table root;
-  try {
-    root = toml::parse(text, shown);
-  } catch (const toml::parse_error& e) {
-    throw file_error(shown, static_cast<long>(e.source().begin.line), std::string(e.description()));
-  }
+  toml::table root = parse_toml(text, shown);
   Reader r(shown);
   Lock lock;
   lock.file = file;
@@ -295,7 +280,8 @@ Lock parse_uv(std::string_view text, const std::filesystem::path& file) {
       lock.requirements = read_requirements(r, mt->get("requirements"), "manifest.requirements");
       lock.constraints = read_requirements(r, mt->get("constraints"), "manifest.constraints");
       lock.overrides = read_requirements(r, mt->get("overrides"), "manifest.overrides");
-      lock.dependency_groups = read_requirement_map(r, mt->get("dependency-groups"), "manifest.dependency-groups");
+      lock.dependency_groups =
+          read_name_map(r, mt->get("dependency-groups"), "manifest.dependency-groups", read_requirements);
     } else {
       r.fail(m, "[manifest] must be a table");
     }

@@ -12,6 +12,7 @@
 #include "pep508/requirement.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/toml.hpp"
 
 namespace pb::project {
 
@@ -328,12 +329,7 @@ Project parse(std::string_view text, const std::filesystem::path& file) {
   p.file = file;
   p.dir = file.parent_path().empty() ? std::filesystem::path(".") : file.parent_path();
   std::string shown = display_path(file);
-  toml::table root;
-  try {
-    root = toml::parse(text, shown);
-  } catch (const toml::parse_error& e) {
-    throw file_error(shown, static_cast<long>(e.source().begin.line), std::string(e.description()));
-  }
+  toml::table root = parse_toml(text, shown);
   Reporter r(shown);
   if (const toml::node* n = root.get("project")) {
     if (const toml::table* t = n->as_table())

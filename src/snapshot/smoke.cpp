@@ -9,6 +9,7 @@
 #include <map>
 #include <set>
 
+#include "pep508/requirement.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -35,17 +36,7 @@ bool python_file(const std::string& name) {
 // "python_dateutil-2.8.2.dist-info" -> "python-dateutil" (PEP 503 normalised).
 std::string distribution_of(const std::string& dist_info) {
   auto stem = dist_info.substr(0, dist_info.size() - std::string_view(".dist-info").size());
-  auto dash = stem.find('-');
-  std::string name = stem.substr(0, dash), out;
-  for (char c : name) {
-    char l = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (l == '_' || l == '.' || l == '-') {
-      if (out.empty() || out.back() != '-') out += '-';
-    } else {
-      out += l;
-    }
-  }
-  return out;
+  return pep508::normalize_name(stem.substr(0, stem.find('-')));
 }
 
 // The first field of a RECORD line (CSV; a path holding a comma is quoted).

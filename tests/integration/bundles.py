@@ -1,6 +1,5 @@
 """Bundles made directly in tests (the format of notes/BUNDLE.md), and the environment that lets the
 snapshot tests share one Pyodide runtime cache per machine."""
-import hashlib
 import json
 import os
 import zipfile
@@ -22,11 +21,6 @@ def env(**extra):
     return e
 
 
-def _sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def write_manifest(dest, target="0.29.3", module="app"):
     files = []
     for top in ("app", "python_modules"):
@@ -34,9 +28,9 @@ def write_manifest(dest, target="0.29.3", module="app"):
             dirs.sort()
             for n in names:
                 p = os.path.join(root, n)
-                files.append({"path": os.path.relpath(p, dest), "sha256": _sha256(p), "size": os.path.getsize(p)})
+                files.append({"path": os.path.relpath(p, dest), "sha256": support.file_sha256(p), "size": os.path.getsize(p)})
     files.sort(key=lambda f: f["path"])
-    digest = hashlib.sha256("".join(f"{f['path']}\t{f['sha256']}\n" for f in files).encode()).hexdigest()
+    digest = support.bundle_digest(files)
     manifest = {
         "schema": 1,
         "tool": "pybundle 0.1.0",

@@ -1,6 +1,8 @@
 """Shared helpers for integration tests: the binary, the wheel corpus, loopback servers."""
+import base64
 import contextlib
 import functools
+import hashlib
 import http.server
 import json
 import os
@@ -15,6 +17,25 @@ PYBUNDLE = os.environ.get("PYBUNDLE", os.path.join(REPO, "build", "pybundle"))
 SHARED = os.environ.get("PYBUNDLE_SHARED", os.path.join(os.path.dirname(REPO), "shared"))
 REAL_LOCKS = os.path.join(SHARED, "real-locks")
 CACHE_ROOT = os.path.join(os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "pybundle-tests")
+
+
+def file_sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def record_hash(data):
+    """A wheel RECORD's hash field for `data`."""
+    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+
+
+def bundle_digest(files):
+    """bundle.json's digest: sha256 of "path<TAB>sha256<LF>" for every listed file, in path order."""
+    return hashlib.sha256("".join(f"{f['path']}\t{f['sha256']}\n" for f in sorted(files, key=lambda f: f["path"]))
+                          .encode()).hexdigest()
 
 
 def run(*args, env=None, cwd=None, check=False, timeout=None):

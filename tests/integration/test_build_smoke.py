@@ -1,6 +1,5 @@
 """`pybundle build`: every trimmed bundle still imports what imported before trimming (the host's
 smoke mode); a trim that breaks an import fails the build and names the file."""
-import base64
 import hashlib
 import os
 import shutil
@@ -30,17 +29,13 @@ PACKAGES = {
 }
 
 
-def record_hash(data):
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def make_wheel(directory, name, files):
     filename = f"{name}-1.0-py3-none-any.whl"
     info = f"{name}-1.0.dist-info"
     contents = {path: text.encode() for path, text in files.items()}
     contents[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode()
     contents[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
-    record = "".join(f"{p},{record_hash(d)},{len(d)}\n" for p, d in contents.items()) + f"{info}/RECORD,,\n"
+    record = "".join(f"{p},{support.record_hash(d)},{len(d)}\n" for p, d in contents.items()) + f"{info}/RECORD,,\n"
     path = os.path.join(directory, filename)
     with zipfile.ZipFile(path, "w") as z:
         for p, d in contents.items():

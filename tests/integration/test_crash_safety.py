@@ -5,7 +5,6 @@ whose content does not match its name, and the rebuild leaves nothing behind nex
 
 The schedule is random; the seed is printed. PYBUNDLE_CRASH_SEED=N replays one schedule,
 PYBUNDLE_CRASH_RUNS=N changes the number of kills per phase (default 8, so 24 kills)."""
-import hashlib
 import json
 import os
 import random
@@ -25,14 +24,6 @@ TARGET = "0.29.3"
 CORPUS_BASE = "http://127.0.0.1:8765"
 PHASES = ("fetch", "extract", "snapshot")
 POLL = 0.002
-
-
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def children(pid):
@@ -210,7 +201,7 @@ class CrashSafetyTest(unittest.TestCase):
             if "size" in snap:
                 self.assertEqual(os.path.getsize(path), snap["size"], f"{name} is not the listed size")
             if "sha256" in snap:
-                self.assertEqual(sha256_file(path), snap["sha256"], f"{name} is not the listed content")
+                self.assertEqual(support.file_sha256(path), snap["sha256"], f"{name} is not the listed content")
         self.assertLessEqual(top, allowed, "unexpected entries in OUT")
         for sub in ("app", "python_modules"):
             for root, _, names in os.walk(os.path.join(self.out, sub)):
@@ -220,9 +211,8 @@ class CrashSafetyTest(unittest.TestCase):
         for rel, f in listed.items():
             path = os.path.join(self.out, rel)
             self.assertEqual(os.path.getsize(path), f["size"], rel)
-            self.assertEqual(sha256_file(path), f["sha256"], rel)
-        digest = hashlib.sha256("".join(f"{p}\t{listed[p]['sha256']}\n" for p in sorted(listed)).encode()).hexdigest()
-        self.assertEqual(digest, manifest["digest"])
+            self.assertEqual(support.file_sha256(path), f["sha256"], rel)
+        self.assertEqual(support.bundle_digest(manifest["files"]), manifest["digest"])
         return manifest["digest"]
 
     def check_cache(self):
@@ -236,7 +226,7 @@ class CrashSafetyTest(unittest.TestCase):
                     continue  # a download in progress (resumed or discarded by the next build)
                 self.assertRegex(n, r"^[0-9a-f]{64}$", f"unexpected file in the cache: {path}")
                 self.assertEqual(os.path.basename(dirpath), n[:2], path)
-                self.assertEqual(sha256_file(path), n, f"corrupt cache entry {path}")
+                self.assertEqual(support.file_sha256(path), n, f"corrupt cache entry {path}")
                 checked += 1
         return checked
 

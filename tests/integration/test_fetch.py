@@ -1,5 +1,4 @@
 """The download stage against a loopback server that misbehaves on purpose (tests/fetch_driver)."""
-import hashlib
 import json
 import os
 import random
@@ -10,17 +9,9 @@ import time
 import unittest
 
 from server import FaultServer
-from support import PYBUNDLE
+from support import PYBUNDLE, file_sha256
 
 DRIVER = os.environ.get("PYBUNDLE_FETCH_DRIVER") or os.path.join(os.path.dirname(PYBUNDLE), "tests", "fetch_driver")
-
-
-def sha256(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 16), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class FetchCase(unittest.TestCase):
@@ -40,7 +31,7 @@ class FetchCase(unittest.TestCase):
             path = os.path.join(self.www, name)
             with open(path, "wb") as f:
                 f.write(rng.randbytes(size))
-            self.files.append({"name": name, "path": path, "sha256": sha256(path), "size": size, "label": f"pkg{i}"})
+            self.files.append({"name": name, "path": path, "sha256": file_sha256(path), "size": size, "label": f"pkg{i}"})
         self.server = FaultServer(self.www).start()
 
     def tearDown(self):
@@ -81,7 +72,7 @@ class FetchCase(unittest.TestCase):
         self.assertEqual(len(files), len(indices))
         for path, i in zip(files, indices):
             self.assertEqual(os.path.basename(path), self.files[i]["sha256"])
-            self.assertEqual(sha256(path), self.files[i]["sha256"])
+            self.assertEqual(file_sha256(path), self.files[i]["sha256"])
         leftovers = [p for p in self.cache_files() if p.endswith(".part")]
         self.assertEqual(leftovers, [])
 

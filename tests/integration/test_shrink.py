@@ -1,7 +1,6 @@
 """`pybundle build --compile` and `--minimize` on fixtures/minimize (directory packages, no server):
 bytecode from the runtime itself, byte-identical rebuilds, minimisation that keeps what the app
 reads and fails the build, naming what it dropped, when the result would not import."""
-import hashlib
 import json
 import os
 import shutil
@@ -16,11 +15,6 @@ FIXTURE = os.path.join(support.REPO, "fixtures", "minimize")
 TARGET = ("--target", "pyodide@0.29.3")  # pinned: the tests name its Python
 
 
-def sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
 def tree(root):
     """Every path under root: type, mode, mtime and content hash."""
     out = {}
@@ -29,7 +23,7 @@ def tree(root):
             full = os.path.join(dirpath, name)
             st = os.lstat(full)
             out[os.path.relpath(full, root)] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_mtime_ns,
-                                               sha256(full) if stat.S_ISREG(st.st_mode) else None)
+                                               support.file_sha256(full) if stat.S_ISREG(st.st_mode) else None)
     return out
 
 
@@ -68,7 +62,7 @@ class Shrink(unittest.TestCase):
         listed = {f["path"]: f["sha256"] for f in self.manifest(out)["files"]}
         self.assertEqual(set(listed), bundle_files(out))
         for path, digest in listed.items():
-            self.assertEqual(sha256(os.path.join(out, path)), digest, path)
+            self.assertEqual(support.file_sha256(os.path.join(out, path)), digest, path)
         return set(listed)
 
     # ---- --minimize ------------------------------------------------------------------------------

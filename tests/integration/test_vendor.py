@@ -1,6 +1,5 @@
 """The vendor stage end to end: malicious wheels made here with zipfile, the real corpus,
 byte-identical bundles and archives, and builds killed at any point."""
-import hashlib
 import io
 import json
 import os
@@ -21,16 +20,6 @@ DRIVER = os.path.join(os.path.dirname(support.PYBUNDLE), "tests", "vendor_driver
 TARGET = {"pyodide": "0.29.3", "python": "3.13.2", "abi": "2025_0", "platform": "emscripten_4_0_9"}
 
 
-def file_sha256(path):
-    with open(path, "rb") as f:
-        return hashlib.sha256(f.read()).hexdigest()
-
-
-def record_hash(data):
-    import base64
-    return "sha256=" + base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-
-
 def make_wheel(directory, dist, version, files, *, unlisted=(), rows=None, modes=None, compress=False):
     """A deterministic wheel: `files` maps names to bytes (written in order, duplicates allowed as
     a list of pairs); RECORD lists every file unless `unlisted`; `modes` sets unix modes."""
@@ -41,7 +30,7 @@ def make_wheel(directory, dist, version, files, *, unlisted=(), rows=None, modes
     for name, data in items:
         if name in unlisted or name.endswith("/"):
             continue
-        record.append((rows or {}).get(name, f"{name},{record_hash(data)},{len(data)}"))
+        record.append((rows or {}).get(name, f"{name},{support.record_hash(data)},{len(data)}"))
     record.append(f"{dist_info}/RECORD,,")
     items.append((f"{dist_info}/RECORD", ("\n".join(record) + "\n").encode()))
     path = os.path.join(directory, f"{dist}-{version}-py3-none-any.whl")
@@ -54,7 +43,7 @@ def make_wheel(directory, dist, version, files, *, unlisted=(), rows=None, modes
             with _quiet_duplicates():
                 z.writestr(info, data)
     return {"name": dist, "version": version, "filename": os.path.basename(path),
-            "sha256": file_sha256(path), "file": path}
+            "sha256": support.file_sha256(path), "file": path}
 
 
 class _quiet_duplicates:
@@ -89,7 +78,7 @@ def tree_state(root):
             full = os.path.join(dirpath, name)
             st = os.lstat(full)
             rel = os.path.relpath(full, root)
-            digest = file_sha256(full) if stat.S_ISREG(st.st_mode) else None
+            digest = support.file_sha256(full) if stat.S_ISREG(st.st_mode) else None
             out[rel] = (stat.S_IFMT(st.st_mode), stat.S_IMODE(st.st_mode), st.st_mtime_ns, digest)
     return out
 
@@ -103,12 +92,11 @@ def verify_bundle(test, out):
         for dirpath, _, filenames in os.walk(os.path.join(out, top)):
             for name in filenames:
                 full = os.path.join(dirpath, name)
-                on_disk[os.path.relpath(full, out)] = file_sha256(full)
+                on_disk[os.path.relpath(full, out)] = support.file_sha256(full)
     listed = {f["path"]: f["sha256"] for f in manifest["files"]}
     test.assertEqual(listed, on_disk)
     test.assertEqual([f["path"] for f in manifest["files"]], sorted(listed, key=lambda p: p.encode()))
-    digest = hashlib.sha256("".join(f"{f['path']}\t{f['sha256']}\n" for f in manifest["files"]).encode())
-    test.assertEqual(manifest["digest"], digest.hexdigest())
+    test.assertEqual(manifest["digest"], support.bundle_digest(manifest["files"]))
     return manifest
 
 
@@ -173,7 +161,7 @@ class MaliciousWheels(unittest.TestCase):
 
     def test_record_mismatch(self):
         self.refuse([self.wheel({"evil/a.py": b"tampered"},
-                                rows={"evil/a.py": f"evil/a.py,{record_hash(b'original')},8"})],
+                                rows={"evil/a.py": f"evil/a.py,{support.record_hash(b'original')},8"})],
                     "entry 'evil/a.py': sha256 does not match RECORD")
 
     def test_unlisted_file(self):
