@@ -1,45 +1,29 @@
 // libFuzzer target: a bundle's bundle.json, read the ways pybundle reads it: `check --bundle`
 // (check::manifest, then check::files when it is valid) and the snapshot staleness test run and
 // serve apply before restoring (snapshot::stale_reason). Only pb::Error may escape.
-#include <unistd.h>
-
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <string>
-#include <system_error>
 
 #include "check/bundle_checks.hpp"
+#include "scratch.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 
 namespace {
 // A bundle directory holding one small app file, so listed paths can hit a real file.
 const std::filesystem::path& dir() {
-  // Never destroyed: the exit handler that removes it runs after static destructors.
-  static const std::filesystem::path* d = [] {
-    std::string tmpl = (std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp") + std::string("/fuzz-bundlejson-XXXXXX");
-    if (!mkdtemp(tmpl.data())) std::abort();
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(dir(), ec);
-    });
-    std::filesystem::path p(tmpl);
-    std::filesystem::create_directories(p / "app");
-    std::ofstream(p / "app" / "main.py") << "def on_fetch(request):\n    return 'hi'\n";
-    return new std::filesystem::path(p);
+  static const std::filesystem::path& d = []() -> const std::filesystem::path& {
+    const auto& scratch = scratch_dir("bundlejson");
+    std::filesystem::create_directories(scratch / "app");
+    std::ofstream(scratch / "app" / "main.py") << "def on_fetch(request):\n    return 'hi'\n";
+    return scratch;
   }();
-  return *d;
+  return d;
 }
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  {
-    std::ofstream out(dir() / "bundle.json", std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  }
+  write_input(dir() / "bundle.json", data, size);
   try {
     nlohmann::json manifest;
     auto c = pb::check::manifest(dir(), manifest);

@@ -1,42 +1,15 @@
 // libFuzzer target: a runtime's pyodide-lock.json, read by Target::load from a directory (the
 // real entry point). It either gives a Target whose derived facts work, or throws pb::Error.
-#include <unistd.h>
-
-#include <cstddef>
-#include <cstdint>
-#include <cstdlib>
-#include <filesystem>
-#include <fstream>
-#include <string>
-#include <system_error>
-
+#include "scratch.hpp"
 #include "target/target.hpp"
 #include "util/error.hpp"
 
-namespace {
-const std::filesystem::path& dir() {
-  // Never destroyed: the exit handler that removes it runs after static destructors.
-  static const std::filesystem::path* d = [] {
-    std::string tmpl = (std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp") + std::string("/fuzz-pyodidelock-XXXXXX");
-    if (!mkdtemp(tmpl.data())) std::abort();
-    std::atexit([] {
-      std::error_code ec;
-      std::filesystem::remove_all(dir(), ec);
-    });
-    return new std::filesystem::path(tmpl);
-  }();
-  return *d;
-}
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  {
-    std::ofstream out(dir() / "pyodide-lock.json", std::ios::binary | std::ios::trunc);
-    out.write(reinterpret_cast<const char*>(data), static_cast<std::streamsize>(size));
-  }
+  const auto& dir = scratch_dir("pyodidelock");
+  write_input(dir / "pyodide-lock.json", data, size);
   for (const char* requested : {"", "0.29.3"}) {
     try {
-      auto t = pb::target::Target::load(dir(), requested);
+      auto t = pb::target::Target::load(dir, requested);
       auto tags = t.tags();
       if (tags.empty()) std::abort();
       (void)t.environment();
