@@ -5,6 +5,7 @@
 #include <set>
 
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/sha256.hpp"
 
 namespace pb::check {
@@ -52,10 +53,8 @@ std::string type_name(stdfs::file_type t) {
 }
 
 std::string snapshot_file(const json& manifest) {
-  if (manifest.contains("snapshot") && manifest["snapshot"].is_object() && manifest["snapshot"].contains("file") &&
-      manifest["snapshot"]["file"].is_string())
-    return manifest["snapshot"]["file"].get<std::string>();
-  return "snapshot.bin.zst";
+  auto name = json_string(json_at(manifest, "snapshot"), "file");
+  return name.empty() ? "snapshot.bin.zst" : name;
 }
 
 }  // namespace

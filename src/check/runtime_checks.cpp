@@ -4,6 +4,7 @@
 
 #include "check/bundle_checks.hpp"
 #include "check/project_checks.hpp"
+#include "util/json.hpp"
 #include "util/sha256.hpp"
 
 namespace pb::check {
@@ -14,10 +15,6 @@ using nlohmann::json;
 namespace {
 
 const char* kRebuild = "rebuild with `pybundle build` (or `pybundle snapshot OUT`) using the runtime it will run on";
-
-std::string str(const json& j, const char* key) {
-  return j.is_object() && j.contains(key) && j[key].is_string() ? j[key].get<std::string>() : std::string();
-}
 
 // A ModuleNotFoundError for a top-level module ("No module named 'ssl'"), not for a submodule of a
 // package the bundle has ("pkg.tests", a sign of a broken or over-trimmed package).
@@ -41,7 +38,7 @@ std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const st
 
 Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::RuntimeInfo& runtime) {
   Check c{.name = "snapshot", .title = "the snapshot matches the bundle and the runtime"};
-  const json& facts = manifest["snapshot"];
+  const json& facts = json_at(manifest, "snapshot");
   if (facts.is_null()) {
     c.summary = "no snapshot: every start imports the entry";
     c.add({.severity = Severity::note,
@@ -51,7 +48,8 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::
            .fix = "build without --no-snapshot"});
     return c;
   }
-  std::string name = str(facts, "file").empty() ? "snapshot.bin.zst" : str(facts, "file");
+  std::string name = json_string(facts, "file");
+  if (name.empty()) name = "snapshot.bin.zst";
   auto file = bundle / name;
   auto where = shown(bundle, name);
   std::error_code ec;
@@ -72,7 +70,7 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::
            .file = where, .fix = kRebuild});
     return c;
   }
-  if (auto sha = str(facts, "sha256"); !sha.empty() && sha256_file(file) != sha) {
+  if (auto sha = json_string(facts, "sha256"); !sha.empty() && sha256_file(file) != sha) {
     c.add({.code = "snapshot-changed", .message = name + " does not have the sha256 bundle.json gives",
            .file = where, .fix = kRebuild});
     return c;
@@ -101,7 +99,8 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::
 
 Check entry(const stdfs::path& bundle, const json& manifest, const json& answer) {
   Check c{.name = "entry", .title = "the entry imports and defines on_fetch"};
-  std::string module = manifest["entry"].is_object() ? str(manifest["entry"], "module") : "";
+  const json& listed = json_at(manifest, "entry");
+  std::string module = json_string(listed, "module");
   if (module.empty()) {
     c.add({.code = "no-entry", .message = "bundle.json names no entry module", .file = shown(bundle, "bundle.json"),
            .fix = "set [tool.pybundle] entry and rebuild"});
@@ -123,7 +122,7 @@ Check entry(const stdfs::path& bundle, const json& manifest, const json& answer)
   } else if (error.find("defines no on_fetch") != std::string::npos) {
     c.add({.code = "no-on-fetch",
            .message = error,
-           .file = str(manifest["entry"], "path").empty() ? "" : shown(bundle, str(manifest["entry"], "path")),
+           .file = json_string(listed, "path").empty() ? "" : shown(bundle, json_string(listed, "path")),
            .fix = "define `def on_fetch(request):` (or `async def`) in the entry module"});
   } else {
     c.add({.code = "entry-error", .message = error, .file = file, .line = line});
@@ -133,7 +132,7 @@ Check entry(const stdfs::path& bundle, const json& manifest, const json& answer)
 
 Check request(const stdfs::path& bundle, const json& manifest, const json& answer) {
   Check c{.name = "request", .title = "the bundle restores and answers one request"};
-  const bool has_snapshot = manifest["snapshot"].is_object();
+  const bool has_snapshot = json_at(manifest, "snapshot").is_object();
   const bool restored = answer.value("restored", false);
   int status = 0;
   if (answer.contains("response") && answer["response"].is_object()) status = answer["response"].value("status", 0);

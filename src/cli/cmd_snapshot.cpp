@@ -5,6 +5,7 @@
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 namespace pb::cli {
 
@@ -26,13 +27,8 @@ void make(const SnapshotArgs& a) {
     throw Error(manifest_file.string() + ": " + e.what(), Exit::usage);
   }
   // Only strings count: a hand-edited manifest gets the error below, not a JSON type exception.
-  auto member = [&](const char* object, const char* key) {
-    if (!manifest.is_object() || !manifest.contains(object) || !manifest[object].is_object()) return std::string();
-    const auto& o = manifest[object];
-    return o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
-  };
-  std::string version = member("target", "pyodide");
-  std::string entry = member("entry", "module");
+  std::string version = json_string(json_at(manifest, "target"), "pyodide");
+  std::string entry = json_string(json_at(manifest, "entry"), "module");
   if (version.empty() || entry.empty())
     throw Error(manifest_file.string() + ": needs target.pyodide and entry.module", Exit::usage);
 

@@ -14,6 +14,7 @@
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/sha256.hpp"
 
 namespace pb::snapshot {
@@ -61,14 +62,6 @@ nlohmann::json parse_answer(const NodeResult& r, const std::string& mode) {
                              : "exited with code " + std::to_string(r.exit_code);
   throw Error("the JavaScript host (" + mode + ") " + how + " without an answer; see its output above",
               Exit::internal);
-}
-
-// A string member of bundle.json (or of an object in it); empty when absent or not a string, so a
-// hand-edited manifest gives our own error instead of a JSON type exception.
-std::string member(const nlohmann::json& o, const char* key) {
-  if (!o.is_object()) return "";
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 nlohmann::json read_manifest(const stdfs::path& bundle_dir) {
@@ -169,7 +162,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
   nlohmann::json meta = {
       {"pyodide", runtime.version},
       {"build_id", runtime.build_id},
-      {"bundle_digest", member(manifest, "digest")},
+      {"bundle_digest", json_string(manifest, "digest")},
       {"entry", options.entry_module},
       {"preimport", options.preimport},
       {"heap_size", answer.value("heap_size", 0)},
@@ -226,14 +219,13 @@ Prepared prepare(const RunOptions& options) {
   find_node();  // before installing a runtime that could not run anyway
   Prepared p;
   p.manifest = read_manifest(options.bundle_dir);
-  std::string version;
-  if (p.manifest.is_object() && p.manifest.contains("target")) version = member(p.manifest["target"], "pyodide");
+  std::string version = json_string(json_at(p.manifest, "target"), "pyodide");
   if (version.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no target.pyodide", Exit::usage);
   p.runtime = runtime_info(ensure_runtime(version, resolve_cache(options.cache_dir)));
 
+  const auto& snap = json_at(p.manifest, "snapshot");
   std::string name = "snapshot.bin.zst";
-  const auto& snap = p.manifest.is_object() && p.manifest.contains("snapshot") ? p.manifest["snapshot"] : nlohmann::json();
-  if (auto listed = member(snap, "file"); !listed.empty()) name = listed;
+  if (auto listed = json_string(snap, "file"); !listed.empty()) name = listed;
   if (name.find('/') != std::string::npos || name.starts_with("."))
     throw Error((options.bundle_dir / "bundle.json").string() + ": snapshot.file '" + name + "' is not a file name",
                 Exit::usage);
@@ -263,8 +255,7 @@ namespace {
 NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::string& mode) {
   NodeSpawn spawn;
   spawn.argv = node_command(options.cache_dir, options.node_flags, mode, p.runtime.dir);
-  std::string entry;
-  if (p.manifest.is_object() && p.manifest.contains("entry")) entry = member(p.manifest["entry"], "module");
+  std::string entry = json_string(json_at(p.manifest, "entry"), "module");
   if (entry.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no entry.module", Exit::usage);
   for (std::string s : std::initializer_list<std::string>{
            "--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry", entry, "--code-cache",

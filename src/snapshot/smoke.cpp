@@ -13,6 +13,7 @@
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 namespace pb::snapshot {
 
@@ -132,8 +133,7 @@ std::vector<SmokeModule> vendored_modules(const stdfs::path& python_modules) {
 
 std::vector<SmokeModule> smoke_modules(const stdfs::path& bundle_dir, const nlohmann::json& manifest) {
   std::vector<SmokeModule> out;
-  std::string entry;
-  if (manifest.contains("entry") && manifest["entry"].is_object()) entry = manifest["entry"].value("module", "");
+  std::string entry = json_string(json_at(manifest, "entry"), "module");
   if (!entry.empty()) out.push_back({entry, ""});
   for (auto& m : vendored_modules(bundle_dir / "python_modules"))
     if (m.module != entry) out.push_back(std::move(m));

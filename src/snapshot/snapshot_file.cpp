@@ -16,6 +16,7 @@
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 #include "util/sha256.hpp"
 
 namespace pb::snapshot {
@@ -276,14 +277,6 @@ void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,
 
 namespace {
 
-// A string member of a JSON object; empty when it is absent or not a string (bundle.json may
-// have been edited by hand: staleness is an answer, never an exception).
-std::string str_member(const nlohmann::json& o, const char* key) {
-  if (!o.is_object()) return "";
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // A listed file path that stays inside the bundle: relative, no "." or ".." segments.
 bool inside_bundle(const std::string& p) {
   if (p.empty() || p.front() == '/' || p.find('\0') != std::string::npos) return false;
@@ -303,13 +296,13 @@ bool inside_bundle(const std::string& p) {
 std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir,
                          const nlohmann::json& manifest, const RuntimeInfo& runtime) {
   const auto& meta = header.meta;
-  auto str = [&](const char* key) { return str_member(meta, key); };
+  auto str = [&](const char* key) { return json_string(meta, key); };
   if (str("pyodide") != runtime.version)
     return "it was made with Pyodide " + str("pyodide") + ", the runtime is Pyodide " + runtime.version;
   if (str("build_id") != runtime.build_id)
     return "it was made by a different build of Pyodide " + runtime.version + " (build id " +
            str("build_id").substr(0, 12) + ", runtime " + runtime.build_id.substr(0, 12) + ")";
-  std::string digest = str_member(manifest, "digest");
+  std::string digest = json_string(manifest, "digest");
   if (str("bundle_digest") != digest)
     return "it was made for bundle digest " + str("bundle_digest").substr(0, 12) + ", bundle.json has " +
            digest.substr(0, 12);
@@ -318,8 +311,8 @@ std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle
   if (files == manifest.end() || !files->is_array()) return "bundle.json has no file list";
   Sha256 h;
   for (const auto& f : *files) {
-    auto path = str_member(f, "path");
-    auto sha = str_member(f, "sha256");
+    auto path = json_string(f, "path");
+    auto sha = json_string(f, "sha256");
     auto size = f.is_object() ? f.find("size") : f.end();
     if (!inside_bundle(path) || sha.empty() || size == f.end() || !size->is_number_unsigned())
       return "bundle.json's file list has an entry that is not {\"path\", \"sha256\", \"size\"} inside the bundle";
