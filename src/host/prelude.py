@@ -140,36 +140,12 @@ class EntropyWatch:
         return sys.monitoring.DISABLE
 
 # --- compiled extensions ------------------------------------------------------------------
-def _record_owners():
-    owners = {}
-    base = BUNDLE + "/python_modules"
-    try:
-        entries = os.listdir(base)
-    except OSError:
-        return owners
-    for d in entries:
-        if not d.endswith(".dist-info"):
-            continue
-        dist = d[: -len(".dist-info")].rsplit("-", 1)[0]
-        try:
-            with open(base + "/" + d + "/RECORD", encoding="utf-8") as f:
-                for line in f:
-                    p = line.split(",", 1)[0]
-                    if p.endswith(".so") or ".so." in p:
-                        owners[base + "/" + p] = dist
-        except OSError:
-            pass
-    return owners
-
 def loaded_extensions():
     found = []
-    owners = None
     for name, m in list(sys.modules.items()):
         f = getattr(m, "__file__", None) or ""
         if f.endswith(".so"):
-            if owners is None:
-                owners = _record_owners()
-            found.append({"module": name, "file": rel(f), "package": owners.get(f)})
+            found.append({"module": name, "file": f})
     return found
 
 # --- requests and responses ---------------------------------------------------------------

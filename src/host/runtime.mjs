@@ -7,6 +7,7 @@ import { pathToFileURL } from "node:url";
 import {
   BUNDLE, HostError, log, ms, phase, pyToJs, pythonMessage, pythonSource, splitList, t0, writeAtomic,
 } from "./common.mjs";
+import { hookLoader, reloadLibraries } from "./dylibs.mjs";
 
 // Python helpers, run in a private namespace in every process (after a restore too).
 const PRELUDE = pythonSource("prelude.py");
@@ -19,12 +20,13 @@ const PRELUDE = pythonSource("prelude.py");
 const codeCache = { script: null, file: null, write: false };
 
 function transformSource(body, isModule) {
-  body = body.replace(/(?<![\w$.])import\(/g, "__pb_import(");
+  body = hookLoader(body).replace(/(?<![\w$.])import\(/g, "__pb_import(");
   if (isModule) {
     const exportRe = /export\s+default\s+_createPyodideModule\s*;?\s*$/;
     if (!exportRe.test(body)) return null;
     body = body.replace(exportRe, "return _createPyodideModule;").replace(/\bimport\.meta\.url\b/g, "__pb_url");
-    if (/\bimport\.meta\b|(^|[;}\n])\s*(import|export)\s*[{*\w]/.test(body)) return null;
+    // A leftover import/export statement (not `exports.x` or `__pb_import(`) needs the ESM loader.
+    if (/\bimport\.meta\b|(^|[;}\n])\s*(import|export)(?![\w$])\s*[{*\w]/.test(body)) return null;
   } else {
     if (!/globalThis\._createPyodideModule\s*=/.test(body)) return null;
     body += "\nreturn globalThis._createPyodideModule;";
@@ -36,7 +38,7 @@ function transformSource(body, isModule) {
 function scriptSource(file, isModule, cacheBase) {
   if (cacheBase) {
     try {
-      return fs.readFileSync(`${cacheBase}.js`, "utf8");
+      return hookLoader(fs.readFileSync(`${cacheBase}.js`, "utf8"));
     } catch {}
   }
   const source = transformSource(fs.readFileSync(file, "utf8"), isModule);
@@ -55,7 +57,7 @@ async function loadCreateFunction(runtime, cacheDir) {
   let cacheBase = null;
   if (cacheDir) {
     const st = fs.statSync(file);
-    cacheBase = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}-1`);
+    cacheBase = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}-2`);
   }
   const source = scriptSource(file, isModule, cacheBase);
   if (source === null) {
@@ -162,6 +164,7 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
         else m.wasmMemory?.grow(Math.ceil((snapshot.heapSize - m.HEAP8.length) / 65536));
         if (m.HEAP8.length < snapshot.heapSize) throw new HostError(`cannot grow the wasm heap to ${snapshot.heapSize} bytes`);
       }
+      reloadLibraries(m, snapshot.libraries, opts.bundle);
       snapshot.fillHeap?.(m.HEAP8, m);
       phase("heap filled");
     }

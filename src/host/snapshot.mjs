@@ -3,6 +3,7 @@ import fs from "node:fs";
 
 import { callHandler } from "./app.mjs";
 import { HostError, ms, phase, t0 } from "./common.mjs";
+import { recordLibraries } from "./dylibs.mjs";
 import { importEntry, loadRuntime } from "./runtime.mjs";
 
 function readAll(fd, size) {
@@ -25,7 +26,8 @@ function readAll(fd, size) {
 // The snapshot to restore: Pyodide's bytes, either whole (from stdin) or only its header (from a
 // file, whose heap part is read into wasm memory once the module exists).
 export function loadSnapshot(opts) {
-  const fromBytes = (bytes) => ({ bytes, heapSize: bytes.length - new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) });
+  const libraries = JSON.parse(opts.libraries ?? "[]");
+  const fromBytes = (bytes) => ({ bytes, libraries, heapSize: bytes.length - new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) });
   if (opts["snapshot-stdin"]) return fromBytes(readAll(0, Number(opts["snapshot-stdin"])));
   if (!opts["snapshot-file"]) return null;
   const fd = fs.openSync(opts["snapshot-file"], "r");
@@ -39,7 +41,7 @@ export function loadSnapshot(opts) {
   const heapSize = size - offset;
   const zeros = readZeroMap(opts["zero-map"]);
   return {
-    bytes, heapSize,
+    bytes, heapSize, libraries,
     // Copy the heap into memory, except all-zero pages where memory is certainly untouched since
     // instantiation (so already zero): above the current break, and the deep part of the stack.
     fillHeap(heap8, m) {
@@ -144,14 +146,6 @@ export async function makeSnapshot(opts) {
   } finally {
     watch.stop();
   }
-  const exts = rt.py("loaded_extensions")().toJs({ dict_converter: Object.fromEntries });
-  if (exts.length) {
-    throw new HostError(
-      "compiled extensions were loaded while making the snapshot: " +
-        exts.map((e) => `module '${e.module}' of package '${e.package ?? "?"}' (${e.file})`).join(", ") +
-        "; a Pyodide memory snapshot cannot hold loaded shared libraries",
-      { extensions: exts });
-  }
   const warnings = watch.found.toJs({ dict_converter: Object.fromEntries });
   const modules = rt.py("module_names")().toJs().filter((m) => !before.has(m));
   // Run the request path once with a stand-in handler, so what it imports and initialises on
@@ -160,6 +154,10 @@ export async function makeSnapshot(opts) {
                                  [["host", "localhost"]], new Uint8Array());
   if (warm.traceback) throw new HostError("warming the request path failed", { traceback: warm.traceback });
   rt.py("collect")();
+  const libraries = recordLibraries(rt.module(), opts.bundle, (file) => {
+    const exts = rt.py("loaded_extensions")().toJs({ dict_converter: Object.fromEntries });
+    return exts.find((e) => e.file === file)?.module;
+  });
   const tImported = performance.now();
   const scrubbed = scrubFreeMemory(rt.module());
   const snap = rt.pyodide.makeMemorySnapshot();
@@ -173,6 +171,7 @@ export async function makeSnapshot(opts) {
     snapshot_size: snap.length,
     scrubbed_bytes: scrubbed,
     modules,
+    libraries,
     entropy: warnings,
     timings_ms: { ...rt.timings, imports: ms(t0 + rt.timings.ready, tImported), total: ms(t0, performance.now()) },
   };

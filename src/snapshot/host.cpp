@@ -168,6 +168,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"heap_size", answer.value("heap_size", 0)},
       {"modules", answer.value("modules", nlohmann::json::array())},
       {"entropy", answer.value("entropy", nlohmann::json::array())},
+      {"libraries", answer.value("libraries", nlohmann::json::array())},
       {"created_by", std::string("pybundle ") + PYBUNDLE_VERSION},
       {"id", random_id()},
   };
@@ -198,6 +199,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"heap_size", meta["heap_size"]},
       {"raw_size", raw_size},
       {"modules", meta["modules"].size()},
+      {"libraries", meta["libraries"].size()},
       {"entropy_warnings", result.warnings.size()},
   };
   return result;
@@ -262,6 +264,11 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
            (resolve_cache(options.cache_dir) / "v8").string()})
     spawn.argv.push_back(s);
   if (!p.snapshot.empty()) {
+    // The shared libraries the host loads again before the heap is copied in.
+    if (auto libs = p.header.meta.find("libraries"); libs != p.header.meta.end() && libs->is_array() && !libs->empty()) {
+      spawn.argv.push_back("--libraries");
+      spawn.argv.push_back(libs->dump());
+    }
     auto raw_size = p.header.meta.value("raw_size", uint64_t{0});
     auto cached = heap_cache_path(resolve_cache(options.cache_dir), p.header);
     if (heap_cache_ready(cached, p.header)) {

@@ -78,7 +78,8 @@ void decompress_payload(const std::filesystem::path& file, const SnapshotHeader&
 
 // Why a snapshot cannot be restored into this bundle with this runtime; empty when it can.
 // Checks the bundle digest (and bundle.json's file list against it), the files' sizes, the
-// contents of app/, the Pyodide version and the build id.
+// contents of app/, the Pyodide version and the build id, and the sha256 of each shared library the
+// snapshot recorded (the host loads them again on restore).
 std::string stale_reason(const SnapshotHeader& header, const std::filesystem::path& bundle_dir,
                          const nlohmann::json& manifest, const RuntimeInfo& runtime);
 
@@ -98,7 +99,7 @@ struct MakeResult {
 };
 
 // Import the entry (and preimport) in the host and write <bundle>/snapshot.bin.zst. Throws pb::Error
-// with the import error (the Python traceback went to stderr) or naming a loaded compiled extension.
+// with the import error (the Python traceback went to stderr) or naming a shared library it cannot hold.
 MakeResult make_snapshot(const MakeOptions& options);
 // The same with default options; the warnings are in facts["warnings"] (strings) for the caller to show.
 nlohmann::json make_snapshot(const std::filesystem::path& runtime_dir, const std::filesystem::path& bundle_dir,

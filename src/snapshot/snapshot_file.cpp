@@ -329,6 +329,18 @@ std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle
     if (path.rfind("app/", 0) == 0 && sha256_file(full) != sha) return path + " changed since the build";
   }
   if (h.hex() != digest) return "bundle.json's file list does not match its digest";
+  // The shared libraries a restore loads again must be the bytes the snapshot placed.
+  if (auto libs = meta.find("libraries"); libs != meta.end()) {
+    if (!libs->is_array()) return "its list of shared libraries is not a list";
+    for (const auto& lib : *libs) {
+      auto path = json_string(lib, "path");
+      if (!inside_bundle(path)) return "it lists a shared library '" + path + "' that is not inside the bundle";
+      std::error_code ec;
+      if (!stdfs::is_regular_file(bundle_dir / path, ec)) return "the shared library " + path + " is missing";
+      if (sha256_file(bundle_dir / path) != json_string(lib, "sha256"))
+        return "the shared library " + path + " changed since the snapshot was made";
+    }
+  }
   return "";
 }
 

@@ -82,3 +82,37 @@ def run_json(bundle, *args, extra_env=None):
             answer = json.loads(line)
             break
     return proc, answer
+
+
+def wheel(dest_dir, name, files):
+    """A py3-none-any wheel `name`-1.0 in dest_dir holding `files` (archive path -> bytes)."""
+    whl = os.path.join(dest_dir, f"{name}-1.0-py3-none-any.whl")
+    info = f"{name}-1.0.dist-info"
+    files = dict(files)
+    files[f"{info}/METADATA"] = f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode()
+    files[f"{info}/WHEEL"] = b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"
+    record = "".join(f"{n},,\n" for n in files) + f"{info}/RECORD,,\n"
+    with zipfile.ZipFile(whl, "w") as z:
+        for n, data in files.items():
+            z.writestr(n, data)
+        z.writestr(f"{info}/RECORD", record)
+    return whl
+
+
+def fixture_so(name):
+    """A compiled wasm32 side module from fixtures/extension (built by its build.sh)."""
+    with open(os.path.join(support.REPO, "fixtures", "extension", name), "rb") as f:
+        return f.read()
+
+
+def extfix_wheel(dest_dir):
+    """The extension fixtures as one wheel: _state (static state, a stored callback), libcore.so and
+    _linked (which needs libcore, loaded first and globally), _lazy (for imports after a restore)."""
+    init = (b"import ctypes, os\n"
+            b"# libcore.so first, into the global namespace: _linked.so's core_* functions come from it.\n"
+            b"core = ctypes.CDLL(os.path.join(os.path.dirname(__file__), 'libcore.so'), mode=ctypes.RTLD_GLOBAL)\n"
+            b"from . import _state, _linked\n")
+    files = {"extfix/__init__.py": init}
+    for so in ("_state.so", "libcore.so", "_linked.so", "_lazy.so"):
+        files["extfix/" + so] = fixture_so(so)
+    return wheel(dest_dir, "extfix", files)

@@ -117,7 +117,7 @@ class Shrink(unittest.TestCase):
                 f.write(so)
         with open(os.path.join(self.project, "src", "app.py"), "w") as f:
             f.write("from lazydata._speed import answer\n\ndef on_fetch(request):\n    return {'answer': answer()}\n")
-        proc = self.build("--minimize", "--no-snapshot")  # a loaded extension cannot be snapshotted
+        proc = self.build("--minimize", "--no-snapshot")  # the snapshot is not what this test is about
         self.assertEqual(proc.returncode, 0, proc.stderr)
         files = self.assertManifestIsDisk()
         self.assertIn("python_modules/lazydata/_speed.so", files)

@@ -5,7 +5,6 @@ import os
 import shutil
 import tempfile
 import unittest
-import zipfile
 
 import bundles
 import support
@@ -237,38 +236,6 @@ class FailureCase(unittest.TestCase):
         proc, _ = bundles.run_json(b, "--no-snapshot")
         self.assertEqual(proc.returncode, 1)
         self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request)", proc.stderr)
-
-    def _extension_wheel(self):
-        """A wheel holding a real compiled extension (fixtures/extension: a wasm32 side module)."""
-        whl = os.path.join(self.tmp, "fastext-1.0-py3-none-any.whl")
-        with open(os.path.join(support.REPO, "fixtures", "extension", "_speed.so"), "rb") as f:
-            so = f.read()
-        files = {"fastext/__init__.py": b"from ._speed import answer\n",
-                 "fastext/_speed.so": so,
-                 "fastext-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: fastext\nVersion: 1.0\n",
-                 "fastext-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-        record = "".join(f"{n},,\n" for n in files) + "fastext-1.0.dist-info/RECORD,,\n"
-        with zipfile.ZipFile(whl, "w") as z:
-            for name, data in files.items():
-                z.writestr(name, data)
-            z.writestr("fastext-1.0.dist-info/RECORD", record)
-        return whl
-
-    def test_a_loaded_compiled_extension_is_refused_at_snapshot_time(self):
-        whl = self._extension_wheel()
-        app = "import fastext\ndef on_fetch(request):\n    return str(fastext.answer())\n"
-        for target in ("0.29.3", "314.0.7"):
-            b = os.path.join(self.tmp, "ext-" + target)
-            bundles.make_bundle(b, {"app.py": app}, wheels=[whl], target=target)
-            proc = support.run("snapshot", b, env=bundles.env())
-            self.assertEqual(proc.returncode, 1, proc.stderr)
-            self.assertIn("compiled extensions were loaded while making the snapshot: "
-                          "module 'fastext._speed' of package 'fastext'", proc.stderr)
-            self.assertFalse(os.path.exists(os.path.join(b, "snapshot.bin.zst")))
-            # Without a snapshot the same extension loads and runs: the refusal is about snapshots.
-            proc, answer = bundles.run_json(b, "--no-snapshot")
-            self.assertEqual(proc.returncode, 0, proc.stderr)
-            self.assertEqual(answer["response"]["body"], "42")
 
     def test_missing_node_says_what_to_install(self):
         b = os.path.join(self.tmp, "nonode")

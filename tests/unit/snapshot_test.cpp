@@ -236,6 +236,23 @@ TEST_CASE("a snapshot is stale when the bundle, the version or the build changed
   CHECK(stale_reason(h, bundle, manifest, rt) == "python_modules/six.py is missing");
 }
 
+TEST_CASE("a snapshot is stale when a shared library it recorded changed") {
+  TempDir t;
+  auto bundle = t.path / "b";
+  auto manifest = write_bundle(bundle, {{"app/app.py", "x = 1\n"}, {"python_modules/ext/_e.so", "wasm-one"}});
+  RuntimeInfo rt{t.path, "0.29.3", "b"};
+  SnapshotHeader h;
+  h.meta = {{"pyodide", "0.29.3"}, {"build_id", "b"}, {"bundle_digest", manifest["digest"]},
+            {"libraries", {{{"path", "python_modules/ext/_e.so"}, {"sha256", pb::sha256_hex("wasm-one")}}}}};
+  CHECK(stale_reason(h, bundle, manifest, rt) == "");
+  pb::fs::write_file_atomic(bundle / "python_modules/ext/_e.so", "wasm-two");  // same size
+  CHECK(stale_reason(h, bundle, manifest, rt) ==
+        "the shared library python_modules/ext/_e.so changed since the snapshot was made");
+  auto other = h;
+  other.meta["libraries"][0]["path"] = "../x.so";
+  CHECK(stale_reason(other, bundle, manifest, rt).find("not inside the bundle") != std::string::npos);
+}
+
 // Inputs found by tests/fuzz/fuzz_bundlejson: a hand-edited bundle.json makes the snapshot stale
 // (an answer), never a JSON type exception, and its paths never leave the bundle.
 TEST_CASE("a malformed bundle.json makes the snapshot stale instead of throwing") {

@@ -1,0 +1,142 @@
+"""Snapshots of apps that load compiled extensions (fixtures/extension, real wasm32 side modules),
+on every supported Pyodide release: static state, function pointers, a library another one needs,
+an extension imported after the restore, many restores and a long-running server."""
+import json
+import os
+import shutil
+import signal
+import struct
+import subprocess
+import tempfile
+import unittest
+import urllib.request
+
+import bundles
+import support
+
+APP = '''
+import extfix
+from extfix import _state, _linked
+
+def on_fetch(request):
+    out = {"peek": _state.peek(), "bump": _state.bump(), "square": _state.square(9), "apply": _state.apply(5),
+           "scale": _linked.scale(4), "calls": _linked.calls(), "add": _linked.add(1),
+           "ctypes": extfix.core.core_calls()}
+    from extfix import _lazy  # a new library after the restore, next to the three in the snapshot
+    out["lazy"] = _lazy.calc(3)
+    return out
+'''
+
+# What the first request sees in a fresh process: the counter import left (100), bumped once; a table
+# filled at import; callbacks stored at import (3x+1, libcore's x+10); libcore's state set by _linked.
+FIRST = {"peek": 100, "bump": 101, "square": 81, "apply": 16, "scale": 40, "calls": 1, "add": 11,
+         "ctypes": 1, "lazy": 1006}
+
+
+def snapshot_meta(bundle):
+    """The metadata in snapshot.bin.zst's header (PBSNAP, u32 version, u32 length, JSON)."""
+    with open(os.path.join(bundle, "snapshot.bin.zst"), "rb") as f:
+        head = f.read(16)
+        (length,) = struct.unpack("<I", head[12:16])
+        return json.loads(f.read(length))
+
+
+class ExtensionSnapshotCase(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-ext-")
+        whl = bundles.extfix_wheel(cls.tmp)
+        cls.bundles = {}
+        for target in bundles.TARGETS:
+            b = os.path.join(cls.tmp, target)
+            bundles.make_bundle(b, {"app.py": APP}, [whl], target=target)
+            proc = support.run("snapshot", b, "--level", "1", env=bundles.env())
+            if proc.returncode != 0:
+                raise AssertionError(f"pybundle snapshot ({target}) failed:\n{proc.stderr}")
+            cls.bundles[target] = b
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_the_snapshot_records_each_library_in_load_order(self):
+        for target, b in self.bundles.items():
+            with self.subTest(target=target):
+                libs = snapshot_meta(b)["libraries"]
+                self.assertEqual([l["path"] for l in libs], ["python_modules/extfix/libcore.so",
+                                                             "python_modules/extfix/_state.so",
+                                                             "python_modules/extfix/_linked.so"])
+                for lib in libs:
+                    self.assertEqual(lib["sha256"], support.file_sha256(os.path.join(b, lib["path"])))
+                    self.assertGreater(lib["memory_base"], 0)
+                    self.assertGreater(lib["table_length"], 0)
+                self.assertTrue(libs[0]["global"])  # RTLD_GLOBAL through ctypes
+                self.assertEqual(len(libs[0]["handles"]), 1)  # ctypes keeps its dlopen handle
+                self.assertEqual(bundles.load_json(os.path.join(b, "bundle.json"))["snapshot"]["libraries"], 3)
+
+    def test_ten_restores_each_start_from_what_the_import_left(self):
+        for target, b in self.bundles.items():
+            for i in range(10):
+                with self.subTest(target=target, restore=i):
+                    proc, answer = bundles.run_json(b)
+                    self.assertEqual(proc.returncode, 0, proc.stderr)
+                    self.assertTrue(answer["restored"], answer)
+                    self.assertEqual(json.loads(answer["response"]["body"]), FIRST)
+
+    def test_a_server_keeps_the_state_across_100_requests(self):
+        for target, b in self.bundles.items():
+            with self.subTest(target=target):
+                env = dict(os.environ, **bundles.env())
+                proc = subprocess.Popen([support.PYBUNDLE, "serve", b, "--port", "0", "--format", "json"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                try:
+                    startup = json.loads(proc.stdout.readline())
+                    self.assertTrue(startup["restored"])
+                    for i in range(100):
+                        with urllib.request.urlopen(startup["listening"]) as r:
+                            got = json.loads(r.read())
+                        self.assertEqual(got, dict(FIRST, peek=100 + i, bump=101 + i, calls=i + 1, ctypes=i + 1))
+                finally:
+                    proc.send_signal(signal.SIGTERM)
+                    proc.wait()
+
+    def test_a_changed_library_is_refused(self):
+        src = self.bundles["0.29.3"]
+        b = os.path.join(self.tmp, "changed")
+        shutil.copytree(src, b)
+        lib = os.path.join(b, "python_modules", "extfix", "libcore.so")
+        with open(lib, "r+b") as f:  # same size, other bytes
+            f.seek(-1, os.SEEK_END)
+            last = f.read(1)
+            f.seek(-1, os.SEEK_END)
+            f.write(bytes([last[0] ^ 1]))
+        proc, _ = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("the shared library python_modules/extfix/libcore.so changed since the snapshot was made",
+                      proc.stderr)
+        proc = support.run("check", "--bundle", b, env=bundles.env())
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("python_modules/extfix/libcore.so: changed since the build", proc.stdout)
+        shutil.rmtree(b)
+
+    def test_a_library_from_outside_the_bundle_is_named(self):
+        b = os.path.join(self.tmp, "outside")
+        app = ("import os, shutil, sys, tempfile\n"
+               "d = tempfile.mkdtemp()\n"
+               "shutil.copy(os.path.join(os.path.dirname(__file__), '_speed.so'), d)\n"
+               "sys.path.insert(0, d)\n"
+               "import _speed\n"
+               "def on_fetch(request):\n    return str(_speed.answer())\n")
+        bundles.make_bundle(b, {"app.py": app})
+        with open(os.path.join(b, "app", "_speed.so"), "wb") as f:
+            f.write(bundles.fixture_so("_speed.so"))
+        bundles.write_manifest(b)
+        proc = support.run("snapshot", b, env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertRegex(proc.stderr, r"module '_speed' loaded the shared library /tmp/[^ ]+/_speed.so from outside "
+                                      r"the bundle")
+        self.assertFalse(os.path.exists(os.path.join(b, "snapshot.bin.zst")))
+
+
+if __name__ == "__main__":
+    unittest.main()
