@@ -50,12 +50,25 @@ std::string list(const std::vector<std::string>& items, size_t max = 5) {
 
 }  // namespace
 
+// A file the app opened at import that the project has but app/ does not: say why it was left out.
+std::string BuildSmoke::missing_app_file(const snapshot::SmokeResult& r) const {
+  if (!r.missing_file.starts_with("app/")) return "";
+  auto rel = r.missing_file.substr(4);
+  auto in_project = spec_.app_dir / stdfs::path(spec_.entry).parent_path() / rel;
+  std::error_code ec;
+  if (!stdfs::exists(in_project, ec)) return "";
+  return "; " + in_project.string() + " is not among the app's files (" +
+         (spec_.include ? "no [tool.pybundle] include glob matches it"
+                        : "VCS, virtualenv, cache, build, python_modules and tests directories are left out") +
+         "; `pybundle plan` lists them)";
+}
+
 BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& report, const stdfs::path& staged,
-                       const stdfs::path& runtime_dir)
+                       const stdfs::path& runtime_dir, bool snapshot)
     : spec_(spec), staged_(staged), runtime_(runtime_dir) {
   for (const auto& d : report.dropped)
     if (trimming(d.reason)) trimmed_.push_back(d);
-  if (trimmed_.empty()) return;
+  if (trimmed_.empty() && snapshot) return;
   try {
     snapshot::find_node();
   } catch (const Error& e) {
@@ -65,13 +78,15 @@ BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& rep
   std::error_code ec;
   if (!stdfs::exists(runtime_ / "pyodide.mjs", ec))
     runtime_ = snapshot::ensure_runtime(spec.target.value("pyodide", ""), global().cache());
-  modules_ = snapshot::vendored_modules(staged_ / "python_modules");
+  if (!trimmed_.empty()) modules_ = snapshot::vendored_modules(staged_ / "python_modules");
   auto entry = vendor::entry_in_bundle(spec.entry).second;
   if (!entry.empty()) {
     std::erase_if(modules_, [&](const snapshot::SmokeModule& m) { return m.module == entry; });
     modules_.insert(modules_.begin(), {entry, ""});
   }
-  info("checking that " + std::to_string(modules_.size()) + " modules still import after trimming");
+  if (modules_.empty()) return;
+  info(trimmed_.empty() ? "checking that the entry imports"
+                        : "checking that " + std::to_string(modules_.size()) + " modules still import after trimming");
   run_ = std::async(std::launch::async, [this] {
     return snapshot::smoke(staged_, runtime_, snapshot::names(modules_), global().cache());
   });
@@ -93,7 +108,16 @@ void BuildSmoke::finish() {
     std::vector<size_t> culprits;    // into trimmed_
   };
   std::vector<Suspect> suspects;
-  std::vector<std::string> warnings;
+  std::vector<std::string> warnings, problems;
+  // A failure the trim did not cause: the entry must import (--no-smoke skips that), a vendored
+  // module may be an optional part of its distribution.
+  auto not_trimming = [&](const snapshot::SmokeModule& m, const snapshot::SmokeResult& r) {
+    if (m.distribution.empty())
+      problems.push_back(what(m) + " does not import: " + failure(r) + missing_app_file(r) + "\n" + r.traceback +
+                         "(the bundle would not start; --no-smoke skips this check)");
+    else
+      warnings.push_back(what(m) + " does not import, not because of trimming: " + failure(r));
+  };
   for (size_t i = 0; i < report.results.size(); ++i) {
     const auto& r = report.results[i];
     if (r.ok) continue;
@@ -103,13 +127,12 @@ void BuildSmoke::finish() {
     for (size_t k = 0; k < removed.size(); ++k)
       if (std::find(named.begin(), named.end(), removed[k]) != named.end()) s.culprits.push_back(k);
     // A failure that names what is missing, when the trim removed no such thing, is not the trim's.
-    if (s.culprits.empty() && (!r.missing_module.empty() || !r.missing_file.empty()))
-      warnings.push_back(what(modules_[i]) + " does not import, not because of trimming: " + failure(r));
+    if (s.culprits.empty() && (!r.missing_module.empty() || !r.missing_file.empty() || trimmed_.empty()))
+      not_trimming(modules_[i], r);
     else
       suspects.push_back(std::move(s));
   }
 
-  std::vector<std::string> problems;
   if (!suspects.empty()) {
     // Import the suspects again from the same wheels, untrimmed.
     auto untrimmed_spec = spec_;
@@ -135,7 +158,7 @@ void BuildSmoke::finish() {
       const auto& m = modules_[s.index];
       const auto& r = report.results[s.index];
       if (!again.results[j].ok) {
-        warnings.push_back(what(m) + " does not import, not because of trimming: " + failure(r));
+        not_trimming(m, r);
         continue;
       }
       std::string line = "trimming breaks " + what(m) + ": " + failure(r);

@@ -12,18 +12,21 @@
 namespace pb::cli {
 
 // Started on the staged bundle right after vendoring, so its Node process overlaps the snapshot's.
-// Nothing runs when nothing was trimmed (a failure could only be a warning then).
+// When nothing was trimmed only the entry is imported, and only without a snapshot (whose build
+// imports it anyway): every build proves that its entry imports.
 class BuildSmoke {
  public:
   BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& report, const std::filesystem::path& staged,
-             const std::filesystem::path& runtime_dir);
+             const std::filesystem::path& runtime_dir, bool snapshot);
   ~BuildSmoke();
   // Waits for the run. A module that failed only because of the trim fails the build (pb::Errors,
-  // Exit::problems) naming the module and the trimmed files; one that fails without trimming too is
-  // a warning. Safe to call more than once (later calls do nothing).
+  // Exit::problems) naming the module and the trimmed files; so does an entry that does not import
+  // at all; a vendored module that fails without trimming too is a warning. Safe to call more than once (later calls do nothing).
   void finish();
 
  private:
+  std::string missing_app_file(const snapshot::SmokeResult& r) const;
+
   const vendor::BundleSpec& spec_;
   std::filesystem::path staged_, runtime_;
   std::vector<vendor::Dropped> trimmed_;

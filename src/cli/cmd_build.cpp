@@ -26,7 +26,6 @@ struct BuildOptions {
   std::filesystem::path out;
   bool no_snapshot = false;
   bool no_smoke = false;
-  bool dev = false;  // a deploy bundle leaves the dev group out unless asked
   bool offline = false;
   int concurrency = 16;
   std::vector<std::string> mirrors;
@@ -50,9 +49,7 @@ struct BuildOptions {
 }
 
 std::string entry_of(const project::Project& project) {
-  if (project.config.entry) return *project.config.entry;
-  for (const char* guess : {"src/app.py", "src/main.py", "app.py", "main.py"})
-    if (std::filesystem::is_regular_file(project.dir / guess)) return guess;
+  if (auto entry = find_entry(project)) return *entry;
   throw Error(project.file.string() + ": no entry module: set [tool.pybundle] entry = \"src/app.py\"", Exit::usage);
 }
 
@@ -77,6 +74,11 @@ std::vector<std::filesystem::path> fetch_wheels(const plan::Plan& p, const proje
   for (const auto& m : o.mirrors) fo.mirrors.push_back(fetch::parse_mirror(m));
   auto style = fetch::choose_progress_style(global().quiet, global().format == Format::json, ::isatty(2));
   fo.reporter = fetch::make_reporter(style, stderr);
+  if (global().verbose > 0)
+    fo.reporter = [inner = fo.reporter](const fetch::Event& e) {
+      if (e.kind == fetch::Event::Kind::cached) info("  " + e.label + ": cache hit");
+      if (inner) inner(e);
+    };
   return fetch::fetch_all(requests, fo);
 }
 
@@ -122,20 +124,27 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
 
 void build(const BuildOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
-  auto plan_options = o.in;
-  if (!o.dev) plan_options.selection.no_dev = true;
-  auto inputs = run_plan(plan_options);
+  auto lap = t0;
+  auto phase = [&lap](const char* name) {  // -v: the time each phase took
+    auto now = std::chrono::steady_clock::now();
+    if (global().verbose > 0) info(fmt::format("{}: {:.2f}s", name, std::chrono::duration<double>(now - lap).count()));
+    lap = now;
+  };
+  auto inputs = run_plan(o.in);
+  phase("plan");
   const auto& project = inputs.project;
   const auto& p = inputs.plan;
   for (const auto& w : p.warnings) warning(w);
   if (!p.ok()) fail_plan(p);
 
   auto files = fetch_wheels(p, project, o);
+  phase("fetch");
 
   vendor::BundleSpec spec;
   spec.out = o.out.empty() ? project.dir / "dist" : o.out;
   spec.app_dir = project.dir;
   spec.entry = entry_of(project);
+  spec.include = project.config.include;
   const auto& t = inputs.target;
   spec.target = {{"pyodide", t.pyodide_version}, {"python", t.python_version}, {"abi", t.abi_version},
                  {"platform", t.platform}};
@@ -149,13 +158,20 @@ void build(const BuildOptions& o) {
     spec.inputs.push_back(std::move(in));
   }
 
+  if (global().verbose > 0) {  // what goes in: each package's file, then the app's files
+    for (const auto& item : p.items)
+      info("  " + item.name + " " + item.version + ": " + (item.filename.empty() ? item.path : item.filename) + " (" +
+           plan::to_string(item.origin) + ")");
+    for (const auto& f : app_files(project, spec.out).files) info("  " + f);
+  }
   vendor::Report report;
   auto staged = vendor::assemble(spec, &report);
+  phase("vendor");
   std::optional<BuildSmoke> smoke;
   try {
     shrink(o, project, t, spec, staged, &report);
     // A minimised bundle was proved already: every module the app imported, and a request.
-    if (!o.no_smoke && !o.minimize) smoke.emplace(spec, report, staged, t.runtime_dir);
+    if (!o.no_smoke && !o.minimize) smoke.emplace(spec, report, staged, t.runtime_dir, !o.no_snapshot);
     if (!o.no_snapshot) {
       snapshot::MakeOptions mo;
       mo.cache_dir = global().cache();
@@ -168,8 +184,10 @@ void build(const BuildOptions& o) {
       for (const auto& w : made.warnings) warning(w);
       spec.snapshot = made.facts;
       vendor::write_manifest(staged, spec);
+      phase("snapshot");
     }
     if (smoke) smoke->finish();
+    if (smoke) phase("smoke");
     fs::replace_dir(staged, spec.out);
   } catch (...) {
     auto why = std::current_exception();
@@ -195,7 +213,7 @@ void build(const BuildOptions& o) {
                         {"bytes", report.bytes},
                         {"snapshot", spec.snapshot},
                         {"seconds", seconds}};
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
   } else if (!global().quiet) {
     std::string snap = spec.snapshot.is_null()
                            ? "no snapshot"
@@ -216,9 +234,8 @@ void register_build(CLI::App& app) {
   cmd->add_option("-o,--out", o.out, "Bundle directory (default: PROJECT_DIR/dist)");
   cmd->add_flag("--no-snapshot", o.no_snapshot, "Do not make a memory snapshot");
   cmd->add_flag("--no-smoke", o.no_smoke,
-                "Do not import the trimmed bundle's modules in Pyodide (runs even with --no-snapshot; "
-                "a trim that breaks an import fails the build)");
-  cmd->add_flag("--dev", o.dev, "Include the dev dependency group (left out of bundles by default)");
+                "Do not import the entry and the trimmed bundle's modules in Pyodide (runs even with "
+                "--no-snapshot; an entry that does not import, or a trim that breaks an import, fails the build)");
   cmd->add_flag("--offline", o.offline, "Use only the cache; name every file that is missing");
   cmd->add_option("-j,--concurrency", o.concurrency, "Parallel downloads (default 16)")->check(CLI::Range(1, 256));
   cmd->add_option("--mirror", o.mirrors, "Rewrite URLs starting with FROM to start with TO (FROM=TO, repeatable)");

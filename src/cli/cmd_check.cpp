@@ -137,7 +137,14 @@ Report check_project(const CheckOptions& o) {
   });
 
   run("lock-fresh", "the lock matches pyproject.toml", project && lock ? "" : "the project or the lock did not load",
-      [&] { return check::lock_fresh(*project, *lock); });
+      [&] {
+        if (o.plan.frozen) {
+          Check c;
+          c.skip("--frozen");
+          return c;
+        }
+        return check::lock_fresh(*project, *lock);
+      });
 
   std::optional<target::Target> target;
   run("target", "the target runtime is available", project ? "" : "pyproject.toml did not load", [&] {
@@ -157,11 +164,8 @@ Report check_project(const CheckOptions& o) {
   std::string plan_error;
   if (plan_blocked.empty()) {
     try {
-      auto selection = o.plan.selection;
-      for (const auto& s : project->config.stdlib)
-        if (std::find(selection.stdlib.begin(), selection.stdlib.end(), s) == selection.stdlib.end())
-          selection.stdlib.push_back(s);
-      plan = plan::make_plan(*project, *lock, *target, selection, make_context(*lock, project->config, o.plan.fetch_metadata));
+      plan = plan::make_plan(*project, *lock, *target, selection_for(*project, o.plan),
+                             make_context(*lock, project->config, o.plan.fetch_metadata));
     } catch (const Error& e) {
       plan_error = e.what();
       run("servable", "every needed package has a file that runs on the target", "",
@@ -271,7 +275,7 @@ void print(const Report& r) {
   const auto& g = global();
   switch (g.format) {
     case Format::json:
-      std::cout << check::to_json(r).dump(2) << "\n";
+      print_json(check::to_json(r));
       break;
     case Format::github:
       std::cout << check::render_github(r);
@@ -300,13 +304,10 @@ void register_check(CLI::App& app) {
     return s;
   }())->check(CLI::IsMember(names));
   add_plan_options(*cmd, o->plan);
-  // The lock is always checked against pyproject.toml here (as --locked), so neither flag applies;
-  // and check has a third output format.
-  for (const char* name : {"--frozen", "--locked", "--format"})
+  // check has a third output format.
+  for (const char* name : {"--format"})
     if (auto* opt = cmd->get_option_no_throw(name)) cmd->remove_option(opt);
-  cmd->add_option("--format", global().format, "Output: human, json or github (::error annotations)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, Format>{{"human", Format::human}, {"json", Format::json}, {"github", Format::github}}));
+  add_format_option(*cmd, {"github", "human", "json"}, "Output: human, json or github (::error annotations)");
   cmd->footer(
       "Examples:\n"
       "  pybundle check                          the project in the current directory\n"

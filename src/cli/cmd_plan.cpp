@@ -12,7 +12,8 @@
 //   "target": {"pyodide": str, "python": str, "abi": str, "platform": str, "index_url": str},
 //   "selection": {"packages": [str], "all_packages": bool, "extras": [str], "all_extras": bool,
 //                 "groups": [str], "all_groups": bool, "only_groups": [str], "no_dev": bool,
-//                 "no_default_groups": bool, "stdlib": [str]},
+//                 "no_default_groups": bool, "stdlib": [str], "allow_substitutes": bool},
+//                                      // as planned: no_dev is true unless --dev or --group dev
 //   "roots": [str],                      // root packages; "<root>" = a workspace root's own needs
 //   "packages": [{                       // sorted by name
 //       "name": str, "version": str,
@@ -22,6 +23,9 @@
 //       "sha256": str|null, "size": int|null,
 //       "required_by": [str],            // package names; "<root>", "<stdlib>" for roots
 //       "note": str|null}],
+//   "app": {"entry": str|null,           // the entry module, relative to the project
+//           "files": [str],              // what the build copies, as "app/..." paths
+//           "problems": [str]},          // e.g. a symbolic link leading outside the project
 //   "problems": [{"package": str|null, "message": str, "fix": str|null}],
 //   "warnings": [str]
 // }
@@ -39,9 +43,9 @@ namespace {
 
 nlohmann::json opt(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
 
-nlohmann::json to_json(const Planned& p, const PlanOptions& o) {
+nlohmann::json to_json(const Planned& p, const AppFiles& app) {
   using nlohmann::json;
-  const auto& s = o.selection;
+  const auto& s = p.selection;
   json packages = json::array();
   for (const auto& i : p.plan.items)
     packages.push_back({{"name", i.name},
@@ -66,7 +70,7 @@ nlohmann::json to_json(const Planned& p, const PlanOptions& o) {
         {"format", p.lock.format == lock::Format::uv ? "uv" : "pylock"},
         {"version", p.lock.version},
         {"revision", p.lock.revision},
-        {"fresh", o.frozen ? json(nullptr) : json(p.stale.empty())},
+        {"fresh", p.checked ? json(true) : json(nullptr)},
         {"stale", p.stale}}},
       {"target",
        {{"pyodide", p.target.pyodide_version},
@@ -84,12 +88,27 @@ nlohmann::json to_json(const Planned& p, const PlanOptions& o) {
         {"only_groups", s.only_groups},
         {"no_dev", s.no_dev},
         {"no_default_groups", s.no_default_groups},
-        {"stdlib", s.stdlib}}},
+        {"stdlib", s.stdlib},
+        {"allow_substitutes", s.allow_substitutes}}},
       {"roots", p.plan.roots},
+      {"app", {{"entry", opt(app.entry)}, {"files", app.files}, {"problems", app.problems}}},
       {"packages", packages},
       {"problems", problems},
       {"warnings", p.plan.warnings},
   };
+}
+
+void print_app(const AppFiles& app) {
+  if (app.entry.empty()) {
+    std::cout << "app: no entry module\n";
+    return;
+  }
+  std::cout << "app: " << app.entry << ", " << app.files.size() << " file" << (app.files.size() == 1 ? "" : "s")
+            << ":\n";
+  const size_t shown = global().verbose > 0 ? app.files.size() : std::min<size_t>(app.files.size(), 20);
+  for (size_t i = 0; i < shown; ++i) std::cout << "  " << app.files[i] << "\n";
+  if (shown < app.files.size()) std::cout << "  ... and " << app.files.size() - shown << " more (-v lists all)\n";
+  for (const auto& pr : app.problems) error(pr);
 }
 
 void print_human(const Planned& p) {
@@ -139,10 +158,17 @@ void register_plan(CLI::App& app) {
   add_plan_options(*cmd, *options);
   cmd->callback([options] {
     Planned p = run_plan(*options);
-    if (global().format == Format::json)
-      std::cout << to_json(p, *options).dump(2) << "\n";
-    else
+    auto app = app_files(p.project, {});
+    if (global().format == Format::json) {
+      print_json(to_json(p, app));
+    } else {
       print_human(p);
+      print_app(app);
+    }
+    if (!app.problems.empty())
+      throw Error(std::to_string(app.problems.size()) + " problem" + (app.problems.size() == 1 ? "" : "s") +
+                      " with the app's files",
+                  Exit::problems);
     if (!p.plan.ok()) {
       size_t n = p.plan.problems.size();
       throw Error(std::to_string(n) + " problem" + (n == 1 ? "" : "s") + ": not every package can be served for Pyodide " +

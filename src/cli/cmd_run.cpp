@@ -55,7 +55,7 @@ void run(const RunArgs& a) {
   auto answer = snapshot::run_bundle(o);
   bool ok = answer.value("ok", false);
   if (global().format == Format::json) {
-    std::cout << answer.dump() << std::endl;
+    print_json(answer, -1);
     if (!ok) throw Error(answer.value("error", "run failed"), Exit::problems);
     return;
   }

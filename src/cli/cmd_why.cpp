@@ -72,14 +72,12 @@ void register_why(CLI::App& app) {
       }
       json jdropped = json::array();
       for (const auto* d : dropped) jdropped.push_back({{"from", d->from}, {"marker", d->marker}});
-      std::cout << json{{"package", pkg},
-                        {"version", version.empty() ? json(nullptr) : json(version)},
-                        {"needed", needed},
-                        {"paths", jpaths},
-                        {"dropped", jdropped},
-                        {"wanted_by", wanted}}
-                       .dump(2)
-                << "\n";
+      print_json(json{{"package", pkg},
+                      {"version", version.empty() ? json(nullptr) : json(version)},
+                      {"needed", needed},
+                      {"paths", jpaths},
+                      {"dropped", jdropped},
+                      {"wanted_by", wanted}});
     } else if (needed) {
       std::cout << pkg << (version.empty() ? "" : " " + version) << " is needed for Pyodide " << p.target.pyodide_version
                 << " by:\n";

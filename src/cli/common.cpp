@@ -40,6 +40,34 @@ void info(std::string_view message) {
   if (!global().quiet) std::cerr << message << "\n";
 }
 
+namespace {
+bool g_json_printed = false;
+}
+
+void print_json(const nlohmann::json& result, int indent) {
+  std::cout << result.dump(indent) << std::endl;
+  g_json_printed = true;
+}
+bool json_printed() { return g_json_printed; }
+
+CLI::Option* add_format_option(CLI::App& app, const std::vector<std::string>& names, const std::string& help) {
+  auto* opt = app.add_option_function<std::string>(
+      "--format",
+      [](const std::string& v) { global().format = v == "json" ? Format::json : v == "github" ? Format::github : Format::human; },
+      help);
+  opt->check(CLI::IsMember(names))->type_name("FORMAT")->trigger_on_parse();  // set before the command starts
+  return opt;
+}
+
+void refuse_github_format(CLI::App& cmd) {
+  // The global --format comes before the command's name, so it is set when the command starts.
+  cmd.preparse_callback([&cmd](size_t) {
+    if (global().format == Format::github)
+      throw CLI::ValidationError("--format", "github annotations are made only by `check`; `" + cmd.get_name() +
+                                                 "` prints human or json");
+  });
+}
+
 // The newest release whose snapshot round trip passes on the flask-app corpus (README).
 std::string default_target() { return "pyodide@314.0.7"; }
 

@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
 
 namespace pb::cli {
 
@@ -27,6 +28,16 @@ Global& global();
 void error(std::string_view message);
 void warning(std::string_view message);
 void info(std::string_view message);  // silent with --quiet
+
+// The command's one JSON result on stdout (--format json). main prints {"ok": false, ...} for a
+// command that failed before printing its own.
+void print_json(const nlohmann::json& result, int indent = 2);
+bool json_printed();
+
+// --format with these names only (no enum numbers in --help, none accepted), into global().format.
+CLI::Option* add_format_option(CLI::App& app, const std::vector<std::string>& names, const std::string& help);
+// A command without GitHub annotations refuses a global --format github (usage error).
+void refuse_github_format(CLI::App& cmd);
 
 // Register each command on the app. Each lives in cmd_<name>.cpp.
 void register_build(CLI::App& app);

@@ -17,9 +17,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", g.verbose, "More detail (repeatable)");
   app.add_option("--color", g.color, "Colour: auto, always, never")
       ->check(CLI::IsMember({"auto", "always", "never"}));
-  app.add_option("--format", g.format, "Output: human, json, github")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, Format>{{"human", Format::human}, {"json", Format::json}, {"github", Format::github}}));
+  add_format_option(app, {"github", "human", "json"}, "Output: human, json, github (github: check only)");
   app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/pybundle)")
       ->envname("PYBUNDLE_CACHE_DIR");
   register_build(app);
@@ -31,19 +29,49 @@ int main(int argc, char** argv) {
   register_snapshot(app);
   register_check(app);
   register_completions(app);
+  for (auto* cmd : app.get_subcommands({}))
+    if (cmd->get_name() != "check") refuse_github_format(*cmd);
 
 
+  // --format json: a command that fails before printing its result still prints one JSON object.
+  auto fail = [&](pb::Exit code, const std::vector<std::string>& errors) {
+    if (g.format == Format::json && !json_printed())
+      print_json({{"ok", false}, {"exit", static_cast<int>(code)}, {"errors", errors}});
+    return static_cast<int>(code);
+  };
+  // The first word that is not an option (or a global option's value) names the command.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--") break;
+    if (a == "--color" || a == "--format" || a == "--cache-dir") {
+      ++i;
+      continue;
+    }
+    if (a.starts_with("-")) continue;
+    std::string names;
+    bool known = false;
+    for (const auto* cmd : app.get_subcommands({})) {
+      names += (names.empty() ? "" : ", ") + cmd->get_name();
+      known = known || cmd->get_name() == a;
+    }
+    if (known) break;
+    error("unknown command '" + std::string(a) + "' (commands: " + names + "; see pybundle --help)");
+    return fail(pb::Exit::usage, {"unknown command '" + std::string(a) + "'"});
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
-    return rc == 0 ? 0 : static_cast<int>(pb::Exit::usage);
+    return rc == 0 ? 0 : fail(pb::Exit::usage, {e.what()});
+  } catch (const pb::Errors& e) {
+    error(e.what());
+    return fail(e.code(), e.problems());
   } catch (const pb::Error& e) {
     error(e.what());
-    return static_cast<int>(e.code());
+    return fail(e.code(), {e.what()});
   } catch (const std::exception& e) {
     error(std::string("internal error: ") + e.what());
-    return static_cast<int>(pb::Exit::internal);
+    return fail(pb::Exit::internal, {std::string("internal error: ") + e.what()});
   }
   return 0;
 }

@@ -11,9 +11,11 @@
 #include "fetch/cache.hpp"
 #include "fetch/fetch.hpp"
 #include "fetch/source.hpp"
+#include "pep508/requirement.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "vendor/copy.hpp"
 #include "wheel/wheel.hpp"
 
 namespace pb::cli {
@@ -25,12 +27,14 @@ void add_plan_options(CLI::App& cmd, PlanOptions& o) {
   cmd.add_option("--runtime", o.runtime, "A Pyodide runtime directory (with pyodide-lock.json) for the target")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--lock", o.lock_file, "Lock file to read (default: uv.lock, else pylock.toml, in DIR)");
-  auto* locked = cmd.add_flag("--locked", o.locked, "Fail if the lock does not match pyproject.toml");
+  auto* locked = cmd.add_flag("--locked", o.locked, "Fail if the lock does not match pyproject.toml (the default)");
   cmd.add_flag("--frozen", o.frozen, "Use the lock as it is, without checking it against pyproject.toml")->excludes(locked);
+  cmd.add_flag("--allow-substitutes", o.selection.allow_substitutes,
+               "Use Pyodide's build of another version than the locked one even when a dependent rejects it "
+               "or cannot be checked");
   cmd.add_flag("--fetch-metadata", o.fetch_metadata,
                "Download dependents' METADATA (PEP 658, else the wheel) to check Pyodide's versions against them");
-  cmd.add_option("--format", global().format, "Output: human or json")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, Format>{{"human", Format::human}, {"json", Format::json}}));
+  add_format_option(cmd, {"human", "json"}, "Output: human or json");
   auto& s = o.selection;
   auto* package = cmd.add_option("--package", s.packages, "Plan for this workspace member (repeatable)");
   cmd.add_flag("--all-packages", s.all_packages, "Plan for every workspace member")->excludes(package);
@@ -39,7 +43,9 @@ void add_plan_options(CLI::App& cmd, PlanOptions& o) {
   auto* group = cmd.add_option("--group", s.groups, "Include a dependency group (repeatable)");
   auto* only = cmd.add_option("--only-group", s.only_groups, "Only this dependency group, not the project's dependencies");
   cmd.add_flag("--all-groups", s.all_groups, "Include every dependency group")->excludes(group)->excludes(only);
-  cmd.add_flag("--no-dev", s.no_dev, "Leave out the dev group");
+  auto* no_dev = cmd.add_flag("--no-dev", s.no_dev, "Leave out the dev group (the default)");
+  cmd.add_flag("--dev", o.dev, "Include the dev group (left out of bundles by default, as `uv sync --no-dev`)")
+      ->excludes(no_dev);
   cmd.add_flag("--no-default-groups", s.no_default_groups, "Leave out the default groups ([tool.uv] default-groups)");
   cmd.add_option("--with-stdlib", s.stdlib, "Add an unvendored stdlib module Pyodide ships separately (ssl, sqlite3, …)");
 }
@@ -161,6 +167,29 @@ class MetadataSource {
 
 }  // namespace
 
+std::optional<std::string> find_entry(const project::Project& project) {
+  if (project.config.entry) return *project.config.entry;
+  for (const char* guess : {"src/app.py", "src/main.py", "app.py", "main.py"})
+    if (std::filesystem::is_regular_file(project.dir / guess)) return guess;
+  return std::nullopt;
+}
+
+AppFiles app_files(const project::Project& project, const std::filesystem::path& out) {
+  AppFiles a;
+  auto entry = find_entry(project);
+  if (!entry) return a;
+  vendor::BundleSpec spec;
+  spec.out = out.empty() ? project.dir / "dist" : out;
+  spec.app_dir = project.dir;
+  spec.entry = a.entry = *entry;
+  spec.include = project.config.include;
+  spec.options.exclude = project.config.exclude;
+  auto copy = vendor::plan_app(spec);
+  for (const auto& item : copy.items) a.files.push_back("app/" + item.dest);
+  a.problems = copy.problems;
+  return a;
+}
+
 target::Target resolve_target(const project::Project& project, const PlanOptions& o) {
   std::string spec = !o.target.empty() ? o.target : project.config.target.value_or(default_target());
   std::string version;
@@ -230,6 +259,28 @@ std::optional<std::filesystem::path> workspace_root_of(const std::filesystem::pa
 
 }  // namespace
 
+plan::Selection selection_for(const project::Project& project, const PlanOptions& o) {
+  auto s = o.selection;
+  auto names_dev = [](const std::vector<std::string>& groups) {
+    return std::any_of(groups.begin(), groups.end(), [](const std::string& g) { return pep508::normalize_name(g) == "dev"; });
+  };
+  if (!o.dev && !names_dev(s.groups) && !names_dev(s.only_groups)) s.no_dev = true;
+  for (const auto& m : project.config.stdlib)
+    if (std::find(s.stdlib.begin(), s.stdlib.end(), m) == s.stdlib.end()) s.stdlib.push_back(m);
+  return s;
+}
+
+std::vector<std::string> check_lock_fresh(const project::Project& project, const lock::Lock& lock,
+                                          const PlanOptions& o) {
+  if (o.frozen) return {};
+  auto stale = plan::check_freshness(project, lock);
+  if (stale.empty()) return stale;
+  std::vector<std::string> lines;
+  for (const auto& d : stale) lines.push_back(project::display_path(lock.file) + " is out of date: " + d);
+  lines.push_back("the lock does not match pyproject.toml: run `uv lock` (or --frozen to use it as it is)");
+  throw Errors(lines, Exit::problems);
+}
+
 Planned run_plan(const PlanOptions& options) {
   PlanOptions o = options;
   Planned out;
@@ -247,23 +298,11 @@ Planned run_plan(const PlanOptions& options) {
     }
   }
   out.lock = lock::load_for_project(o.dir, o.lock_file);
-  if (!o.frozen) {
-    out.stale = plan::check_freshness(out.project, out.lock);
-    if (!out.stale.empty()) {
-      std::vector<std::string> lines;
-      for (const auto& d : out.stale) lines.push_back(project::display_path(out.lock.file) + " is out of date: " + d);
-      if (o.locked) {
-        lines.push_back("the lock does not match pyproject.toml (--locked): run `uv lock`");
-        throw Errors(lines, Exit::problems);
-      }
-      for (const auto& l : lines) warning(l);
-    }
-  }
+  out.stale = check_lock_fresh(out.project, out.lock, o);
+  out.checked = !o.frozen;
   out.target = resolve_target(out.project, o);
-  auto selection = o.selection;
-  for (const auto& s : out.project.config.stdlib)
-    if (std::find(selection.stdlib.begin(), selection.stdlib.end(), s) == selection.stdlib.end()) selection.stdlib.push_back(s);
-  out.plan = plan::make_plan(out.project, out.lock, out.target, selection,
+  out.selection = selection_for(out.project, o);
+  out.plan = plan::make_plan(out.project, out.lock, out.target, out.selection,
                              make_context(out.lock, out.project.config, o.fetch_metadata));
   return out;
 }

@@ -163,6 +163,16 @@ class Headers(dict):
     def get(self, k, default=None):
         return super().get(str(k).lower(), default)
 
+class Query(dict):
+    """The query string: q[k] is the last value of k, q.getlist(k) every value in order."""
+    def __init__(self, lists):
+        super().__init__((k, v[-1]) for k, v in lists.items())
+        self._lists = lists
+    def getlist(self, k):
+        return list(self._lists.get(k, []))
+    def lists(self):
+        return [(k, list(v)) for k, v in self._lists.items()]
+
 class Request:
     def __init__(self, method, url, headers, body):
         self.method = method
@@ -176,7 +186,7 @@ class Request:
     @property
     def query(self):
         from urllib.parse import urlsplit, parse_qs
-        return {k: v[-1] for k, v in parse_qs(urlsplit(self.url).query).items()}
+        return Query(parse_qs(urlsplit(self.url).query))
     def text(self):
         return self.body.decode("utf-8")
     def json(self):

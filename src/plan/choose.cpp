@@ -278,18 +278,24 @@ void Chooser::no_wheel(const lock::Package& p) {
     }
   }
   std::string ships = "Pyodide " + target_.pyodide_version + " ships " + p.name + " " + pp.version;
-  if (!rejected.empty()) {
+  if (allow_substitutes && (!rejected.empty() || !unknown.empty())) {
+    std::string why = !rejected.empty() ? "although " + listing(rejected)
+                                        : "unchecked: no METADATA for " + listing(unknown);
+    plan_.warnings.push_back(p.name + ": using Pyodide's build " + pp.version + " instead of the locked " + p.version +
+                             " (--allow-substitutes; " + why + ")");
+    use_pyodide(pp, p.name, "lock has " + p.version + ", " + ships + "; --allow-substitutes");
+  } else if (!rejected.empty()) {
     plan_.problems.push_back({p.name, what + "; " + ships + ", but " + listing(rejected),
                               "use a Pyodide release that ships " + p.name + " " + p.version +
                                   ", or change the requirements so the lock resolves " + p.name + " " + pp.version +
-                                  " (then `uv lock`)"});
+                                  " (then `uv lock`), or accept it with --allow-substitutes"});
   } else if (!unknown.empty()) {
     plan_.problems.push_back(
         {p.name,
          what + "; " + ships + ", and whether " + listing(unknown) + " accept" + (unknown.size() == 1 ? "s" : "") +
              " it could not be checked (no METADATA available for " + (unknown.size() == 1 ? "it" : "them") + ")",
          "run `pybundle plan --fetch-metadata` to read the dependents' METADATA, or pin " + p.name + "==" +
-             pp.version + " and re-run `uv lock`"});
+             pp.version + " and re-run `uv lock`, or accept it unchecked with --allow-substitutes"});
   } else {
     std::string note = "lock has " + p.version + ", " + ships + (accepted.empty() ? "" : "; " + listing(accepted));
     plan_.warnings.push_back(p.name + ": using Pyodide's build " + pp.version + " instead of the locked " + p.version +

@@ -19,6 +19,8 @@ class Chooser {
   // Pyodide builds need their own Pyodide dependencies (shared libraries, ...).
   void add_pyodide_dependencies();
 
+  bool allow_substitutes = false;  // Selection::allow_substitutes
+
  private:
   const lock::Artifact* best_wheel(const lock::Package& p) const;
   void use_wheel(const lock::Package& p, const lock::Artifact& wheel);

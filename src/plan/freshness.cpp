@@ -152,6 +152,8 @@ class Comparer {
     }
   }
 
+  const std::vector<pep508::Environment>& envs() const { return envs_; }
+
   bool same_python(const std::string& a, const std::string& b) const {
     if (a == b) return true;
     try {
@@ -234,13 +236,89 @@ void compare_project(const project::Project& p, const lock::Package& pkg, const 
   }
 }
 
+// A pylock.toml (PEP 751) records what was resolved, not from what: it is fresh when its
+// requires-python, extras and dependency-groups are pyproject's, and every requirement of the
+// project, of each extra and of each group the lock lists is met, in every sample environment
+// where it applies (and the lock's `environments` admit), by a locked package whose marker holds
+// there with that extra or group active.
+void check_pylock(const project::Project& p, const lock::Lock& lock, Comparer& c, detail::MarkerCache& markers,
+                  std::vector<std::string>& out) {
+  const std::string lock_name = project::display_path(lock.file.filename());
+  if (!p.requires_python.empty() && !c.same_python(p.requires_python, lock.requires_python))
+    out.push_back("requires-python: pyproject.toml has " + p.requires_python + ", " + lock_name + " has " +
+                  (lock.requires_python.empty() ? "none" : lock.requires_python));
+  auto listed = [](const std::vector<std::string>& v, const std::string& x) {
+    return std::find(v.begin(), v.end(), x) != v.end();
+  };
+  for (const auto& e : lock.pylock_extras)
+    if (!p.optional_dependencies.count(e))
+      out.push_back("extra '" + e + "': " + lock_name + " has it, pyproject.toml does not define it");
+  for (const auto& g : lock.pylock_groups)
+    if (!p.dependency_groups.count(g))
+      out.push_back("group '" + g + "': " + lock_name + " has it, pyproject.toml does not define it");
+  for (const auto& g : lock.pylock_default_groups)
+    if (!listed(lock.pylock_groups, g))
+      out.push_back("default-groups: '" + g + "' is not in " + lock_name + "'s dependency-groups");
+
+  struct Section {
+    std::string label;                  // for messages
+    pep508::ActiveExtras active;        // the extra or group the lock's markers see
+    std::vector<std::string> requirements;
+  };
+  std::vector<Section> sections;
+  if (!is_dynamic(p, "dependencies")) sections.push_back({p.name + " dependencies", {}, p.dependencies});
+  for (const auto& [e, reqs] : p.optional_dependencies)
+    if (listed(lock.pylock_extras, e)) sections.push_back({p.name + " extra '" + e + "'", {e}, reqs});
+  for (const auto& [g, _] : p.dependency_groups)
+    if (listed(lock.pylock_groups, g)) sections.push_back({p.name + " group '" + g + "'", {g}, p.group_requirements(g)});
+  std::set<std::string> reported;
+  for (const auto& sec : sections) {
+    for (const auto& text : sec.requirements) {
+      std::optional<pep508::Requirement> req;
+      try {
+        req = pep508::Requirement::parse(text);
+      } catch (const Error&) {
+        continue;  // reported where pyproject.toml is read
+      }
+      auto name = req->normalized_name();
+      if (name == pep508::normalize_name(p.name)) continue;  // a self-reference for extras
+      for (const auto& env : c.envs()) {
+        if (!req->marker.is_true() && !req->marker.evaluate(env)) continue;
+        // Only the environments the lock is for (PEP 751 `environments`).
+        if (!lock.supported_markers.empty() &&
+            std::none_of(lock.supported_markers.begin(), lock.supported_markers.end(),
+                         [&](const std::string& m) { return markers.get(m).evaluate(env); }))
+          continue;
+        std::vector<std::string> present;
+        bool met = false;
+        for (const auto* pkg : lock.find(name)) {
+          const auto& m = pkg->resolution_marker;
+          if (!m.empty() && !markers.get(m).evaluate(env, sec.active)) continue;
+          present.push_back(pkg->version.empty() ? pkg->name : pkg->name + " " + pkg->version);
+          auto v = pep440::Version::try_parse(pkg->version);
+          if (!req->url.empty() || req->specifier.empty() || (v && req->specifier.contains(*v, true))) met = true;
+        }
+        if (met) continue;
+        if (reported.insert(sec.label + "|" + name).second)
+          out.push_back(sec.label + ": pyproject.toml has " + text + ", " + lock_name + " has " +
+                        (present.empty() ? "nothing for '" + name + "'" : present.front()) + " (Python " +
+                        env.at("python_version") + ", " + env.at("sys_platform") + ")");
+        break;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> check_freshness(const project::Project& project, const lock::Lock& lock) {
   std::vector<std::string> out;
-  if (lock.format != lock::Format::uv) return out;  // a pylock.toml records no inputs
   detail::MarkerCache markers;
   Comparer c(lock, markers);
+  if (lock.format == lock::Format::pylock) {
+    if (project.has_project_table) check_pylock(project, lock, c, markers, out);
+    return out;
+  }
   const std::string lock_name = project::display_path(lock.file.filename());
   auto local_package = [&](const std::string& name) -> const lock::Package* {
     for (const auto* p : lock.find(pep508::normalize_name(name)))

@@ -40,8 +40,12 @@ struct Selected {
 // Throws pb::Error(s) with Exit::usage for selection errors.
 Selected select_uv(const project::Project& project, const lock::Lock& lock, const pep508::Environment& env,
                    const Selection& selection, MarkerCache& markers);
-Selected select_pylock(const lock::Lock& lock, const pep508::Environment& env, const Selection& selection,
-                       MarkerCache& markers);
+// PEP 751: a package is selected when its marker holds with the chosen extras and groups active.
+// With --only-group the project's own dependencies are left out: then only packages whose marker
+// needs a chosen group, and those reached from the groups' requirements in pyproject.toml through
+// the lock's `dependencies`, are selected.
+Selected select_pylock(const project::Project& project, const lock::Lock& lock, const pep508::Environment& env,
+                       const Selection& selection, MarkerCache& markers);
 
 // Is `package` the project at the project directory itself (the app, never vendored as a package)?
 bool is_project_root(const project::Project& project, const lock::Package& package);

@@ -85,7 +85,7 @@ Plan make_plan(const project::Project& project, const lock::Lock& lock, const ta
   check_target(project, lock, target, env, markers, plan);
 
   detail::Selected sel = lock.format == lock::Format::pylock
-                             ? detail::select_pylock(lock, env, selection, markers)
+                             ? detail::select_pylock(project, lock, env, selection, markers)
                              : detail::select_uv(project, lock, env, selection, markers);
   plan.roots = sel.roots;
   plan.edges = std::move(sel.edges);
@@ -98,6 +98,7 @@ Plan make_plan(const project::Project& project, const lock::Lock& lock, const ta
   for (size_t i : sel.packages) by_name[lock.packages[i].name].push_back(i);
 
   detail::Chooser chooser(project, lock, target, context, plan, sel);
+  chooser.allow_substitutes = selection.allow_substitutes;
   for (const auto& [name, indexes] : by_name) {
     if (indexes.size() > 1) {
       std::vector<std::string> versions;

@@ -25,6 +25,9 @@ struct Selection {
   bool no_dev = false;
   bool no_default_groups = false;
   std::vector<std::string> stdlib;  // unvendored stdlib modules to add from Pyodide ("ssl")
+  // Use Pyodide's build of another version even when a dependent rejects it or cannot be checked
+  // (--allow-substitutes); otherwise that is a problem.
+  bool allow_substitutes = false;
 };
 
 enum class Origin {

@@ -428,8 +428,8 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
   return out;
 }
 
-Selected select_pylock(const lock::Lock& lock, const pep508::Environment& env, const Selection& selection,
-                       MarkerCache& markers) {
+Selected select_pylock(const project::Project& project, const lock::Lock& lock, const pep508::Environment& env,
+                       const Selection& selection, MarkerCache& markers) {
   Selected out;
   std::vector<std::string> errors;
   if (!selection.packages.empty() || selection.all_packages)
@@ -453,6 +453,26 @@ Selected select_pylock(const lock::Lock& lock, const pep508::Environment& env, c
   for (const auto& g : lock.pylock_groups)
     if (groups.contains(g)) active.insert(g);
 
+  // --only-group: the groups' requirements and what they depend on, by name.
+  std::set<std::string> from_groups;
+  if (!groups.prod) {
+    std::deque<std::string> queue;
+    for (const auto& g : lock.pylock_groups)
+      if (groups.contains(g) && project.dependency_groups.count(g))
+        for (const auto& text : project.group_requirements(g)) {
+          auto req = pep508::Requirement::parse(text);
+          if (req.marker.evaluate(env) && from_groups.insert(req.normalized_name()).second)
+            queue.push_back(req.normalized_name());
+        }
+    while (!queue.empty()) {
+      auto name = queue.front();
+      queue.pop_front();
+      for (const auto* p : lock.find(name))
+        for (const auto& d : p->dependencies)
+          if (from_groups.insert(d.name).second) queue.push_back(d.name);
+    }
+  }
+  const pep508::ActiveExtras none;
   std::set<std::string> selected;
   for (size_t i = 0; i < lock.packages.size(); ++i) {
     const auto& p = lock.packages[i];
@@ -461,6 +481,8 @@ Selected select_pylock(const lock::Lock& lock, const pep508::Environment& env, c
       out.dropped.push_back({"<root>", p.name, m});
       continue;
     }
+    // Without the project's dependencies, a package the groups neither need nor reach is not selected.
+    if (!groups.prod && !from_groups.count(p.name) && (m.empty() || markers.get(m).evaluate(env, none))) continue;
     out.packages.push_back(i);
     selected.insert(p.name);
   }

@@ -247,23 +247,31 @@ void read_mirrors(Reporter& r, const toml::node& n, Config& c) {
     }
   } else if (const toml::array* a = n.as_array()) {
     for (const auto& e : *a) {
+      if (auto text = e.value<std::string>(); text && e.is_string()) {  // "FROM=TO", as --mirror takes it
+        auto eq = text->find('=');
+        if (eq == std::string::npos)
+          r.add(e, "tool.pybundle.mirrors: '" + *text + "': expected \"FROM=TO\" (two URL prefixes)");
+        else
+          check(e, text->substr(0, eq), text->substr(eq + 1));
+        continue;
+      }
       const toml::table* t = e.as_table();
       auto from = t ? t->get("from") : nullptr;
       auto to = t ? t->get("to") : nullptr;
       if (!from || !to || !from->is_string() || !to->is_string()) {
-        r.add(e, "tool.pybundle.mirrors entries must be {from = \"URL\", to = \"URL\"}");
+        r.add(e, "tool.pybundle.mirrors entries must be \"FROM=TO\" or {from = \"URL\", to = \"URL\"}");
         continue;
       }
       check(e, *from->value<std::string>(), *to->value<std::string>());
     }
   } else {
-    r.add(n, "tool.pybundle.mirrors must be a table {\"FROM\" = \"TO\"} or an array of {from, to}");
+    r.add(n, "tool.pybundle.mirrors must be a table {\"FROM\" = \"TO\"} or an array of \"FROM=TO\" or {from, to}");
   }
 }
 
 void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
   static const std::set<std::string, std::less<>> known = {
-      "target", "entry", "preimport", "exclude", "size-budget", "mirrors", "pyodide-index", "stdlib"};
+      "target", "entry", "include", "preimport", "exclude", "size-budget", "mirrors", "pyodide-index", "stdlib"};
   for (const auto& [key, value] : t)
     if (!known.count(key.str()))
       r.add(value, "unknown key '" + std::string(key.str()) + "' in [tool.pybundle]");
@@ -271,6 +279,7 @@ void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
   c.entry = get_string(r, t, "entry", "tool.pybundle");
   c.preimport = get_strings(r, t, "preimport", "tool.pybundle");
   c.exclude = get_strings(r, t, "exclude", "tool.pybundle");
+  if (t.get("include")) c.include = get_strings(r, t, "include", "tool.pybundle");
   c.stdlib = get_strings(r, t, "stdlib", "tool.pybundle");
   for (auto& s : c.stdlib) s = pep508::normalize_name(s);
   if (const toml::node* sb = t.get("size-budget")) {

@@ -15,6 +15,9 @@ struct Config {
   std::optional<std::string> entry;    // "src/app.py"
   std::vector<std::string> preimport;  // extra modules imported before the snapshot
   std::vector<std::string> exclude;    // trimming globs
+  // The app's files besides the entry: globs relative to the entry's directory (unset: that whole
+  // tree minus VCS, virtualenvs, caches, build output, python_modules and tests).
+  std::optional<std::vector<std::string>> include;
   std::optional<uint64_t> size_budget; // bytes ("10MiB" parsed)
   std::vector<std::pair<std::string, std::string>> mirrors;  // URL prefix FROM -> TO
   std::optional<std::string> pyodide_index;  // index URL of Pyodide-built wheels

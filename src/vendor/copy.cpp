@@ -29,11 +29,19 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
+// Directories that are never part of an app (plan_app).
+bool not_app(const stdfs::path& dir, const std::string& name) {
+  static const std::set<std::string> names = {"venv", "build", "dist", "python_modules", "tests", "test"};
+  std::error_code ec;
+  return names.count(name) > 0 || ends_with(name, ".egg-info") || stdfs::exists(dir / "pyvenv.cfg", ec);
+}
+
 struct Walker {
   CopyPlan& plan;
   stdfs::path project;                // symlinks must stay inside it
   std::set<stdfs::path> skip;         // the bundle's own output, if it lies inside
   std::set<stdfs::path> visiting;     // directory loops through symlinks
+  bool app = false;                   // leave out what is never part of an app (not_app)
 
   // Type of `path` after following a symlink that stays inside the project.
   stdfs::file_type resolve(const stdfs::path& path, const std::string& shown) {
@@ -67,6 +75,7 @@ struct Walker {
       auto name = child.filename().string();
       if (never_copied(name)) continue;
       auto child_rel = rel.empty() ? name : rel + "/" + name;
+      if (app && stdfs::is_directory(child, ec) && not_app(child, name)) continue;
       add(child, child_rel);
     }
     visiting.erase(canon);
@@ -168,12 +177,27 @@ CopyPlan plan_app(const BundleSpec& spec) {
     return plan;
   }
   auto project = stdfs::weakly_canonical(spec.app_dir, ec);
-  Walker walker{plan, project, output_paths(spec), {}};
+  Walker walker{plan, project, output_paths(spec), {}, true};
+  // The symlink rule holds for the entry's own directories and file too (src -> /elsewhere).
+  stdfs::path walked;
+  for (const auto& part : stdfs::path(spec.entry)) {
+    walked /= part;
+    if (walker.resolve(spec.app_dir / walked, walked.string()) == stdfs::file_type::none) return plan;
+  }
   auto entry_dir = stdfs::path(spec.entry).parent_path();
-  if (entry_dir.empty())
-    walker.modules_of(spec.app_dir, {});
-  else
-    walker.dir(spec.app_dir / entry_dir, "");
+  auto entry_name = stdfs::path(spec.entry).filename().string();
+  walker.dir(spec.app_dir / entry_dir, "");
+  if (spec.include) {
+    // The entry's package (its directory's modules and packages) and the include globs.
+    std::vector<CopyItem> kept;
+    for (auto& item : plan.items) {
+      auto top = item.dest.substr(0, item.dest.find('/'));
+      bool module = item.dest == entry_name || (item.dest.find('/') == std::string::npos && ends_with(item.dest, ".py")) ||
+                    (top != item.dest && stdfs::is_regular_file(spec.app_dir / entry_dir / top / "__init__.py", ec));
+      if (module || any_glob_hits(*spec.include, item.dest)) kept.push_back(std::move(item));
+    }
+    plan.items = std::move(kept);
+  }
   sort_items(plan);
   trim(plan, "app", spec.options, false);
   return plan;

@@ -22,7 +22,12 @@ struct CopyPlan {
   std::vector<std::string> problems;
 };
 
-// app/: the entry's directory, or the root's modules and packages (see BUNDLE.md).
+// app/: the entry's directory tree, the same for every layout: with `spec.include`, the entry, the
+// directory's modules and packages and the files matching an include glob; without, every file.
+// Never VCS or dot directories, virtualenvs (venv/, any directory with pyvenv.cfg), caches
+// (__pycache__, node_modules), build output (build/, dist/, *.egg-info, the bundle itself),
+// python_modules/, tests/ or test/, nor pyproject.toml and the locks. A symbolic link anywhere on
+// the way (the entry's directories included) must stay inside the project.
 CopyPlan plan_app(const BundleSpec& spec);
 
 // A source package's modules and packages (its src/ when present) for python_modules/, with

@@ -33,6 +33,9 @@ struct BundleSpec {
   std::filesystem::path out;          // final bundle directory
   std::filesystem::path app_dir;      // project directory holding the entry
   std::string entry;                  // entry path relative to app_dir, e.g. "src/app.py"
+  // app/ besides the entry: globs relative to the entry's directory ([tool.pybundle] include);
+  // unset: that directory's whole tree (see plan_app in vendor/copy.hpp).
+  std::optional<std::vector<std::string>> include;
   nlohmann::json target;              // target facts for the manifest
   std::vector<Input> inputs;
   Options options;

@@ -32,7 +32,11 @@ def real_locks():
 
 
 def plan(project, version, *args, env=None):
-    """Run `plan --format json`; returns (returncode, parsed JSON or None, stderr)."""
+    """Run `plan --format json`; returns (returncode, parsed JSON or None, stderr).
+    The real locks are copied without their workspace members' directories, so they cannot match
+    pyproject.toml: they are planned --frozen (a stale lock is an error by default)."""
+    if project.startswith(support.REAL_LOCKS + os.sep) and "--locked" not in args:
+        args = ("--frozen", *args)
     proc = support.run("plan", project, "--target", f"pyodide@{version}", "--runtime", runtime(version),
                        "--format", "json", *args, env=env)
     try:
@@ -207,8 +211,9 @@ class Why(IsolatedCache):
         return src
 
     def why(self, name, *args):
+        # These paths go through the dev group, which is left out unless asked (as for a build).
         return support.run("why", name, self.project(), "--target", "pyodide@0.29.3", "--runtime",
-                           runtime("0.29.3"), *args, env=self.env)
+                           runtime("0.29.3"), "--dev", *args, env=self.env)
 
     def test_paths_from_the_root(self):
         proc = self.why("pydantic-core")
@@ -251,12 +256,13 @@ class Inputs(IsolatedCache):
         return support.run("plan", project, "--target", "pyodide@0.29.3", "--runtime", runtime("0.29.3"), *args,
                            env=self.env)
 
-    def test_stale_lock_warns_by_default_fails_with_locked_and_is_ignored_with_frozen(self):
+    def test_stale_lock_fails_by_default_and_with_locked_and_is_ignored_with_frozen(self):
         work = self.copy()
         self.edit(os.path.join(work, "pyproject.toml"), '"fastapi",', '"fastapi>=0.200",')
         default = self.run_plan(work)
-        self.assertIn("warning:", default.stderr)
+        self.assertEqual(default.returncode, 1)  # uv's --locked is the default (issue 15)
         self.assertIn("pyproject.toml has fastapi>=0.200 for 'fastapi', uv.lock has fastapi", default.stderr)
+        self.assertIn("run `uv lock`", default.stderr)
         locked = self.run_plan(work, "--locked")
         self.assertEqual(locked.returncode, 1)
         self.assertIn("fastapi>=0.200", locked.stderr)

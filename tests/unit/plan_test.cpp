@@ -556,6 +556,111 @@ wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes 
   CHECK(names(plan::make_plan(proj, lock, pyodide_0_29(), fast)) == std::vector<std::string>{"click", "orjson"});
 }
 
+TEST_CASE("pylock.toml: --only-group leaves out the project's unmarked packages; what the group reaches stays") {
+  auto lock = lock::parse_pylock(R"(lock-version = "1.0"
+requires-python = ">=3.12"
+dependency-groups = ["dev"]
+
+[[packages]]
+name = "click"
+version = "8.1.0"
+wheels = [{ url = "https://files.invalid/click-8.1.0-py3-none-any.whl", hashes = { sha256 = "1111111111111111111111111111111111111111111111111111111111111111" } }]
+
+[[packages]]
+name = "pluggy"
+version = "1.5.0"
+wheels = [{ url = "https://files.invalid/pluggy-1.5.0-py3-none-any.whl", hashes = { sha256 = "2222222222222222222222222222222222222222222222222222222222222222" } }]
+
+[[packages]]
+name = "pytest"
+version = "8.0.0"
+marker = "'dev' in dependency_groups"
+dependencies = [{ name = "pluggy" }]
+wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes = { sha256 = "4444444444444444444444444444444444444444444444444444444444444444" } }]
+)", "/work/app/pylock.toml");
+  auto proj = app_project("dependencies = [\"click\", \"pluggy\"]\n[dependency-groups]\ndev = [\"pytest\"]\n");
+  Selection only;
+  only.only_groups = {"dev"};
+  CHECK(names(plan::make_plan(proj, lock, pyodide_0_29(), only)) == std::vector<std::string>{"pluggy", "pytest"});
+}
+
+TEST_CASE("freshness of a pylock.toml (PEP 751): requires-python, extras, groups and every requirement met") {
+  const std::string text = R"(lock-version = "1.0"
+requires-python = ">=3.12"
+extras = ["fast"]
+dependency-groups = ["dev"]
+default-groups = ["dev"]
+
+[[packages]]
+name = "app"
+directory = { path = "." }
+
+[[packages]]
+name = "click"
+version = "8.1.0"
+wheels = [{ url = "https://files.invalid/click-8.1.0-py3-none-any.whl", hashes = { sha256 = "1111111111111111111111111111111111111111111111111111111111111111" } }]
+
+[[packages]]
+name = "orjson"
+version = "3.0"
+marker = "'fast' in extras"
+wheels = [{ url = "https://files.invalid/orjson-3.0-py3-none-any.whl", hashes = { sha256 = "3333333333333333333333333333333333333333333333333333333333333333" } }]
+
+[[packages]]
+name = "pytest"
+version = "8.0.0"
+marker = "'dev' in dependency_groups"
+wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes = { sha256 = "4444444444444444444444444444444444444444444444444444444444444444" } }]
+)";
+  auto lock = lock::parse_pylock(text, "/work/app/pylock.toml");
+  auto fresh = app_project("dependencies = [\"click>=8\", \"tomli; python_version < '3.11'\"]\n"
+                           "[project.optional-dependencies]\nfast = [\"orjson\"]\n[dependency-groups]\ndev = [\"pytest>=8\"]\n");
+  CHECK(plan::check_freshness(fresh, lock).empty());
+
+  auto changed = app_project("dependencies = [\"click>=8.2\", \"rich\"]\n"
+                             "[project.optional-dependencies]\nfast = [\"orjson\", \"ujson\"]\n"
+                             "[dependency-groups]\ndev = [\"pytest>=8\", \"click\"]\n");
+  changed.requires_python = ">=3.10";
+  auto diffs = plan::check_freshness(changed, lock);
+  std::string all;
+  for (const auto& d : diffs) all += d + "\n";
+  CAPTURE(all);
+  CHECK(diffs.size() == 4);
+  CHECK(all.find("requires-python: pyproject.toml has >=3.10, pylock.toml has >=3.12") != std::string::npos);
+  CHECK(all.find("app dependencies: pyproject.toml has click>=8.2, pylock.toml has click 8.1.0") != std::string::npos);
+  CHECK(all.find("app dependencies: pyproject.toml has rich, pylock.toml has nothing for 'rich'") != std::string::npos);
+  CHECK(all.find("app extra 'fast': pyproject.toml has ujson, pylock.toml has nothing for 'ujson'") != std::string::npos);
+
+  // A group the lock lists that pyproject.toml no longer defines; an orjson only the extra installs
+  // does not meet a plain dependency.
+  auto moved = app_project("dependencies = [\"click\", \"orjson\"]\n[project.optional-dependencies]\nfast = []\n");
+  diffs = plan::check_freshness(moved, lock);
+  all.clear();
+  for (const auto& d : diffs) all += d + "\n";
+  CAPTURE(all);
+  CHECK(diffs.size() == 2);
+  CHECK(all.find("group 'dev': pylock.toml has it, pyproject.toml does not define it") != std::string::npos);
+  CHECK(all.find("app dependencies: pyproject.toml has orjson, pylock.toml has nothing for 'orjson'") != std::string::npos);
+}
+
+TEST_CASE("--allow-substitutes: Pyodide's build of another version even when a dependent rejects it") {
+  auto lock = uv_lock(kApp + "dependencies = [{ name = \"pydantic-core\" }]\n[package.metadata]\n"
+                             "requires-dist = [{ name = \"pydantic-core\", specifier = \"<2.41.2\" }]\n" +
+                      registry("pydantic-core", "2.41.1",
+                               "wheels = [" + whl("pydantic_core-2.41.1-cp313-cp313-win_amd64.whl") + "]"));
+  auto refused = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
+  REQUIRE(refused.problems.size() == 1);
+  CHECK(refused.problems[0].fix.find("--allow-substitutes") != std::string::npos);
+  Selection allow;
+  allow.allow_substitutes = true;
+  auto p = plan::make_plan(app_project(), lock, pyodide_0_29(), allow);
+  CHECK(p.ok());
+  CHECK(p.find("pydantic-core")->origin == Origin::pyodide);
+  CHECK(p.find("pydantic-core")->version == "2.41.5");
+  REQUIRE(p.warnings.size() == 1);
+  CHECK(p.warnings[0].find("--allow-substitutes; although app 0.1.0 requires pydantic-core<2.41.2") != std::string::npos);
+}
+
 TEST_CASE("a wheel without a sha256 cannot be verified") {
   auto lock = uv_lock(kApp + "dependencies = [{ name = \"weak\" }]\n" +
                       registry("weak", "1.0", "wheels = [{ url = \"https://files.invalid/weak-1.0-py3-none-any.whl\", hash = \"md5:00\" }]"));

@@ -145,6 +145,22 @@ size-budget = 4096
   CHECK(p.config.size_budget == 4096u);
 }
 
+TEST_CASE("mirrors may be an array of \"FROM=TO\" strings, as --mirror takes them; include globs are kept") {
+  auto p = parse(R"(
+[tool.pybundle]
+mirrors = ["https://a.invalid/=file:///srv/", { from = "https://b.invalid/", to = "http://127.0.0.1:1/" }]
+include = ["templates/**", "config.yaml"]
+)", "pyproject.toml");
+  REQUIRE(p.config.mirrors.size() == 2);
+  CHECK(p.config.mirrors[0] == std::pair<std::string, std::string>{"https://a.invalid/", "file:///srv/"});
+  CHECK(p.config.mirrors[1].first == "https://b.invalid/");
+  REQUIRE(p.config.include);
+  CHECK(*p.config.include == std::vector<std::string>{"templates/**", "config.yaml"});
+  CHECK_FALSE(parse("[tool.pybundle]\n", "pyproject.toml").config.include);
+  auto msg = error_of("[tool.pybundle]\nmirrors = [\"https://a.invalid/\"]\n");
+  CHECK(msg.find("expected \"FROM=TO\"") != std::string::npos);
+}
+
 TEST_CASE("malformed TOML: the error names pyproject.toml and the line") {
   auto msg = error_of("[project]\nname = \"a\"\ndependencies = [\"x\",\n  = oops\n");
   CHECK(msg.rfind("pyproject.toml:4: ", 0) == 0);

@@ -555,27 +555,44 @@ TEST_CASE("app/: the entry's directory, minus what is never copied") {
   CHECK(m["entry"] == nlohmann::json{{"path", "app/app.py"}, {"module", "app"}});
   stdfs::remove_all(staged);
 
-  // An entry at the root: the root's modules and packages only.
+  // An entry at the root: the same rule, the root's whole tree (data files too), minus tests,
+  // build output, virtualenvs and the project's own files.
   write(project / "main.py", "");
   write(project / "setup_helpers.py", "");
   write(project / "pkg/__init__.py", "");
   write(project / "pkg/data.json", "{}");
   write(project / "notes/readme.txt", "");
+  write(project / "config.yaml", "debug: false\n");
+  write(project / "build/lib/old.py", "");
+  write(project / "x.egg-info/PKG-INFO", "");
+  write(project / "env/pyvenv.cfg", "home = /usr\n");
+  write(project / "env/lib/site.py", "");
+  write(project / "python_modules/six.py", "");
   spec.entry = "main.py";
+  const std::set<std::string> src_tree = {"src/app.py", "src/helpers/__init__.py", "src/templates/index.html"};
+  auto flat = src_tree;
+  flat.insert({"main.py", "setup_helpers.py", "pkg/__init__.py", "pkg/data.json", "notes/readme.txt", "config.yaml"});
   staged = pb::vendor::assemble(spec);
-  CHECK(listing(staged / "app") ==
-        std::set<std::string>{"main.py", "setup_helpers.py", "pkg/__init__.py", "pkg/data.json"});
+  CHECK(listing(staged / "app") == flat);
   stdfs::remove_all(staged);
 
+  // [tool.pybundle] include: the entry's package (its directory's modules and packages) and the globs.
+  spec.include = std::vector<std::string>{"*.yaml", "notes/**"};
+  staged = pb::vendor::assemble(spec);
+  CHECK(listing(staged / "app") == std::set<std::string>{"main.py", "setup_helpers.py", "pkg/__init__.py",
+                                                        "pkg/data.json", "notes/readme.txt", "config.yaml"});
+  stdfs::remove_all(staged);
+  spec.include.reset();
+
   // User excludes reach app/ too; --keep wins over them.
-  spec.options.exclude = {"app/pkg/*.json", "setup_*.py"};
+  spec.options.exclude = {"app/pkg/*.json", "setup_*.py", "app/src/**", "app/notes/**", "*.yaml"};
   spec.options.keep = {"setup_helpers.py"};
   pb::vendor::Report report;
   staged = pb::vendor::assemble(spec, &report);
   CHECK(listing(staged / "app") == std::set<std::string>{"main.py", "setup_helpers.py", "pkg/__init__.py"});
-  REQUIRE(report.dropped.size() == 1);
-  CHECK(report.dropped[0].entry == "pkg/data.json");
-  CHECK(report.dropped[0].reason == "exclude");
+  REQUIRE(report.dropped.size() == 6);
+  CHECK(report.dropped[2].entry == "pkg/data.json");
+  CHECK(report.dropped[2].reason == "exclude");
   stdfs::remove_all(staged);
 }
 
@@ -595,6 +612,18 @@ TEST_CASE("app/: a missing entry, and symlinks leading out of the project, are r
   auto staged = pb::vendor::assemble(spec);  // a link inside the project is copied as a file
   CHECK(stdfs::is_regular_file(stdfs::symlink_status(staged / "app/alias.py")));
   stdfs::remove_all(staged);
+
+  // The entry's own directory may not lead out either (src -> /elsewhere): nothing under it is read.
+  write(box.dir / "elsewhere/app.py", "");
+  write(box.dir / "elsewhere/id_rsa", "key");
+  stdfs::create_symlink(box.dir / "elsewhere", project / "web");
+  spec.entry = "web/app.py";
+  problems = refused(box, spec);
+  CHECK_MESSAGE(has(problems, "app: 'web' is a symbolic link leading outside"), joined(problems));
+  CHECK(problems.size() == 1);
+  stdfs::create_symlink(box.dir / "secret.txt", project / "main.py");
+  spec.entry = "main.py";
+  CHECK(has(refused(box, spec), "app: 'main.py' is a symbolic link leading outside"));
 
   spec.entry = "src/missing.py";
   CHECK(has(refused(box, spec), "entry 'src/missing.py': no such file"));
