@@ -25,6 +25,7 @@ struct BuildOptions {
   PlanOptions in;
   std::filesystem::path out;
   bool no_snapshot = false;
+  std::optional<uint32_t> hash_seed;
   bool no_smoke = false;
   bool offline = false;
   int concurrency = 16;
@@ -179,6 +180,7 @@ void build(const BuildOptions& o) {
       mo.bundle_dir = staged;
       mo.entry_module = std::filesystem::path(spec.entry).stem().string();
       mo.preimport = project.config.preimport;
+      mo.hash_seed = o.hash_seed;
       info("making the snapshot: importing '" + mo.entry_module + "' in Pyodide " + t.pyodide_version);
       auto made = snapshot::make_snapshot(mo);
       for (const auto& w : made.warnings) warning(w);
@@ -233,6 +235,8 @@ void register_build(CLI::App& app) {
   add_plan_options(*cmd, o.in);
   cmd->add_option("-o,--out", o.out, "Bundle directory (default: PROJECT_DIR/dist)");
   cmd->add_flag("--no-snapshot", o.no_snapshot, "Do not make a memory snapshot");
+  cmd->add_option("--hash-seed", o.hash_seed, "PYTHONHASHSEED while the snapshot imports (default: from the bundle digest)")
+      ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
   cmd->add_flag("--no-smoke", o.no_smoke,
                 "Do not import the entry and the trimmed bundle's modules in Pyodide (runs even with "
                 "--no-snapshot; an entry that does not import, or a trim that breaks an import, fails the build)");

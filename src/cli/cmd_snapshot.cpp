@@ -15,6 +15,7 @@ struct SnapshotArgs {
   std::string bundle;
   std::vector<std::string> preimport;
   int level = 12;
+  std::optional<uint32_t> hash_seed;
 };
 
 void make(const SnapshotArgs& a) {
@@ -40,6 +41,7 @@ void make(const SnapshotArgs& a) {
   o.entry_module = entry;
   o.preimport = a.preimport;
   o.level = a.level;
+  o.hash_seed = a.hash_seed;
   info("making the snapshot: importing '" + entry + "' in Pyodide " + version);
   auto result = snapshot::make_snapshot(o);
   for (const auto& w : result.warnings) warning(w);
@@ -58,6 +60,8 @@ void register_snapshot(CLI::App& app) {
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_option("--preimport", a->preimport, "Extra module to import before the snapshot (repeatable)");
   cmd->add_option("--level", a->level, "zstd compression level")->check(CLI::Range(1, 22));
+  cmd->add_option("--hash-seed", a->hash_seed, "PYTHONHASHSEED while importing (default: from the bundle digest)")
+      ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
   cmd->callback([a] { make(*a); });
 }
 

@@ -179,6 +179,7 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
     env: { PYTHONINSPECT: "1" },
   };
   if (makeSnapshot) config._makeSnapshot = true;
+  if (makeSnapshot && opts["hash-seed"]) config.env.PYTHONHASHSEED = opts["hash-seed"];
   if (snapshot) config._loadSnapshot = snapshot.bytes;
   const pyodide = await loadPyodide(config);
   phase("loadPyodide");

@@ -4,6 +4,7 @@ import fs from "node:fs";
 import { callHandler } from "./app.mjs";
 import { HostError, ms, phase, t0 } from "./common.mjs";
 import { recordLibraries } from "./dylibs.mjs";
+import { fixEntropy } from "./repro.mjs";
 import { importEntry, loadRuntime } from "./runtime.mjs";
 
 function readAll(fd, size) {
@@ -137,6 +138,7 @@ function scrubFreeMemory(m) {
 }
 
 export async function makeSnapshot(opts) {
+  const unfix = opts["hash-seed"] ? fixEntropy(opts["hash-seed"]) : () => {};
   const rt = await loadRuntime(opts, { makeSnapshot: true });
   const before = new Set(rt.py("module_names")().toJs());
   const watch = rt.py("EntropyWatch")();
@@ -161,6 +163,7 @@ export async function makeSnapshot(opts) {
   const tImported = performance.now();
   const scrubbed = scrubFreeMemory(rt.module());
   const snap = rt.pyodide.makeMemorySnapshot();
+  unfix();
   fs.writeFileSync(opts.out, snap);
   const m = rt.module();
   return {

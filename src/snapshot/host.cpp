@@ -7,7 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <random>
 
 #include "snapshot/heap_cache.hpp"
 #include "snapshot/node_process.hpp"
@@ -86,20 +85,6 @@ double ms_since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t).count();
 }
 
-std::string random_id() {
-  std::random_device rd;
-  std::string id;
-  static const char* hex = "0123456789abcdef";
-  for (int i = 0; i < 8; ++i) {
-    uint32_t v = rd();
-    for (int j = 0; j < 4; ++j) {
-      id += hex[(v >> (8 * j + 4)) & 15];
-      id += hex[(v >> (8 * j)) & 15];
-    }
-  }
-  return id;
-}
-
 std::string entropy_warning(const nlohmann::json& e) {
   std::string msg = e.value("file", "?") + ":" + std::to_string(e.value("line", 0)) + ": " + e.value("call", "?");
   if (e.value("kind", "") == "generator") {
@@ -129,8 +114,16 @@ MakeResult make_snapshot(const MakeOptions& options) {
   auto manifest = read_manifest(options.bundle_dir);
   auto runtime = runtime_info(options.runtime_dir);
   auto raw_file = options.bundle_dir / ".snapshot.raw.tmp";
+  // The snapshot is a function of its inputs: the str hash seed and the entropy drawn while importing
+  // come from the bundle digest unless given.
+  auto digest = json_string(manifest, "digest");
+  uint32_t hash_seed = options.hash_seed.value_or(
+      digest.size() >= 8 && digest.find_first_not_of("0123456789abcdef") == std::string::npos
+          ? static_cast<uint32_t>(std::stoul(digest.substr(0, 8), nullptr, 16))
+          : 0);
   std::vector<std::string> args{"--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry",
-                                options.entry_module, "--out", stdfs::absolute(raw_file).string()};
+                                options.entry_module, "--out", stdfs::absolute(raw_file).string(),
+                                "--hash-seed", std::to_string(hash_seed)};
   if (!options.preimport.empty()) {
     args.push_back("--preimport");
     args.push_back(join(options.preimport, ","));
@@ -162,7 +155,8 @@ MakeResult make_snapshot(const MakeOptions& options) {
   nlohmann::json meta = {
       {"pyodide", runtime.version},
       {"build_id", runtime.build_id},
-      {"bundle_digest", json_string(manifest, "digest")},
+      {"bundle_digest", digest},
+      {"hash_seed", hash_seed},
       {"entry", options.entry_module},
       {"preimport", options.preimport},
       {"heap_size", answer.value("heap_size", 0)},
@@ -170,7 +164,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"entropy", answer.value("entropy", nlohmann::json::array())},
       {"libraries", answer.value("libraries", nlohmann::json::array())},
       {"created_by", std::string("pybundle ") + PYBUNDLE_VERSION},
-      {"id", random_id()},
+      {"id", sha256_hex(raw).substr(0, 32)},  // names the decompressed heap in the cache
   };
   auto file = options.bundle_dir / "snapshot.bin.zst";
   auto raw_size = raw.size();
@@ -198,6 +192,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"build_id", runtime.build_id},
       {"heap_size", meta["heap_size"]},
       {"raw_size", raw_size},
+      {"hash_seed", hash_seed},
       {"modules", meta["modules"].size()},
       {"libraries", meta["libraries"].size()},
       {"entropy_warnings", result.warnings.size()},

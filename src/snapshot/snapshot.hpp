@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -91,6 +92,7 @@ struct MakeOptions {
   std::vector<std::string> preimport;
   std::filesystem::path cache_dir;         // where the host script is written (default: the user cache)
   int level = 12;                          // zstd level: ~0.25 of the raw heap in seconds, not minutes
+  std::optional<uint32_t> hash_seed;       // PYTHONHASHSEED while importing; default: from the bundle digest
 };
 
 struct MakeResult {
