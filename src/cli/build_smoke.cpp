@@ -87,6 +87,7 @@ BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& rep
   if (modules_.empty()) return;
   info(trimmed_.empty() ? "checking that the entry imports"
                         : "checking that " + std::to_string(modules_.size()) + " modules still import after trimming");
+  if (snapshot) return;  // the snapshot's process imports them (modules(), take())
   run_ = std::async(std::launch::async, [this] {
     return snapshot::smoke(staged_, runtime_, snapshot::names(modules_), global().cache());
   });
@@ -97,9 +98,13 @@ BuildSmoke::~BuildSmoke() {
 }
 
 void BuildSmoke::finish() {
-  if (!run_) return;
-  auto report = run_->get();
-  run_.reset();
+  if (run_) {
+    report_ = run_->get();
+    run_.reset();
+  }
+  if (!report_) return;
+  auto report = std::move(*report_);
+  report_.reset();
   std::vector<std::string> removed;
   for (const auto& d : trimmed_) removed.push_back(under_python_modules(d.entry));
 

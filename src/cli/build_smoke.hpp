@@ -11,14 +11,18 @@
 
 namespace pb::cli {
 
-// Started on the staged bundle right after vendoring, so its Node process overlaps the snapshot's.
-// When nothing was trimmed only the entry is imported, and only without a snapshot (whose build
-// imports it anyway): every build proves that its entry imports.
+// Started on the staged bundle right after vendoring. When nothing was trimmed only the entry is
+// imported, and only without a snapshot (whose build imports it anyway): every build proves that its
+// entry imports. With a snapshot (`snapshot`) nothing starts here: the snapshot's process imports
+// modules() once the snapshot is written and hands the results to take(), so the build boots
+// Pyodide once.
 class BuildSmoke {
  public:
   BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& report, const std::filesystem::path& staged,
              const std::filesystem::path& runtime_dir, bool snapshot);
   ~BuildSmoke();
+  std::vector<std::string> modules() const { return snapshot::names(modules_); }
+  void take(const snapshot::SmokeReport& report) { report_ = report; }
   // Waits for the run. A module that failed only because of the trim fails the build (pb::Errors,
   // Exit::problems) naming the module and the trimmed files; so does an entry that does not import
   // at all; a vendored module that fails without trimming too is a warning. Safe to call more than once (later calls do nothing).
@@ -32,6 +36,7 @@ class BuildSmoke {
   std::vector<vendor::Dropped> trimmed_;
   std::vector<snapshot::SmokeModule> modules_;
   std::optional<std::future<snapshot::SmokeReport>> run_;
+  std::optional<snapshot::SmokeReport> report_;
 };
 
 }  // namespace pb::cli

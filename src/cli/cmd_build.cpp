@@ -175,6 +175,10 @@ void build(const BuildOptions& o) {
     if (!o.no_smoke && !o.minimize) smoke.emplace(spec, report, staged, t.runtime_dir, !o.no_snapshot);
     if (!o.no_snapshot) {
       snapshot::MakeOptions mo;
+      if (smoke) {
+        mo.smoke = smoke->modules();
+        mo.on_smoke = [&](const snapshot::SmokeReport& r) { smoke->take(r); };
+      }
       mo.cache_dir = global().cache();
       mo.runtime_dir = t.runtime_dir;
       mo.bundle_dir = staged;

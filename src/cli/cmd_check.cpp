@@ -4,7 +4,6 @@
 // Exit 0 when no check found an error, else the report's exit class (src/util/error.hpp).
 #include <chrono>
 #include <cstdlib>
-#include <future>
 #include <iostream>
 #include <set>
 
@@ -218,32 +217,29 @@ Report check_bundle(const CheckOptions& o) {
   // One run of the bundle (the host imports or restores the entry, finds on_fetch, calls it once)
   // answers both `entry` and `request`.
   const std::string no_run = !no_runtime.empty() ? no_runtime : snapshot_ok ? "" : "the snapshot does not match";
+  // The smoke imports run in that same process after the request (one Pyodide for the whole
+  // check); only when that run cannot happen or does not answer for them, in a process of their own.
+  std::vector<snapshot::SmokeModule> smoke_list;
+  const bool skip_smoke = std::find(o.skip.begin(), o.skip.end(), "smoke") != o.skip.end();
+  if (no_runtime.empty() && !skip_smoke) smoke_list = snapshot::smoke_modules(dir, manifest);
   std::optional<nlohmann::json> answer;
   auto run_once = [&]() -> const nlohmann::json& {
     if (!answer) {
       snapshot::RunOptions ro;
       ro.bundle_dir = dir;
       ro.cache_dir = global().cache();
+      ro.smoke = snapshot::names(smoke_list);
       answer = snapshot::run_bundle(ro);
     }
     return *answer;
   };
-  // The smoke run imports in a fresh Pyodide, never from the snapshot, so it cannot share the run
-  // above; it is a second Node process, started here to overlap with it.
-  std::vector<snapshot::SmokeModule> smoke_list;
-  std::future<snapshot::SmokeReport> smoke_run;
-  const bool skip_smoke = std::find(o.skip.begin(), o.skip.end(), "smoke") != o.skip.end();
-  if (no_runtime.empty() && !skip_smoke) {
-    smoke_list = snapshot::smoke_modules(dir, manifest);
-    smoke_run = std::async(std::launch::async, [&dir, &smoke_list, runtime_dir = runtime->dir] {
-      return snapshot::smoke(dir, runtime_dir, snapshot::names(smoke_list), global().cache());
-    });
-  }
   run("entry", "the entry imports and defines on_fetch", no_run,
       [&] { return check::entry(dir, manifest, run_once()); });
   const bool entry_ok = r.checks.back().status() != check::Status::fail;
   run("smoke", "the entry and every vendored top-level module import", no_runtime, [&] {
-    auto report = smoke_run.get();
+    auto report = answer && answer->contains("smoke")
+                      ? snapshot::smoke_report((*answer)["smoke"], smoke_list.size())
+                      : snapshot::smoke(dir, runtime->dir, snapshot::names(smoke_list), global().cache());
     if (global().verbose > 0)
       for (const auto& m : report.results)
         if (!m.ok) std::cerr << "smoke: importing '" << m.module << "' raised:\n" << m.traceback;

@@ -1,5 +1,7 @@
 // pybundle serve BUNDLE: an HTTP server passing each request to the entry's on_fetch(request).
+#include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "cli/common.hpp"
 #include "snapshot/snapshot.hpp"
@@ -16,6 +18,7 @@ struct ServeArgs {
   bool allow_stale = false;
   std::string host = "127.0.0.1";
   int port = 8787;
+  int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 };
 
 }  // namespace
@@ -26,6 +29,10 @@ void register_serve(CLI::App& app) {
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_option("--port", a->port, "Port (0 picks a free one)")->check(CLI::Range(0, 65535));
   cmd->add_option("--host", a->host, "Address to listen on");
+  cmd->add_option("--workers", a->workers,
+                  "Node processes serving requests, each restored from the snapshot with its own entropy "
+                  "(default: the number of cores)")
+      ->check(CLI::Range(1, 256));
   cmd->add_flag("--no-snapshot", a->no_snapshot, "Import the entry from scratch instead of restoring");
   cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
                 "Import from scratch when the snapshot does not match the bundle or runtime");
@@ -39,6 +46,7 @@ void register_serve(CLI::App& app) {
     o.run.warn = [](const std::string& m) { warning(m); };
     o.host = a->host;
     o.port = a->port;
+    o.workers = a->workers;
     o.json = global().format == Format::json;
     int rc = snapshot::serve_bundle(o);
     if (rc != 0 && rc != 128 + 2 && rc != 128 + 15) throw Error("the server stopped (exit " + std::to_string(rc) + ")", Exit::problems);

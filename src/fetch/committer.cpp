@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <iterator>
 #include <utility>
 
 namespace pb::fetch::detail {
@@ -35,23 +36,31 @@ std::vector<Committer::Result> Committer::take_results() {
 
 void Committer::work() {
   for (;;) {
-    Task t;
+    std::vector<Task> batch;
     {
       std::unique_lock lock(mu_);
       cv_.wait(lock, [this] { return stopping_ || !tasks_.empty(); });
       if (tasks_.empty()) return;  // stopping, and nothing left to do
-      t = std::move(tasks_.front());
-      tasks_.pop_front();
+      // Group commit: everything that arrived while the last batch synced goes in one sync.
+      batch.assign(std::make_move_iterator(tasks_.begin()), std::make_move_iterator(tasks_.end()));
+      tasks_.clear();
     }
-    Result r{t.tag, {}};
-    if (::fsync(t.fd) != 0) r.error = "cannot write " + t.from.string() + ": " + std::strerror(errno);
-    if (r.error.empty() && std::rename(t.from.c_str(), t.to.c_str()) != 0)
-      r.error = "cannot rename into " + t.to.string() + ": " + std::strerror(errno);
-    if (!r.error.empty()) ::unlink(t.from.c_str());
-    ::close(t.fd);  // last: the file may carry a lock that must outlive the rename
+    // One syncfs makes every file of the batch durable (before any of them gets its final name);
+    // when it fails, or for a single file, fsync each.
+    bool synced = batch.size() > 1 && ::syncfs(batch.front().fd) == 0;
+    std::vector<Result> done;
+    for (auto& t : batch) {
+      Result r{t.tag, {}};
+      if (!synced && ::fsync(t.fd) != 0) r.error = "cannot write " + t.from.string() + ": " + std::strerror(errno);
+      if (r.error.empty() && std::rename(t.from.c_str(), t.to.c_str()) != 0)
+        r.error = "cannot rename into " + t.to.string() + ": " + std::strerror(errno);
+      if (!r.error.empty()) ::unlink(t.from.c_str());
+      ::close(t.fd);  // last: the file may carry a lock that must outlive the rename
+      done.push_back(std::move(r));
+    }
     {
       std::lock_guard lock(mu_);
-      results_.push_back(std::move(r));
+      for (auto& r : done) results_.push_back(std::move(r));
     }
     if (wake_) wake_();
   }

@@ -1,6 +1,7 @@
-// Moves verified downloads into the cache durably (fsync, close, rename) on worker threads.
-// fsync can take milliseconds per file; done one after another on the transfer loop it would
-// stall every transfer, so the loop hands files over and picks up the results later.
+// Moves verified downloads into the cache durably (sync, rename, close) on a worker thread.
+// A sync can take milliseconds; done on the transfer loop it would stall every transfer, so the
+// loop hands files over and picks up the results later. Files handed over while a sync runs are
+// synced together by the next one (one syncfs per batch instead of one fsync per file).
 #pragma once
 #include <condition_variable>
 #include <deque>
@@ -26,7 +27,7 @@ class Committer {
   };
 
   // `wake` is called from a worker after each result (e.g. curl_multi_wakeup).
-  explicit Committer(std::function<void()> wake, int threads = 4) : wake_(std::move(wake)), threads_(threads) {}
+  explicit Committer(std::function<void()> wake, int threads = 1) : wake_(std::move(wake)), threads_(threads) {}
   ~Committer();
   Committer(const Committer&) = delete;
   Committer& operator=(const Committer&) = delete;

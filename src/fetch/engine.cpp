@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <map>
 #include <memory>
 #include <random>
 
@@ -29,6 +30,17 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kLockPoll = std::chrono::milliseconds(50);
 constexpr size_t kMaxErrorBody = 64 * 1024;
+// Connections to one host start few and grow by one per finished transfer (two new per
+// completion), so a server with a short listen queue (Python's http.server keeps 5) never sees
+// a burst of SYNs it drops; each dropped SYN costs a 1 s retransmit.
+constexpr int kFirstHostConnections = 4;
+
+// "http://h:1/x" -> "http://h:1": what one connection pool serves.
+std::string host_key(const std::string& url) {
+  auto scheme = url.find("://");
+  if (scheme == std::string::npos) return url;
+  return url.substr(0, url.find('/', scheme + 3));
+}
 
 std::string errno_text() { return std::strerror(errno); }
 
@@ -71,6 +83,7 @@ struct Job {
   bool abort_problem = false, abort_retry = false;
   char errbuf[CURL_ERROR_SIZE] = {};
   Clock::time_point last_activity{};  // for stall detection
+  std::string host;                  // host_key of the URL; counted in Engine::hosts_ while running
 };
 
 class Engine {
@@ -131,6 +144,15 @@ class Engine {
   std::vector<std::unique_ptr<Job>> jobs_;
   std::vector<Job*> delayed_;  // hold their lock; start when ready_at has passed
   int active_ = 0;
+  struct Host {
+    int active = 0, limit = kFirstHostConnections;
+  };
+  std::map<std::string, Host> hosts_;
+  bool host_has_room(const Job& j) {
+    if (j.item->source.kind != Source::Kind::remote) return true;
+    auto it = hosts_.find(host_key(j.item->source.url));
+    return it == hosts_.end() || it->second.active < it->second.limit;
+  }
   int committing_ = 0;
   std::unique_ptr<Committer> committer_;
 };
@@ -281,6 +303,8 @@ void Engine::start_attempt(Job& j) {
     return fail(j, "libcurl: cannot start a transfer", false);
   }
   ++active_;
+  j.host = host_key(j.item->source.url);
+  ++hosts_[j.host].active;
 }
 
 size_t Engine::on_header(char* data, size_t size, size_t n, void* user) {
@@ -384,6 +408,9 @@ void Engine::on_done(Job& j, CURLcode result) {
   curl_easy_cleanup(j.easy);
   j.easy = nullptr;
   --active_;
+  auto& host = hosts_[j.host];
+  --host.active;
+  if (result == CURLE_OK) host.limit = std::min(host.limit + 1, std::max(1, options_.concurrency));
 
   if (!j.abort_cause.empty()) {
     if (j.abort_problem) return fail(j, j.abort_cause, true);
@@ -503,9 +530,12 @@ void Engine::run(std::vector<Item*>& items) {
       delayed_.erase(delayed_.begin());
       next_attempt(*j);
     }
+    auto startable = [&] { return std::find_if(queue.begin(), queue.end(), [&](Job* j) { return host_has_room(*j); }); };
     while (active_ < concurrency && !queue.empty()) {
-      Job* j = queue.front();
-      queue.pop_front();
+      auto it = startable();
+      if (it == queue.end()) break;
+      Job* j = *it;
+      queue.erase(it);
       if (!take(*j)) {
         waiting.push_back(j);
         if (!j->reported_waiting) progress_.emit({.kind = Event::Kind::waiting, .label = j->item->label});
@@ -514,7 +544,7 @@ void Engine::run(std::vector<Item*>& items) {
     }
     if (!waiting.empty() && now >= next_lock_poll) {
       for (auto it = waiting.begin(); it != waiting.end() && active_ < concurrency;)
-        it = take(**it) ? waiting.erase(it) : it + 1;
+        it = host_has_room(**it) && take(**it) ? waiting.erase(it) : it + 1;
       next_lock_poll = now + kLockPoll;
     }
     if (active_ == 0 && committing_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;
@@ -549,7 +579,7 @@ void Engine::run(std::vector<Item*>& items) {
     if (active_ < concurrency)
       for (Job* j : delayed_) wake = std::min(wake, j->ready_at);
     if (!waiting.empty()) wake = std::min(wake, next_lock_poll);
-    if (active_ < concurrency && !queue.empty()) wake = now;
+    if (active_ < concurrency && startable() != queue.end()) wake = now;
     auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(wake - now).count();
     if (ms > 0) curl_multi_poll(multi_, nullptr, 0, static_cast<int>(ms), nullptr);
   }

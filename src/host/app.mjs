@@ -1,7 +1,8 @@
 // Running the app: one request (run), or an HTTP server on loopback (serve).
-import { answer, log, ms, t0 } from "./common.mjs";
+import { HostError, answer, log, ms, pythonMessage, splitList, t0 } from "./common.mjs";
 import { findHandler, importEntry, loadRuntime, saveCodeCache } from "./runtime.mjs";
 import { loadSnapshot } from "./snapshot.mjs";
+import { runSmoke } from "./tools.mjs";
 
 async function startApp(opts) {
   const snapshot = loadSnapshot(opts);
@@ -12,7 +13,13 @@ async function startApp(opts) {
 }
 
 export async function callHandler(app, method, url, headers, body) {
-  const res = await app.rt.py("call")(app.handler, method, url, headers, body);
+  app.call ??= app.rt.py("call");
+  let res = app.call(app.handler, method, url, headers, body);
+  if (typeof res.then === "function") {  // an async handler: finished on the event loop
+    const pending = res;
+    res = await pending;
+    pending.destroy?.();
+  }
   const [status, hdrs, data, tb] = res.toJs();
   res.destroy?.();
   return { status, headers: hdrs, body: data, traceback: tb ?? null };
@@ -31,6 +38,8 @@ export async function run(opts) {
   const tDone = performance.now();
   saveCodeCache();
   if (r.traceback) log(r.traceback);
+  // --smoke MODULES (check --bundle): the smoke imports in this process, after the request.
+  const smoke = opts.smoke ? { smoke: runSmoke(app.rt, splitList(opts.smoke)) } : {};
   const headers = Object.fromEntries(r.headers.map(([k, v]) => [k.toLowerCase(), v]));
   return {
     ok: !r.traceback,
@@ -40,11 +49,72 @@ export async function run(opts) {
     timings_ms: { runtime_ready: app.ready, handler: ms(tCall, tDone), total: ms(t0, tDone),
                   node_start: ms(0, t0), ...app.rt.timings },
     heap: app.rt.heap,
+    ...smoke,
   };
 }
 
+// serve --workers N (N > 1): this process only starts N workers (node:cluster), each restoring
+// the same snapshot file with its own entropy; the cluster hands connections to them in turn.
+async function servePrimary(opts, cluster, n) {
+  if (opts["snapshot-stdin"]) throw new HostError("serve --workers needs the snapshot as a file (--snapshot-file)");
+  cluster.setupPrimary({ exec: process.argv[1], args: process.argv.slice(2), execArgv: process.execArgv });
+  let listening = null;
+  const ready = [];
+  let stopping = false;
+  const started = new Promise((resolve, reject) => {
+    cluster.on("message", (worker, msg) => {
+      if (msg?.error) reject(new HostError(msg.error, msg.extra ?? {}));
+      else if (msg?.listening) {
+        listening = msg;
+        ready.push(msg.ready);
+        if (ready.length === n) resolve();
+      }
+    });
+    cluster.on("exit", (worker, code, signal) => {
+      if (stopping) return;
+      if (!listening || ready.length < n) return reject(new HostError(`a server worker exited (${signal ?? code}) while starting`));
+      log(`server worker ${worker.process.pid} exited (${signal ?? code}); starting another`);
+      cluster.fork();
+    });
+  });
+  for (let i = 0; i < n; i++) cluster.fork();
+  try {
+    await started;
+  } catch (e) {
+    stopping = true;
+    for (const w of Object.values(cluster.workers)) w.process.kill("SIGKILL");
+    throw e;
+  }
+  const { host, port, restored } = listening;
+  const slowest = Math.max(...ready);
+  log(`serving ${opts.entry}.on_fetch on http://${host}:${port}/ with ${n} workers ` +
+      `(${restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${ms(t0, performance.now())} ms)`);
+  if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored, workers: n, timings_ms: { runtime_ready: slowest } });
+  for (const sig of ["SIGINT", "SIGTERM"]) {
+    process.on(sig, () => {
+      stopping = true;
+      let left = Object.keys(cluster.workers).length;
+      if (!left) process.exit(0);
+      cluster.on("exit", () => --left || process.exit(0));
+      for (const w of Object.values(cluster.workers)) w.process.kill("SIGTERM");
+    });
+  }
+  return null;
+}
+
 export async function serve(opts) {
-  const app = await startApp(opts);
+  const n = Number(opts.workers ?? 1);
+  const cluster = n > 1 ? (await import("node:cluster")).default : null;
+  if (cluster?.isPrimary) return servePrimary(opts, cluster, n);
+  let app;
+  try {
+    app = await startApp(opts);
+  } catch (e) {
+    if (!cluster) throw e;
+    if (!(e instanceof HostError)) log(String(e.stack ?? e));
+    process.send({ error: e instanceof HostError ? e.message : pythonMessage(e), extra: e.extra });
+    process.exit(1);
+  }
   const http = await import("node:http");
   const host = opts.host ?? "127.0.0.1";
   const server = http.createServer((req, res) => {
@@ -75,6 +145,12 @@ export async function serve(opts) {
   });
   const port = server.address().port;
   saveCodeCache();
+  if (cluster) {
+    process.send({ listening: true, host, port, restored: app.restored, ready: app.ready });
+    process.on("SIGTERM", () => server.close(() => process.exit(0)));
+    process.on("SIGINT", () => {});  // the primary stops the workers
+    return null;
+  }
   log(`serving ${opts.entry}.on_fetch on http://${host}:${port}/ ` +
       `(${app.restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${app.ready} ms)`);
   if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });

@@ -247,14 +247,27 @@ def find_handler(entry):
         raise LookupError("entry module '%s' (%s) defines no on_fetch(request)" % (entry, rel(getattr(mod, "__file__", "?"))))
     return fn
 
-async def call(fn, method, url, headers, body):
-    """Call the handler; returns [status, headers, body, traceback-or-None]."""
+def call(fn, method, url, headers, body):
+    """Call the handler: [status, headers, body, traceback-or-None]. A sync handler answers here,
+    without a trip through the event loop; for an async one this returns the coroutine that
+    finishes the call (the host awaits it)."""
     try:
         r = fn(Request(method, url, headers, body))
         if inspect.isawaitable(r):
-            r = await r
-        status, hdrs, data = to_response(r)
-        return [status, hdrs, data, None]
+            return _finish(r)
+        return _answer(r)
     except BaseException as exc:
-        text = format_exc(exc)
-        return [500, [["content-type", "text/plain; charset=utf-8"]], b"Internal Server Error\n", text]
+        return _failed(exc)
+
+async def _finish(awaitable):
+    try:
+        return _answer(await awaitable)
+    except BaseException as exc:
+        return _failed(exc)
+
+def _answer(r):
+    status, hdrs, data = to_response(r)
+    return [status, hdrs, data, None]
+
+def _failed(exc):
+    return [500, [["content-type", "text/plain; charset=utf-8"]], b"Internal Server Error\n", format_exc(exc)]

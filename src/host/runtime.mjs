@@ -143,6 +143,7 @@ async function importRuntime(opts) {
 // Load Pyodide, restoring `snapshot` (stock snapshot bytes) when given.
 export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {}) {
   const { loadPyodide, create } = await importRuntime(opts);
+  if (snapshot?.ready) await snapshot.ready;  // the heap read from stdin meanwhile
   const tImported = performance.now();
   let module = null;
   const heap = { restored: 0, initial: 0 };

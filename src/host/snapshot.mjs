@@ -1,35 +1,64 @@
 // Snapshots: reading one back into wasm memory, and making one after the entry's import.
 import fs from "node:fs";
+import { Worker } from "node:worker_threads";
 
 import { callHandler } from "./app.mjs";
-import { HostError, ms, phase, t0 } from "./common.mjs";
+import { HostError, ms, phase, splitList, t0 } from "./common.mjs";
 import { recordLibraries } from "./dylibs.mjs";
 import { fixEntropy } from "./repro.mjs";
 import { importEntry, loadRuntime } from "./runtime.mjs";
+import { runSmoke } from "./tools.mjs";
 
-function readAll(fd, size) {
-  const buf = new Uint8Array(size);
-  let off = 0;
-  while (off < size) {
+// Reads the snapshot from stdin into shared memory on a worker thread (see loadSnapshot).
+const STDIN_READER = `
+const fs = require("node:fs");
+const { workerData, parentPort } = require("node:worker_threads");
+const buf = new Uint8Array(workerData.sab);
+const pause = new Int32Array(new SharedArrayBuffer(4));
+let off = 0;
+try {
+  while (off < buf.length) {
     let n;
     try {
-      n = fs.readSync(fd, buf, off, size - off, null);
+      n = fs.readSync(0, buf, off, buf.length - off, null);
     } catch (e) {
-      if (e.code === "EAGAIN") continue;
-      throw e;
+      if (e.code !== "EAGAIN") throw e;
+      Atomics.wait(pause, 0, 0, 1);
+      continue;
     }
-    if (n === 0) throw new HostError(`snapshot stream ended after ${off} of ${size} bytes`);
+    if (n === 0) throw new Error("snapshot stream ended after " + off + " of " + buf.length + " bytes");
     off += n;
   }
-  return buf;
-}
+  parentPort.postMessage({});
+} catch (e) {
+  parentPort.postMessage({ error: e.message });
+}`;
 
-// The snapshot to restore: Pyodide's bytes, either whole (from stdin) or only its header (from a
-// file, whose heap part is read into wasm memory once the module exists).
+// The snapshot to restore: Pyodide's header bytes and the heap's size, and fillHeap to copy the
+// heap into wasm memory once the module exists. From a file (the heap cache) the heap is read
+// straight into memory; from stdin (a first restore, decompressed by pybundle as it goes) a worker
+// thread reads it while this one loads and compiles the runtime: loadRuntime awaits `ready`.
 export function loadSnapshot(opts) {
   const libraries = JSON.parse(opts.libraries ?? "[]");
-  const fromBytes = (bytes) => ({ bytes, libraries, heapSize: bytes.length - new DataView(bytes.buffer, bytes.byteOffset).getUint32(4, true) });
-  if (opts["snapshot-stdin"]) return fromBytes(readAll(0, Number(opts["snapshot-stdin"])));
+  if (opts["snapshot-stdin"]) {
+    const size = Number(opts["snapshot-stdin"]);
+    const sab = new SharedArrayBuffer(size);
+    const reader = new Worker(STDIN_READER, { eval: true, workerData: { sab } });
+    const snap = { bytes: null, libraries, heapSize: 0, fillHeap: null };
+    snap.ready = new Promise((resolve, reject) => {
+      reader.once("message", (m) => (m.error ? reject(new HostError(m.error)) : resolve()));
+      reader.once("error", reject);
+    }).then(() => {
+      const all = new Uint8Array(sab);
+      const offset = new DataView(sab).getUint32(4, true);
+      if (offset < 48 || offset > size) throw new HostError("the snapshot on stdin is not a Pyodide snapshot");
+      snap.bytes = all.slice(0, offset);  // an unshared copy for Pyodide, which decodes text from it
+      snap.heapSize = size - offset;
+      snap.fillHeap = (heap8) => heap8.set(all.subarray(offset));
+    });
+    snap.ready.catch(() => {});  // reported where loadRuntime awaits it
+    return snap;
+  }
   if (!opts["snapshot-file"]) return null;
   const fd = fs.openSync(opts["snapshot-file"], "r");
   const size = fs.fstatSync(fd).size;
@@ -137,6 +166,12 @@ function scrubFreeMemory(m) {
   return zeroed;
 }
 
+// --smoke MODULES: the build's smoke imports (tools.mjs), done here once the snapshot is written
+// (or the entry failed to import) instead of booting a second Pyodide for them.
+function smokeAfter(rt, opts) {
+  return opts.smoke ? { smoke: runSmoke(rt, splitList(opts.smoke)) } : {};
+}
+
 export async function makeSnapshot(opts) {
   const unfix = opts["hash-seed"] ? fixEntropy(opts["hash-seed"]) : () => {};
   const rt = await loadRuntime(opts, { makeSnapshot: true });
@@ -145,9 +180,12 @@ export async function makeSnapshot(opts) {
   watch.start();
   try {
     importEntry(rt, opts);
-  } finally {
+  } catch (e) {
     watch.stop();
+    if (e instanceof HostError) Object.assign(e.extra, smokeAfter(rt, opts));
+    throw e;
   }
+  watch.stop();
   const warnings = watch.found.toJs({ dict_converter: Object.fromEntries });
   const modules = rt.py("module_names")().toJs().filter((m) => !before.has(m));
   // Run the request path once with a stand-in handler, so what it imports and initialises on
@@ -166,8 +204,11 @@ export async function makeSnapshot(opts) {
   unfix();
   fs.writeFileSync(opts.out, snap);
   const m = rt.module();
+  const tWritten = performance.now();
+  const smoke = smokeAfter(rt, opts);
   return {
     ok: true,
+    ...smoke,
     pyodide: rt.pyodide.version,
     build_id: rt.pyodide._api.config.BUILD_ID,
     heap_size: m.HEAP8.length,
@@ -176,6 +217,7 @@ export async function makeSnapshot(opts) {
     modules,
     libraries,
     entropy: warnings,
-    timings_ms: { ...rt.timings, imports: ms(t0 + rt.timings.ready, tImported), total: ms(t0, performance.now()) },
+    timings_ms: { ...rt.timings, imports: ms(t0 + rt.timings.ready, tImported), written: ms(t0, tWritten),
+                  total: ms(t0, performance.now()) },
   };
 }

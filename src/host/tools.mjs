@@ -11,11 +11,15 @@ import { findHandler, importEntry, loadRuntime, saveCodeCache } from "./runtime.
 // on its own — one failure does not stop the others — and answer per module: ok, or the
 // exception's type and message, the innermost traceback frame in the bundle (else the innermost
 // frame) and what was missing (ImportError.name, OSError.filename).
+export function runSmoke(rt, modules) {
+  const ns = runPythonIn(rt, pythonSource("smoke.py"));
+  return JSON.parse(ns.get("smoke")(modules));
+}
+
 export async function smoke(opts) {
   const rt = await loadRuntime(opts);
-  const ns = runPythonIn(rt, pythonSource("smoke.py"));
   const tImports = performance.now();
-  const modules = JSON.parse(ns.get("smoke")(splitList(opts.modules)));
+  const modules = runSmoke(rt, splitList(opts.modules));
   const tDone = performance.now();
   saveCodeCache();
   return {

@@ -7,9 +7,11 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <fstream>
 
 #include "snapshot/heap_cache.hpp"
 #include "snapshot/node_process.hpp"
+#include "snapshot/smoke.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -128,29 +130,31 @@ MakeResult make_snapshot(const MakeOptions& options) {
     args.push_back("--preimport");
     args.push_back(join(options.preimport, ","));
   }
+  if (!options.smoke.empty()) {
+    args.push_back("--smoke");
+    args.push_back(smoke_list(options.smoke));
+  }
+  // The raw file is only ours: removed however this ends.
+  struct Remove {
+    stdfs::path p;
+    ~Remove() {
+      std::error_code ec;
+      stdfs::remove(p, ec);
+    }
+  } remove_raw{raw_file};
   NodeSpawn spawn;
   spawn.argv = node_command(options.cache_dir, {}, "make-snapshot", options.runtime_dir);
   spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-  nlohmann::json answer;
-  std::error_code ec;
-  try {
-    answer = parse_answer(spawn_node(spawn), "make-snapshot");
-  } catch (...) {
-    stdfs::remove(raw_file, ec);
-    throw;
-  }
-  if (!answer.value("ok", false)) {
-    stdfs::remove(raw_file, ec);
+  auto answer = parse_answer(spawn_node(spawn), "make-snapshot");
+  // The smoke imports ran after the snapshot was written, or after the entry failed to import.
+  if (!options.smoke.empty() && options.on_smoke && answer.contains("smoke"))
+    options.on_smoke(smoke_report(answer["smoke"], options.smoke.size()));
+  if (!answer.value("ok", false))
     throw Error("snapshot: " + answer.value("error", "the JavaScript host failed"), Exit::problems);
-  }
-  std::string raw;
-  try {
-    raw = fs::read_file(raw_file);
-  } catch (...) {
-    stdfs::remove(raw_file, ec);
-    throw;
-  }
-  stdfs::remove(raw_file, ec);
+  std::error_code ec;
+  std::ifstream raw(raw_file, std::ios::binary);
+  auto raw_size = stdfs::file_size(raw_file, ec);
+  if (!raw || ec) throw Error("snapshot: cannot read " + raw_file.string(), Exit::io);
 
   nlohmann::json meta = {
       {"pyodide", runtime.version},
@@ -164,23 +168,30 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"entropy", answer.value("entropy", nlohmann::json::array())},
       {"libraries", answer.value("libraries", nlohmann::json::array())},
       {"created_by", std::string("pybundle ") + PYBUNDLE_VERSION},
-      {"id", sha256_hex(raw).substr(0, 32)},  // names the decompressed heap in the cache
+      {"id", sha256_file(raw_file).substr(0, 32)},  // names the decompressed heap in the cache
   };
   auto file = options.bundle_dir / "snapshot.bin.zst";
-  auto raw_size = raw.size();
   {
     // The first restore on this machine then needs no decompression either.
     SnapshotHeader h;
     h.meta = meta;
     h.meta["raw_size"] = raw_size;
+    char head[8] = {};
+    raw.read(head, 8);
+    raw.seekg(0);
     uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
-    for (int i = 3; i >= 0 && raw.size() >= 8; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(raw[4 + i]);
+    for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
     HeapCacheWriter keep(heap_cache_path(resolve_cache(options.cache_dir), h), heap_offset);
-    keep.write(raw);
+    auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
+    write_snapshot_file(
+        file, meta,
+        [&](char* buf, size_t n) {
+          raw.read(buf, static_cast<std::streamsize>(n));
+          return static_cast<size_t>(raw.gcount());
+        },
+        raw_size, options.level, &base, [&](std::string_view chunk) { keep.write(chunk); });
     keep.commit(raw_size);
   }
-  auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
-  write_snapshot_file(file, meta, std::move(raw), options.level, &base);
 
   MakeResult result;
   for (const auto& e : meta["entropy"]) result.warnings.push_back(entropy_warning(e));
@@ -249,7 +260,24 @@ Prepared prepare(const RunOptions& options) {
 
 namespace {
 
-NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::string& mode) {
+// Decompress the snapshot's payload into `sink` and keep a copy in the heap cache at `cached`.
+void decompress_and_keep(const Prepared& p, const stdfs::path& cached, const std::function<void(std::string_view)>& sink) {
+  HeapBase base;
+  if (p.header.meta.value("xor_wasm_data", false)) base = load_heap_base(p.runtime.dir / "pyodide.asm.wasm");
+  HeapCacheWriter keep(cached, p.header.meta.value("heap_offset", uint64_t{0}));
+  decompress_payload(
+      p.snapshot, p.header,
+      [&](std::string_view chunk) {
+        if (sink) sink(chunk);
+        keep.write(chunk);
+      },
+      &base);
+  keep.commit(p.header.meta.value("raw_size", uint64_t{0}));
+}
+
+// `need_file`: the host must read the heap from a file (serve --workers: several processes restore
+// it); a snapshot not in the heap cache yet is decompressed into it first.
+NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::string& mode, bool need_file = false) {
   NodeSpawn spawn;
   spawn.argv = node_command(options.cache_dir, options.node_flags, mode, p.runtime.dir);
   std::string entry = json_string(json_at(p.manifest, "entry"), "module");
@@ -266,6 +294,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
     }
     auto raw_size = p.header.meta.value("raw_size", uint64_t{0});
     auto cached = heap_cache_path(resolve_cache(options.cache_dir), p.header);
+    if (need_file && !heap_cache_ready(cached, p.header)) decompress_and_keep(p, cached, nullptr);
     if (heap_cache_ready(cached, p.header)) {
       spawn.argv.push_back("--snapshot-file");
       spawn.argv.push_back(cached.string());
@@ -276,26 +305,17 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
       }
       return spawn;
     }
+    if (need_file) throw Error("cannot keep the decompressed snapshot in " + cached.parent_path().string() +
+                               " for the server's workers; use --workers 1", Exit::io);
     spawn.argv.push_back("--snapshot-stdin");
     spawn.argv.push_back(std::to_string(raw_size));
-    auto file = p.snapshot;
-    auto header = p.header;
-    auto wasm = p.runtime.dir / "pyodide.asm.wasm";
     // Runs on a thread while Node starts: decompress, stream to the host, and keep a copy in the
     // heap cache for the next restore.
-    spawn.feed = [file, header, wasm, cached, raw_size](int fd) {
-      HeapBase base;
-      if (header.meta.value("xor_wasm_data", false)) base = load_heap_base(wasm);
-      HeapCacheWriter keep(cached, header.meta.value("heap_offset", uint64_t{0}));
+    spawn.feed = [p, cached](int fd) {
       bool reader_gone = false;
-      decompress_payload(
-          file, header,
-          [&](std::string_view chunk) {
-            if (!reader_gone && !write_all(fd, chunk.data(), chunk.size())) reader_gone = true;
-            keep.write(chunk);
-          },
-          &base);
-      keep.commit(raw_size);
+      decompress_and_keep(p, cached, [&](std::string_view chunk) {
+        if (!reader_gone && !write_all(fd, chunk.data(), chunk.size())) reader_gone = true;
+      });
     };
   }
   return spawn;
@@ -308,14 +328,16 @@ nlohmann::json run_bundle(const RunOptions& options) {
   auto p = prepare(options);
   double prepare_ms = ms_since(start);
   if (!p.note.empty() && options.warn) options.warn(p.note);
-  auto opts = options;
-  // One request: V8's optimising tier would compile the interpreter for a request that is over
-  // before the code is ready (hundreds of ms of CPU); the baseline tier answers sooner.
-  // (Not --wasm-lazy-validation: Pyodide detects wasm features by compiling probes that must fail.)
-  if (opts.node_flags.empty()) opts.node_flags = {"--liftoff-only"};
-  auto spawn = app_spawn(opts, p, "run");
+  // No V8 flags, as for serve: V8 rejects a code cache made under other flags (with --liftoff-only
+  // for run alone each would throw away the other's), and its dynamic tiering optimises only the
+  // hot wasm functions, which --no-snapshot's imports need.
+  auto spawn = app_spawn(options, p, "run");
   spawn.argv.push_back("--url");
   spawn.argv.push_back(options.url);
+  if (!options.smoke.empty()) {
+    spawn.argv.push_back("--smoke");
+    spawn.argv.push_back(smoke_list(options.smoke));
+  }
   auto answer = parse_answer(spawn_node(spawn), "run");
   answer["process_ms"] = std::round(ms_since(start) * 10) / 10;
   answer["prepare_ms"] = std::round(prepare_ms * 10) / 10;
@@ -326,8 +348,11 @@ nlohmann::json run_bundle(const RunOptions& options) {
 int serve_bundle(const ServeOptions& options) {
   auto p = prepare(options.run);
   if (!p.note.empty() && options.run.warn) options.run.warn(p.note);
-  auto spawn = app_spawn(options.run, p, "serve");
-  for (std::string s : std::initializer_list<std::string>{"--host", options.host, "--port", std::to_string(options.port)}) spawn.argv.push_back(s);
+  int workers = std::max(1, options.workers);
+  auto spawn = app_spawn(options.run, p, "serve", workers > 1 && !p.snapshot.empty());
+  for (std::string s : std::initializer_list<std::string>{"--host", options.host, "--port", std::to_string(options.port),
+                                                          "--workers", std::to_string(workers)})
+    spawn.argv.push_back(s);
   if (!options.json) spawn.argv.push_back("--quiet-answer=1");
   spawn.capture_stdout = false;
   spawn.forward_signals = true;

@@ -152,26 +152,35 @@ size_t SmokeReport::failed() const {
 
 SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir, const std::vector<std::string>& modules,
                   const stdfs::path& cache_dir) {
-  SmokeReport report;
-  if (modules.empty()) return report;
+  if (modules.empty()) return {};
   stdfs::path cache = cache_dir;
   if (cache.empty()) {
     const char* env = std::getenv("PYBUNDLE_CACHE_DIR");
     cache = env && *env ? stdfs::path(env) : fs::default_cache_dir();
   }
+  auto start = std::chrono::steady_clock::now();
+  auto answer = run_host(runtime_dir, "smoke",
+                         {"--bundle", stdfs::absolute(bundle_dir).string(), "--modules", smoke_list(modules),
+                          "--code-cache", (cache / "v8").string()});
+  auto report = smoke_report(answer.value("modules", nlohmann::json::array()), modules.size());
+  report.process_ms =
+      std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() * 10) / 10;
+  report.timings = answer.value("timings_ms", nlohmann::json::object());
+  return report;
+}
+
+std::string smoke_list(const std::vector<std::string>& modules) {
   std::string list;
   for (const auto& m : modules) {
     if (m.empty() || m.find(',') != std::string::npos) throw Error("smoke: '" + m + "' is not a module name", Exit::usage);
     list += (list.empty() ? "" : ",") + m;
   }
-  auto start = std::chrono::steady_clock::now();
-  auto answer = run_host(runtime_dir, "smoke",
-                         {"--bundle", stdfs::absolute(bundle_dir).string(), "--modules", list, "--code-cache",
-                          (cache / "v8").string()});
-  report.process_ms =
-      std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() * 10) / 10;
-  report.timings = answer.value("timings_ms", nlohmann::json::object());
-  for (const auto& m : answer.value("modules", nlohmann::json::array())) {
+  return list;
+}
+
+SmokeReport smoke_report(const nlohmann::json& modules, size_t expected) {
+  SmokeReport report;
+  for (const auto& m : modules) {
     SmokeResult r;
     r.module = m.value("module", "");
     r.ok = m.value("ok", false);
@@ -190,9 +199,9 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
     r.ms = m.value("ms", 0.0);
     report.results.push_back(std::move(r));
   }
-  if (report.results.size() != modules.size())
+  if (report.results.size() != expected)
     throw Error("smoke: the JavaScript host answered for " + std::to_string(report.results.size()) + " of " +
-                    std::to_string(modules.size()) + " modules",
+                    std::to_string(expected) + " modules",
                 Exit::internal);
   return report;
 }

@@ -50,6 +50,12 @@ struct SmokeReport {
 SmokeReport smoke(const std::filesystem::path& bundle_dir, const std::filesystem::path& runtime_dir,
                   const std::vector<std::string>& modules, const std::filesystem::path& cache_dir = {});
 
+// "a,b,c" for the host's --modules/--smoke; throws pb::Error (Exit::usage) on a name holding a comma.
+std::string smoke_list(const std::vector<std::string>& modules);
+// The host's per-module answers (smoke mode's "modules", make-snapshot's "smoke"); throws pb::Error
+// when it does not hold `expected` of them.
+SmokeReport smoke_report(const nlohmann::json& modules, size_t expected);
+
 // The module names of a smoke list.
 std::vector<std::string> names(const std::vector<SmokeModule>& modules);
 

@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string_view>
 #include <thread>
+#include <vector>
 
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
@@ -193,22 +194,70 @@ SnapshotHeader read_header(const stdfs::path& file) {
 
 void write_snapshot_file(const stdfs::path& file, nlohmann::json meta, std::string raw, int level,
                          const HeapBase* base) {
+  size_t pos = 0;
+  auto size = raw.size();
+  write_snapshot_file(
+      file, std::move(meta),
+      [&](char* buf, size_t n) {
+        n = std::min(n, raw.size() - pos);
+        std::memcpy(buf, raw.data() + pos, n);
+        pos += n;
+        return n;
+      },
+      size, level, base);
+}
+
+void write_snapshot_file(const stdfs::path& file, nlohmann::json meta, const RawReader& read, uint64_t raw_size,
+                         int level, const HeapBase* base, const std::function<void(std::string_view)>& raw_copy) {
+  // Streamed a chunk at a time: neither the raw heap nor the compressed file is ever held whole.
+  std::vector<char> chunk(1 << 20);
+  size_t have = 0;
+  auto fill = [&] {
+    while (have < chunk.size()) {
+      size_t n = read(chunk.data() + have, chunk.size() - have);
+      if (n == 0) break;
+      have += n;
+    }
+  };
+  fill();
   // Pyodide's own header: u32 magic, u32 offset of the heap, ...
-  if (raw.size() < 16) throw Error("snapshot: Pyodide's snapshot is too short", Exit::internal);
-  uint64_t heap_offset = get_u32(raw.data() + 4);
-  if (heap_offset > raw.size()) throw Error("snapshot: bad heap offset in Pyodide's snapshot", Exit::internal);
+  if (have < 16 || raw_size < 16) throw Error("snapshot: Pyodide's snapshot is too short", Exit::internal);
+  uint64_t heap_offset = get_u32(chunk.data() + 4);
+  if (heap_offset > raw_size) throw Error("snapshot: bad heap offset in Pyodide's snapshot", Exit::internal);
   meta["heap_offset"] = heap_offset;
   meta["xor_wasm_data"] = base != nullptr;
-  if (base) xor_heap_base(*base, raw.data() + heap_offset, raw.size() - heap_offset, 0);
   meta["format"] = kFormatVersion;
-  meta["raw_size"] = raw.size();
+  meta["raw_size"] = raw_size;
   meta["zstd_level"] = level;
   std::string m = meta.dump();
-  std::string out(kMagic);
-  put_u32(out, kFormatVersion);
-  put_u32(out, static_cast<uint32_t>(m.size()));
-  out += m;
-  size_t header = out.size();
+  std::string head(kMagic);
+  put_u32(head, kFormatVersion);
+  put_u32(head, static_cast<uint32_t>(m.size()));
+  head += m;
+
+  // Written under a temporary name, removed unless it was renamed into place.
+  struct Tmp {
+    stdfs::path path;
+    int fd = -1;
+    bool keep = false;
+    ~Tmp() {
+      if (fd >= 0) ::close(fd);
+      if (!keep) ::unlink(path.c_str());
+    }
+  } tmp{file.string() + ".tmp-" + std::to_string(::getpid())};
+  tmp.fd = ::open(tmp.path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (tmp.fd < 0) throw Error("cannot create " + tmp.path.string() + ": " + std::strerror(errno), Exit::io);
+  int fd = tmp.fd;
+  auto put = [&](const char* p, size_t n) {
+    while (n > 0) {
+      ssize_t w = ::write(fd, p, n);
+      if (w < 0 && errno == EINTR) continue;
+      if (w < 0) throw Error("cannot write " + tmp.path.string() + ": " + std::strerror(errno), Exit::io);
+      p += w;
+      n -= static_cast<size_t>(w);
+    }
+  };
+  put(head.data(), head.size());
 
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   if (!cctx) throw Error("zstd: out of memory", Exit::internal);
@@ -217,17 +266,39 @@ void write_snapshot_file(const stdfs::path& file, nlohmann::json meta, std::stri
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_checksumFlag, 1);
   // Worker threads when libzstd was built with them; ignored otherwise.
   ZSTD_CCtx_setParameter(cctx, ZSTD_c_nbWorkers, static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  ZSTD_CCtx_setPledgedSrcSize(cctx, raw.size());
-  out.resize(header + ZSTD_compressBound(raw.size()));
-  ZSTD_inBuffer in{raw.data(), raw.size(), 0};
-  ZSTD_outBuffer ob{out.data() + header, out.size() - header, 0};
-  size_t rc;
-  do {
-    rc = ZSTD_compressStream2(cctx, &ob, &in, ZSTD_e_end);
-    if (ZSTD_isError(rc)) throw zstd_error(file, rc);
-  } while (rc != 0);
-  out.resize(header + ob.pos);
-  fs::write_file_atomic(file, out);
+  ZSTD_CCtx_setPledgedSrcSize(cctx, raw_size);
+  std::vector<char> obuf(ZSTD_CStreamOutSize());
+  uint64_t pos = 0;
+  for (;;) {
+    if (pos + have > raw_size) throw Error("snapshot: Pyodide's snapshot is longer than its size", Exit::internal);
+    if (raw_copy && have) raw_copy(std::string_view(chunk.data(), have));
+    if (base && pos + have > heap_offset) {
+      size_t skip = pos < heap_offset ? static_cast<size_t>(heap_offset - pos) : 0;
+      xor_heap_base(*base, chunk.data() + skip, have - skip, pos + skip - heap_offset);
+    }
+    pos += have;
+    bool last = pos == raw_size;
+    ZSTD_inBuffer in{chunk.data(), have, 0};
+    size_t rc;
+    do {
+      ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
+      rc = ZSTD_compressStream2(cctx, &ob, &in, last ? ZSTD_e_end : ZSTD_e_continue);
+      if (ZSTD_isError(rc)) throw zstd_error(file, rc);
+      put(obuf.data(), ob.pos);
+    } while (last ? rc != 0 : in.pos < in.size);
+    if (last) break;
+    have = 0;
+    fill();
+    if (have == 0) throw Error("snapshot: Pyodide's snapshot ended after " + std::to_string(pos) + " of " +
+                                   std::to_string(raw_size) + " bytes", Exit::internal);
+  }
+  bool ok = ::fsync(fd) == 0;
+  ok = ::close(fd) == 0 && ok;
+  tmp.fd = -1;
+  if (!ok) throw Error("cannot write " + tmp.path.string() + ": " + std::strerror(errno), Exit::io);
+  if (::rename(tmp.path.c_str(), file.c_str()) != 0)
+    throw Error("cannot rename into " + file.string() + ": " + std::strerror(errno), Exit::io);
+  tmp.keep = true;
 }
 
 void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,

@@ -145,6 +145,19 @@ class HappyPath(FetchCase):
         self.assertEqual(self.server.log, [])
 
 
+class HostRamp(FetchCase):
+    sizes = [40_000] * 8
+
+    def test_connections_to_one_host_start_few_and_ramp_up(self):
+        # A server with a short listen queue drops a burst of SYNs (1 s each to recover).
+        self.server.add_fault("*", "delay", times=None, seconds=0.5)
+        files = self.fetch_ok([self.request(i) for i in range(8)], concurrency=16)
+        self.assert_cached(files, range(8))
+        times = sorted(e["time"] for e in self.server.log)
+        # Four requests at first; a fifth only once a transfer has finished (after its delay).
+        self.assertGreaterEqual(times[4] - times[0], 0.4, times)
+
+
 class TransientFaults(FetchCase):
     def test_http_500_twice_then_success(self):
         self.server.add_fault(self.path(0), "status", times=2, code=500)

@@ -1,5 +1,6 @@
 """pybundle serve: requests reach on_fetch with method, URL, headers and body; every kind of return
-value becomes a response; an exception is a 500 and the server keeps serving."""
+value becomes a response; an exception is a 500 and the server keeps serving; a sync on_fetch is
+called directly (no event loop); --workers 2 restores two processes, each with its own entropy."""
 import json
 import os
 import shutil
@@ -14,14 +15,24 @@ import bundles
 import support
 
 APP = '''
-import json
+import inspect, json, random, sys
+
+first = None  # the first random number this process drew, and how many requests it answered
+count = 0
 
 class Response:
     def __init__(self, body, status=200, headers=None):
         self.body, self.status, self.headers = body, status, headers or {}
 
-async def on_fetch(request):
+def on_fetch(request):
+    global first, count
     path = request.path
+    if path == "/who":
+        count += 1
+        first = first or random.random()
+        return {"first": first, "count": count}
+    if path == "/caller":  # the host's caller: a coroutine when the call went through the event loop
+        return "coroutine" if sys._getframe(1).f_code.co_flags & inspect.CO_COROUTINE else "direct"
     if path == "/echo":
         return {"method": request.method, "url": request.url, "body": request.text(),
                 "header": request.headers.get("X-Test"), "query": request.query}
@@ -49,7 +60,8 @@ class ServeCase(unittest.TestCase):
         env = dict(os.environ, **bundles.env())
         cls.stderr_path = os.path.join(cls.tmp, "stderr.txt")
         cls.stderr = open(cls.stderr_path, "w")
-        cls.proc = subprocess.Popen([support.PYBUNDLE, "serve", cls.bundle, "--port", "0", "--format", "json"],
+        cls.proc = subprocess.Popen([support.PYBUNDLE, "serve", cls.bundle, "--port", "0", "--format", "json",
+                                     "--workers", "2"],
                                     stdout=subprocess.PIPE, stderr=cls.stderr, text=True, env=env)
         line = cls.proc.stdout.readline()
         if not line:
@@ -100,6 +112,16 @@ class ServeCase(unittest.TestCase):
         status, headers, body = self.fetch("/created")
         self.assertEqual((status, body, headers["x-made"]), (201, b"made", "yes"))
         self.assertEqual(self.fetch("/none")[0], 204)
+
+    def test_a_sync_handler_is_called_directly(self):
+        self.assertEqual(self.fetch("/caller")[::2], (200, b"direct"))
+
+    def test_two_workers_share_the_requests_with_their_own_entropy(self):
+        self.assertEqual(self.startup["workers"], 2)
+        seen = [json.loads(self.fetch("/who")[2]) for _ in range(6)]
+        firsts = {w["first"] for w in seen}
+        self.assertEqual(len(firsts), 2, seen)  # two processes answered, each reseeded on its own
+        self.assertLess(max(w["count"] for w in seen), 6, seen)
 
     def test_an_exception_is_a_500_and_the_server_keeps_serving(self):
         status, _, body = self.fetch("/raise")

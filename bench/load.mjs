@@ -1,0 +1,42 @@
+// node load.mjs URL CONNECTIONS SECONDS: keep-alive GET load from CONNECTIONS clients, one request
+// in flight each; prints JSON {rps, p50_ms, p99_ms, errors}. (No load tool is installed here, and
+// the same client drives both servers being compared.)
+import http from "node:http";
+
+const [url, connections = "1", seconds = "5"] = process.argv.slice(2);
+const agent = new http.Agent({ keepAlive: true, maxSockets: Number(connections) });
+const lat = [];
+let errors = 0;
+const end = performance.now() + Number(seconds) * 1000;
+
+function once() {
+  return new Promise((resolve) => {
+    const t = performance.now();
+    http.get(url, { agent }, (res) => {
+      res.on("data", () => {});
+      res.on("end", () => {
+        if (res.statusCode !== 200) errors++;
+        lat.push(performance.now() - t);
+        resolve();
+      });
+    }).on("error", () => {
+      errors++;
+      resolve();
+    });
+  });
+}
+
+async function client() {
+  while (performance.now() < end) await once();
+}
+
+// A short warm-up, then the measured run.
+await Promise.all(Array.from({ length: Number(connections) }, () => once()));
+lat.length = 0;
+const t0 = performance.now();
+await Promise.all(Array.from({ length: Number(connections) }, client));
+const took = (performance.now() - t0) / 1000;
+lat.sort((a, b) => a - b);
+const q = (p) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))];
+console.log(JSON.stringify({ rps: lat.length / took, p50_ms: q(0.5), p99_ms: q(0.99), errors, requests: lat.length }));
+agent.destroy();

@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# `pybundle serve` against CPython's threaded http.server calling the same on_fetch (bench/
+# cpython_server.py), both driven by the same keep-alive client (bench/load.mjs, SERVE_SECONDS
+# each, default 5): a trivial handler and a jinja2 page (100 rows), requests per second at 16
+# connections (--workers 2 and 1) and p99 latency at 1 connection.
+source "$(dirname "$0")/lib.sh"
+serve_flask_corpus
+seconds=${SERVE_SECONDS:-5}
+printf 'def on_fetch(request):\n    return "ok"\n' >"$work/corpus/project/src/app.py"
+"$PYBUNDLE" -q build "$work/corpus/project" --out "$work/trivial" --no-smoke >&2
+cat >"$work/corpus/project/src/app.py" <<'PY'
+import jinja2
+
+PAGE = jinja2.Environment(autoescape=True).from_string(
+    "<html><body><h1>{{ title }}</h1><ul>{% for i in items %}<li>{{ i.name }}: {{ i.value }}</li>{% endfor %}"
+    "</ul></body></html>")
+
+
+def on_fetch(request):
+    return PAGE.render(title="Items", items=[{"name": f"item {i}", "value": i * i} for i in range(100)])
+PY
+"$PYBUNDLE" -q build "$work/corpus/project" --out "$work/jinja" --no-smoke >&2
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+wait_up() { for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/" >/dev/null && return; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
+# load SERVER_CMD PORT CONNECTIONS: start the server, measure, stop it; prints load.mjs's JSON.
+load() {
+  $1 >/dev/null 2>&1 &
+  local pid=$!
+  wait_up "$2"
+  node "$BENCH_DIR/load.mjs" "http://127.0.0.1:$2/" "$3" "$seconds"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+}
+# row FIGURE BUNDLE WORKERS CONNECTIONS FIELD TARGET
+row() {
+  local p1 p2 ours theirs; p1=$(free_port); p2=$(free_port)
+  ours=$(load "$PYBUNDLE serve $2 --port $p1 --workers $3" "$p1" "$4")
+  theirs=$(load "python3 $BENCH_DIR/cpython_server.py $2 $p2" "$p2" "$4")
+  python3 - "$1" "$5" "$6" "$ours" "$theirs" >>"$BENCH_RESULTS" <<'PY'
+import json, sys
+fig, field, target, ours, theirs = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
+unit = "req/s" if field == "rps" else "ms"
+print(f"| {fig} | {ours[field]:.1f} {unit} | {theirs[field]:.1f} {unit} | {ours[field] / theirs[field]:.2f}× | {target} |")
+PY
+}
+row "serve --workers 2, trivial handler, 16 connections vs CPython threaded http.server" "$work/trivial" 2 16 rps "≥ 1.0×"
+row "serve --workers 2, jinja2 page, 16 connections vs CPython" "$work/jinja" 2 16 rps "≥ 1.0×"
+row "serve --workers 1, jinja2 page, 16 connections vs CPython" "$work/jinja" 1 16 rps "report"
+row "serve --workers 2, jinja2 page, p99 at 1 connection vs CPython" "$work/jinja" 2 1 p99_ms "≤ 2×"
