@@ -71,4 +71,17 @@ void refuse_github_format(CLI::App& cmd) {
 // The newest release whose snapshot round trip passes on the flask-app corpus (README).
 std::string default_target() { return "pyodide@314.0.7"; }
 
+// Each has its facts in tests/integration/bundles.py and runs in test_plan.py.
+const std::vector<std::string>& supported_releases() {
+  static const std::vector<std::string> releases = {"0.27.7", "0.29.3", "314.0.7"};
+  return releases;
+}
+
+std::string version_text() {
+  std::string text = std::string("pybundle ") + PYBUNDLE_VERSION + " (commit " + build_commit() + ")\n" +
+                     "default target: " + default_target() + "\nsupported targets:";
+  for (const auto& r : supported_releases()) text += " pyodide@" + r;
+  return text;
+}
+
 }  // namespace pb::cli

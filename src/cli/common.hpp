@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
@@ -49,8 +50,16 @@ void register_serve(CLI::App& app);
 void register_snapshot(CLI::App& app);
 void register_check(CLI::App& app);
 void register_completions(CLI::App& app);
+void register_self(CLI::App& app);
 
 // Options shared by commands that resolve a target.
 std::string default_target();
+// The Pyodide releases the tests run against ("0.27.7", ...), oldest first; the default is one.
+const std::vector<std::string>& supported_releases();
+
+// The git commit this binary was built from (vcs_tag at build time; "unknown" outside git).
+std::string build_commit();
+// What `pybundle --version` prints: version, commit, default and supported targets.
+std::string version_text();
 
 }  // namespace pb::cli

@@ -8,8 +8,7 @@
 int main(int argc, char** argv) {
   using namespace pb::cli;
   CLI::App app{"pybundle: bundle a Python project for Pyodide, with a memory snapshot"};
-  app.set_version_flag("--version", std::string("pybundle ") + PYBUNDLE_VERSION + " (default target " +
-                                        default_target() + ")");
+  app.set_version_flag("--version", version_text(), "Print the version, commit, default and supported targets");
   app.require_subcommand(1);
   app.fallthrough();  // global options (-q, -v, --color, ...) after the command too, as uv allows
   auto& g = global();
@@ -29,6 +28,7 @@ int main(int argc, char** argv) {
   register_snapshot(app);
   register_check(app);
   register_completions(app);
+  register_self(app);
   for (auto* cmd : app.get_subcommands({}))
     if (cmd->get_name() != "check") refuse_github_format(*cmd);
 

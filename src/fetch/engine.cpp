@@ -18,6 +18,7 @@
 
 #include <fmt/format.h>
 
+#include "fetch/ca_store.hpp"
 #include "fetch/committer.hpp"
 #include "fetch/retry.hpp"
 #include "util/error.hpp"
@@ -94,10 +95,15 @@ class Engine {
     if (!multi_) throw Error("libcurl: cannot create a transfer handle", Exit::internal);
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     committer_ = std::make_unique<Committer>([this] { curl_multi_wakeup(multi_); });
-    ca_file_ = options.ca_file.string();
-    if (ca_file_.empty())
-      if (const char* env = std::getenv("SSL_CERT_FILE"); env && *env) ca_file_ = env;
-    if (const char* env = std::getenv("SSL_CERT_DIR"); env && *env) ca_dir_ = env;
+    // Always named explicitly: the static release build's libcurl only knows its build machine's paths.
+    if (options.ca_file.empty()) {
+      auto store = system_ca_store();
+      ca_file_ = store.file;
+      ca_dir_ = store.dir;
+    } else {
+      ca_file_ = options.ca_file.string();
+      if (const char* env = std::getenv("SSL_CERT_DIR"); env && *env) ca_dir_ = env;
+    }
     netrc_file_ = options.netrc_file.string();
     if (netrc_file_.empty())
       if (const char* env = std::getenv("NETRC"); env && *env) netrc_file_ = env;

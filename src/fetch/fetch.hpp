@@ -51,7 +51,7 @@ struct Options {
   int connect_timeout = 30;           // seconds
   double retry_base_delay = 0.5;      // first backoff in seconds; doubles per attempt, jittered
   double retry_max_delay = 30;        // cap for backoff and for a server's Retry-After
-  std::filesystem::path ca_file;      // empty: $SSL_CERT_FILE, else the system store
+  std::filesystem::path ca_file;      // empty: $SSL_CERT_FILE, else the system store (ca_store.hpp)
   std::filesystem::path netrc_file;   // empty: $NETRC, else ~/.netrc (if present)
   Reporter reporter;                  // optional
 };

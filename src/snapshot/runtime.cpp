@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 #include <regex>
 
 #include "snapshot/snapshot.hpp"
@@ -79,17 +80,23 @@ std::string tail_lines(const std::string& text, size_t n) {
 
 }  // namespace
 
-stdfs::path ensure_runtime(const std::string& version, const stdfs::path& cache_dir) {
-  if (!valid_version(version)) throw Error("invalid Pyodide version '" + version + "'", Exit::usage);
+std::optional<stdfs::path> find_runtime(const std::string& version, const stdfs::path& cache_dir) {
   if (const char* env = std::getenv("PYBUNDLE_PYODIDE_DIR"); env && *env) {
     for (auto dir : {stdfs::path(env), stdfs::path(env) / version / "node_modules" / "pyodide"}) {
       if (package_version(dir) == version) return stdfs::absolute(dir);
     }
   }
+  auto pkg = cache_dir / "runtimes" / ("pyodide-" + version) / "node_modules" / "pyodide";
+  if (package_version(pkg) == version) return stdfs::absolute(pkg);
+  return std::nullopt;
+}
+
+stdfs::path ensure_runtime(const std::string& version, const stdfs::path& cache_dir) {
+  if (!valid_version(version)) throw Error("invalid Pyodide version '" + version + "'", Exit::usage);
+  if (auto found = find_runtime(version, cache_dir)) return *found;
   auto root = cache_dir / "runtimes";
   auto final_dir = root / ("pyodide-" + version);
   auto pkg = final_dir / "node_modules" / "pyodide";
-  if (package_version(pkg) == version) return stdfs::absolute(pkg);
 
   std::error_code ec;
   stdfs::create_directories(root, ec);

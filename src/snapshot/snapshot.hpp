@@ -23,6 +23,8 @@ std::filesystem::path find_node();
 // <cache>/runtimes/pyodide-<version>/node_modules/pyodide, installed with npm on first use
 // (under a lock, into a temporary directory renamed into place).
 std::filesystem::path ensure_runtime(const std::string& version, const std::filesystem::path& cache_dir);
+// That directory when `version` is already there; nullopt when ensure_runtime would install it.
+std::optional<std::filesystem::path> find_runtime(const std::string& version, const std::filesystem::path& cache_dir);
 
 // What identifies a runtime build: its version and Pyodide's BUILD_ID (a hash of the wasm
 // runtime; falls back to the sha256 of pyodide.asm.wasm).

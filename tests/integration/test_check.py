@@ -566,7 +566,7 @@ class Precedence(unittest.TestCase):
         return next(c for c in doc["checks"] if c["name"] == "size")
 
     def test_target(self):
-        default = support.run("--version").stdout.split("default target ")[1].rstrip(")\n")
+        default = support.run("--version").stdout.split("default target: ")[1].split("\n")[0]
         self.assertEqual(self.target(), default)
         self.configure('target = "pyodide@0.27.7"\n')
         self.assertEqual(self.target(), "pyodide@0.27.7")
