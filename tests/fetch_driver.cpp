@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     options.connect_timeout = o.value("connect_timeout", options.connect_timeout);
     options.retry_base_delay = o.value("retry_base_delay", options.retry_base_delay);
     options.retry_max_delay = o.value("retry_max_delay", options.retry_max_delay);
+    options.max_download = o.value("max_download", options.max_download);
     options.ca_file = o.value("ca_file", "");
     options.netrc_file = o.value("netrc_file", "");
     for (const auto& m : o.value("mirrors", json::array())) options.mirrors.push_back(f::parse_mirror(m));

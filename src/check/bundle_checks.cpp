@@ -79,7 +79,12 @@ Check manifest(const stdfs::path& bundle, json& out) {
   }
   json m;
   try {
-    m = json::parse(fs::read_file(bundle / kManifest));
+    auto text = fs::read_file(bundle / kManifest);
+    if (json_too_deep(text)) {
+      c.add({.code = "manifest-invalid", .message = kTooDeep, .file = file});
+      return c;
+    }
+    m = json::parse(text);
   } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
     c.add({.code = "manifest-invalid", .message = std::string("not valid JSON: ") + e.what(), .file = file});
     return c;

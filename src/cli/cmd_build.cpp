@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <iostream>
 
 #include <fmt/format.h>
@@ -14,7 +15,9 @@
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
 #include "util/sha256.hpp"
+#include "vendor/out_guard.hpp"
 #include "vendor/shrink.hpp"
 #include "vendor/vendor.hpp"
 
@@ -29,6 +32,7 @@ struct BuildOptions {
   bool no_smoke = false;
   bool offline = false;
   int concurrency = 16;
+  uint64_t max_download = uint64_t(1) << 30;
   std::vector<std::string> mirrors;
   std::filesystem::path ca_file, netrc_file;
   std::vector<std::string> keep;
@@ -68,6 +72,7 @@ std::vector<std::filesystem::path> fetch_wheels(const plan::Plan& p, const proje
   fo.cache_dir = global().cache();
   fo.concurrency = o.concurrency;
   fo.offline = o.offline;
+  fo.max_download = o.max_download;
   fo.base_dir = project.dir;
   fo.ca_file = o.ca_file;
   fo.netrc_file = o.netrc_file;
@@ -80,6 +85,7 @@ std::vector<std::filesystem::path> fetch_wheels(const plan::Plan& p, const proje
       if (e.kind == fetch::Event::Kind::cached) info("  " + e.label + ": cache hit");
       if (inner) inner(e);
     };
+  fo.warn = [](const std::string& w) { warning(w); };
   return fetch::fetch_all(requests, fo);
 }
 
@@ -123,6 +129,21 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
   vendor::write_manifest(staged, spec, report);
 }
 
+// Every option that can be wrong, checked before anything touches the disk.
+void validate(const BuildOptions& o) {
+  if (!o.archive.empty()) vendor::check_archive_name(o.archive);
+  if (!o.compile.empty() && o.compile != "true") vendor::parse_compile_mode(o.compile);
+  for (const auto& m : o.mirrors) fetch::parse_mirror(m);
+  vendor::source_date_epoch();
+}
+
+vendor::OutGuard out_guard(const project::Project& project, const std::string& entry) {
+  auto entry_dir = std::filesystem::path(entry).parent_path();
+  const char* home = std::getenv("HOME");
+  return {project.dir, entry_dir.empty() ? std::filesystem::path() : project.dir / entry_dir, global().cache(),
+          home && *home ? std::filesystem::path(home) : std::filesystem::path()};
+}
+
 void build(const BuildOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   auto lap = t0;
@@ -131,6 +152,7 @@ void build(const BuildOptions& o) {
     if (global().verbose > 0) info(fmt::format("{}: {:.2f}s", name, std::chrono::duration<double>(now - lap).count()));
     lap = now;
   };
+  validate(o);
   auto inputs = run_plan(o.in);
   phase("plan");
   const auto& project = inputs.project;
@@ -138,14 +160,20 @@ void build(const BuildOptions& o) {
   for (const auto& w : p.warnings) warning(w);
   if (!p.ok()) fail_plan(p);
 
-  auto files = fetch_wheels(p, project, o);
-  phase("fetch");
-
   vendor::BundleSpec spec;
   spec.out = o.out.empty() ? project.dir / "dist" : o.out;
   spec.app_dir = project.dir;
   spec.entry = entry_of(project);
   spec.include = project.config.include;
+  const auto guard = out_guard(project, spec.entry);
+  vendor::check_out(spec.out, guard);
+  if (!o.archive.empty() && vendor::is_within(o.archive, spec.out))
+    throw Error("--archive " + o.archive.string() + ": inside --out " + spec.out.string() +
+                    ", which the build replaces",
+                Exit::usage);
+
+  auto files = fetch_wheels(p, project, o);
+  phase("fetch");
   const auto& t = inputs.target;
   spec.target = {{"pyodide", t.pyodide_version}, {"python", t.python_version}, {"abi", t.abi_version},
                  {"platform", t.platform}};
@@ -194,7 +222,11 @@ void build(const BuildOptions& o) {
     }
     if (smoke) smoke->finish();
     if (smoke) phase("smoke");
+    // Written from the staged tree, so a failing archive leaves the earlier bundle as it was.
+    if (!o.archive.empty()) vendor::write_archive(staged, o.archive, vendor::source_date_epoch());
+    vendor::check_out(spec.out, guard);  // again: time passed since the first look
     fs::replace_dir(staged, spec.out);
+    interrupt::forget(staged);
   } catch (...) {
     auto why = std::current_exception();
     // A snapshot that failed because the trim broke an import: the smoke run names the file.
@@ -207,9 +239,9 @@ void build(const BuildOptions& o) {
     }
     std::error_code ec;
     std::filesystem::remove_all(staged, ec);
+    interrupt::forget(staged);
     std::rethrow_exception(why);
   }
-  if (!o.archive.empty()) vendor::write_archive(spec.out, o.archive, vendor::source_date_epoch());
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (global().format == Format::json) {
@@ -246,6 +278,9 @@ void register_build(CLI::App& app) {
                 "--no-snapshot; an entry that does not import, or a trim that breaks an import, fails the build)");
   cmd->add_flag("--offline", o.offline, "Use only the cache; name every file that is missing");
   cmd->add_option("-j,--concurrency", o.concurrency, "Parallel downloads (default 16)")->check(CLI::Range(1, 256));
+  cmd->add_option("--max-download", o.max_download,
+                  "Largest file fetched when the lock gives no size, in bytes (default 1 GiB)")
+      ->check(CLI::PositiveNumber);
   cmd->add_option("--mirror", o.mirrors, "Rewrite URLs starting with FROM to start with TO (FROM=TO, repeatable)");
   cmd->add_option("--ca-file", o.ca_file, "CA certificates for HTTPS (default $SSL_CERT_FILE, else the system's)");
   cmd->add_option("--netrc-file", o.netrc_file, "Credentials file (default $NETRC, else ~/.netrc)");

@@ -35,6 +35,7 @@
 
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
+#include "fetch/source.hpp"
 #include "util/error.hpp"
 
 namespace pb::cli {
@@ -52,7 +53,7 @@ nlohmann::json to_json(const Planned& p, const AppFiles& app) {
                         {"version", i.version},
                         {"origin", plan::to_string(i.origin)},
                         {"filename", opt(i.filename)},
-                        {"url", opt(i.url)},
+                        {"url", opt(fetch::redact_url(i.url))},  // credentials stay out of every output
                         {"path", opt(i.path)},
                         {"sha256", opt(i.sha256)},
                         {"size", i.size ? json(*i.size) : json(nullptr)},
@@ -77,7 +78,7 @@ nlohmann::json to_json(const Planned& p, const AppFiles& app) {
         {"python", p.target.python_version},
         {"abi", p.target.abi_version},
         {"platform", p.target.platform},
-        {"index_url", p.target.index_url}}},
+        {"index_url", fetch::redact_url(p.target.index_url)}}},
       {"selection",
        {{"packages", s.packages},
         {"all_packages", s.all_packages},

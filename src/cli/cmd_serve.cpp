@@ -19,6 +19,7 @@ struct ServeArgs {
   std::string host = "127.0.0.1";
   int port = 8787;
   int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  uint64_t max_body = uint64_t(100) << 20;
 };
 
 }  // namespace
@@ -33,6 +34,8 @@ void register_serve(CLI::App& app) {
                   "Node processes serving requests, each restored from the snapshot with its own entropy "
                   "(default: the number of cores)")
       ->check(CLI::Range(1, 256));
+  cmd->add_option("--max-body", a->max_body, "Largest request body in bytes; larger ones are answered 413 (default 100 MiB)")
+      ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-snapshot", a->no_snapshot, "Import the entry from scratch instead of restoring");
   cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
                 "Import from scratch when the snapshot does not match the bundle or runtime");
@@ -47,6 +50,7 @@ void register_serve(CLI::App& app) {
     o.host = a->host;
     o.port = a->port;
     o.workers = a->workers;
+    o.max_body = a->max_body;
     o.json = global().format == Format::json;
     int rc = snapshot::serve_bundle(o);
     if (rc != 0 && rc != 128 + 2 && rc != 128 + 15) throw Error("the server stopped (exit " + std::to_string(rc) + ")", Exit::problems);

@@ -23,7 +23,9 @@ void make(const SnapshotArgs& a) {
   auto manifest_file = dir / "bundle.json";
   nlohmann::ordered_json manifest;
   try {
-    manifest = nlohmann::ordered_json::parse(fs::read_file(manifest_file));
+    auto text = fs::read_file(manifest_file);
+    if (json_too_deep(text)) throw Error(manifest_file.string() + ": " + kTooDeep, Exit::usage);
+    manifest = nlohmann::ordered_json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(manifest_file.string() + ": " + e.what(), Exit::usage);
   }

@@ -2,11 +2,14 @@
 #include <iostream>
 
 #include "cli/common.hpp"
+#include "snapshot/node_process.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
 
 int main(int argc, char** argv) {
   using namespace pb::cli;
+  pb::interrupt::install();
   CLI::App app{"pybundle: bundle a Python project for Pyodide, with a memory snapshot"};
   app.set_version_flag("--version", version_text(), "Print the version, commit, default and supported targets");
   app.require_subcommand(1);
@@ -19,6 +22,11 @@ int main(int argc, char** argv) {
   add_format_option(app, {"github", "human", "json"}, "Output: human, json, github (github: check only)");
   app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/pybundle)")
       ->envname("PYBUNDLE_CACHE_DIR");
+  app.add_option_function<double>(
+         "--timeout", [](const double& s) { pb::snapshot::set_host_timeout(s); },
+         "Seconds one run of the JavaScript host may take (snapshot, smoke, run, check; in serve, each "
+         "request), default 300; 0: no limit")
+      ->check(CLI::NonNegativeNumber);
   register_build(app);
   register_cache(app);
   register_plan(app);

@@ -10,6 +10,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/sha256.hpp"
 
 namespace pb::fetch {
 
@@ -68,7 +69,35 @@ stdfs::path Cache::partial(const std::string& sha256) const {
 
 bool Cache::has(const std::string& sha256) const {
   struct stat st;
-  return ::stat(entry(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  return ::lstat(entry(sha256).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Cache::Entry Cache::verify(const std::string& sha256, std::string* why) const {
+  auto path = entry(sha256);
+  int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT) return Entry::absent;
+  std::string problem;
+  struct stat st;
+  if (fd < 0) {
+    problem = errno == ELOOP ? "is a symbolic link" : std::string("cannot be read: ") + std::strerror(errno);
+  } else if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    problem = "is not a regular file";
+  } else {
+    Sha256 h;
+    char buf[1 << 16];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) h.update(buf, static_cast<size_t>(n));
+    if (n < 0)
+      problem = std::string("cannot be read: ") + std::strerror(errno);
+    else if (h.hex() != sha256)
+      problem = "does not hash to its name (changed since it was stored)";
+  }
+  if (fd >= 0) ::close(fd);
+  if (problem.empty()) return Entry::good;
+  if (why) *why = "cache entry " + path.string() + " " + problem;
+  std::error_code ec;
+  stdfs::remove_all(path, ec);
+  return Entry::evicted;
 }
 
 void Cache::touch(const std::string& sha256) const { ::utimensat(AT_FDCWD, entry(sha256).c_str(), nullptr, 0); }
@@ -95,8 +124,24 @@ std::optional<EntryLock> Cache::try_lock(const std::string& sha256) const {
       throw io_error("cannot create directory", path.parent_path());
   }
   for (int attempt = 0; attempt < 16; ++attempt) {
-    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    // Never through a symbolic link, and only into a regular file with one name: anything else
+    // planted at the path is removed and the file created afresh.
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
+    struct stat planted;
+    if (fd < 0 && errno == ELOOP) {
+      ::unlink(path.c_str());
+      continue;
+    }
     if (fd < 0) throw io_error("cannot open", path);
+    if (::fstat(fd, &planted) != 0 || !S_ISREG(planted.st_mode) || planted.st_nlink != 1) {
+      ::close(fd);
+      std::error_code ec;
+      stdfs::remove_all(path, ec);
+      fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0 && errno == EEXIST) continue;
+      if (fd < 0) throw io_error("cannot open", path);
+    }
+    ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
     if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
       int err = errno;
       ::close(fd);

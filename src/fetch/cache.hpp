@@ -40,6 +40,11 @@ class Cache {
 
   // A complete entry exists (it was verified before it was renamed into place).
   bool has(const std::string& sha256) const;
+  // Hashes the entry before it is used: what anyone with write access to the cache may have
+  // changed is not trusted. An entry that is not a regular file or does not hash to its name is
+  // removed (evicted; `why` says what was wrong with which file).
+  enum class Entry { absent, good, evicted };
+  Entry verify(const std::string& sha256, std::string* why = nullptr) const;
   // Marks an entry as used now, for `cache prune` (best effort: a read-only cache is fine).
   void touch(const std::string& sha256) const;
   // Creates the directories and a CACHEDIR.TAG. Throws pb::Error (Exit::io).

@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <random>
 
 #include <fmt/format.h>
@@ -225,39 +226,55 @@ void Engine::restart_partial(Job& j) {
   j.spliced = false;
 }
 
+// A local wheel enters the cache only once it is known to be a wheel with the expected hash: the
+// source is read twice (verify, then copy), and the copy is verified again by finish_file.
 void Engine::copy_local(Job& j) {
   const auto& src = j.item->source.path;
-  int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC);
+  int in = ::open(src.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (in < 0) return fail(j, "cannot read " + src.string() + ": " + errno_text(), true);
+  struct Closer {
+    int fd;
+    ~Closer() { ::close(fd); }
+  } closer{in};
   struct stat st;
-  if (::fstat(in, &st) == 0 && S_ISDIR(st.st_mode)) {
-    ::close(in);
-    return fail(j, src.string() + " is a directory, not a file", true);
-  }
-  auto part = cache_.partial(j.item->sha256);
-  if (::ftruncate(j.lock.fd(), 0) != 0) {
-    ::close(in);
-    return fail(j, "cannot truncate " + part.string() + ": " + errno_text(), false);
-  }
+  if (::fstat(in, &st) != 0) return fail(j, "cannot read " + src.string() + ": " + errno_text(), true);
+  if (S_ISDIR(st.st_mode)) return fail(j, src.string() + " is a directory, not a file", true);
+  if (!S_ISREG(st.st_mode)) return fail(j, src.string() + " is not a regular file", true);
+  std::vector<char> buf(1 << 18);
+  // One pass: hash (and for the first pass, check the zip signature) or copy.
+  auto pass = [&](bool copy, Sha256& hash) -> std::optional<std::string> {
+    if (::lseek(in, 0, SEEK_SET) != 0) return "cannot read " + src.string() + ": " + errno_text();
+    uint64_t at = 0;
+    for (ssize_t n; (n = ::read(in, buf.data(), buf.size())) != 0;) {
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return "cannot read " + src.string() + ": " + errno_text();
+      if (at == 0 && (n < 4 || std::memcmp(buf.data(), "PK\x03\x04", 4) != 0))
+        return src.string() + " is not a wheel (not a zip archive); nothing was copied into the cache";
+      if (copy && !write_all(j.lock.fd(), buf.data(), static_cast<size_t>(n)))
+        return "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
+      hash.update(buf.data(), static_cast<size_t>(n));
+      at += static_cast<uint64_t>(n);
+      if (copy) {
+        j.offset = at;
+        progress_.add_bytes(n);
+      }
+    }
+    if (at == 0) return src.string() + " is not a wheel (empty file); nothing was copied into the cache";
+    return std::nullopt;
+  };
+  Sha256 first;
+  if (auto why = pass(false, first)) return fail(j, *why, true);
+  if (auto got = first.hex(); got != j.item->sha256)
+    return fail(j, "sha256 mismatch: expected " + j.item->sha256 + ", got " + got + "; nothing was copied into the cache",
+                true);
+  if (::ftruncate(j.lock.fd(), 0) != 0)
+    return fail(j, "cannot truncate " + cache_.partial(j.item->sha256).string() + ": " + errno_text(), false);
+  // Never more open than the source (the .part was created 0644 less the umask).
+  struct stat part;
+  if (::fstat(j.lock.fd(), &part) == 0) ::fchmod(j.lock.fd(), part.st_mode & st.st_mode & 0666);
   j.hash = std::make_unique<Sha256>();
   j.offset = 0;
-  std::vector<char> buf(1 << 18);
-  ssize_t n;
-  while ((n = ::read(in, buf.data(), buf.size())) != 0) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      ::close(in);
-      return fail(j, "cannot read " + src.string() + ": " + errno_text(), false);
-    }
-    if (!write_all(j.lock.fd(), buf.data(), static_cast<size_t>(n))) {
-      ::close(in);
-      return fail(j, "cannot write " + part.string() + ": " + errno_text(), false);
-    }
-    j.hash->update(buf.data(), static_cast<size_t>(n));
-    j.offset += static_cast<uint64_t>(n);
-    progress_.add_bytes(n);
-  }
-  ::close(in);
+  if (auto why = pass(true, *j.hash)) return fail(j, *why, true);
   finish_file(j);
 }
 
@@ -381,6 +398,13 @@ size_t Engine::write_body(Job& j, const char* data, size_t len) {
   }
   if (j.item->size && j.offset + len > *j.item->size) {
     j.abort_cause = "the server sent more than the expected " + std::to_string(*j.item->size) + " bytes";
+    j.abort_problem = true;
+    return 0;
+  }
+  // A lock entry without a size: stop at the first byte past the cap, not when the disk is full.
+  if (!j.item->size && j.offset + len > options_.max_download) {
+    j.abort_cause = "the server sent more than " + std::to_string(options_.max_download) +
+                    " bytes and the lock gives no size (raise the cap with --max-download)";
     j.abort_problem = true;
     return 0;
   }

@@ -80,22 +80,33 @@ std::vector<std::filesystem::path> fetch_all(const std::vector<Request>& request
   Progress progress(options.reporter);
   std::vector<detail::Item*> todo;
   size_t missing_offline = 0;
+  std::vector<std::string> evicted;
   uint64_t bytes_total = 0;
   for (auto& item : items) {
     if (!item.error.empty()) continue;
-    if (cache.has(item.sha256)) {
+    std::string bad;
+    auto entry = cache.verify(item.sha256, &bad);
+    if (entry == Cache::Entry::good) {
       cache.touch(item.sha256);
       item.done = item.cached = true;
       continue;
     }
     if (options.offline && item.source.kind == Source::Kind::remote) {
+      if (entry == Cache::Entry::evicted) {
+        item.error = bad + "; it was removed, and --offline forbids downloading it again";
+        item.problem = true;
+        continue;
+      }
       item.error = "not in the cache, and --offline forbids downloading it";
       ++missing_offline;
       continue;
     }
+    if (entry == Cache::Entry::evicted) evicted.push_back(bad + "; it was removed and is fetched again");
     todo.push_back(&item);
     bytes_total += item.size.value_or(0);
   }
+  if (options.warn)
+    for (const auto& w : evicted) options.warn(w);
   progress.start(items.size(), bytes_total);
   for (auto& item : items) {
     if (item.cached) {

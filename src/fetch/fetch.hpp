@@ -47,6 +47,7 @@ struct Options {
   std::vector<std::pair<std::string, std::string>> mirrors;  // URL prefix rewrites (longest match wins)
   // Additions.
   std::filesystem::path base_dir;     // for relative local paths; empty = current directory
+  uint64_t max_download = uint64_t(1) << 30;  // bytes, for a file whose size the lock does not give
   double stall_timeout = 30;          // seconds without a byte before a transfer is aborted and retried
   int connect_timeout = 30;           // seconds
   double retry_base_delay = 0.5;      // first backoff in seconds; doubles per attempt, jittered
@@ -54,6 +55,7 @@ struct Options {
   std::filesystem::path ca_file;      // empty: $SSL_CERT_FILE, else the system store (ca_store.hpp)
   std::filesystem::path netrc_file;   // empty: $NETRC, else ~/.netrc (if present)
   Reporter reporter;                  // optional
+  std::function<void(const std::string&)> warn;  // optional: a corrupt cache entry that was evicted
 };
 
 // Files in the same order as the requests. Throws pb::Errors listing every failed download

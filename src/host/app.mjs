@@ -1,4 +1,7 @@
 // Running the app: one request (run), or an HTTP server on loopback (serve).
+import fs from "node:fs";
+import { Worker } from "node:worker_threads";
+
 import { HostError, answer, log, ms, pythonMessage, splitList, t0 } from "./common.mjs";
 import { findHandler, importEntry, loadRuntime, saveCodeCache } from "./runtime.mjs";
 import { loadSnapshot } from "./snapshot.mjs";
@@ -53,6 +56,54 @@ export async function run(opts) {
   };
 }
 
+// The URL the handler sees. The request target alone decides path and query (Host is only a
+// header: "Host: x/admin?secret=1#" must not turn "GET /public" into /admin); the origin is the
+// address we listen on. Absolute-form targets keep only their path and query; null: unusable.
+export function requestUrl(target, origin) {
+  if (target.startsWith("/")) return origin + target;
+  try {
+    const u = new URL(target);
+    if (u.protocol === "http:" || u.protocol === "https:") return origin + u.pathname + u.search;
+  } catch {}
+  return null;
+}
+
+// Why the handler's answer cannot be sent, or null.
+function invalidResponse(http, r) {
+  if (!Number.isInteger(r.status) || r.status < 200 || r.status > 599) return `status ${r.status} is not between 200 and 599`;
+  for (const [k, v] of r.headers) {
+    try {
+      http.validateHeaderName(k);
+      http.validateHeaderValue(k, v);
+    } catch (e) {
+      return `header ${JSON.stringify(String(k)).slice(0, 80)}: ${e.message}`;
+    }
+  }
+  return null;
+}
+
+// A handler looping in Python blocks this thread; a worker thread raises KeyboardInterrupt in it
+// through Pyodide's interrupt buffer once the request's deadline passes.
+function requestWatchdog() {
+  const shared = new SharedArrayBuffer(16);
+  const interrupt = new Int32Array(shared, 0, 1);
+  const deadline = new BigInt64Array(shared, 8, 1);  // Date.now() ms; 0: no request running
+  const worker = new Worker(
+    `const { workerData } = require("node:worker_threads");
+     const interrupt = new Int32Array(workerData, 0, 1), deadline = new BigInt64Array(workerData, 8, 1);
+     setInterval(() => {
+       const d = Atomics.load(deadline, 0);
+       if (d !== 0n && BigInt(Date.now()) > d) { Atomics.store(deadline, 0, 0n); Atomics.store(interrupt, 0, 2); }
+     }, 20);`,
+    { eval: true, workerData: shared });
+  worker.unref();
+  return {
+    interrupt,
+    start(ms) { Atomics.store(interrupt, 0, 0); Atomics.store(deadline, 0, BigInt(Date.now() + ms)); },
+    stop() { Atomics.store(deadline, 0, 0n); Atomics.store(interrupt, 0, 0); },
+  };
+}
+
 // serve --workers N (N > 1): this process only starts N workers (node:cluster), each restoring
 // the same snapshot file with its own entropy; the cluster hands connections to them in turn.
 async function servePrimary(opts, cluster, n) {
@@ -102,41 +153,129 @@ async function servePrimary(opts, cluster, n) {
   return null;
 }
 
+const text = (status, body) => ({ status, headers: [["content-type", "text/plain; charset=utf-8"]], body: Buffer.from(body) });
+
 export async function serve(opts) {
   const n = Number(opts.workers ?? 1);
   const cluster = n > 1 ? (await import("node:cluster")).default : null;
   if (cluster?.isPrimary) return servePrimary(opts, cluster, n);
+  const http = await import("node:http");
+  const host = opts.host ?? "127.0.0.1";
+  const maxBody = Number(opts["max-body"] ?? 100 * 2 ** 20);
+  const timeoutMs = Number(opts["request-timeout"] ?? 300) * 1000;
+  const watchdog = requestWatchdog();
+  const start = async (o) => {
+    const a = await startApp(o);
+    a.rt.pyodide.setInterruptBuffer?.(watchdog.interrupt);
+    return a;
+  };
   let app;
   try {
-    app = await startApp(opts);
+    app = await start(opts);
   } catch (e) {
     if (!cluster) throw e;
     if (!(e instanceof HostError)) log(String(e.stack ?? e));
     process.send({ error: e instanceof HostError ? e.message : pythonMessage(e), extra: e.extra });
     process.exit(1);
   }
-  const http = await import("node:http");
-  const host = opts.host ?? "127.0.0.1";
+  let ready = Promise.resolve(app);
+  let restarting = null;
+  let origin = "";
+  // A runtime that died (os._exit in a handler, a fatal error) is started again: from the heap
+  // cache the first start wrote, else by importing the entry.
+  const restart = () => {
+    if (restarting) return;
+    const again = { ...opts, "snapshot-stdin": undefined };
+    if (!again["snapshot-file"] && opts["heap-cache"] && fs.existsSync(opts["heap-cache"])) {
+      again["snapshot-file"] = opts["heap-cache"];
+      again["zero-map"] = undefined;
+    }
+    restarting = start(again).then((a) => {
+      app = a;
+      restarting = null;
+      log("the runtime was started again");
+      return a;
+    });
+    ready = restarting;
+  };
+  // Pyodide reports a fatal error (os._exit included) from a timer of its own, not through the
+  // call's promise: fail the requests in flight and start the runtime again, instead of dying.
+  const inflight = new Set();
+  process.on("uncaughtException", (e) => {
+    if (!e?.pyodide_fatal_error && e?.name !== "ExitStatus") {
+      log(`internal error: ${String(e?.stack ?? e).split("\n").slice(0, 3).join("\n")}`);
+      process.exit(70);
+    }
+    process.exitCode = undefined;  // Emscripten's exit() sets it
+    for (const fail of inflight) fail(e);
+    inflight.clear();
+    restart();
+  });
+  const handle = async (req, body) => {
+    const url = requestUrl(req.url, origin);
+    if (url === null) return text(400, "Bad Request\n");
+    const hdrs = [];
+    for (let i = 0; i < req.rawHeaders.length; i += 2) hdrs.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
+    const current = await ready;
+    let timer, fail;
+    const racers = [new Promise((_, reject) => inflight.add((fail = reject)))];
+    if (timeoutMs > 0) {
+      racers.push(new Promise((resolve) => { timer = setTimeout(() => resolve("late"), timeoutMs); }));
+      watchdog.start(timeoutMs);
+    }
+    const started = Date.now();
+    try {
+      const r = await Promise.race([
+        callHandler(current, req.method, url, hdrs, new Uint8Array(body.buffer, body.byteOffset, body.length)), ...racers]);
+      if (r === "late" || (timeoutMs > 0 && r.traceback && Date.now() - started >= timeoutMs))
+        return { ...text(504, "Gateway Timeout\n"), traceback: `the handler did not answer within ${timeoutMs / 1000} s (--timeout)` };
+      const bad = invalidResponse(http, r);
+      if (bad) return { ...text(500, "Internal Server Error\n"), traceback: `the handler's response cannot be sent: ${bad}` };
+      return r;
+    } catch (e) {
+      // Not a Python exception (those come back as a traceback): the runtime itself failed.
+      restart();
+      return { ...text(500, "Internal Server Error\n"), traceback: `the runtime failed (${String(e?.message ?? e).split("\n")[0].slice(0, 200)}); starting it again` };
+    } finally {
+      inflight.delete(fail);
+      clearTimeout(timer);
+      watchdog.stop();
+    }
+  };
   const server = http.createServer((req, res) => {
     const chunks = [];
-    req.on("data", (c) => chunks.push(c));
+    let size = 0, refused = false;
+    const refuse = () => {
+      if (refused) return;
+      refused = true;
+      chunks.length = 0;
+      res.writeHead(413, { "content-type": "text/plain; charset=utf-8", connection: "close" });
+      res.end("Payload Too Large\n", () => req.socket.destroy());
+      log(`${req.method} ${req.url} 413 (body larger than ${maxBody} bytes, --max-body)`);
+    };
+    if (Number(req.headers["content-length"] ?? 0) > maxBody) return refuse();
+    req.on("data", (c) => {
+      if (refused) return;
+      size += c.length;
+      if (size > maxBody) return refuse();
+      chunks.push(c);
+    });
     req.on("end", async () => {
+      if (refused) return;
       const started = performance.now();
-      const body = Buffer.concat(chunks);
-      const hdrs = [];
-      for (let i = 0; i < req.rawHeaders.length; i += 2) hdrs.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
-      const url = `http://${req.headers.host ?? host}${req.url}`;
-      let r;
-      try {
-        r = await callHandler(app, req.method, url, hdrs, new Uint8Array(body.buffer, body.byteOffset, body.length));
-      } catch (e) {
-        r = { status: 500, headers: [["content-type", "text/plain; charset=utf-8"]],
-              body: Buffer.from("Internal Server Error\n"), traceback: String(e.stack ?? e) };
-      }
+      const r = await handle(req, Buffer.concat(chunks));
       if (r.traceback) log(`${req.method} ${req.url} raised:\n${r.traceback}`);
-      res.writeHead(r.status, r.headers.flat());
-      res.end(Buffer.from(r.body));
-      log(`${req.method} ${req.url} ${r.status} ${ms(started, performance.now())} ms`);
+      let status = r.status;
+      try {
+        res.writeHead(status, r.headers.flat());
+        res.end(Buffer.from(r.body));
+      } catch (e) {
+        status = 500;
+        log(`${req.method} ${req.url}: the response cannot be sent: ${String(e?.message ?? e).split("\n")[0]}`);
+        if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
+        res.end("Internal Server Error\n");
+      }
+      log(`${req.method} ${req.url} ${status} ${ms(started, performance.now())} ms`);
     });
   });
   await new Promise((resolve, reject) => {
@@ -144,16 +283,18 @@ export async function serve(opts) {
     server.listen(Number(opts.port ?? 8787), host, resolve);
   });
   const port = server.address().port;
+  origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   saveCodeCache();
   if (cluster) {
     process.send({ listening: true, host, port, restored: app.restored, ready: app.ready });
-    process.on("SIGTERM", () => server.close(() => process.exit(0)));
+    process.on("SIGTERM", () => { server.close(() => process.exit(0)); server.closeIdleConnections?.(); });
     process.on("SIGINT", () => {});  // the primary stops the workers
     return null;
   }
   log(`serving ${opts.entry}.on_fetch on http://${host}:${port}/ ` +
       `(${app.restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${app.ready} ms)`);
   if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });
-  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => server.close(() => process.exit(0)));
+  // Stop taking connections, let the requests in flight finish; pybundle kills us if that takes long.
+  for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => { server.close(() => process.exit(0)); server.closeIdleConnections?.(); });
   return null;
 }

@@ -1,5 +1,7 @@
 // uv.lock reader: version 1, revisions 0–4, `[[distribution]]` (early uv) as an alias of `[[package]]`.
+#include <map>
 #include <string>
+#include <tuple>
 
 #include "lock/lock.hpp"
 #include "lock/toml_reader.hpp"
@@ -294,11 +296,23 @@ Lock parse_uv(std::string_view text, const std::filesystem::path& file) {
       r.fail(packages, "package must be an array of tables ([[package]])");
     } else {
       lock.packages.reserve(a->size());
+      // uv locks a name more than once only for different versions or sources; a second table of
+      // the same package would otherwise be silently shadowed by the first.
+      std::map<std::tuple<std::string, std::string, lock::SourceKind, std::string>, long> seen;
       for (const auto& e : *a) {
-        if (const toml::table* t = e.as_table())
-          read_package(r, *t, lock);
-        else
+        const toml::table* t = e.as_table();
+        if (!t) {
           r.fail(&e, "package must be an array of tables ([[package]])");
+          continue;
+        }
+        size_t before = lock.packages.size();
+        read_package(r, *t, lock);
+        if (lock.packages.size() == before) continue;
+        const auto& p = lock.packages.back();
+        auto [it, fresh] = seen.emplace(std::make_tuple(p.name, p.version, p.source.kind, p.source.value), p.line);
+        if (!fresh)
+          r.fail(t, "package '" + p.name + "' " + p.version + " is locked twice, at lines " +
+                        std::to_string(it->second) + " and " + std::to_string(p.line) + " (remove one, or run `uv lock`)");
       }
     }
   }

@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <deque>
 #include <map>
+#include <queue>
+#include <tuple>
 
 #include "plan/choose.hpp"
 #include "plan/internal.hpp"
@@ -130,20 +132,53 @@ Plan make_plan(const project::Project& project, const lock::Lock& lock, const ta
 }
 
 std::vector<std::vector<std::string>> paths_to(const Plan& plan, const std::string& name, size_t limit) {
-  // Breadth-first from the target back to any root over reversed edges; paths are simple.
-  std::multimap<std::string, std::string> parents;
-  for (const auto& e : plan.edges) parents.emplace(e.to, e.from);
+  // Best-first from the package back to the roots over reversed edges, ordered by the length a
+  // path can at best reach (its length so far plus the head's distance from the nearest root, one
+  // breadth-first pass): the shortest paths come out first, and a deep diamond (millions of paths)
+  // costs no more than the few paths asked for.
+  std::multimap<std::string, std::string> parents, children;
+  for (const auto& e : plan.edges) {
+    parents.emplace(e.to, e.from);
+    children.emplace(e.from, e.to);
+  }
   auto is_root = [&](const std::string& n) {
     return n.front() == '<' || std::find(plan.roots.begin(), plan.roots.end(), n) != plan.roots.end();
   };
+  std::map<std::string, size_t> from_root;
+  std::deque<std::string> bfs;
+  for (const auto& e : plan.edges)
+    if (is_root(e.from) && from_root.emplace(e.from, 0).second) bfs.push_back(e.from);
+  if (is_root(name) && from_root.emplace(name, 0).second) bfs.push_back(name);
+  while (!bfs.empty()) {
+    auto n = bfs.front();
+    bfs.pop_front();
+    auto [lo, hi] = children.equal_range(n);
+    for (auto it = lo; it != hi; ++it)
+      if (from_root.emplace(it->second, from_root[n] + 1).second) bfs.push_back(it->second);
+  }
+  // Among equal bounds the longest partial path first: it completes a path at once, where
+  // breadth-first would first extend all 2^depth partial paths of a diamond.
+  struct Partial {
+    size_t bound, seq;
+    std::vector<std::string> path;  // root-most first
+    bool operator<(const Partial& o) const {
+      return std::make_tuple(bound, o.path.size(), seq) > std::make_tuple(o.bound, path.size(), o.seq);
+    }
+  };
+  std::priority_queue<Partial> queue;
+  size_t seq = 0;
+  auto push = [&](std::vector<std::string> path) {
+    auto d = from_root.find(path.front());
+    if (d != from_root.end()) queue.push({path.size() + d->second, seq++, std::move(path)});
+  };
+  push({name});
   std::vector<std::vector<std::string>> out;
-  std::deque<std::vector<std::string>> queue{{name}};
-  while (!queue.empty() && out.size() < limit) {
-    auto path = queue.front();
-    queue.pop_front();
-    const std::string& head = path.front();
+  for (size_t pops = 0; !queue.empty() && out.size() < limit && pops < 1000000; ++pops) {
+    auto path = queue.top().path;
+    queue.pop();
+    const std::string head = path.front();
     if (is_root(head)) {
-      out.push_back(path);
+      out.push_back(std::move(path));
       continue;
     }
     auto [lo, hi] = parents.equal_range(head);
@@ -151,9 +186,8 @@ std::vector<std::vector<std::string>> paths_to(const Plan& plan, const std::stri
       if (std::find(path.begin(), path.end(), it->second) != path.end()) continue;
       auto next = path;
       next.insert(next.begin(), it->second);
-      queue.push_back(std::move(next));
+      push(std::move(next));
     }
-    if (queue.size() > 100000) break;  // pathological graphs: enough is enough
   }
   return out;
 }

@@ -12,22 +12,31 @@
 #include "snapshot/node_process.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 namespace pb::snapshot {
 
 namespace stdfs = std::filesystem;
 
-stdfs::path heap_cache_path(const stdfs::path& cache_dir, const SnapshotHeader& header) {
-  std::string id = header.meta.value("id", "");
-  if (id.size() < 16 || id.find_first_not_of("0123456789abcdef") != std::string::npos) return {};
-  return cache_dir / "heaps" / (id + ".raw");
+stdfs::path heap_cache_path(const stdfs::path& cache_dir, const std::string& file_sha256) {
+  if (file_sha256.size() != 64 || file_sha256.find_first_not_of("0123456789abcdef") != std::string::npos) return {};
+  return cache_dir / "heaps" / (file_sha256 + ".raw");
+}
+
+bool heap_cache_file_ours(const stdfs::path& path, struct stat* out) {
+  struct stat st;
+  if (path.empty() || ::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != ::geteuid() ||
+      (st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return false;
+  if (out) *out = st;
+  return true;
 }
 
 bool heap_cache_ready(const stdfs::path& path, const SnapshotHeader& header) {
-  if (path.empty()) return false;
-  std::error_code ec;
-  auto size = stdfs::file_size(path, ec);
-  if (ec || size != header.meta.value("raw_size", uint64_t{0})) return false;
+  struct stat st;
+  if (!heap_cache_file_ours(path, &st)) return false;
+  const auto& raw_size = json_at(header.meta, "raw_size");
+  if (!raw_size.is_number_unsigned() || static_cast<uint64_t>(st.st_size) != raw_size.get<uint64_t>()) return false;
   ::utimensat(AT_FDCWD, path.c_str(), nullptr, 0);  // most recently used
   return true;
 }
@@ -61,7 +70,7 @@ HeapCacheWriter::HeapCacheWriter(stdfs::path path, uint64_t heap_offset)
   stdfs::create_directories(path_.parent_path(), ec);
   tmp_ = path_;
   tmp_ += ".tmp-" + std::to_string(::getpid());
-  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
 HeapCacheWriter::~HeapCacheWriter() {
@@ -91,8 +100,9 @@ void HeapCacheWriter::write(std::string_view data) {
   written_ += data.size();
 }
 
-void HeapCacheWriter::commit(uint64_t expected_size) {
+void HeapCacheWriter::commit(uint64_t expected_size, const stdfs::path& as) {
   if (fd_ < 0) return;
+  if (!as.empty()) path_ = as;
   bool ok = written_ == expected_size && ::close(fd_) == 0;
   fd_ = -1;
   std::string map;

@@ -1,7 +1,9 @@
-// Decompressed snapshots kept in <cache>/heaps/<snapshot id>.raw, so that a restore reads the heap
+// Decompressed snapshots kept in <cache>/heaps/<sha256 of the snapshot file>.raw, so that a restore reads the heap
 // straight into wasm memory instead of decompressing it each time. Written atomically, pruned to
 // the most recently used few.
 #pragma once
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <string>
 #include <string_view>
@@ -11,11 +13,16 @@
 
 namespace pb::snapshot {
 
-// Where the decompressed payload of this snapshot lives; empty when the file has no id.
-std::filesystem::path heap_cache_path(const std::filesystem::path& cache_dir, const SnapshotHeader& header);
+// Where the decompressed payload of the snapshot file whose sha256 is `file_sha256` lives. Keyed
+// by the file's content, never by its (unauthenticated) metadata: a bundle cannot name a heap for
+// another bundle's snapshot to restore.
+std::filesystem::path heap_cache_path(const std::filesystem::path& cache_dir, const std::string& file_sha256);
 
-// A usable cache file: present with the right size (its mtime is refreshed for pruning).
+// A usable cache file: a regular file (not a link) of ours that only we can write, with the
+// right size; its mtime is refreshed for pruning.
 bool heap_cache_ready(const std::filesystem::path& path, const SnapshotHeader& header);
+// A regular file (not a link) owned by us that no one else may write; fills `st` when given.
+bool heap_cache_file_ours(const std::filesystem::path& path, struct stat* st = nullptr);
 
 // Writes a cache file through a temporary name; failures only cost the cache.
 // Next to each <id>.raw, <id>.zmap lists the heap's all-zero 64 KiB pages as little-endian u32
@@ -30,7 +37,8 @@ class HeapCacheWriter {
   HeapCacheWriter(const HeapCacheWriter&) = delete;
   HeapCacheWriter& operator=(const HeapCacheWriter&) = delete;
   void write(std::string_view data);
-  void commit(uint64_t expected_size);  // rename into place when complete, then prune
+  // Rename into place (at `as` when given, else the constructor's path) when complete, then prune.
+  void commit(uint64_t expected_size, const std::filesystem::path& as = {});
 
  private:
   std::filesystem::path path_, tmp_;

@@ -4,10 +4,13 @@
 // JSON object on stdout ({"ok": true, ...} or {"ok": false, "error": "..."}), everything else on
 // stderr. A snapshot to restore arrives decompressed on the host's stdin (--snapshot-stdin BYTES),
 // so decompression overlaps Node's start-up and no raw heap is written to disk.
+#include <unistd.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <sstream>
 
 #include "snapshot/heap_cache.hpp"
 #include "snapshot/node_process.hpp"
@@ -42,7 +45,19 @@ std::vector<std::string> node_command(const stdfs::path& cache_dir, const std::v
 }
 
 // The host's answer: the last line of stdout that parses as a JSON object.
+// 300, 2.5: seconds as people write them.
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out << s;
+  return out.str();
+}
+
 nlohmann::json parse_answer(const NodeResult& r, const std::string& mode) {
+  if (r.timed_out)
+    throw Error("the JavaScript host (" + mode + ") did not finish within " + seconds_text(r.timeout) +
+                    " s and was stopped (an import or handler that never returns?); raise the limit with "
+                    "--timeout SECONDS",
+                Exit::problems);
   std::string_view out = r.out;
   while (!out.empty()) {
     auto end = out.find_last_not_of("\r\n ");
@@ -71,7 +86,9 @@ nlohmann::json read_manifest(const stdfs::path& bundle_dir) {
   if (!stdfs::exists(file, ec))
     throw Error(bundle_dir.string() + ": no bundle.json here; build a bundle with `pybundle build`", Exit::usage);
   try {
-    return nlohmann::json::parse(fs::read_file(file));
+    auto text = fs::read_file(file);
+    if (json_too_deep(text)) throw Error(file.string() + ": " + kTooDeep, Exit::usage);
+    return nlohmann::json::parse(text);
   } catch (const nlohmann::json::exception& e) {
     throw Error(file.string() + ": " + e.what(), Exit::usage);
   }
@@ -171,33 +188,31 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"id", sha256_file(raw_file).substr(0, 32)},  // names the decompressed heap in the cache
   };
   auto file = options.bundle_dir / "snapshot.bin.zst";
-  {
-    // The first restore on this machine then needs no decompression either.
-    SnapshotHeader h;
-    h.meta = meta;
-    h.meta["raw_size"] = raw_size;
-    char head[8] = {};
-    raw.read(head, 8);
-    raw.seekg(0);
-    uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
-    for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
-    HeapCacheWriter keep(heap_cache_path(resolve_cache(options.cache_dir), h), heap_offset);
-    auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
-    write_snapshot_file(
-        file, meta,
-        [&](char* buf, size_t n) {
-          raw.read(buf, static_cast<std::streamsize>(n));
-          return static_cast<size_t>(raw.gcount());
-        },
-        raw_size, options.level, &base, [&](std::string_view chunk) { keep.write(chunk); });
-    keep.commit(raw_size);
-  }
+  // The first restore on this machine then needs no decompression either. The heap is written
+  // while the file is, and named once the file's hash is known.
+  char head[8] = {};
+  raw.read(head, 8);
+  raw.seekg(0);
+  uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
+  for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
+  HeapCacheWriter keep(resolve_cache(options.cache_dir) / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"),
+                       heap_offset);
+  auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
+  write_snapshot_file(
+      file, meta,
+      [&](char* buf, size_t n) {
+        raw.read(buf, static_cast<std::streamsize>(n));
+        return static_cast<size_t>(raw.gcount());
+      },
+      raw_size, options.level, &base, [&](std::string_view chunk) { keep.write(chunk); });
+  auto file_sha256 = sha256_file(file);
+  keep.commit(raw_size, heap_cache_path(resolve_cache(options.cache_dir), file_sha256));
 
   MakeResult result;
   for (const auto& e : meta["entropy"]) result.warnings.push_back(entropy_warning(e));
   result.facts = {
       {"file", "snapshot.bin.zst"},
-      {"sha256", sha256_file(file)},
+      {"sha256", file_sha256},
       {"size", stdfs::file_size(file)},
       {"pyodide", runtime.version},
       {"build_id", runtime.build_id},
@@ -293,13 +308,12 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
       spawn.argv.push_back(libs->dump());
     }
     auto raw_size = p.header.meta.value("raw_size", uint64_t{0});
-    auto cached = heap_cache_path(resolve_cache(options.cache_dir), p.header);
+    auto cached = heap_cache_path(resolve_cache(options.cache_dir), sha256_file(p.snapshot));
     if (need_file && !heap_cache_ready(cached, p.header)) decompress_and_keep(p, cached, nullptr);
     if (heap_cache_ready(cached, p.header)) {
       spawn.argv.push_back("--snapshot-file");
       spawn.argv.push_back(cached.string());
-      std::error_code ec;
-      if (stdfs::exists(zero_map_path(cached), ec)) {
+      if (heap_cache_file_ours(zero_map_path(cached))) {
         spawn.argv.push_back("--zero-map");
         spawn.argv.push_back(zero_map_path(cached).string());
       }
@@ -309,6 +323,10 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
                                " for the server's workers; use --workers 1", Exit::io);
     spawn.argv.push_back("--snapshot-stdin");
     spawn.argv.push_back(std::to_string(raw_size));
+    if (!cached.empty()) {  // where serve restarts a runtime from, once this start has written it
+      spawn.argv.push_back("--heap-cache");
+      spawn.argv.push_back(cached.string());
+    }
     // Runs on a thread while Node starts: decompress, stream to the host, and keep a copy in the
     // heap cache for the next restore.
     spawn.feed = [p, cached](int fd) {
@@ -351,11 +369,14 @@ int serve_bundle(const ServeOptions& options) {
   int workers = std::max(1, options.workers);
   auto spawn = app_spawn(options.run, p, "serve", workers > 1 && !p.snapshot.empty());
   for (std::string s : std::initializer_list<std::string>{"--host", options.host, "--port", std::to_string(options.port),
-                                                          "--workers", std::to_string(workers)})
+                                                          "--workers", std::to_string(workers),
+                                                          "--request-timeout", seconds_text(host_timeout()),
+                                                          "--max-body", std::to_string(options.max_body)})
     spawn.argv.push_back(s);
   if (!options.json) spawn.argv.push_back("--quiet-answer=1");
   spawn.capture_stdout = false;
   spawn.forward_signals = true;
+  spawn.timeout = 0;  // serves until stopped; each request has its own limit
   auto r = spawn_node(spawn);
   return r.signal ? 128 + r.signal : r.exit_code;
 }

@@ -3,11 +3,16 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <thread>
@@ -15,6 +20,7 @@
 #include "util/embedded.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
 #include "util/sha256.hpp"
 
 extern char** environ;
@@ -22,6 +28,30 @@ extern char** environ;
 namespace pb::snapshot {
 
 namespace stdfs = std::filesystem;
+
+namespace {
+
+// `dir` is a real directory of ours that no one else may write into.
+bool private_dir(const stdfs::path& dir) {
+  struct stat st;
+  return ::lstat(dir.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == ::geteuid() &&
+         (st.st_mode & (S_IWGRP | S_IWOTH)) == 0;
+}
+
+// Each host file is in `dir` with exactly the embedded content (written where it is not).
+void write_host(const stdfs::path& dir) {
+  for (const auto& f : embedded::host_files) {
+    auto path = dir / f.name;
+    std::string have;
+    try {
+      if (stdfs::is_regular_file(stdfs::symlink_status(path))) have = fs::read_file(path);
+    } catch (const Error&) {
+    }
+    if (have != f.text) fs::write_file_atomic(path, f.text);
+  }
+}
+
+}  // namespace
 
 stdfs::path host_script(const stdfs::path& cache_dir) {
   Sha256 h;
@@ -31,23 +61,33 @@ stdfs::path host_script(const stdfs::path& cache_dir) {
     h.update(f.text);
     h.update(std::string_view("\0", 1));
   }
-  auto name = "host-" + h.hex().substr(0, 16);
-  for (auto dir : {cache_dir / "host", stdfs::temp_directory_path() / "pybundle-host"}) {
-    auto host_dir = dir / name;
-    try {
-      for (const auto& f : embedded::host_files) {
-        std::error_code ec;
-        if (stdfs::file_size(host_dir / f.name, ec) != f.text.size() || ec) {
-          stdfs::create_directories(host_dir, ec);
-          fs::write_file_atomic(host_dir / f.name, f.text);
-        }
-      }
+  auto host_dir = cache_dir / "host" / ("host-" + h.hex().substr(0, 16));
+  try {
+    std::error_code ec;
+    stdfs::create_directories(host_dir, ec);
+    if (!ec && private_dir(host_dir)) {
+      write_host(host_dir);
       return host_dir / "host.mjs";
-    } catch (const Error&) {
-      // Not writable: try the next place.
     }
+  } catch (const Error&) {
+    // Not writable: a private directory instead.
   }
-  throw Error("cannot write the JavaScript host into " + (cache_dir / "host").string(), Exit::io);
+  // Never a shared, guessable temporary path: someone else could put a host there first.
+  static const stdfs::path* private_host = [] {
+    auto tmpl = (stdfs::temp_directory_path() / "pybundle-host-XXXXXX").string();
+    if (!::mkdtemp(tmpl.data())) return new stdfs::path();
+    auto* dir = new stdfs::path(tmpl);  // never destroyed: the atexit hook still needs it
+    interrupt::remove_on_signal(*dir);
+    std::atexit([] {
+      std::error_code ec;
+      stdfs::remove_all(*private_host, ec);
+    });
+    return dir;
+  }();
+  if (private_host->empty())
+    throw Error("cannot write the JavaScript host into " + (cache_dir / "host").string(), Exit::io);
+  write_host(*private_host);
+  return *private_host / "host.mjs";
 }
 
 bool write_all(int fd, const char* data, size_t size) {
@@ -64,15 +104,11 @@ bool write_all(int fd, const char* data, size_t size) {
 }
 
 namespace {
-
-std::atomic<pid_t> g_child{0};
-
-void forward(int sig) {
-  pid_t pid = g_child.load();
-  if (pid > 0) ::kill(pid, sig);
-}
-
+std::atomic<double> g_host_timeout{300};
 }  // namespace
+
+double host_timeout() { return g_host_timeout.load(); }
+void set_host_timeout(double seconds) { g_host_timeout = seconds; }
 
 NodeResult spawn_node(const NodeSpawn& spawn) {
   std::vector<std::string> args = spawn.argv;
@@ -93,7 +129,8 @@ NodeResult spawn_node(const NodeSpawn& spawn) {
   if (pid < 0) throw Error(std::string("fork failed: ") + std::strerror(errno), Exit::io);
   if (pid == 0) {
     // Child: only async-signal-safe calls until exec.
-    ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+    // SIGKILL: a host spinning in a handler never runs its SIGTERM handler.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::getppid() != parent) ::_exit(127);
     ::dup2(spawn.feed ? in_pipe[0] : devnull, 0);
     if (spawn.capture_stdout) ::dup2(out_pipe[1], 1);
@@ -107,15 +144,21 @@ NodeResult spawn_node(const NodeSpawn& spawn) {
   if (in_pipe[0] >= 0) ::close(in_pipe[0]);
   if (out_pipe[1] >= 0) ::close(out_pipe[1]);
 
-  struct sigaction old_int {}, old_term{}, old_hup{};
-  if (spawn.forward_signals) {
-    g_child = pid;
-    struct sigaction sa {};
-    sa.sa_handler = forward;
-    sigemptyset(&sa.sa_mask);
-    ::sigaction(SIGINT, &sa, &old_int);
-    ::sigaction(SIGTERM, &sa, &old_term);
-    ::sigaction(SIGHUP, &sa, &old_hup);
+  interrupt::add_child(pid, spawn.forward_signals);
+  // An app whose import never returns must not hold the build for ever.
+  std::mutex done_mu;
+  std::condition_variable done_cv;
+  bool done = false;
+  std::atomic<bool> timed_out{false};
+  std::thread watchdog;
+  if (spawn.timeout > 0) {
+    watchdog = std::thread([&] {
+      std::unique_lock<std::mutex> lock(done_mu);
+      if (!done_cv.wait_for(lock, std::chrono::duration<double>(spawn.timeout), [&] { return done; })) {
+        timed_out = true;
+        ::kill(pid, SIGKILL);
+      }
+    });
   }
 
   std::exception_ptr feed_error;
@@ -149,13 +192,18 @@ NodeResult spawn_node(const NodeSpawn& spawn) {
   int status = 0;
   while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
-  if (feeder.joinable()) feeder.join();
-  if (spawn.forward_signals) {
-    g_child = 0;
-    ::sigaction(SIGINT, &old_int, nullptr);
-    ::sigaction(SIGTERM, &old_term, nullptr);
-    ::sigaction(SIGHUP, &old_hup, nullptr);
+  interrupt::remove_child(pid);
+  if (watchdog.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(done_mu);
+      done = true;
+    }
+    done_cv.notify_all();
+    watchdog.join();
   }
+  result.timed_out = timed_out;
+  result.timeout = spawn.timeout;
+  if (feeder.joinable()) feeder.join();
   if (WIFEXITED(status)) {
     result.exit_code = WEXITSTATUS(status);
   } else if (WIFSIGNALED(status)) {

@@ -10,16 +10,23 @@ namespace pb::snapshot {
 // The host, written once per content into <cache>/host/host-<hash>/: the path of its host.mjs.
 std::filesystem::path host_script(const std::filesystem::path& cache_dir);
 
+// The limit on one run of the host (snapshot, smoke, run, check): --timeout, default 300 s.
+double host_timeout();
+void set_host_timeout(double seconds);
+
 struct NodeSpawn {
   std::vector<std::string> argv;        // argv[0] is the node executable
   std::function<void(int fd)> feed;     // writes the child's stdin on a thread; none: /dev/null
   bool capture_stdout = true;           // else inherited
-  bool forward_signals = false;         // pass SIGINT/SIGTERM/SIGHUP on to the child
+  bool forward_signals = false;         // pass SIGINT/SIGTERM/SIGHUP on (interrupt.hpp)
+  double timeout = host_timeout();      // seconds until the child is killed; 0: none
 };
 
 struct NodeResult {
   int exit_code = -1;                   // -1 when killed by a signal
   int signal = 0;
+  bool timed_out = false;               // killed after NodeSpawn::timeout
+  double timeout = 0;
   std::string out;
 };
 

@@ -149,6 +149,7 @@ struct ServeOptions {
   int port = 8787;
   bool json = false;                       // print the host's startup JSON on stdout
   int workers = 1;                         // Node processes restoring the snapshot, taking connections in turn
+  uint64_t max_body = uint64_t(100) << 20;  // request bodies past this are answered 413
 };
 // Serve until interrupted; returns the exit code.
 int serve_bundle(const ServeOptions& options);

@@ -183,11 +183,27 @@ SnapshotHeader read_header(const stdfs::path& file) {
   if (len > (64u << 20)) throw Error(file.string() + ": snapshot metadata too large", Exit::problems);
   std::string meta(len, '\0');
   if (!in.read(meta.data(), len)) throw Error(file.string() + ": truncated snapshot metadata", Exit::problems);
+  if (json_too_deep(meta)) throw Error(file.string() + ": bad snapshot metadata: " + kTooDeep, Exit::problems);
   try {
     h.meta = nlohmann::json::parse(meta);
   } catch (const std::exception& e) {
     throw Error(file.string() + ": bad snapshot metadata: " + e.what(), Exit::problems);
   }
+  // Members the restore computes with: a hand-edited value must fail here, by name, not as a wasm
+  // trap or a JSON type error later.
+  auto edited = [&](const std::string& what) {
+    return Error(file.string() + ": snapshot metadata " + what +
+                     " (edited or damaged); remake it with `pybundle snapshot` or rebuild the bundle",
+                 Exit::problems);
+  };
+  if (!h.meta.is_object()) throw edited("is not a JSON object");
+  const auto& raw_size = json_at(h.meta, "raw_size");
+  if (!raw_size.is_number_unsigned() || raw_size.get<uint64_t>() < 8) throw edited("'raw_size' is not a byte count");
+  const auto& heap_offset = json_at(h.meta, "heap_offset");
+  if (!heap_offset.is_null() && (!heap_offset.is_number_unsigned() || heap_offset.get<uint64_t>() > raw_size.get<uint64_t>()))
+    throw edited("'heap_offset' is not an offset inside the heap");
+  if (const auto& x = json_at(h.meta, "xor_wasm_data"); !x.is_null() && !x.is_boolean())
+    throw edited("'xor_wasm_data' is not true or false");
   h.payload_offset = sizeof head + len;
   return h;
 }
@@ -344,6 +360,10 @@ void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,
     } while (ib.pos < ib.size || full);
   }
   if (!any || last != 0) throw Error(file.string() + ": truncated snapshot data", Exit::problems);
+  if (const auto& raw_size = json_at(header.meta, "raw_size"); raw_size.is_number_unsigned() && pos != raw_size.get<uint64_t>())
+    throw Error(file.string() + ": the snapshot decompresses to " + std::to_string(pos) + " bytes, its metadata says " +
+                    raw_size.dump() + " (edited or damaged); remake it with `pybundle snapshot`",
+                Exit::problems);
 }
 
 namespace {

@@ -56,11 +56,15 @@ struct Item {
 
 }  // namespace
 
-void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64_t mtime) {
+void check_archive_name(const stdfs::path& file) {
   const auto name = file.filename().string();
-  const bool zip = ends_with(name, ".zip");
-  if (!zip && !ends_with(name, ".tar.zst"))
+  if (!ends_with(name, ".zip") && !ends_with(name, ".tar.zst"))
     throw Error("--archive " + file.string() + ": the name must end in .tar.zst or .zip", Exit::usage);
+}
+
+void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64_t mtime) {
+  check_archive_name(file);
+  const bool zip = ends_with(file.filename().string(), ".zip");
 
   std::vector<Item> items;
   std::error_code ec;

@@ -83,53 +83,117 @@ size_t match_class(std::string_view p, char c, bool& matched) {
   return i + 1;
 }
 
-bool match(std::string_view p, std::string_view s) {
-  while (!p.empty()) {
-    if (p.substr(0, 2) == "**") {
-      auto rest = p.substr(2);
-      while (rest.substr(0, 2) == "**") rest = rest.substr(2);
-      if (!rest.empty() && rest[0] == '/') {
-        rest = rest.substr(1);  // "**/": zero or more whole directories
-        if (match(rest, s)) return true;
-        for (size_t i = 0; i < s.size(); ++i)
-          if (s[i] == '/' && match(rest, s.substr(i + 1))) return true;
-        return false;
+// The glob compiled to a sequence of tokens, matched by simulating its NFA over the path: time
+// proportional to pattern length times path length, whatever the pattern (a backtracking matcher
+// takes exponential time on "**a**a**a...").
+class Glob {
+ public:
+  explicit Glob(std::string_view p) {
+    while (!p.empty()) {
+      Token t;
+      if (p.substr(0, 2) == "**") {
+        while (p.substr(0, 2) == "**") p.remove_prefix(2);
+        t.kind = Kind::any_path;
+        if (!p.empty() && p[0] == '/') {
+          t.kind = Kind::dirs;  // "**/": zero or more whole directories
+          p.remove_prefix(1);
+        }
+      } else if (p[0] == '*') {
+        t.kind = Kind::any_name;
+        p.remove_prefix(1);
+      } else if (p[0] == '?') {
+        t.kind = Kind::one;
+        p.remove_prefix(1);
+      } else if (bool ignored = false; p[0] == '[' && match_class(p, 'a', ignored) > 0) {
+        t.kind = Kind::cls;
+        t.cls = p.substr(0, match_class(p, 'a', ignored));
+        p.remove_prefix(t.cls.size());
+      } else {
+        if (p[0] == '\\' && p.size() > 1) p.remove_prefix(1);
+        t.kind = Kind::literal;
+        t.c = p[0];
+        p.remove_prefix(1);
       }
-      for (size_t i = 0; i <= s.size(); ++i)
-        if (match(rest, s.substr(i))) return true;
-      return false;
+      tokens_.push_back(t);
     }
-    if (p[0] == '*') {
-      auto rest = p.substr(1);
-      for (size_t i = 0; i <= s.size(); ++i) {
-        if (match(rest, s.substr(i))) return true;
-        if (i < s.size() && s[i] == '/') break;
-      }
-      return false;
-    }
-    if (s.empty()) return false;
-    if (p[0] == '?') {
-      if (s[0] == '/') return false;
-    } else if (p[0] == '[') {
-      bool hit = false;
-      if (size_t len = match_class(p, s[0], hit); len > 0) {
-        if (!hit) return false;
-        p = p.substr(len);
-        s = s.substr(1);
-        continue;
-      }
-      if (s[0] != '[') return false;
-    } else if (p[0] == '\\' && p.size() > 1) {
-      if (p[1] != s[0]) return false;
-      p = p.substr(1);
-    } else if (p[0] != s[0]) {
-      return false;
-    }
-    p = p.substr(1);
-    s = s.substr(1);
   }
-  return s.empty();
-}
+
+  // Whether the pattern matches all of `s`, or (with `prefixes`) also a part of it that ends
+  // just before a '/'.
+  bool match(std::string_view s, bool prefixes = false) const {
+    const size_t n = tokens_.size();
+    // State k: before token k (n: matched). State n + 1 + k: inside a "**/" token, mid-name.
+    std::vector<char> now(2 * (n + 1), 0), next(now.size(), 0);
+    add(now, 0);
+    for (size_t i = 0; i < s.size(); ++i) {
+      if (prefixes && s[i] == '/' && now[n]) return true;
+      std::fill(next.begin(), next.end(), 0);
+      bool any = false;
+      for (size_t k = 0; k < n; ++k) {
+        const auto& t = tokens_[k];
+        const char c = s[i];
+        if (now[k]) {
+          switch (t.kind) {
+            case Kind::literal:
+              if (c == t.c) any |= add(next, k + 1);
+              break;
+            case Kind::one:
+              if (c != '/') any |= add(next, k + 1);
+              break;
+            case Kind::cls: {
+              bool hit = false;
+              match_class(t.cls, c, hit);
+              if (hit) any |= add(next, k + 1);
+              break;
+            }
+            case Kind::any_name:
+              if (c != '/') any |= add(next, k);
+              break;
+            case Kind::any_path:
+              any |= add(next, k);
+              break;
+            case Kind::dirs:
+              break;
+          }
+        }
+        if (t.kind == Kind::dirs && (now[k] || now[n + 1 + k])) {
+          if (c == '/') {
+            any |= add(next, k);
+          } else {
+            next[n + 1 + k] = 1;
+            any = true;
+          }
+        }
+      }
+      if (!any) return false;
+      now.swap(next);
+    }
+    return now[n];
+  }
+
+ private:
+  enum class Kind { literal, one, cls, any_name, any_path, dirs };
+  struct Token {
+    Kind kind = Kind::literal;
+    char c = 0;
+    std::string_view cls;
+  };
+
+  // Enter state k and every state reachable from it without reading (tokens that match nothing).
+  bool add(std::vector<char>& set, size_t k) const {
+    for (; !set[k]; ++k) {
+      set[k] = 1;
+      if (k == tokens_.size()) break;
+      auto kind = tokens_[k].kind;
+      if (kind != Kind::any_name && kind != Kind::any_path && kind != Kind::dirs) break;
+    }
+    return true;
+  }
+
+  std::vector<Token> tokens_;
+};
+
+bool match(std::string_view p, std::string_view s) { return Glob(p).match(s); }
 
 }  // namespace
 
@@ -170,16 +234,14 @@ bool glob_hits(std::string_view pattern, std::string_view path) {
   auto slash = path.find('/');
   auto inner = slash == std::string_view::npos ? std::string_view{} : path.substr(slash + 1);
   if (pattern.find('/') == std::string_view::npos) {
+    Glob glob(pattern);
     for (auto part : split(inner.empty() ? path : inner))
-      if (match(pattern, part)) return true;
+      if (glob.match(part)) return true;
     return false;
   }
-  for (auto candidate : {path, inner}) {
-    if (candidate.empty()) continue;
-    if (match(pattern, candidate)) return true;
-    for (size_t i = 0; i < candidate.size(); ++i)
-      if (candidate[i] == '/' && match(pattern, candidate.substr(0, i))) return true;
-  }
+  Glob glob(pattern);
+  for (auto candidate : {path, inner})
+    if (!candidate.empty() && glob.match(candidate, true)) return true;
   return false;
 }
 

@@ -18,6 +18,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
 #include "vendor/copy.hpp"
 #include "vendor/extract.hpp"
 #include "vendor/manifest.hpp"
@@ -155,6 +156,7 @@ stdfs::path assemble(const BundleSpec& spec, Report* report) {
 
   remove_stale_staging(spec.out);
   auto staged = fs::make_temp_dir(spec.out, staging_prefix(spec.out) + std::to_string(::getpid()) + "-");
+  interrupt::remove_on_signal(staged);
   try {
     // Pass 1: read every wheel's directory and RECORD; plan sources and app/.
     std::vector<WheelPlan> plans(wheels.size());

@@ -61,7 +61,8 @@ struct Report {
 // adds the snapshot, then commits with pb::fs::replace_dir). Every problem (unsafe entry,
 // RECORD mismatch, two wheels writing one path, ...) is collected and thrown as pb::Errors,
 // one line each naming the wheel and the entry; nothing is left behind then. Staging
-// directories of killed builds of the same `out` are removed first.
+// directories of killed builds of the same `out` are removed first; this one is removed if we are
+// interrupted (util/interrupt.hpp) until the caller forgets it.
 std::filesystem::path assemble(const BundleSpec& spec, Report* report = nullptr);
 
 // Re-write bundle.json of a staged bundle: every file under python_modules/ and app/ hashed,
@@ -73,6 +74,9 @@ void write_manifest(const std::filesystem::path& staged, const BundleSpec& spec,
 // Throws pb::Error (Exit::usage) for another extension.
 void write_archive(const std::filesystem::path& bundle_dir, const std::filesystem::path& file,
                    int64_t mtime);
+
+// Throws pb::Error (Exit::usage) unless `file` ends in ".tar.zst" or ".zip".
+void check_archive_name(const std::filesystem::path& file);
 
 // $SOURCE_DATE_EPOCH as seconds, else 0. Throws pb::Error (Exit::usage) when malformed.
 int64_t source_date_epoch();

@@ -8,6 +8,7 @@
 #include "scratch.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
+#include "util/json.hpp"
 
 namespace {
 // A bundle directory holding one small app file, so listed paths can hit a real file.
@@ -33,7 +34,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
   } catch (const pb::Error&) {
   }
-  // run/serve: the parsed document against a snapshot header made for it.
+  // run/serve: the parsed document against a snapshot header made for it (read_manifest refuses
+  // deep nesting before parsing, as check::manifest does).
+  if (pb::json_too_deep(std::string_view(reinterpret_cast<const char*>(data), size))) return 0;
   auto doc = nlohmann::json::parse(data, data + size, nullptr, false);
   if (doc.is_discarded()) return 0;
   pb::snapshot::SnapshotHeader header;

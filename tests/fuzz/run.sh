@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run one libFuzzer target for SECONDS: tests/fuzz/run.sh TARGET SECONDS (TARGET: pep440 pep508 wheel uvlock pylock pyodidelock bundlejson)
+# Run one libFuzzer target for SECONDS: tests/fuzz/run.sh TARGET SECONDS (TARGET: pep440 pep508 wheel uvlock pylock pyodidelock bundlejson glob)
 # Builds it with clang in build-fuzz/ (or $FUZZ_BUILD) first. New inputs go to
 # $FUZZ_BUILD/fuzz-corpus/TARGET (the committed seeds in tests/fuzz/corpus/TARGET are only read);
 # a crash is written to $FUZZ_BUILD/fuzz-artifacts/ and the script exits non-zero.

@@ -30,7 +30,7 @@ class FetchCase(unittest.TestCase):
             name = f"pkg{i}-1.0-py3-none-any.whl"
             path = os.path.join(self.www, name)
             with open(path, "wb") as f:
-                f.write(rng.randbytes(size))
+                f.write(b"PK\x03\x04" + rng.randbytes(size - 4))  # local wheels must look like zips
             self.files.append({"name": name, "path": path, "sha256": file_sha256(path), "size": size, "label": f"pkg{i}"})
         self.server = FaultServer(self.www).start()
 
@@ -400,6 +400,76 @@ class Offline(FetchCase):
         files = self.fetch_ok([self.request(i) for i in range(3)], offline=True)
         self.assert_cached(files, range(3))
         self.assertEqual(self.server.log, [])
+
+
+class CacheTrust(FetchCase):
+    """The cache is re-verified when used: anyone who can write to it must not get files vendored."""
+
+    def entry(self, i):
+        sha = self.files[i]["sha256"]
+        return os.path.join(self.cache, "wheels", sha[:2], sha)
+
+    def test_a_replaced_entry_is_evicted_and_downloaded_again(self):
+        self.fetch_ok([self.request(0)])
+        with open(self.entry(0), "r+b") as f:
+            f.write(b"evil")
+        self.server.clear()
+        files = self.fetch_ok([self.request(0)])
+        self.assert_cached(files, [0])
+        self.assertEqual(self.server.count(self.path(0)), 1)
+
+    def test_offline_a_replaced_entry_fails_naming_the_cache_file(self):
+        self.fetch_ok([self.request(0)])
+        os.remove(self.entry(0))
+        with open(self.files[1]["path"], "rb") as src, open(self.entry(0), "wb") as dst:
+            dst.write(src.read())
+        rc, result, _ = self.fetch([self.request(0)], offline=True)
+        self.assertEqual(rc, 1)
+        self.assertIn(f"cache entry {self.entry(0)} does not hash to its name", result["problems"][0])
+        self.assertFalse(os.path.exists(self.entry(0)))
+
+    def test_entries_and_partials_that_are_links_are_not_followed(self):
+        victim = os.path.join(self.tmp, "victim")
+        with open(victim, "wb") as f:
+            f.write(b"precious")
+        os.makedirs(os.path.dirname(self.entry(0)))
+        os.symlink(self.files[0]["path"], self.entry(0))  # right content, but not ours
+        os.makedirs(os.path.dirname(self.entry(1)), exist_ok=True)
+        os.symlink(victim, self.entry(1) + ".part")
+        files = self.fetch_ok([self.request(0), self.request(1)])
+        self.assert_cached(files, [0, 1])
+        self.assertFalse(os.path.islink(self.entry(0)))
+        with open(victim, "rb") as f:
+            self.assertEqual(f.read(), b"precious")
+
+    def test_a_local_file_that_is_not_a_wheel_never_enters_the_cache(self):
+        secret = os.path.join(self.tmp, "secret.txt")
+        with open(secret, "w") as f:
+            f.write("root:x:0:0\n")
+        os.chmod(secret, 0o600)
+        wrong = "0" * 64
+        rc, result, _ = self.fetch([{"url": secret, "sha256": wrong, "label": "secret"}])
+        self.assertEqual(rc, 1)
+        self.assertIn("is not a wheel", result["problems"][0])
+        self.assertNotIn(file_sha256(secret), json.dumps(result))
+        self.assertEqual(self.cache_files(), [])
+
+    def test_a_local_wheel_is_cached_no_more_open_than_its_source(self):
+        wheel = os.path.join(self.tmp, "w-1.0-py3-none-any.whl")
+        with open(wheel, "wb") as f:
+            f.write(b"PK\x03\x04" + os.urandom(1000))
+        os.chmod(wheel, 0o600)
+        files = self.fetch_ok([{"url": wheel, "sha256": file_sha256(wheel), "label": "w"}])
+        self.assertEqual(os.stat(files[0]).st_mode & 0o077, 0)
+        rc, result, _ = self.fetch([{"url": wheel, "sha256": "1" * 64, "label": "w"}])
+        self.assertEqual(rc, 1)
+        self.assertIn("nothing was copied into the cache", result["problems"][0])
+
+    def test_a_download_without_a_size_stops_at_the_cap(self):
+        rc, result, _ = self.fetch([self.request(0, size=False)], max_download=100_000)
+        self.assertEqual(rc, 1)
+        self.assertIn("more than 100000 bytes", result["problems"][0])
+        self.assertEqual(self.cache_files(), [])
 
 
 class CacheCommand(FetchCase):

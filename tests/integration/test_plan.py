@@ -273,6 +273,19 @@ class Inputs(IsolatedCache):
         fresh = self.run_plan(self.copy_fresh(), "--locked")
         self.assertNotIn("out of date", fresh.stderr)
 
+    def test_json_never_prints_credentials_of_lock_urls(self):
+        work = self.copy()
+        lock = os.path.join(work, "uv.lock")
+        with open(lock) as f:
+            text = f.read()
+        self.assertIn('url = "https://', text)
+        self.edit(lock, 'url = "https://', 'url = "https://user:s3cret@')
+        proc = self.run_plan(work, "--frozen", "--format", "json")
+        self.assertIn(proc.returncode, (0, 1), proc.stderr)
+        doc = json.loads(proc.stdout)
+        self.assertTrue(any(p["url"] for p in doc["packages"]), doc)
+        self.assertNotIn("s3cret", proc.stdout + proc.stderr)
+
     def copy_fresh(self):
         return support.copy_project(os.path.join(support.REAL_LOCKS, FASTAPI), os.path.join(self.tmp, "fresh"))
 

@@ -5,8 +5,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -15,7 +18,7 @@ import bundles
 import support
 
 APP = '''
-import inspect, json, random, sys
+import asyncio, inspect, json, os, random, sys
 
 first = None  # the first random number this process drew, and how many requests it answered
 count = 0
@@ -44,6 +47,17 @@ def on_fetch(request):
         raise RuntimeError("handler exploded")
     if path == "/none":
         return None
+    if path == "/loop":
+        while True:
+            pass
+    if path == "/hang":
+        await asyncio.sleep(3600)
+    if path == "/badstatus":
+        return Response("x", 1000)
+    if path == "/badheader":
+        return Response("x", 200, {"X-Bad": "a\\r\\nInjected: 1"})
+    if path == "/exit":
+        os._exit(3)
     return "hello"
 '''
 
@@ -61,7 +75,7 @@ class ServeCase(unittest.TestCase):
         cls.stderr_path = os.path.join(cls.tmp, "stderr.txt")
         cls.stderr = open(cls.stderr_path, "w")
         cls.proc = subprocess.Popen([support.PYBUNDLE, "serve", cls.bundle, "--port", "0", "--format", "json",
-                                     "--workers", "2"],
+                                     "--workers", "2", "--timeout", "2", "--max-body", "1000"],
                                     stdout=subprocess.PIPE, stderr=cls.stderr, text=True, env=env)
         line = cls.proc.stdout.readline()
         if not line:
@@ -132,6 +146,100 @@ class ServeCase(unittest.TestCase):
         log = self.log()
         self.assertIn("RuntimeError: handler exploded", log)
         self.assertIn("Traceback (most recent call last)", log)
+
+    def raw(self, request):
+        port = int(self.base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(request)
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        return int(head.split()[1]), body
+
+    def test_the_url_comes_from_the_request_target_not_the_host_header(self):
+        status, body = self.raw(b"GET /echo HTTP/1.0\r\nHost: x/admin?secret=1#\r\n\r\n")
+        self.assertEqual(status, 200)
+        echo = json.loads(body)
+        self.assertTrue(echo["url"].endswith("/echo"), echo)
+        self.assertNotIn("admin", echo["url"])
+        self.assertEqual(echo["query"], {})
+
+    def test_a_body_past_the_cap_is_413(self):
+        self.assertEqual(self.fetch("/echo", data=b"x" * 1001, method="POST")[0], 413)
+        self.assertEqual(self.fetch("/echo", data=b"x" * 1000, method="POST")[0], 200)
+        self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
+
+    def test_a_response_that_cannot_be_sent_is_a_500(self):
+        for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad")]:
+            self.assertEqual(self.fetch(path)[0], 500, path)
+            self.assertIn(why, self.log())
+            self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
+
+    def test_a_handler_that_never_answers_is_a_504(self):
+        for path in ("/loop", "/hang"):
+            self.assertEqual(self.fetch(path)[0], 504, path)
+            self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
+        self.assertIn("did not answer within 2 s", self.log())
+
+    def test_a_runtime_that_exits_is_started_again(self):
+        self.assertEqual(self.fetch("/exit")[0], 500)
+        self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
+        self.assertIn("the runtime was started again", self.log())
+        self.assertTrue(all(len(line) < 2000 for line in self.log().splitlines()))  # no minified runtime
+
+
+class ServeShutdownTest(unittest.TestCase):
+    """serve stops on SIGTERM even while a handler spins, and its node never outlives it."""
+
+    def node_of(self, bundle):
+        found = []
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    cmd = f.read()
+            except OSError:
+                continue
+            if bundle.encode() in cmd and b"serve" in cmd and b"node" in cmd.split(b"\0")[0]:
+                found.append(int(pid))
+        return found
+
+    def serve_spinning(self, bundle):
+        env = dict(os.environ, **bundles.env())
+        proc = subprocess.Popen([support.PYBUNDLE, "serve", bundle, "--port", "0", "--format", "json",
+                                 "--timeout", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        base = json.loads(proc.stdout.readline())["listening"]
+        threading.Thread(target=lambda: self.quiet_fetch(base + "loop"), daemon=True).start()
+        while not self.node_of(bundle):
+            time.sleep(0.1)
+        time.sleep(0.5)  # the request reaches the handler
+        return proc
+
+    @staticmethod
+    def quiet_fetch(url):
+        try:
+            urllib.request.urlopen(url).read()
+        except Exception:
+            pass
+
+    def test_sigterm_and_sigkill_while_a_handler_spins(self):
+        tmp = tempfile.mkdtemp(prefix="pb-serve-stop-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        bundle = os.path.join(tmp, "b")
+        bundles.make_bundle(bundle, {"app.py": APP})
+        proc = self.serve_spinning(bundle)
+        proc.send_signal(signal.SIGTERM)
+        self.assertNotEqual(proc.wait(), 0)
+        self.assertEqual(self.node_of(bundle), [])
+        proc = self.serve_spinning(bundle)
+        node = self.node_of(bundle)
+        proc.kill()
+        proc.wait()
+        for _ in range(100):  # PR_SET_PDEATHSIG: the kernel kills it with us (reaping may lag a little)
+            if not self.node_of(bundle):
+                break
+            time.sleep(0.1)
+        self.assertEqual(self.node_of(bundle), [], node)
 
 
 if __name__ == "__main__":

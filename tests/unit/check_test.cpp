@@ -323,6 +323,12 @@ TEST_CASE("manifest: a missing directory is a usage error, a missing or malforme
   CHECK_NOTHROW(c = check::manifest(t.path, m));
   CHECK(find_code(c, "manifest-invalid"));
 
+  // Nested 200000 deep: refused before a parser recurses into it (the stack overflowed).
+  write(t.path / "bundle.json", "{\"schema\": 1, \"x\": " + std::string(200000, '[') + std::string(200000, ']') + "}");
+  CHECK_NOTHROW(c = check::manifest(t.path, m));
+  REQUIRE(find_code(c, "manifest-invalid"));
+  CHECK(find_code(c, "manifest-invalid")->message.find("nested deeper than 100") != std::string::npos);
+
   write(t.path / "bundle.json", R"({"schema": 2})");
   c = check::manifest(t.path, m);
   REQUIRE(find_code(c, "manifest-invalid"));

@@ -32,6 +32,9 @@ std::vector<stdfs::path> files_under(const stdfs::path& dir) {
   return out;
 }
 
+// A local wheel must at least look like one (a zip archive) before it is copied into the cache.
+std::string wheel(std::string_view tail) { return std::string("PK\x03\x04", 4) + std::string(tail); }
+
 Request local_request(const stdfs::path& file, std::string label) {
   auto data = pb::fs::read_file(file);
   return {file.string(), pb::sha256_hex(data), data.size(), std::move(label)};
@@ -135,8 +138,8 @@ TEST_CASE("an entry lock excludes other processes until released") {
 
 TEST_CASE("local files are verified and copied into the cache, in request order") {
   TempDir t;
-  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
-  pb::fs::write_file_atomic(t.path / "b.whl", std::string(1 << 20, 'b'));
+  pb::fs::write_file_atomic(t.path / "a.whl", wheel("a"));
+  pb::fs::write_file_atomic(t.path / "b.whl", wheel(std::string(1 << 20, 'b')));
   Options o;
   o.cache_dir = t.path / "cache";
   o.base_dir = t.path;
@@ -149,14 +152,14 @@ TEST_CASE("local files are verified and copied into the cache, in request order"
   CHECK(files[0] == Cache(o.cache_dir).entry(b.sha256));
   CHECK(files[1] == Cache(o.cache_dir).entry(a.sha256));
   CHECK(files[2] == files[0]);
-  CHECK(pb::fs::read_file(files[1]) == "alpha");
+  CHECK(pb::fs::read_file(files[1]) == wheel("a"));
   CHECK(pb::sha256_file(files[0]) == b.sha256);
   CHECK(stdfs::exists(o.cache_dir / "CACHEDIR.TAG"));
 }
 
 TEST_CASE("a wrong hash is an error naming the package, and nothing is cached") {
   TempDir t;
-  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
+  pb::fs::write_file_atomic(t.path / "a.whl", wheel("a"));
   Options o;
   o.cache_dir = t.path / "cache";
   auto r = local_request(t.path / "a.whl", "alpha-pkg");
@@ -197,7 +200,7 @@ TEST_CASE("every failure is reported at once") {
 
 TEST_CASE("offline: cached files are served, missing ones are all named") {
   TempDir t;
-  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
+  pb::fs::write_file_atomic(t.path / "a.whl", wheel("a"));
   Options o;
   o.cache_dir = t.path / "cache";
   auto a = local_request(t.path / "a.whl", "a");
@@ -229,8 +232,8 @@ TEST_CASE("offline: cached files are served, missing ones are all named") {
 
 TEST_CASE("progress events count files and bytes") {
   TempDir t;
-  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
-  pb::fs::write_file_atomic(t.path / "b.whl", "beta!");
+  pb::fs::write_file_atomic(t.path / "a.whl", wheel("a"));
+  pb::fs::write_file_atomic(t.path / "b.whl", wheel("b"));
   std::vector<Event> events;
   Options o;
   o.cache_dir = t.path / "cache";
@@ -256,8 +259,8 @@ TEST_CASE("progress events count files and bytes") {
 
 TEST_CASE("prune drops entries unused for N days and keeps fresh ones") {
   TempDir t;
-  pb::fs::write_file_atomic(t.path / "old.whl", "old");
-  pb::fs::write_file_atomic(t.path / "new.whl", "new");
+  pb::fs::write_file_atomic(t.path / "old.whl", wheel("old"));
+  pb::fs::write_file_atomic(t.path / "new.whl", wheel("new"));
   Options o;
   o.cache_dir = t.path / "cache";
   auto old_r = local_request(t.path / "old.whl", "old");
@@ -267,7 +270,7 @@ TEST_CASE("prune drops entries unused for N days and keeps fresh ones") {
   stdfs::last_write_time(files[0], ancient);
   auto stats = prune_cache(o.cache_dir, std::chrono::hours(24 * 30));
   CHECK(stats.files == 1);
-  CHECK(stats.bytes == 3);
+  CHECK(stats.bytes == wheel("old").size());
   CHECK_FALSE(stdfs::exists(files[0]));
   CHECK(stdfs::exists(files[1]));
   // Using an entry refreshes it: a cache hit touches the file.
@@ -278,7 +281,7 @@ TEST_CASE("prune drops entries unused for N days and keeps fresh ones") {
 
 TEST_CASE("clean empties a cache but refuses a directory that is not one") {
   TempDir t;
-  pb::fs::write_file_atomic(t.path / "a.whl", "alpha");
+  pb::fs::write_file_atomic(t.path / "a.whl", wheel("a"));
   Options o;
   o.cache_dir = t.path / "cache";
   fetch_all({local_request(t.path / "a.whl", "a")}, o);

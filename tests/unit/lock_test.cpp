@@ -270,6 +270,23 @@ wheels = [{ hash = "sha256:00" }]
   CHECK(msg.find("uv.lock:12: package 'b': wheel has no url, path or filename") != std::string::npos);
 }
 
+TEST_CASE("uv.lock: the same package locked twice names both lines") {
+  auto msg = error_of(R"(version = 1
+requires-python = ">=3.12"
+
+[[package]]
+name = "six"
+version = "1.16.0"
+source = { registry = "https://index.invalid/simple" }
+
+[[package]]
+name = "Six"
+version = "1.16.0"
+source = { registry = "https://index.invalid/simple" }
+)");
+  CHECK(msg == "uv.lock:9: package 'six' 1.16.0 is locked twice, at lines 4 and 9 (remove one, or run `uv lock`)");
+}
+
 TEST_CASE("not a uv.lock at all") {
   CHECK(error_of("title = \"x\"\n").find("not a uv.lock") != std::string::npos);
 }

@@ -683,6 +683,32 @@ TEST_CASE("paths_to: every way from a root to a package") {
   CHECK(paths[1] == std::vector<std::string>{"app", "fastapi", "pydantic", "typing-extensions"});
 }
 
+TEST_CASE("paths_to: the shortest paths through a deep diamond, without enumerating them all") {
+  // 30 levels of two packages each depending on both of the next level: 2^30 paths to "leaf".
+  const int levels = 30;
+  auto deps = [](int level) {
+    return "dependencies = [{ name = \"a" + std::to_string(level) + "\" }, { name = \"b" + std::to_string(level) +
+           "\" }]\n";
+  };
+  std::string text = kApp + deps(0);
+  for (int i = 0; i < levels; ++i)
+    for (const char* side : {"a", "b"})
+      text += pure(side + std::to_string(i), "1.0",
+                   i + 1 < levels ? deps(i + 1) : std::string("dependencies = [{ name = \"leaf\" }]\n"));
+  text += pure("leaf", "1.0");
+  auto p = plan::make_plan(app_project(), uv_lock(text), pyodide_0_29(), {});
+  auto paths = plan::paths_to(p, "leaf", 3);
+  INFO("edges " << p.edges.size() << ", items " << p.items.size() << ", problems " << p.problems.size()
+                << (p.problems.empty() ? "" : ": " + p.problems[0].message));
+  REQUIRE(paths.size() == 3);
+  for (const auto& path : paths) {
+    CHECK(path.size() == levels + 2);
+    CHECK(path.front() == "app");
+    CHECK(path.back() == "leaf");
+  }
+  CHECK(paths[0] != paths[1]);
+}
+
 TEST_CASE("freshness: the lock's metadata against pyproject.toml, as `uv lock --check` compares them") {
   auto lock = uv_lock(kApp + R"(dependencies = [{ name = "click" }]
 

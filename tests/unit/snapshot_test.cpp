@@ -120,6 +120,29 @@ TEST_CASE("damaged snapshot files are refused with the file name") {
   CHECK(error_of([&] { decompress_payload(file, h, [](std::string_view) {}); }) != "");
 }
 
+TEST_CASE("edited snapshot metadata is refused by name, before any restore") {
+  TempDir t;
+  auto file = t.path / "s.zst";
+  write_snapshot_file(file, {{"pyodide", "0.29.3"}}, std::string(100000, '\0'), 3);
+  const auto whole = pb::fs::read_file(file);
+  auto edit = [&](const std::string& from, const std::string& to) {
+    REQUIRE(from.size() == to.size());
+    auto text = whole;
+    auto at = text.find(from);
+    REQUIRE(at != std::string::npos);
+    pb::fs::write_file_atomic(file, text.replace(at, from.size(), to));
+  };
+  edit("\"raw_size\":100000", "\"raw_size\":\"abcd\"");
+  CHECK(error_of([&] { read_header(file); }).find("s.zst: snapshot metadata 'raw_size' is not a byte count") !=
+        std::string::npos);
+  edit("\"xor_wasm_data\":false", "\"xor_wasm_data\":\"no!\"");
+  CHECK(error_of([&] { read_header(file); }).find("'xor_wasm_data' is not true or false") != std::string::npos);
+  edit("\"raw_size\":100000", "\"raw_size\":100001");
+  auto h = read_header(file);
+  CHECK(error_of([&] { decompress_payload(file, h, [](std::string_view) {}); })
+            .find("decompresses to 100000 bytes, its metadata says 100001") != std::string::npos);
+}
+
 TEST_CASE("the heap is stored XOR the wasm module's data segments, and restored exactly") {
   TempDir t;
   // A wasm module with a data section: "abcd" at 16 (i32.const), "xyz" at __memory_base (1024).

@@ -14,6 +14,7 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -244,6 +245,113 @@ TEST_CASE("globs") {
   CHECK(glob_hits("python_modules/sympy/plotting/**", "python_modules/sympy/plotting/plot.py"));
   CHECK(!glob_hits("sympy/plot", "python_modules/sympy/plotting/plot.py"));
   CHECK(!glob_hits("python_modules", "python_modules/x.py"));
+}
+
+namespace {
+// The backtracking matcher globs had before the linear one, kept as the reference for what
+// every pattern means.
+bool reference_class(std::string_view p, char c, bool& matched, size_t& len) {
+  size_t i = 1;
+  bool negate = i < p.size() && (p[i] == '!' || p[i] == '^');
+  if (negate) ++i;
+  bool hit = false, first = true;
+  while (i < p.size() && (p[i] != ']' || first)) {
+    first = false;
+    char lo = p[i], hi = lo;
+    if (i + 2 < p.size() && p[i + 1] == '-' && p[i + 2] != ']') {
+      hi = p[i + 2];
+      i += 3;
+    } else {
+      ++i;
+    }
+    if (lo <= c && c <= hi) hit = true;
+  }
+  if (i >= p.size()) return false;
+  matched = (hit != negate) && c != '/';
+  len = i + 1;
+  return true;
+}
+
+bool reference_match(std::string_view p, std::string_view s) {
+  while (!p.empty()) {
+    if (p.substr(0, 2) == "**") {
+      auto rest = p.substr(2);
+      while (rest.substr(0, 2) == "**") rest = rest.substr(2);
+      if (!rest.empty() && rest[0] == '/') {
+        rest = rest.substr(1);
+        if (reference_match(rest, s)) return true;
+        for (size_t i = 0; i < s.size(); ++i)
+          if (s[i] == '/' && reference_match(rest, s.substr(i + 1))) return true;
+        return false;
+      }
+      for (size_t i = 0; i <= s.size(); ++i)
+        if (reference_match(rest, s.substr(i))) return true;
+      return false;
+    }
+    if (p[0] == '*') {
+      auto rest = p.substr(1);
+      for (size_t i = 0; i <= s.size(); ++i) {
+        if (reference_match(rest, s.substr(i))) return true;
+        if (i < s.size() && s[i] == '/') break;
+      }
+      return false;
+    }
+    if (s.empty()) return false;
+    if (p[0] == '?') {
+      if (s[0] == '/') return false;
+    } else if (p[0] == '[') {
+      bool hit = false;
+      size_t len = 0;
+      if (reference_class(p, s[0], hit, len)) {
+        if (!hit) return false;
+        p = p.substr(len);
+        s = s.substr(1);
+        continue;
+      }
+      if (s[0] != '[') return false;
+    } else if (p[0] == '\\' && p.size() > 1) {
+      if (p[1] != s[0]) return false;
+      p = p.substr(1);
+    } else if (p[0] != s[0]) {
+      return false;
+    }
+    p = p.substr(1);
+    s = s.substr(1);
+  }
+  return s.empty();
+}
+}  // namespace
+
+TEST_CASE("globs mean what the backtracking matcher meant, on every small pattern and path") {
+  const std::vector<std::string> atoms = {"a", "b", "/", "*", "**", "**/", "?", "[a]", "[!a]", "[", "\\*", "\\"};
+  const std::vector<std::string> paths = {"", "a", "b", "/", "ab", "a/b", "a/", "/a", "aa/b/a", "[a", "*",
+                                          "a/b/c", "ba/ab", "\\a", "a//b"};
+  size_t checked = 0;
+  std::function<void(std::string, int)> patterns = [&](std::string p, int depth) {
+    for (const auto& s : paths) {
+      INFO("pattern '" << p << "' path '" << s << "'");
+      CHECK(pb::vendor::glob_match(p, s) == reference_match(p, s));
+      ++checked;
+    }
+    if (depth == 0) return;
+    for (const auto& a : atoms) patterns(p + a, depth - 1);
+  };
+  patterns("", 3);
+  CHECK(checked > 20000);
+}
+
+TEST_CASE("globs take time linear in the path, whatever the pattern") {
+  // Backtracking tried every split of the path between the stars: this never finished.
+  std::string pattern;
+  for (int i = 0; i < 10; ++i) pattern += "**a";
+  pattern += "**/c";
+  std::string path(2000, 'a');
+  CHECK(!pb::vendor::glob_match(pattern, path));
+  CHECK(!pb::vendor::glob_hits(pattern, "python_modules/" + path + "/" + path));
+  CHECK(pb::vendor::glob_match(pattern, path + "/c"));
+  std::string names;
+  for (int i = 0; i < 12; ++i) names += "*a";
+  CHECK(!pb::vendor::glob_match(names + "b", std::string(3000, 'a')));
 }
 
 TEST_CASE("default trimming rules") {

@@ -1,0 +1,120 @@
+#include "util/interrupt.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace pb::interrupt {
+
+namespace {
+
+struct Child {
+  pid_t pid;
+  bool forward;
+};
+
+std::mutex mu;
+std::condition_variable children_changed;
+std::vector<std::string> paths;
+std::vector<Child> children;
+int wake_fd = -1;
+
+void on_signal(int sig) {
+  unsigned char b = static_cast<unsigned char>(sig);
+  (void)!::write(wake_fd, &b, 1);
+}
+
+void die_of(int sig) {
+  struct sigaction sa {};
+  sa.sa_handler = SIG_DFL;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(sig, &sa, nullptr);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  ::pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  ::kill(::getpid(), sig);
+  ::_exit(128 + sig);
+}
+
+void handle(int sig, int& forwarded) {
+  std::unique_lock<std::mutex> lock(mu);
+  bool forwarding = std::any_of(children.begin(), children.end(), [](const Child& c) { return c.forward; });
+  if (forwarding) {
+    // The child shuts down on its own; the command ends when it has. A second signal, or the
+    // grace period, ends it.
+    for (const auto& c : children) ::kill(c.pid, ++forwarded > 1 ? SIGKILL : sig);
+    if (forwarded > 1) return;
+    std::thread([] {
+      std::unique_lock<std::mutex> l(mu);
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(kGraceSeconds);
+      children_changed.wait_until(l, deadline, [] { return children.empty(); });
+      for (const auto& c : children) ::kill(c.pid, SIGKILL);
+    }).detach();
+    return;
+  }
+  for (const auto& c : children) ::kill(c.pid, SIGKILL);
+  // A worker thread may still be writing into a path; a few passes catch what it added, and what
+  // is left after we die is a staging directory of a dead PID, which the next build removes.
+  for (int pass = 0; pass < 3; ++pass) {
+    for (const auto& p : paths) {
+      std::error_code ec;
+      std::filesystem::remove_all(p, ec);
+    }
+  }
+  die_of(sig);
+}
+
+}  // namespace
+
+void install() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return;
+  wake_fd = fds[1];
+  int read_fd = fds[0];
+  std::thread([read_fd] {
+    int forwarded = 0;
+    for (;;) {
+      unsigned char sig;
+      ssize_t n = ::read(read_fd, &sig, 1);
+      if (n == 1) handle(sig, forwarded);
+    }
+  }).detach();
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
+void remove_on_signal(const std::filesystem::path& path) {
+  std::lock_guard<std::mutex> lock(mu);
+  paths.push_back(path.string());
+}
+
+void forget(const std::filesystem::path& path) {
+  std::lock_guard<std::mutex> lock(mu);
+  paths.erase(std::remove(paths.begin(), paths.end(), path.string()), paths.end());
+}
+
+void add_child(pid_t pid, bool forward) {
+  std::lock_guard<std::mutex> lock(mu);
+  children.push_back({pid, forward});
+}
+
+void remove_child(pid_t pid) {
+  std::lock_guard<std::mutex> lock(mu);
+  children.erase(std::remove_if(children.begin(), children.end(), [pid](const Child& c) { return c.pid == pid; }),
+                 children.end());
+  children_changed.notify_all();
+}
+
+}  // namespace pb::interrupt

@@ -1,0 +1,27 @@
+// What pybundle does when SIGINT, SIGTERM or SIGHUP arrives. A watcher thread (the handler only
+// wakes it) passes the signal on to registered child processes that handle it themselves (run,
+// serve) and kills them if they are not gone within a grace period; otherwise it stops the other
+// children, removes the registered temporary paths, and dies of the signal.
+#pragma once
+#include <sys/types.h>
+
+#include <filesystem>
+
+namespace pb::interrupt {
+
+// Once, early in main.
+void install();
+
+// Removed (recursively) if we are interrupted, until forgotten.
+void remove_on_signal(const std::filesystem::path& path);
+void forget(const std::filesystem::path& path);
+
+// A running child. With `forward`, a signal is passed on and we wait for the child; a second
+// signal, or the grace period passing, kills it.
+void add_child(pid_t pid, bool forward);
+void remove_child(pid_t pid);
+
+// Seconds a forwarded child may take to shut down before SIGKILL.
+inline constexpr int kGraceSeconds = 5;
+
+}  // namespace pb::interrupt

@@ -1,0 +1,86 @@
+#include "vendor/out_guard.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/json.hpp"
+
+namespace pb::vendor {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+stdfs::path real(const stdfs::path& p) {
+  std::error_code ec;
+  auto r = stdfs::weakly_canonical(stdfs::absolute(p, ec), ec);
+  return ec ? stdfs::absolute(p).lexically_normal() : r;
+}
+
+// `inner` is `outer` or lies below it (both canonical).
+bool within(const stdfs::path& inner, const stdfs::path& outer) {
+  auto rel = inner.lexically_relative(outer);
+  return !rel.empty() && *rel.begin() != "..";
+}
+
+bool is_bundle(const stdfs::path& dir) {
+  std::error_code ec;
+  auto file = dir / "bundle.json";
+  if (!stdfs::is_regular_file(stdfs::symlink_status(file, ec)) || stdfs::file_size(file, ec) > (64u << 20))
+    return false;
+  try {
+    auto text = fs::read_file(file);
+    if (json_too_deep(text)) return false;
+    auto m = nlohmann::json::parse(text, nullptr, false);
+    const auto& schema = json_at(m, "schema");
+    return schema.is_number_integer() && schema == 1 && json_at(m, "files").is_array();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+}  // namespace
+
+bool is_within(const stdfs::path& inner, const stdfs::path& outer) { return within(real(inner), real(outer)); }
+
+std::optional<std::string> out_refusal(const stdfs::path& out, const OutGuard& guard) {
+  auto o = real(out);
+  if (o == o.root_path()) return "is the root directory";
+  // Reasons by what `out` would wipe: [is it, contains it].
+  struct Place {
+    const stdfs::path& path;
+    const char* is;
+    const char* contains;
+  };
+  for (auto [path, is, contains] : {Place{guard.home, "is your home directory", "contains your home directory"},
+                                    Place{guard.project_dir, "is the project directory", "contains the project directory"},
+                                    Place{guard.cache_dir, "is the cache directory", "contains the cache directory"}}) {
+    if (path.empty()) continue;
+    auto p = real(path);
+    if (o == p) return is;
+    if (within(p, o)) return std::string(contains) + " " + p.string();
+  }
+  if (!guard.cache_dir.empty() && within(o, real(guard.cache_dir)))
+    return "is inside the cache directory " + real(guard.cache_dir).string();
+  if (!guard.app_dir.empty() && within(o, real(guard.app_dir)))
+    return "is inside the app's sources " + real(guard.app_dir).string() + ", which the bundle copies";
+
+  std::error_code ec;
+  auto st = stdfs::symlink_status(out, ec);
+  if (ec || st.type() == stdfs::file_type::not_found) return std::nullopt;
+  if (st.type() == stdfs::file_type::symlink) return "is a symbolic link";
+  if (st.type() != stdfs::file_type::directory) return "exists and is not a directory";
+  if (stdfs::is_empty(out, ec) && !ec) return std::nullopt;
+  if (is_bundle(out)) return std::nullopt;
+  return "is a directory that is neither empty nor a pybundle bundle (no bundle.json of schema 1)";
+}
+
+void check_out(const stdfs::path& out, const OutGuard& guard) {
+  if (auto why = out_refusal(out, guard))
+    throw Error("--out " + out.string() + ": " + *why +
+                    "; it may replace only an empty directory or an earlier bundle",
+                Exit::usage);
+}
+
+}  // namespace pb::vendor

@@ -1,0 +1,164 @@
+"""What a build may destroy and leave behind: --out only replaces an empty directory or an earlier
+bundle, options are checked before the disk is touched, and an interrupted build cleans up."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import unittest
+
+import support
+
+EXAMPLE = os.path.join(support.REPO, "fixtures", "example")
+LOCK_BASE = "http://127.0.0.1:8766"
+
+
+def tree(path):
+    """Every file under path with its bytes and inode: what a refused build must leave alone."""
+    found = {}
+    for root, _, files in os.walk(path):
+        for f in files:
+            full = os.path.join(root, f)
+            with open(full, "rb") as fh:
+                found[os.path.relpath(full, path)] = (fh.read(), os.stat(full).st_ino)
+    return found
+
+
+def dead_pid():
+    proc = subprocess.Popen(["true"])
+    proc.wait()
+    return proc.pid
+
+
+class OutGuardTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
+        cls.base = cls._server.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._server.__exit__(None, None, None)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-safety-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.cache = os.path.join(support.CACHE_ROOT, "build-cache")
+        self.env = {"PYBUNDLE_CACHE_DIR": self.cache}
+        self.project = support.copy_project(EXAMPLE, self.tmp)
+        os.makedirs(os.path.join(self.project, ".git"))
+        with open(os.path.join(self.project, ".git", "HEAD"), "w") as f:
+            f.write("ref: refs/heads/main\n")
+        self.out = os.path.join(self.tmp, "out")
+
+    def build(self, out, *args, env=None):
+        return support.run("build", self.project, "--out", out, "--mirror", f"{LOCK_BASE}={self.base}",
+                           "--no-snapshot", *args, env=dict(self.env, **(env or {})))
+
+    def assert_refused(self, out, why, env=None):
+        # Outside our temporary directory (/, the shared cache) the refusal must come before any write.
+        inside = os.path.realpath(out).startswith(os.path.realpath(self.tmp) + os.sep)
+        before = tree(self.tmp) if inside or out == self.tmp else None
+        proc = self.build(out, env=env)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        lines = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+        self.assertEqual(len(lines), 1, proc.stderr)
+        self.assertIn(f"--out {out}: {why}", lines[0])
+        if before is not None:
+            self.assertEqual(tree(self.tmp), before)
+
+    def test_refuses_what_is_not_an_earlier_bundle(self):
+        unrelated = os.path.join(self.tmp, "photos")
+        os.makedirs(unrelated)
+        with open(os.path.join(unrelated, "cat.jpg"), "w") as f:
+            f.write("meow")
+        self.assert_refused(unrelated, "is a directory that is neither empty nor a pybundle bundle")
+        foreign = os.path.join(self.tmp, "foreign")
+        os.makedirs(foreign)
+        with open(os.path.join(foreign, "bundle.json"), "w") as f:
+            json.dump({"schema": 7, "files": []}, f)
+        self.assert_refused(foreign, "is a directory that is neither empty nor a pybundle bundle")
+        self.assert_refused(self.project, "is the project directory")
+        self.assert_refused(self.tmp, "contains the project directory")
+        self.assert_refused(os.path.join(self.project, "src"), "is inside the app's sources")
+        self.assert_refused(os.path.join(self.project, "src", "new"), "is inside the app's sources")
+        self.assert_refused(self.cache, "is the cache directory")
+        self.assert_refused(os.path.join(self.cache, "bundle"), "is inside the cache directory")
+        self.assert_refused(os.path.dirname(self.cache), "contains the cache directory")
+        self.assert_refused("/", "is the root directory")
+        home = os.path.join(self.tmp, "home")
+        os.makedirs(os.path.join(home, "docs"))
+        self.assert_refused(home, "is your home directory", env={"HOME": home})
+        regular = os.path.join(self.tmp, "notes.txt")
+        with open(regular, "w") as f:
+            f.write("keep me")
+        self.assert_refused(regular, "exists and is not a directory")
+        link = os.path.join(self.tmp, "link")
+        os.symlink(unrelated, link)
+        self.assert_refused(link, "is a symbolic link")
+
+    def test_replaces_an_empty_directory_and_an_earlier_bundle(self):
+        os.makedirs(self.out)
+        self.assertEqual(self.build(self.out).returncode, 0)
+        proc = self.build(self.out)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(os.path.join(self.out, "bundle.json")) as f:
+            self.assertEqual(json.load(f)["schema"], 1)
+
+    def test_bad_options_leave_the_earlier_bundle_untouched(self):
+        self.assertEqual(self.build(self.out).returncode, 0)
+        before = tree(self.out)
+        for args, why in [(["--archive", os.path.join(self.tmp, "x.tar.gz")], "must end in .tar.zst or .zip"),
+                          (["--archive", os.path.join(self.out, "x.zip")], "which the build replaces"),
+                          (["--compile=everything"], "everything"),
+                          (["--mirror", "no-equals-sign"], "no-equals-sign")]:
+            proc = self.build(self.out, *args)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn(why, proc.stderr)
+            self.assertEqual(tree(self.out), before, args)
+        proc = self.build(self.out, env={"SOURCE_DATE_EPOCH": "yesterday"})
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(tree(self.out), before)
+        self.assertEqual([n for n in os.listdir(self.tmp) if n.startswith(".out.")], [])
+
+    def test_stale_staging_of_a_dead_build_is_removed(self):
+        stale = os.path.join(self.tmp, f".out.tmp-{dead_pid()}-0123456789ab")
+        live = os.path.join(self.tmp, f".out.tmp-{os.getpid()}-0123456789ab")
+        for d in (stale, live):
+            os.makedirs(os.path.join(d, "python_modules"))
+        self.assertEqual(self.build(self.out).returncode, 0)
+        self.assertFalse(os.path.exists(stale))
+        self.assertTrue(os.path.exists(live))
+
+    def test_interrupted_build_removes_its_staging_and_its_node(self):
+        # The entry never finishes importing: the build sits in the snapshot step until signalled.
+        with open(os.path.join(self.project, "src", "app.py"), "a") as f:
+            f.write("\nwhile True:\n    pass\n")
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            proc = subprocess.Popen([support.PYBUNDLE, "build", self.project, "--out", self.out, "--mirror",
+                                     f"{LOCK_BASE}={self.base}", "--no-smoke"], stderr=subprocess.PIPE, text=True,
+                                    env=dict(os.environ, **self.env))
+            for line in proc.stderr:
+                if "making the snapshot" in line:
+                    break
+            staging = [n for n in os.listdir(self.tmp) if n.startswith(".out.tmp-")]
+            self.assertEqual(len(staging), 1, staging)
+            proc.send_signal(sig)
+            proc.stderr.read()
+            proc.stderr.close()
+            self.assertEqual(proc.wait(), -sig)
+            self.assertEqual([n for n in os.listdir(self.tmp) if n.startswith(".out.")], [])
+            self.assertFalse(os.path.exists(self.out))
+            # The host that was importing the app died with us.
+            for pid in filter(str.isdigit, os.listdir("/proc")):
+                try:
+                    with open(f"/proc/{pid}/cmdline", "rb") as f:
+                        cmdline = f.read()
+                except OSError:
+                    continue
+                self.assertNotIn(staging[0].encode(), cmdline, pid)
+
+
+if __name__ == "__main__":
+    unittest.main()
