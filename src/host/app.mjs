@@ -146,11 +146,28 @@ async function servePrimary(opts, cluster, n) {
       stopping = true;
       let left = Object.keys(cluster.workers).length;
       if (!left) process.exit(0);
-      cluster.on("exit", () => --left || process.exit(0));
+      let forced = false;
+      cluster.on("exit", () => --left || process.exit(forced ? 1 : 0));
       for (const w of Object.values(cluster.workers)) w.process.kill("SIGTERM");
+      // A worker busy in a handler never runs its SIGTERM handler: end it before pybundle ends us.
+      setTimeout(() => {
+        forced = true;
+        log("a server worker still busy in a handler was killed");
+        for (const w of Object.values(cluster.workers)) w.process.kill("SIGKILL");
+      }, 4000).unref();
     });
   }
   return null;
+}
+
+// A cluster worker dies with its primary (which dies with pybundle, PR_SET_PDEATHSIG), even while
+// a handler keeps its main thread busy: a thread watches for the primary going away.
+function dieWithPrimary() {
+  const watcher = new Worker(
+    `const { workerData } = require("node:worker_threads");
+     setInterval(() => { if (process.ppid !== workerData) process.kill(process.pid, "SIGKILL"); }, 100);`,
+    { eval: true, workerData: process.ppid });
+  watcher.unref();
 }
 
 const text = (status, body) => ({ status, headers: [["content-type", "text/plain; charset=utf-8"]], body: Buffer.from(body) });
@@ -159,6 +176,7 @@ export async function serve(opts) {
   const n = Number(opts.workers ?? 1);
   const cluster = n > 1 ? (await import("node:cluster")).default : null;
   if (cluster?.isPrimary) return servePrimary(opts, cluster, n);
+  if (cluster) dieWithPrimary();
   const http = await import("node:http");
   const host = opts.host ?? "127.0.0.1";
   const maxBody = Number(opts["max-body"] ?? 100 * 2 ** 20);
