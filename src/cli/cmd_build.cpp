@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "check/inspect.hpp"
+#include "check/project_checks.hpp"
 #include "cli/build_smoke.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
@@ -90,6 +92,7 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
   if (!o.minimize && o.compile.empty()) return;
   vendor::HostRun host = [&](const std::string& mode, const std::vector<std::string>& args) {
     std::vector<std::string> full{"--bundle", std::filesystem::absolute(staged).string()};
+    if (!spec.vars.empty()) full.insert(full.end(), {"--vars", spec.vars.dump()});
     full.insert(full.end(), args.begin(), args.end());
     return snapshot::run_host(t.runtime_dir, mode, full);
   };
@@ -123,6 +126,17 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
   vendor::write_manifest(staged, spec, report);
 }
 
+// The upload (app/ and python_modules/, gzipped as wrangler measures) against size-budget: a
+// warning naming the five largest distributions; `pybundle check` is the gate that fails.
+void warn_over_budget(const std::filesystem::path& out, uint64_t budget) {
+  auto r = check::inspect(out, nlohmann::json::parse(fs::read_file(out / "bundle.json")));
+  if (r.gzip_bytes <= budget) return;
+  warning("the upload is " + check::human_size(r.gzip_bytes) + " gzipped, over [tool.pybundle] size-budget " +
+          check::human_size(budget) + "; the largest contributors are " + check::top_contributors(r) +
+          "; build with --minimize, trim with [tool.pybundle] exclude, or drop or replace large packages "
+          "(`pybundle inspect " + out.string() + "` shows all)");
+}
+
 void build(const BuildOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   auto lap = t0;
@@ -146,6 +160,9 @@ void build(const BuildOptions& o) {
   spec.app_dir = project.dir;
   spec.entry = entry_of(project);
   spec.include = project.config.include;
+  spec.name = project.name;
+  spec.vars = nlohmann::json::object();
+  for (const auto& [k, v] : project.config.vars) spec.vars[k] = v;
   const auto& t = inputs.target;
   spec.target = {{"pyodide", t.pyodide_version}, {"python", t.python_version}, {"abi", t.abi_version},
                  {"platform", t.platform}};
@@ -210,6 +227,7 @@ void build(const BuildOptions& o) {
     std::rethrow_exception(why);
   }
   if (!o.archive.empty()) vendor::write_archive(spec.out, o.archive, vendor::source_date_epoch());
+  if (project.config.size_budget) warn_over_budget(spec.out, *project.config.size_budget);
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (global().format == Format::json) {

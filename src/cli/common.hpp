@@ -1,6 +1,7 @@
 // Shared command-line state and output helpers.
 #pragma once
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -51,6 +52,11 @@ void register_snapshot(CLI::App& app);
 void register_check(CLI::App& app);
 void register_completions(CLI::App& app);
 void register_self(CLI::App& app);
+void register_export(CLI::App& app);
+void register_inspect(CLI::App& app);
+
+// --var K=V (repeatable) on run and serve: a worker's self.env over bundle.json "vars".
+void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars);
 
 // Options shared by commands that resolve a target.
 std::string default_target();

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -125,6 +126,7 @@ struct RunOptions {
   bool use_snapshot = true;
   bool allow_stale = false;                // a stale snapshot falls back to importing
   std::string url = "http://localhost/";
+  std::map<std::string, std::string> vars;  // --var K=V: over bundle.json "vars" (a worker's self.env)
   std::vector<std::string> node_flags;
   std::vector<std::string> smoke;          // run: modules to import after the request (answer "smoke")
   std::function<void(const std::string&)> warn;  // e.g. why an existing snapshot is not used
