@@ -145,7 +145,9 @@ void build(const BuildOptions& o) {
     if (global().verbose > 0) info(fmt::format("{}: {:.2f}s", name, std::chrono::duration<double>(now - lap).count()));
     lap = now;
   };
-  auto inputs = run_plan(o.in);
+  auto plan_options = o.in;
+  plan_options.offline = o.offline;
+  auto inputs = run_plan(plan_options);
   phase("plan");
   const auto& project = inputs.project;
   const auto& p = inputs.plan;
@@ -206,6 +208,8 @@ void build(const BuildOptions& o) {
       auto made = snapshot::make_snapshot(mo);
       for (const auto& w : made.warnings) warning(w);
       spec.snapshot = made.facts;
+      spec.snapshot["recipe"] = snapshot_recipe(mo.entry_module, mo.preimport, t.pyodide_version,
+                                                 made.facts["hash_seed"].get<uint32_t>());
       vendor::write_manifest(staged, spec);
       phase("snapshot");
     }
@@ -262,7 +266,8 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--no-smoke", o.no_smoke,
                 "Do not import the entry and the trimmed bundle's modules in Pyodide (runs even with "
                 "--no-snapshot; an entry that does not import, or a trim that breaks an import, fails the build)");
-  cmd->add_flag("--offline", o.offline, "Use only the cache; name every file that is missing");
+  cmd->add_flag("--offline", o.offline,
+                "Use only the cache; name every file that is missing (and a missing runtime: npm is not started)");
   cmd->add_option("-j,--concurrency", o.concurrency, "Parallel downloads (default 16)")->check(CLI::Range(1, 256));
   cmd->add_option("--mirror", o.mirrors, "Rewrite URLs starting with FROM to start with TO (FROM=TO, repeatable)");
   cmd->add_option("--ca-file", o.ca_file, "CA certificates for HTTPS (default $SSL_CERT_FILE, else the system's)");

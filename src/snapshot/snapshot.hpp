@@ -22,8 +22,10 @@ std::filesystem::path find_node();
 // Directory holding pyodide.mjs and pyodide-lock.json for `version`: $PYBUNDLE_PYODIDE_DIR when
 // it holds that version (the package itself, or <dir>/<version>/node_modules/pyodide), else
 // <cache>/runtimes/pyodide-<version>/node_modules/pyodide, installed with npm on first use
-// (under a lock, into a temporary directory renamed into place).
-std::filesystem::path ensure_runtime(const std::string& version, const std::filesystem::path& cache_dir);
+// (under a lock, into a temporary directory renamed into place). `offline`: never start npm; a
+// missing runtime is an error (Exit::io) saying how to get it.
+std::filesystem::path ensure_runtime(const std::string& version, const std::filesystem::path& cache_dir,
+                                     bool offline = false);
 // That directory when `version` is already there; nullopt when ensure_runtime would install it.
 std::optional<std::filesystem::path> find_runtime(const std::string& version, const std::filesystem::path& cache_dir);
 
