@@ -1,4 +1,5 @@
 #include "check/bundle_checks.hpp"
+#include "check/inspect.hpp"
 
 #include <algorithm>
 #include <map>
@@ -263,6 +264,18 @@ Check files(const stdfs::path& bundle, const json& m) {
   return c;
 }
 
+static std::string over_budget_fix(const stdfs::path& bundle) {
+  std::string fix = "build with --minimize, trim with [tool.pybundle] exclude, drop or replace large packages, or raise "
+                    "size-budget";
+  try {
+    auto manifest = nlohmann::json::parse(fs::read_file(bundle / "bundle.json"));
+    auto top = top_contributors(inspect(bundle, manifest));
+    if (!top.empty()) fix = "the largest contributors are " + top + "; " + fix + " (`pybundle inspect` shows all)";
+  } catch (const std::exception&) {  // the size finding stands without the breakdown
+  }
+  return fix;
+}
+
 Check bundle_size(const stdfs::path& bundle, const std::optional<Budget>& budget) {
   Check c{.name = "size", .title = "the bundle's gzip size is within the size budget"};
   Measured s;
@@ -290,7 +303,7 @@ Check bundle_size(const stdfs::path& bundle, const std::optional<Budget>& budget
            .message = "the bundle is " + human_size(s.gzip_bytes) + " gzipped (" + std::to_string(s.gzip_bytes) +
                       " bytes), over the size budget of " + human_size(budget->bytes) + " (" + budget->source + ")",
            .file = budget->file,
-           .fix = "drop large packages, trim with [tool.pybundle] exclude, or raise size-budget"});
+           .fix = over_budget_fix(bundle)});
     for (const auto& [path, size] : s.largest)
       c.add({.severity = Severity::note,
              .code = "size-largest",

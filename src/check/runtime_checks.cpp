@@ -98,7 +98,7 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::
 }
 
 Check entry(const stdfs::path& bundle, const json& manifest, const json& answer) {
-  Check c{.name = "entry", .title = "the entry imports and defines on_fetch"};
+  Check c{.name = "entry", .title = "the entry imports and defines a handler (on_fetch or Default.fetch)"};
   const json& listed = json_at(manifest, "entry");
   std::string module = json_string(listed, "module");
   if (module.empty()) {
@@ -106,9 +106,12 @@ Check entry(const stdfs::path& bundle, const json& manifest, const json& answer)
            .fix = "set [tool.pybundle] entry and rebuild"});
     return c;
   }
-  // The handler was called: the entry loaded and on_fetch was found.
+  // The handler was called: the entry loaded and its handler was found.
   if (answer.contains("response")) {
-    c.summary = module + ".on_fetch found";
+    bool workers = answer.value("entry_style", "on_fetch") == "workers";
+    c.metrics["style"] = workers ? "workers" : "on_fetch";
+    c.summary = workers ? module + ".Default.fetch found (Cloudflare Workers style: class Default(WorkerEntrypoint))"
+                        : module + ".on_fetch found (module-level on_fetch style)";
     return c;
   }
   std::string error = answer.value("error", "the JavaScript host failed");
@@ -123,7 +126,9 @@ Check entry(const stdfs::path& bundle, const json& manifest, const json& answer)
     c.add({.code = "no-on-fetch",
            .message = error,
            .file = json_string(listed, "path").empty() ? "" : shown(bundle, json_string(listed, "path")),
-           .fix = "define `def on_fetch(request):` (or `async def`) in the entry module"});
+           .fix = "define `def on_fetch(request):` (or `async def`) in the entry module, or "
+                  "`class Default(WorkerEntrypoint):` with `async def fetch(self, request):` (from workers import "
+                  "WorkerEntrypoint)"});
   } else {
     c.add({.code = "entry-error", .message = error, .file = file, .line = line});
   }

@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "check/inspect.hpp"
+#include "check/project_checks.hpp"
 #include "cli/build_smoke.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
@@ -96,6 +98,7 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
   if (!o.minimize && o.compile.empty()) return;
   vendor::HostRun host = [&](const std::string& mode, const std::vector<std::string>& args) {
     std::vector<std::string> full{"--bundle", std::filesystem::absolute(staged).string()};
+    if (!spec.vars.empty()) full.insert(full.end(), {"--vars", spec.vars.dump()});
     full.insert(full.end(), args.begin(), args.end());
     return snapshot::run_host(t.runtime_dir, mode, full);
   };
@@ -144,6 +147,17 @@ vendor::OutGuard out_guard(const project::Project& project, const std::string& e
           home && *home ? std::filesystem::path(home) : std::filesystem::path()};
 }
 
+// The upload (app/ and python_modules/, gzipped as wrangler measures) against size-budget: a
+// warning naming the five largest distributions; `pybundle check` is the gate that fails.
+void warn_over_budget(const std::filesystem::path& out, uint64_t budget) {
+  auto r = check::inspect(out, nlohmann::json::parse(fs::read_file(out / "bundle.json")));
+  if (r.gzip_bytes <= budget) return;
+  warning("the upload is " + check::human_size(r.gzip_bytes) + " gzipped, over [tool.pybundle] size-budget " +
+          check::human_size(budget) + "; the largest contributors are " + check::top_contributors(r) +
+          "; build with --minimize, trim with [tool.pybundle] exclude, or drop or replace large packages "
+          "(`pybundle inspect " + out.string() + "` shows all)");
+}
+
 void build(const BuildOptions& o) {
   auto t0 = std::chrono::steady_clock::now();
   auto lap = t0;
@@ -153,7 +167,9 @@ void build(const BuildOptions& o) {
     lap = now;
   };
   validate(o);
-  auto inputs = run_plan(o.in);
+  auto plan_options = o.in;
+  plan_options.offline = o.offline;
+  auto inputs = run_plan(plan_options);
   phase("plan");
   const auto& project = inputs.project;
   const auto& p = inputs.plan;
@@ -165,6 +181,9 @@ void build(const BuildOptions& o) {
   spec.app_dir = project.dir;
   spec.entry = entry_of(project);
   spec.include = project.config.include;
+  spec.name = project.name;
+  spec.vars = nlohmann::json::object();
+  for (const auto& [k, v] : project.config.vars) spec.vars[k] = v;
   const auto guard = out_guard(project, spec.entry);
   vendor::check_out(spec.out, guard);
   if (!o.archive.empty() && vendor::is_within(o.archive, spec.out))
@@ -217,6 +236,8 @@ void build(const BuildOptions& o) {
       auto made = snapshot::make_snapshot(mo);
       for (const auto& w : made.warnings) warning(w);
       spec.snapshot = made.facts;
+      spec.snapshot["recipe"] = snapshot_recipe(mo.entry_module, mo.preimport, t.pyodide_version,
+                                                 made.facts["hash_seed"].get<uint32_t>());
       vendor::write_manifest(staged, spec);
       phase("snapshot");
     }
@@ -242,6 +263,7 @@ void build(const BuildOptions& o) {
     interrupt::forget(staged);
     std::rethrow_exception(why);
   }
+  if (project.config.size_budget) warn_over_budget(spec.out, *project.config.size_budget);
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (global().format == Format::json) {
@@ -276,7 +298,8 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--no-smoke", o.no_smoke,
                 "Do not import the entry and the trimmed bundle's modules in Pyodide (runs even with "
                 "--no-snapshot; an entry that does not import, or a trim that breaks an import, fails the build)");
-  cmd->add_flag("--offline", o.offline, "Use only the cache; name every file that is missing");
+  cmd->add_flag("--offline", o.offline,
+                "Use only the cache; name every file that is missing (and a missing runtime: npm is not started)");
   cmd->add_option("-j,--concurrency", o.concurrency, "Parallel downloads (default 16)")->check(CLI::Range(1, 256));
   cmd->add_option("--max-download", o.max_download,
                   "Largest file fetched when the lock gives no size, in bytes (default 1 GiB)")

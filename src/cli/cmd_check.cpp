@@ -233,7 +233,7 @@ Report check_bundle(const CheckOptions& o) {
     }
     return *answer;
   };
-  run("entry", "the entry imports and defines on_fetch", no_run,
+  run("entry", "the entry imports and defines a handler (on_fetch or Default.fetch)", no_run,
       [&] { return check::entry(dir, manifest, run_once()); });
   const bool entry_ok = r.checks.back().status() != check::Status::fail;
   run("smoke", "the entry and every vendored top-level module import", no_runtime, [&] {

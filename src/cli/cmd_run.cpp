@@ -16,6 +16,7 @@ struct RunArgs {
   bool no_snapshot = false;
   bool allow_stale = false;
   std::string url = "http://localhost/";
+  std::map<std::string, std::string> vars;
 };
 
 std::string base64_decode(const std::string& in) {
@@ -51,6 +52,7 @@ void run(const RunArgs& a) {
   o.use_snapshot = !a.no_snapshot;
   o.allow_stale = a.allow_stale;
   o.url = a.url;
+  o.vars = a.vars;
   o.warn = [](const std::string& m) { warning(m); };
   auto answer = snapshot::run_bundle(o);
   bool ok = answer.value("ok", false);
@@ -77,13 +79,14 @@ void run(const RunArgs& a) {
 
 void register_run(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  auto* cmd = app.add_subcommand("run", "Restore a bundle's snapshot and call on_fetch(request) once");
+  auto* cmd = app.add_subcommand("run", "Restore a bundle's snapshot and call its handler (on_fetch or Default.fetch) once");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_flag("--no-snapshot", a->no_snapshot, "Import the entry from scratch instead of restoring");
   cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
                 "Import from scratch when the snapshot does not match the bundle or runtime");
   cmd->fallthrough();  // global options (--format json, --cache-dir) may follow the bundle
-  cmd->add_option("--url", a->url, "URL of the GET request passed to on_fetch");
+  cmd->add_option("--url", a->url, "URL of the GET request passed to the handler");
+  add_var_option(*cmd, a->vars);
   cmd->callback([a] { run(*a); });
 }
 

@@ -20,13 +20,14 @@ struct ServeArgs {
   int port = 8787;
   int workers = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   uint64_t max_body = uint64_t(100) << 20;
+  std::map<std::string, std::string> vars;
 };
 
 }  // namespace
 
 void register_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  auto* cmd = app.add_subcommand("serve", "Serve a bundle over HTTP, one on_fetch(request) per request");
+  auto* cmd = app.add_subcommand("serve", "Serve a bundle over HTTP, one handler call (on_fetch or Default.fetch) per request");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_option("--port", a->port, "Port (0 picks a free one)")->check(CLI::Range(0, 65535));
   cmd->add_option("--host", a->host, "Address to listen on");
@@ -39,6 +40,7 @@ void register_serve(CLI::App& app) {
   cmd->add_flag("--no-snapshot", a->no_snapshot, "Import the entry from scratch instead of restoring");
   cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
                 "Import from scratch when the snapshot does not match the bundle or runtime");
+  add_var_option(*cmd, a->vars);
   cmd->fallthrough();  // global options (--format json, --cache-dir) may follow the bundle
   cmd->callback([a] {
     snapshot::ServeOptions o;
@@ -46,6 +48,7 @@ void register_serve(CLI::App& app) {
     o.run.cache_dir = global().cache_dir.empty() ? fs::default_cache_dir() : global().cache_dir;
     o.run.use_snapshot = !a->no_snapshot;
     o.run.allow_stale = a->allow_stale;
+    o.run.vars = a->vars;
     o.run.warn = [](const std::string& m) { warning(m); };
     o.host = a->host;
     o.port = a->port;

@@ -41,13 +41,23 @@ void make(const SnapshotArgs& a) {
   o.runtime_dir = snapshot::ensure_runtime(version, o.cache_dir);
   o.bundle_dir = dir;
   o.entry_module = entry;
+  // The build's preimport list and hash seed (bundle.json snapshot.recipe) unless the options replace them.
   o.preimport = a.preimport;
+  const nlohmann::json recipe = json_at(json_at(manifest, "snapshot"), "recipe");  // a copy: manifest is ordered
+  if (a.preimport.empty() && recipe.is_object() && recipe.contains("preimport") && recipe["preimport"].is_array())
+    for (const auto& m : recipe["preimport"])
+      if (m.is_string()) o.preimport.push_back(m.get<std::string>());
   o.level = a.level;
   o.hash_seed = a.hash_seed;
+  if (!o.hash_seed && recipe.is_object() && recipe.contains("hash_seed") && recipe["hash_seed"].is_number_unsigned() &&
+      recipe["hash_seed"].get<uint64_t>() <= UINT32_MAX)
+    o.hash_seed = recipe["hash_seed"].get<uint32_t>();
   info("making the snapshot: importing '" + entry + "' in Pyodide " + version);
   auto result = snapshot::make_snapshot(o);
   for (const auto& w : result.warnings) warning(w);
-  manifest["snapshot"] = nlohmann::ordered_json::parse(result.facts.dump());
+  auto facts = result.facts;
+  facts["recipe"] = snapshot_recipe(entry, o.preimport, version, result.facts["hash_seed"].get<uint32_t>());
+  manifest["snapshot"] = nlohmann::ordered_json::parse(facts.dump());
   fs::write_file_atomic(manifest_file, manifest.dump(2) + "\n");
   info("wrote " + (dir / "snapshot.bin.zst").string() + " (" +
        std::to_string(result.facts.value("size", 0) >> 10) + " KiB, heap " +
@@ -60,9 +70,11 @@ void register_snapshot(CLI::App& app) {
   auto a = std::make_shared<SnapshotArgs>();
   auto* cmd = app.add_subcommand("snapshot", "(Re)make the memory snapshot of a bundle directory");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
-  cmd->add_option("--preimport", a->preimport, "Extra module to import before the snapshot (repeatable)");
+  cmd->add_option("--preimport", a->preimport,
+                  "Extra module to import before the snapshot (repeatable; default: the build's, from bundle.json)");
   cmd->add_option("--level", a->level, "zstd compression level")->check(CLI::Range(1, 22));
-  cmd->add_option("--hash-seed", a->hash_seed, "PYTHONHASHSEED while importing (default: from the bundle digest)")
+  cmd->add_option("--hash-seed", a->hash_seed,
+                  "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from the bundle digest)")
       ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
   cmd->callback([a] { make(*a); });
 }

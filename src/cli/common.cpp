@@ -68,6 +68,29 @@ void refuse_github_format(CLI::App& cmd) {
   });
 }
 
+void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars) {
+  cmd.add_option_function<std::vector<std::string>>(
+         "--var",
+         [&vars](const std::vector<std::string>& given) {
+           for (const auto& kv : given) {
+             auto eq = kv.find('=');
+             if (eq == 0 || eq == std::string::npos)
+               throw CLI::ValidationError("--var", "'" + kv + "' is not NAME=VALUE");
+             vars[kv.substr(0, eq)] = kv.substr(eq + 1);
+           }
+         },
+         "Set a worker var (self.env.NAME) for this run, over [tool.pybundle] vars (NAME=VALUE, repeatable)")
+      ->type_name("NAME=VALUE");
+}
+
+nlohmann::json snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
+                               const std::string& pyodide, uint32_t hash_seed) {
+  return {{"entry", entry_module},
+          {"preimport", preimport},
+          {"target", "pyodide@" + pyodide},
+          {"hash_seed", hash_seed}};
+}
+
 // The newest release whose snapshot round trip passes on the flask-app corpus (README).
 std::string default_target() { return "pyodide@314.0.7"; }
 

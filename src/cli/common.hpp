@@ -1,6 +1,8 @@
 // Shared command-line state and output helpers.
 #pragma once
+#include <cstdint>
 #include <filesystem>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +42,10 @@ CLI::Option* add_format_option(CLI::App& app, const std::vector<std::string>& na
 // A command without GitHub annotations refuses a global --format github (usage error).
 void refuse_github_format(CLI::App& cmd);
 
+// bundle.json snapshot.recipe: what the snapshot was made from, so `pybundle snapshot` remakes it alike.
+nlohmann::json snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
+                               const std::string& pyodide, uint32_t hash_seed);
+
 // Register each command on the app. Each lives in cmd_<name>.cpp.
 void register_build(CLI::App& app);
 void register_run(CLI::App& app);
@@ -51,6 +57,11 @@ void register_snapshot(CLI::App& app);
 void register_check(CLI::App& app);
 void register_completions(CLI::App& app);
 void register_self(CLI::App& app);
+void register_export(CLI::App& app);
+void register_inspect(CLI::App& app);
+
+// --var K=V (repeatable) on run and serve: a worker's self.env over bundle.json "vars".
+void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars);
 
 // Options shared by commands that resolve a target.
 std::string default_target();

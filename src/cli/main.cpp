@@ -37,6 +37,8 @@ int main(int argc, char** argv) {
   register_check(app);
   register_completions(app);
   register_self(app);
+  register_export(app);
+  register_inspect(app);
   for (auto* cmd : app.get_subcommands({}))
     if (cmd->get_name() != "check") refuse_github_format(*cmd);
 

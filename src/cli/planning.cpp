@@ -207,7 +207,7 @@ target::Target resolve_target(const project::Project& project, const PlanOptions
     dir = *o.runtime;
   } else {
     // $PYBUNDLE_PYODIDE_DIR when it holds this version, else the npm package in the cache.
-    dir = snapshot::ensure_runtime(version, global().cache());
+    dir = snapshot::ensure_runtime(version, global().cache(), o.offline);
   }
   auto t = target::Target::load(dir, version);
   if (project.config.pyodide_index) t.index_url = *project.config.pyodide_index;

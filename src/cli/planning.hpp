@@ -22,6 +22,7 @@ struct PlanOptions {
   std::optional<std::filesystem::path> lock_file;  // --lock FILE
   bool locked = false, frozen = false;       // --locked is the default; --frozen skips the check
   bool dev = false;                          // --dev: include the dev group (a deploy leaves it out)
+  bool offline = false;                      // build --offline: never install a runtime
   bool fetch_metadata = false;               // read dependents' METADATA over the network
   plan::Selection selection;
 };

@@ -11,8 +11,9 @@ async function startApp(opts) {
   const snapshot = loadSnapshot(opts);
   const rt = await loadRuntime(opts, { snapshot });
   if (!snapshot) importEntry(rt, opts);
-  const handler = findHandler(rt, opts.entry);
-  return { rt, handler, restored: !!snapshot, ready: ms(t0, performance.now()) };
+  const handler = findHandler(rt, opts.entry, opts.vars);
+  const style = rt.py("handler_style")(handler);
+  return { rt, handler, style, restored: !!snapshot, ready: ms(t0, performance.now()) };
 }
 
 export async function callHandler(app, method, url, headers, body) {
@@ -48,6 +49,7 @@ export async function run(opts) {
     ok: !r.traceback,
     ...(r.traceback ? { error: "on_fetch raised: " + r.traceback.trim().split("\n").pop(), traceback: r.traceback } : {}),
     restored: app.restored,
+    entry_style: app.style,
     response: { status: r.status, headers, ...bodyForJson(r.body) },
     timings_ms: { runtime_ready: app.ready, handler: ms(tCall, tDone), total: ms(t0, tDone),
                   node_start: ms(0, t0), ...app.rt.timings },
@@ -136,9 +138,9 @@ async function servePrimary(opts, cluster, n) {
     for (const w of Object.values(cluster.workers)) w.process.kill("SIGKILL");
     throw e;
   }
-  const { host, port, restored } = listening;
+  const { host, port, restored, handler } = listening;
   const slowest = Math.max(...ready);
-  log(`serving ${opts.entry}.on_fetch on http://${host}:${port}/ with ${n} workers ` +
+  log(`serving ${opts.entry}.${handler} on http://${host}:${port}/ with ${n} workers ` +
       `(${restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${ms(t0, performance.now())} ms)`);
   if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored, workers: n, timings_ms: { runtime_ready: slowest } });
   for (const sig of ["SIGINT", "SIGTERM"]) {
@@ -303,13 +305,14 @@ export async function serve(opts) {
   const port = server.address().port;
   origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   saveCodeCache();
+  const handlerName = app.style === "workers" ? "Default.fetch" : "on_fetch";
   if (cluster) {
-    process.send({ listening: true, host, port, restored: app.restored, ready: app.ready });
+    process.send({ listening: true, host, port, restored: app.restored, ready: app.ready, handler: handlerName });
     process.on("SIGTERM", () => { server.close(() => process.exit(0)); server.closeIdleConnections?.(); });
     process.on("SIGINT", () => {});  // the primary stops the workers
     return null;
   }
-  log(`serving ${opts.entry}.on_fetch on http://${host}:${port}/ ` +
+  log(`serving ${opts.entry}.${handlerName} on http://${host}:${port}/ ` +
       `(${app.restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${app.ready} ms)`);
   if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });
   // Stop taking connections, let the requests in flight finish; pybundle kills us if that takes long.

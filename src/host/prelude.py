@@ -10,7 +10,26 @@ def add_paths():
         while p in sys.path:
             sys.path.remove(p)
     sys.path[0:0] = paths
+    if _WorkersModule not in sys.meta_path:
+        sys.meta_path.insert(0, _WorkersModule)
     importlib.invalidate_caches()
+
+WORKERS_SOURCE = ""  # workers.py, set by the host (runtime.mjs)
+
+class _WorkersModule:
+    """Finds and loads the host's `workers` module (Cloudflare's entry style), ahead of the bundle."""
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name != "workers":
+            return None
+        from importlib.machinery import ModuleSpec
+        return ModuleSpec(name, _WorkersModule, origin="<pybundle workers>")
+    @staticmethod
+    def create_module(spec):
+        return None
+    @staticmethod
+    def exec_module(module):
+        exec(compile(WORKERS_SOURCE, "<pybundle workers>", "exec"), module.__dict__)
 
 def reseed():
     # A restored heap carries the RNG state of the process that made it.
@@ -240,12 +259,22 @@ def to_response(r):
 async def warm_handler(request):
     return {"path": request.path, "query": request.query, "text": request.text()}
 
-def find_handler(entry):
+def find_handler(entry, env_json="{}"):
+    """class Default(WorkerEntrypoint) when the entry defines one (as the platform does), else on_fetch."""
     mod = sys.modules.get(entry) or importlib.import_module(entry)
+    workers = sys.modules.get("workers")
+    if getattr(workers, "PYBUNDLE_HOST", False):
+        fn = workers.entry_handler(mod, json.loads(env_json))
+        if fn is not None:
+            return fn
     fn = getattr(mod, "on_fetch", None)
     if not callable(fn):
-        raise LookupError("entry module '%s' (%s) defines no on_fetch(request)" % (entry, rel(getattr(mod, "__file__", "?"))))
+        raise LookupError("entry module '%s' (%s) defines no on_fetch(request) and no class Default(WorkerEntrypoint)"
+                          % (entry, rel(getattr(mod, "__file__", "?"))))
     return fn
+
+def handler_style(fn):
+    return getattr(fn, "pybundle_style", "on_fetch")
 
 def call(fn, method, url, headers, body):
     """Call the handler: [status, headers, body, traceback-or-None]. A sync handler answers here,

@@ -11,6 +11,8 @@ import { hookLoader, reloadLibraries } from "./dylibs.mjs";
 
 // Python helpers, run in a private namespace in every process (after a restore too).
 const PRELUDE = pythonSource("prelude.py");
+// The `workers` module apps of Cloudflare's entry style import (loaded by the prelude on import).
+const WORKERS = pythonSource("workers.py");
 
 // Pyodide's Emscripten module (pyodide.asm.js up to 0.29, pyodide.asm.mjs after) is 1.2 MB of
 // JavaScript. import() runs it through the CommonJS/ESM loaders (lexing it for exports) and
@@ -204,7 +206,7 @@ function fnv1a(text) {
   return h.toString(16);
 }
 
-const PRELUDE_ID = fnv1a(PRELUDE);
+const PRELUDE_ID = fnv1a(PRELUDE + WORKERS);
 
 // The prelude lives in the snapshot as module _pybundle_host, so a restore compiles no Python
 // (the first compile in a process pulls in a lot of wasm code). Made fresh when missing or stale.
@@ -214,6 +216,7 @@ function hostModule(pyodide) {
   if (!host || host.PRELUDE_ID !== PRELUDE_ID) {
     host = pyodide.pyimport("types").ModuleType("_pybundle_host");
     pyodide.runPython(PRELUDE, { globals: host.__dict__, filename: "<pybundle>" });
+    host.WORKERS_SOURCE = WORKERS;
     host.PRELUDE_ID = PRELUDE_ID;
     modules.set("_pybundle_host", host);
   }
@@ -229,9 +232,10 @@ export function importEntry(rt, opts) {
   }
 }
 
-export function findHandler(rt, entry) {
+// The entry's handler; `vars` (JSON object text) become self.env of a WorkerEntrypoint.
+export function findHandler(rt, entry, vars) {
   try {
-    return rt.py("find_handler")(entry);
+    return rt.py("find_handler")(entry, vars ?? "{}");
   } catch (e) {
     throw new HostError(pythonMessage(e));
   }

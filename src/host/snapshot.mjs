@@ -3,7 +3,7 @@ import fs from "node:fs";
 import { Worker } from "node:worker_threads";
 
 import { callHandler } from "./app.mjs";
-import { HostError, ms, phase, splitList, t0 } from "./common.mjs";
+import { HostError, ms, phase, pyToJs, pythonSource, runPythonIn, splitList, t0 } from "./common.mjs";
 import { recordLibraries } from "./dylibs.mjs";
 import { fixEntropy } from "./repro.mjs";
 import { importEntry, loadRuntime } from "./runtime.mjs";
@@ -173,19 +173,26 @@ function smokeAfter(rt, opts) {
 }
 
 export async function makeSnapshot(opts) {
+  const realNow = performance.now.bind(performance);  // fixEntropy fixes the clocks; the import clock needs real time
   const unfix = opts["hash-seed"] ? fixEntropy(opts["hash-seed"]) : () => {};
   const rt = await loadRuntime(opts, { makeSnapshot: true });
   const before = new Set(rt.py("module_names")().toJs());
   const watch = rt.py("EntropyWatch")();
+  // Import time per top-level module, for `pybundle inspect` (PYBUNDLE_IMPORT_TRACE=0: off, for bench/).
+  const clock = process.env.PYBUNDLE_IMPORT_TRACE === "0" ? null : runPythonIn(rt, pythonSource("importtime.py")).get("ImportClock")(realNow);
   watch.start();
+  clock?.start();
   try {
     importEntry(rt, opts);
   } catch (e) {
+    clock?.stop();
     watch.stop();
     if (e instanceof HostError) Object.assign(e.extra, smokeAfter(rt, opts));
     throw e;
   }
+  clock?.stop();
   watch.stop();
+  const imports = clock ? pyToJs(clock.results()) : null;
   const warnings = watch.found.toJs({ dict_converter: Object.fromEntries });
   const modules = rt.py("module_names")().toJs().filter((m) => !before.has(m));
   // Run the request path once with a stand-in handler, so what it imports and initialises on
@@ -217,6 +224,7 @@ export async function makeSnapshot(opts) {
     modules,
     libraries,
     entropy: warnings,
+    imports,
     timings_ms: { ...rt.timings, imports: ms(t0 + rt.timings.ready, tImported), written: ms(t0, tWritten),
                   total: ms(t0, performance.now()) },
   };

@@ -67,7 +67,7 @@ export async function trace(opts) {
   const rt = await loadRuntime(opts);
   const watch = watchBundleFiles(rt.pyodide.FS);
   importEntry(rt, opts);
-  const handler = findHandler(rt, opts.entry);
+  const handler = findHandler(rt, opts.entry, opts.vars);
   const r = await callHandler({ rt, handler }, "GET", opts.url ?? "http://localhost/", [["host", "localhost"]], new Uint8Array());
   watch.stop();
   if (r.traceback) log(r.traceback);

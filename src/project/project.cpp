@@ -271,7 +271,7 @@ void read_mirrors(Reporter& r, const toml::node& n, Config& c) {
 
 void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
   static const std::set<std::string, std::less<>> known = {
-      "target", "entry", "include", "preimport", "exclude", "size-budget", "mirrors", "pyodide-index", "stdlib"};
+      "target", "entry", "include", "preimport", "exclude", "size-budget", "mirrors", "pyodide-index", "stdlib", "vars"};
   for (const auto& [key, value] : t)
     if (!known.count(key.str()))
       r.add(value, "unknown key '" + std::string(key.str()) + "' in [tool.pybundle]");
@@ -299,6 +299,18 @@ void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
     }
   }
   if (const toml::node* m = t.get("mirrors")) read_mirrors(r, *m, c);
+  if (const toml::node* v = t.get("vars")) {
+    if (const toml::table* vt = v->as_table()) {
+      for (const auto& [key, value] : *vt) {
+        if (auto s = value.value<std::string>(); s && value.is_string())
+          c.vars[std::string(key.str())] = *s;
+        else
+          r.add(value, "tool.pybundle.vars." + std::string(key.str()) + " must be a string");
+      }
+    } else {
+      r.add(v, "tool.pybundle.vars must be a table {NAME = \"value\"}");
+    }
+  }
   c.pyodide_index = get_string(r, t, "pyodide-index", "tool.pybundle");
   if (c.pyodide_index && !c.pyodide_index->empty() && c.pyodide_index->back() != '/') *c.pyodide_index += '/';
 }

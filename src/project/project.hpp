@@ -22,6 +22,7 @@ struct Config {
   std::vector<std::pair<std::string, std::string>> mirrors;  // URL prefix FROM -> TO
   std::optional<std::string> pyodide_index;  // index URL of Pyodide-built wheels
   std::vector<std::string> stdlib;     // unvendored stdlib modules to include ("ssl", "sqlite3")
+  std::map<std::string, std::string> vars;  // a worker's env vars (self.env.NAME), recorded in bundle.json
 };
 
 // One entry of [tool.uv.sources] (the first, when a list of marker-scoped sources is given).

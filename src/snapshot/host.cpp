@@ -222,6 +222,8 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"modules", meta["modules"].size()},
       {"libraries", meta["libraries"].size()},
       {"entropy_warnings", result.warnings.size()},
+      // Self time of each bundle module's body during the import, by top-level name (inspect).
+      {"imports", answer.contains("imports") ? answer["imports"] : nlohmann::json()},
   };
   return result;
 }
@@ -301,6 +303,15 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
            "--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry", entry, "--code-cache",
            (resolve_cache(options.cache_dir) / "v8").string()})
     spawn.argv.push_back(s);
+  auto vars = nlohmann::json::object();
+  if (const auto& listed = json_at(p.manifest, "vars"); listed.is_object())
+    for (const auto& [k, v] : listed.items())
+      if (v.is_string()) vars[k] = v;
+  for (const auto& [k, v] : options.vars) vars[k] = v;
+  if (!vars.empty()) {
+    spawn.argv.push_back("--vars");
+    spawn.argv.push_back(vars.dump());
+  }
   if (!p.snapshot.empty()) {
     // The shared libraries the host loads again before the heap is copied in.
     if (auto libs = p.header.meta.find("libraries"); libs != p.header.meta.end() && libs->is_array() && !libs->empty()) {

@@ -91,12 +91,17 @@ std::optional<stdfs::path> find_runtime(const std::string& version, const stdfs:
   return std::nullopt;
 }
 
-stdfs::path ensure_runtime(const std::string& version, const stdfs::path& cache_dir) {
+stdfs::path ensure_runtime(const std::string& version, const stdfs::path& cache_dir, bool offline) {
   if (!valid_version(version)) throw Error("invalid Pyodide version '" + version + "'", Exit::usage);
   if (auto found = find_runtime(version, cache_dir)) return *found;
   auto root = cache_dir / "runtimes";
   auto final_dir = root / ("pyodide-" + version);
   auto pkg = final_dir / "node_modules" / "pyodide";
+  if (offline)
+    throw Error("the Pyodide runtime pyodide@" + version + " is not installed (" + final_dir.string() +
+                    ") and --offline does not start npm: run one build without --offline (it installs the "
+                    "runtime with npm), or set PYBUNDLE_PYODIDE_DIR to an installed runtime",
+                Exit::io);
 
   std::error_code ec;
   stdfs::create_directories(root, ec);

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,8 +22,10 @@ std::filesystem::path find_node();
 // Directory holding pyodide.mjs and pyodide-lock.json for `version`: $PYBUNDLE_PYODIDE_DIR when
 // it holds that version (the package itself, or <dir>/<version>/node_modules/pyodide), else
 // <cache>/runtimes/pyodide-<version>/node_modules/pyodide, installed with npm on first use
-// (under a lock, into a temporary directory renamed into place).
-std::filesystem::path ensure_runtime(const std::string& version, const std::filesystem::path& cache_dir);
+// (under a lock, into a temporary directory renamed into place). `offline`: never start npm; a
+// missing runtime is an error (Exit::io) saying how to get it.
+std::filesystem::path ensure_runtime(const std::string& version, const std::filesystem::path& cache_dir,
+                                     bool offline = false);
 // That directory when `version` is already there; nullopt when ensure_runtime would install it.
 std::optional<std::filesystem::path> find_runtime(const std::string& version, const std::filesystem::path& cache_dir);
 
@@ -125,6 +128,7 @@ struct RunOptions {
   bool use_snapshot = true;
   bool allow_stale = false;                // a stale snapshot falls back to importing
   std::string url = "http://localhost/";
+  std::map<std::string, std::string> vars;  // --var K=V: over bundle.json "vars" (a worker's self.env)
   std::vector<std::string> node_flags;
   std::vector<std::string> smoke;          // run: modules to import after the request (answer "smoke")
   std::function<void(const std::string&)> warn;  // e.g. why an existing snapshot is not used

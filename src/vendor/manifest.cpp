@@ -158,6 +158,8 @@ ManifestTotals write_manifest_with(const stdfs::path& staged, const BundleSpec& 
   m["files"] = std::move(list);
   m["digest"] = digest.hex();
   m["snapshot"] = nlohmann::ordered_json::parse(spec.snapshot.dump());
+  if (!spec.name.empty()) m["name"] = spec.name;
+  if (spec.vars.is_object() && !spec.vars.empty()) m["vars"] = nlohmann::ordered_json::parse(spec.vars.dump());
 
   auto manifest = staged / "bundle.json";
   fs::write_file_atomic(manifest, m.dump(2) + "\n");

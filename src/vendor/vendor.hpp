@@ -40,6 +40,8 @@ struct BundleSpec {
   std::vector<Input> inputs;
   Options options;
   nlohmann::json snapshot;            // manifest "snapshot": null, or the snapshot's facts
+  nlohmann::json vars;                // manifest "vars" (a worker's env), left out when empty
+  std::string name;                   // manifest "name": the project's, left out when empty
 };
 
 // A file left out of the bundle, and why: "scripts", "headers", "data" (wheel schemes that

@@ -77,9 +77,10 @@ def run_json(bundle, *args, extra_env=None):
     """pybundle run BUNDLE --format json; returns (CompletedProcess, answer or None)."""
     proc = support.run("run", bundle, "--format", "json", *args, env=env(**(extra_env or {})))
     answer = None
-    for line in reversed(proc.stdout.splitlines()):
-        if line.startswith("{"):
-            answer = json.loads(line)
+    lines = proc.stdout.splitlines()
+    for i in reversed(range(len(lines))):
+        if lines[i].startswith("{"):  # one line, or a failure object printed over several
+            answer = json.JSONDecoder().raw_decode("\n".join(lines[i:]))[0]
             break
     return proc, answer
 

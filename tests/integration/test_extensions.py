@@ -91,7 +91,8 @@ class ExtensionSnapshotCase(unittest.TestCase):
         for target, b in self.bundles.items():
             with self.subTest(target=target):
                 env = dict(os.environ, **bundles.env())
-                proc = subprocess.Popen([support.PYBUNDLE, "serve", b, "--port", "0", "--format", "json"],
+                # One worker: the state one process accumulates (serve defaults to one per core).
+                proc = subprocess.Popen([support.PYBUNDLE, "serve", b, "--port", "0", "--format", "json", "--workers", "1"],
                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
                 try:
                     startup = json.loads(proc.stdout.readline())

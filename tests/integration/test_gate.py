@@ -194,6 +194,46 @@ class CommandLineTest(unittest.TestCase):
         proc = support.run("--color", "never", "bogus", "x")
         self.assertIn("unknown command 'bogus'", proc.stderr)
 
+    def test_offline_without_the_runtime_says_how_to_get_it_and_never_starts_npm(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-gate-offline-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.project = support.copy_project(EXAMPLE, self.tmp)
+        self.out = os.path.join(self.tmp, "out")
+        bin_dir = os.path.join(self.tmp, "bin")
+        os.makedirs(bin_dir)
+        marker = os.path.join(self.tmp, "npm-ran")
+        write(os.path.join(bin_dir, "npm"), f"#!/bin/sh\ntouch {marker}\nexit 1\n")
+        os.chmod(os.path.join(bin_dir, "npm"), 0o755)
+        env = dict(CLEAN_ENV, PYBUNDLE_CACHE_DIR=os.path.join(self.tmp, "empty-cache"), PYBUNDLE_PYODIDE_DIR="",
+                   PATH=bin_dir + os.pathsep + os.environ["PATH"])
+        proc = support.run("build", self.project, "--out", self.out, "--target", TARGET, "--offline", env=env)
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        self.assertIn("the Pyodide runtime pyodide@0.29.3 is not installed", proc.stderr)
+        self.assertIn("run one build without --offline", proc.stderr)
+        self.assertFalse(os.path.exists(marker))
+
+
+class SnapshotRecipeTest(unittest.TestCase):
+    def test_snapshot_remakes_with_the_recorded_preimport(self):
+        tmp = tempfile.mkdtemp(prefix="pb-gate-recipe-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        bundles.make_bundle(tmp, {"app.py": "def on_fetch(request):\n    return 'ok'\n",
+                                  "helper.py": "raise RuntimeError('helper was preimported')\n"})
+        path = os.path.join(tmp, "bundle.json")
+        manifest = bundles.load_json(path)
+        manifest["snapshot"] = {"recipe": {"entry": "app", "preimport": ["helper"], "target": "pyodide@0.29.3",
+                                           "hash_seed": 12345}}
+        write(path, json.dumps(manifest, indent=2) + "\n")
+        proc = support.run("snapshot", tmp, env=bundles.env(**CLEAN_ENV))
+        self.assertNotEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("helper was preimported", proc.stderr)
+        proc = support.run("snapshot", tmp, "--preimport", "json", env=bundles.env(**CLEAN_ENV))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        snapshot = bundles.load_json(path)["snapshot"]
+        self.assertEqual(snapshot["hash_seed"], 12345)  # the recorded seed, not the digest's
+        self.assertEqual(snapshot["recipe"],
+                         {"entry": "app", "preimport": ["json"], "target": "pyodide@0.29.3", "hash_seed": 12345})
+
 
 class RequestQueryTest(unittest.TestCase):
     def test_repeated_query_keys_keep_every_value(self):

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "check/bundle_checks.hpp"
+#include "check/inspect.hpp"
 #include "check/output.hpp"
 #include "check/project_checks.hpp"
 #include "check/report.hpp"
@@ -18,6 +19,7 @@
 #include "snapshot/snapshot.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
+#include "vendor/wrangler.hpp"
 
 using namespace pb;
 using check::Severity;
@@ -682,7 +684,12 @@ TEST_CASE("entry: import errors, a missing on_fetch and a called handler, from t
   auto called = nlohmann::json::parse(R"j({"ok": false, "error": "on_fetch raised: KeyError: 'x'", "response": {"status": 500}})j");
   auto c = check::entry(t.path, m, called);
   CHECK(c.status() == Status::pass);  // on_fetch exists; `request` reports what it did
-  CHECK(c.summary == "app.on_fetch found");
+  CHECK(c.summary == "app.on_fetch found (module-level on_fetch style)");
+  CHECK(c.metrics["style"] == "on_fetch");
+  auto workers = nlohmann::json::parse(R"j({"ok": true, "entry_style": "workers", "response": {"status": 200}})j");
+  c = check::entry(t.path, m, workers);
+  CHECK(c.summary.find("app.Default.fetch found (Cloudflare Workers style") == 0);
+  CHECK(c.metrics["style"] == "workers");
 
   auto import_error = nlohmann::json::parse(R"j({"ok": false, "module": "app", "error": "importing 'app' failed: ImportError: no x",
       "traceback": "  File \"/bundle/app/app.py\", line 3, in <module>\nImportError: no x\n"})j");
@@ -700,4 +707,72 @@ TEST_CASE("entry: import errors, a missing on_fetch and a called handler, from t
   CHECK(find_code(check::entry(t.path, m, nlohmann::json::parse(R"j({"ok": false, "error": "host died"})j")), "entry-error"));
   m["entry"] = nullptr;
   CHECK(find_code(check::entry(t.path, m, called), "no-entry"));
+}
+
+TEST_CASE("inspect: files grouped by the distribution whose RECORD names their top-level module") {
+  TempDir t;
+  make_bundle(t.path, {
+      {"app/app.py", "import big\n"},
+      {"python_modules/big/__init__.py", std::string(5000, 'x')},
+      {"python_modules/big/__pycache__/__init__.cpython-313.pyc", "bytecode"},  // --compile: in no RECORD
+      {"python_modules/Big_Pkg-2.0.dist-info/RECORD", "big/__init__.py,sha256=x,5000\nBig_Pkg-2.0.dist-info/RECORD,,\n"},
+      {"python_modules/small.py", "S = 1\n"},
+      {"python_modules/__pycache__/small.cpython-313.pyc", "b"},
+      {"python_modules/small-1.0.dist-info/RECORD", "small.py,,\n"},
+      {"python_modules/stray/x.py", "y = 2\n"},
+  });
+  auto m = nlohmann::json::parse(fs::read_file(t.path / "bundle.json"));
+  m["packages"] = {{{"name", "big-pkg"}, {"version", "2.0"}}, {{"name", "small"}, {"version", "1.0"}}};
+  auto r = check::inspect(t.path, m);
+  CHECK_FALSE(r.import_times);
+  REQUIRE(r.contributors.size() == 4);
+  CHECK(r.contributors[0].name == "big-pkg");  // most gzip bytes first
+  CHECK(r.contributors[0].version == "2.0");
+  CHECK(r.contributors[0].files == 3);
+  CHECK(r.contributors[0].modules == std::vector<std::string>{"big"});
+  std::map<std::string, uint64_t> files;
+  double shares = 0;
+  for (const auto& c : r.contributors) {
+    files[c.name] = c.files;
+    shares += c.share;
+    CHECK_FALSE(c.import_ms);
+  }
+  CHECK(files == std::map<std::string, uint64_t>{{"(app)", 1}, {"(other)", 1}, {"big-pkg", 3}, {"small", 3}});
+  CHECK(shares == doctest::Approx(1.0));
+  CHECK(r.files == 8);
+  CHECK(r.gzip_bytes < r.bytes);
+  CHECK(check::top_contributors(r, 1).starts_with("big-pkg 2.0 ("));
+
+  m["snapshot"] = {{"imports", {{{"where", "python_modules"}, {"module", "big"}, {"ms", 12.5}},
+                                {{"where", "python_modules"}, {"module", "small"}, {"ms", 1.5}},
+                                {{"where", "app"}, {"module", "app"}, {"ms", 0.5}}}}};
+  r = check::inspect(t.path, m);
+  CHECK(r.import_times);
+  for (const auto& c : r.contributors) {
+    REQUIRE(c.import_ms);
+    if (c.name == "big-pkg") CHECK(*c.import_ms == 12.5);
+    if (c.name == "(app)") CHECK(*c.import_ms == 0.5);
+    if (c.name == "(other)") CHECK(*c.import_ms == 0.0);
+  }
+}
+
+TEST_CASE("wrangler: flags per Python, worker names, gzip of files one after another") {
+  CHECK(vendor::python_worker_flags("3.13.2", true) == std::vector<std::string>{"python_workers"});
+  CHECK(vendor::python_worker_flags("3.12.7", true) ==
+        std::vector<std::string>{"python_workers", "no_python_workers_20250116"});
+  CHECK(vendor::python_worker_flags("3.14.2", false) ==
+        std::vector<std::string>{"python_workers", "python_workers_20260610", "disable_python_no_global_handlers"});
+  CHECK_THROWS_WITH_AS(vendor::python_worker_flags("3.11.3", true),
+                       doctest::Contains("no Cloudflare Python Workers runtime runs Python 3.11.3"), Error);
+  CHECK(vendor::worker_name("My App_2!") == "my-app-2");
+  CHECK(vendor::worker_name("--") == "worker");
+
+  TempDir t;
+  write(t.path / "a", std::string(1000, 'a'));
+  write(t.path / "b", std::string(1000, 'b'));
+  write(t.path / "ab", std::string(1000, 'a') + std::string(1000, 'b'));
+  auto two = vendor::gzip_concat_size({t.path / "a", t.path / "b"});
+  CHECK(two == vendor::gzip_concat_size({t.path / "ab"}));
+  CHECK(two < 100);
+  CHECK(vendor::gzip_concat_size({}) == 20);  // gzip header, an empty deflate stream, the trailer
 }

@@ -119,8 +119,10 @@ size-budget = "10MiB"
 mirrors = { "https://a.invalid/" = "http://127.0.0.1:1/" }
 pyodide-index = "http://127.0.0.1:2/full"
 stdlib = ["SSL"]
+vars = { GREETING = "hi", "API URL" = "http://127.0.0.1:3/" }
 )", "pyproject.toml");
   const auto& c = p.config;
+  CHECK(c.vars == std::map<std::string, std::string>{{"API URL", "http://127.0.0.1:3/"}, {"GREETING", "hi"}});
   CHECK(c.target == "pyodide@0.29.3");
   CHECK(c.entry == "src/app.py");
   CHECK(c.preimport == std::vector<std::string>{"jinja2.ext"});
@@ -173,7 +175,9 @@ dependencies = "fastapi"
 [tool.pybundle]
 entyr = "app.py"
 size-budget = "ten megs"
+vars = { N = 1 }
 )");
+  CHECK(msg.find("pyproject.toml:7: tool.pybundle.vars.N must be a string") != std::string::npos);
   CHECK(msg.find("pyproject.toml:3: project.dependencies must be an array") != std::string::npos);
   CHECK(msg.find("pyproject.toml:5: unknown key 'entyr' in [tool.pybundle]") != std::string::npos);
   CHECK(msg.find("pyproject.toml:6: tool.pybundle.size-budget") != std::string::npos);

@@ -1,0 +1,84 @@
+// pybundle export BUNDLE: the built (and checked) bundle as the project wrangler deploys. A separate
+// command rather than a build layout: run, serve, check and snapshot keep one bundle shape, and
+// what is exported is exactly what `check --bundle` passed (each file is checked against bundle.json).
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli/common.hpp"
+#include "fetch/progress.hpp"
+#include "nlohmann/json.hpp"
+#include "vendor/wrangler.hpp"
+
+namespace pb::cli {
+
+namespace {
+
+struct ExportArgs {
+  std::filesystem::path bundle;
+  std::filesystem::path out;
+  std::string name;
+  std::string compatibility_date;
+};
+
+// Cloudflare's Worker size limits (gzip): Free and Paid plans.
+constexpr uint64_t kFreeLimit = 3ull << 20, kPaidLimit = 10ull << 20;
+
+void run_export(const ExportArgs& a) {
+  vendor::WranglerOptions o;
+  o.bundle = a.bundle;
+  auto bundle = a.bundle.lexically_normal();
+  if (!bundle.has_filename()) bundle = bundle.parent_path();  // "dist/" -> "dist"
+  o.out = a.out.empty() ? std::filesystem::path(bundle.string() + "-wrangler") : a.out;
+  o.name = a.name;
+  o.compatibility_date = a.compatibility_date;
+  auto r = vendor::export_wrangler(o);
+  if (global().format == Format::json) {
+    nlohmann::json j = {{"out", o.out.string()},           {"name", r.name},
+                        {"main", r.main},                  {"compatibility_date", r.compatibility_date},
+                        {"compatibility_flags", r.flags},  {"uploads_pyc", r.uploads_pyc},
+                        {"skipped_pyc", r.skipped_pyc},    {"files", r.files},
+                        {"bytes", r.bytes},                {"gzip_bytes", r.gzip_bytes},
+                        {"free_limit_bytes", kFreeLimit},  {"paid_limit_bytes", kPaidLimit}};
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  if (global().quiet) return;
+  auto h = [](uint64_t n) { return fetch::human_bytes(static_cast<double>(n)); };
+  std::string limit = r.gzip_bytes > kPaidLimit   ? "over the 10 MiB limit of every plan"
+                      : r.gzip_bytes > kFreeLimit ? "over the Free plan's 3 MiB, within the Paid plan's 10 MiB"
+                                                  : "within the Free plan's 3 MiB";
+  std::cout << fmt::format("Exported {} to {} for wrangler: main {}, {} modules ({}), {} gzipped ({})\n",
+                           a.bundle.string(), o.out.string(), r.main, r.files, h(r.bytes), h(r.gzip_bytes), limit);
+  std::string flags;
+  for (const auto& f : r.flags) flags += (flags.empty() ? "" : ", ") + f;
+  info(fmt::format("compatibility date {}, flags {}{}", r.compatibility_date, flags,
+                   r.uploads_pyc ? "; sourceless .pyc uploaded (python_modules.exclude = [])" : ""));
+  if (r.skipped_pyc)
+    info(fmt::format("{} __pycache__ .pyc files left out (wrangler does not upload them)", r.skipped_pyc));
+  info("deploy: cd " + o.out.string() + " && npx wrangler deploy");
+}
+
+}  // namespace
+
+void register_export(CLI::App& app) {
+  auto a = std::make_shared<ExportArgs>();
+  auto* cmd = app.add_subcommand("export", "Write a built bundle as a wrangler project (Cloudflare Python Workers)");
+  cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
+  cmd->add_option("-o,--out", a->out,
+                  "Project directory to write (default: BUNDLE-wrangler); replaced only when empty or an earlier export");
+  cmd->add_option("--name", a->name, "Worker name (default: the project's name)");
+  cmd->add_option("--compatibility-date", a->compatibility_date,
+                  "wrangler.toml compatibility_date (default " + std::string(vendor::kCompatibilityDate) + ")");
+  cmd->fallthrough();
+  cmd->footer(
+      "Writes src/ (the app), python_modules/ and wrangler.toml (name, main, compatibility date, the\n"
+      "python_workers flags for the bundle's Python, [vars]); prints the upload size wrangler will report.\n"
+      "Examples:\n"
+      "  pybundle export dist                      # -> dist-wrangler/\n"
+      "  pybundle export dist --out deploy --name my-worker\n"
+      "  cd deploy && npx wrangler deploy --dry-run --outdir /tmp/out");
+  cmd->callback([a] { run_export(*a); });
+}
+
+}  // namespace pb::cli

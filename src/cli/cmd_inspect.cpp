@@ -1,0 +1,124 @@
+// pybundle inspect BUNDLE: what each distribution costs in the upload and at import, against the
+// size budget and Cloudflare's limits.
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "check/inspect.hpp"
+#include "check/project_checks.hpp"
+#include "cli/common.hpp"
+#include "project/project.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+
+namespace pb::cli {
+
+namespace {
+
+struct InspectArgs {
+  std::filesystem::path bundle;
+  std::optional<std::string> size_budget;
+};
+
+std::string percent(uint64_t part, uint64_t whole) {
+  return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "-";
+}
+
+void run_inspect(const InspectArgs& a) {
+  auto file = a.bundle / "bundle.json";
+  std::error_code ec;
+  if (!std::filesystem::exists(file, ec))
+    throw Error(a.bundle.string() + ": no bundle.json here; build a bundle with `pybundle build`", Exit::usage);
+  nlohmann::json manifest;
+  try {
+    manifest = nlohmann::json::parse(fs::read_file(file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(file.string() + ": " + e.what(), Exit::usage);
+  }
+  std::optional<uint64_t> budget;
+  std::string budget_source;
+  auto budget_text = a.size_budget;
+  budget_source = "--size-budget";
+  if (!budget_text) {
+    if (const char* env = std::getenv("PYBUNDLE_SIZE_BUDGET"); env && *env) {
+      budget_text = env;
+      budget_source = "PYBUNDLE_SIZE_BUDGET";
+    }
+  }
+  if (budget_text) {
+    try {
+      budget = project::parse_size(*budget_text);
+    } catch (const Error& e) {
+      throw Error(budget_source + ": " + e.what(), Exit::usage);
+    }
+  }
+  auto r = check::inspect(a.bundle, manifest);
+
+  if (global().format == Format::json) {
+    nlohmann::ordered_json j;
+    j["bundle"] = a.bundle.string();
+    j["files"] = r.files;
+    j["bytes"] = r.bytes;
+    j["gzip_bytes"] = r.gzip_bytes;
+    j["limits"] = {{"free_bytes", check::kFreeLimit}, {"paid_bytes", check::kPaidLimit}};
+    j["budget_bytes"] = budget ? nlohmann::ordered_json(*budget) : nlohmann::ordered_json();
+    j["import_times"] = r.import_times;
+    auto list = nlohmann::ordered_json::array();
+    for (const auto& c : r.contributors) {
+      nlohmann::ordered_json e;
+      e["name"] = c.name;
+      e["version"] = c.version.empty() ? nlohmann::ordered_json() : nlohmann::ordered_json(c.version);
+      e["modules"] = c.modules;
+      e["files"] = c.files;
+      e["bytes"] = c.bytes;
+      e["gzip_bytes"] = c.gzip_bytes;
+      e["share"] = std::round(c.share * 10000) / 10000;
+      e["import_ms"] = c.import_ms ? nlohmann::ordered_json(std::round(*c.import_ms * 10) / 10) : nlohmann::ordered_json();
+      list.push_back(std::move(e));
+    }
+    j["contributors"] = std::move(list);
+    std::cout << j.dump(2) << "\n";
+    return;
+  }
+  using check::human_size;
+  std::cout << fmt::format("{}: {} files, {}; upload {} gzipped (one gzip stream, as wrangler measures)\n",
+                           a.bundle.string(), r.files, human_size(r.bytes), human_size(r.gzip_bytes));
+  std::cout << fmt::format("  Cloudflare limits: {} of the Free plan's 3 MiB, {} of the Paid plan's 10 MiB{}\n",
+                           percent(r.gzip_bytes, check::kFreeLimit), percent(r.gzip_bytes, check::kPaidLimit),
+                           budget ? fmt::format("; {} of the budget {} ({})", percent(r.gzip_bytes, *budget),
+                                                human_size(*budget), budget_source)
+                                  : "");
+  std::cout << fmt::format("\n{:<24} {:>10} {:>6} {:>10} {:>10} {:>6} {:>10}\n", "distribution", "version", "files",
+                           "bytes", "gzip", "share", "import");
+  for (const auto& c : r.contributors)
+    std::cout << fmt::format("{:<24} {:>10} {:>6} {:>10} {:>10} {:>5.1f}% {:>10}\n", c.name, c.version, c.files,
+                             human_size(c.bytes), human_size(c.gzip_bytes), c.share * 100,
+                             c.import_ms ? fmt::format("{:.1f} ms", *c.import_ms) : "-");
+  std::cout << "\n"
+            << (r.import_times
+                    ? "import: self time of each distribution's module bodies while the snapshot was made (the "
+                      "stdlib modules they import included); a restore does not pay it again.\n"
+                    : "import: not recorded (no snapshot, or one made by an older pybundle); `pybundle snapshot "
+                      "BUNDLE` records it.\n")
+            << "share: of the distributions' gzip bytes, each compressed on its own.\n";
+}
+
+}  // namespace
+
+void register_inspect(CLI::App& app) {
+  auto a = std::make_shared<InspectArgs>();
+  auto* cmd = app.add_subcommand("inspect", "Show what each distribution of a bundle costs: size, gzip size, import time");
+  cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
+  cmd->add_option("--size-budget", a->size_budget, "Gzip size budget to compare with, e.g. 3MiB (default $PYBUNDLE_SIZE_BUDGET)");
+  cmd->fallthrough();
+  cmd->footer(
+      "Examples:\n"
+      "  pybundle inspect dist\n"
+      "  pybundle inspect dist --size-budget 3MiB\n"
+      "  pybundle inspect dist --format json | jq '.contributors[0]'");
+  cmd->callback([a] { run_inspect(*a); });
+}
+
+}  // namespace pb::cli

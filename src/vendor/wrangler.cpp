@@ -1,0 +1,239 @@
+// pybundle export: a built bundle as the project wrangler deploys. Wrangler uploads main, the
+// modules beside it under src/ (**/*.py) and every file of python_modules/ except **/*.pyc (its
+// python_modules.exclude default). What it uploads is what we measure.
+#include "vendor/wrangler.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <memory>
+
+#include "nlohmann/json.hpp"
+#include "util/error.hpp"
+#include "util/fs.hpp"
+#include "util/json.hpp"
+#include "util/sha256.hpp"
+
+namespace pb::vendor {
+
+namespace stdfs = std::filesystem;
+
+namespace {
+
+constexpr std::string_view kMarker = "# Written by `pybundle export`";
+
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+// A TOML basic string (JSON's escapes are valid TOML).
+std::string toml_string(const std::string& s) { return nlohmann::json(s).dump(); }
+
+// An existing `out` may be replaced only when it is empty or an earlier export.
+void check_replaceable(const stdfs::path& out) {
+  std::error_code ec;
+  if (!stdfs::exists(out, ec)) return;
+  if (!stdfs::is_directory(out, ec))
+    throw Error(out.string() + ": exists and is not a directory; choose another --out", Exit::usage);
+  if (stdfs::is_empty(out, ec)) return;
+  auto toml = out / "wrangler.toml";
+  if (stdfs::is_regular_file(toml, ec) && fs::read_file(toml).starts_with(kMarker)) return;
+  throw Error(out.string() + ": exists and was not written by `pybundle export`; choose another --out or remove it",
+              Exit::usage);
+}
+
+void copy_checked(const stdfs::path& from, const stdfs::path& to, const std::string& sha256, const stdfs::path& bundle,
+                  const std::string& rel) {
+  std::error_code ec;
+  if (!stdfs::is_regular_file(from, ec))
+    throw Error((bundle / rel).string() + ": listed in bundle.json but missing; rebuild the bundle", Exit::problems);
+  if (sha256_file(from) != sha256)
+    throw Error((bundle / rel).string() + ": does not match bundle.json; rebuild the bundle (`pybundle check --bundle " +
+                    bundle.string() + "` lists every changed file)",
+                Exit::problems);
+  stdfs::create_directories(to.parent_path(), ec);
+  if (!ec) stdfs::copy_file(from, to, stdfs::copy_options::overwrite_existing, ec);
+  if (ec) throw Error("cannot write " + to.string() + ": " + ec.message(), Exit::io);
+}
+
+}  // namespace
+
+std::vector<std::string> python_worker_flags(const std::string& python, bool class_style) {
+  // Cloudflare's Python runtimes: 3.12 (Pyodide 0.26) by `python_workers` alone, 3.13 (Pyodide
+  // 0.28) implied by it after 2025-09-29, 3.14 (Pyodide 314) by its own flag.
+  std::vector<std::string> flags{"python_workers"};
+  if (python.starts_with("3.12."))
+    flags.push_back("no_python_workers_20250116");
+  else if (python.starts_with("3.14."))
+    flags.push_back("python_workers_20260610");
+  else if (!python.starts_with("3.13."))
+    throw Error("no Cloudflare Python Workers runtime runs Python " + python +
+                    "; build for a target with Python 3.12, 3.13 or 3.14 (e.g. --target pyodide@0.29.3)",
+                Exit::usage);
+  if (!class_style) flags.push_back("disable_python_no_global_handlers");
+  return flags;
+}
+
+std::string worker_name(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    else if (!out.empty() && out.back() != '-')
+      out += '-';
+  }
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  if (out.size() > 63) out.resize(63);
+  return out.empty() ? "worker" : out;
+}
+
+uint64_t gzip_concat_size(const std::vector<stdfs::path>& files) {
+  uint64_t total = 0;
+  for (const auto& f : files) total += stdfs::file_size(f);
+  struct Sink {
+    uint64_t bytes = 0;
+  } sink;
+  auto count = [](struct archive*, void* data, const void*, size_t n) -> la_ssize_t {
+    static_cast<Sink*>(data)->bytes += n;
+    return static_cast<la_ssize_t>(n);
+  };
+  std::unique_ptr<struct archive, decltype(&archive_write_free)> a(archive_write_new(), &archive_write_free);
+  auto ok = [&](int rc) {
+    if (rc < ARCHIVE_WARN) throw Error(std::string("libarchive: ") + archive_error_string(a.get()), Exit::internal);
+  };
+  // The raw format writes one entry's data and nothing else: the gzip stream of the contents.
+  ok(archive_write_set_format_raw(a.get()));
+  ok(archive_write_add_filter_gzip(a.get()));
+  archive_write_set_filter_option(a.get(), "gzip", "timestamp", nullptr);
+  ok(archive_write_set_bytes_in_last_block(a.get(), 1));
+  ok(archive_write_open2(a.get(), &sink, nullptr, count, nullptr, nullptr));
+  std::unique_ptr<archive_entry, decltype(&archive_entry_free)> entry(archive_entry_new(), &archive_entry_free);
+  archive_entry_set_pathname(entry.get(), "upload");
+  archive_entry_set_filetype(entry.get(), AE_IFREG);
+  archive_entry_set_size(entry.get(), static_cast<la_int64_t>(total));
+  ok(archive_write_header(a.get(), entry.get()));
+  std::string buf(1 << 17, '\0');
+  for (const auto& f : files) {
+    int fd = ::open(f.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw Error("cannot read " + f.string() + ": " + std::strerror(errno), Exit::io);
+    for (;;) {
+      ssize_t n = ::read(fd, buf.data(), buf.size());
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) {
+        ::close(fd);
+        throw Error("cannot read " + f.string() + ": " + std::strerror(errno), Exit::io);
+      }
+      if (n == 0) break;
+      if (archive_write_data(a.get(), buf.data(), static_cast<size_t>(n)) < 0) {
+        ::close(fd);
+        ok(ARCHIVE_FATAL);
+      }
+    }
+    ::close(fd);
+  }
+  ok(archive_write_close(a.get()));
+  return sink.bytes;
+}
+
+WranglerExport export_wrangler(const WranglerOptions& o) {
+  auto manifest_file = o.bundle / "bundle.json";
+  std::error_code ec;
+  if (!stdfs::exists(manifest_file, ec))
+    throw Error(o.bundle.string() + ": no bundle.json here; build a bundle with `pybundle build`", Exit::usage);
+  nlohmann::json m;
+  try {
+    m = nlohmann::json::parse(fs::read_file(manifest_file));
+  } catch (const nlohmann::json::exception& e) {
+    throw Error(manifest_file.string() + ": " + e.what(), Exit::usage);
+  }
+  const auto& entry = json_at(m, "entry");
+  std::string entry_path = json_string(entry, "path");
+  if (!entry_path.starts_with("app/") || !ends_with(entry_path, ".py"))
+    throw Error(manifest_file.string() + ": entry.path is not a module under app/", Exit::usage);
+  std::string python = json_string(json_at(m, "target"), "python");
+  const auto& files = json_at(m, "files");
+  if (!files.is_array()) throw Error(manifest_file.string() + ": no files list", Exit::usage);
+
+  WranglerExport r;
+  r.main = "src/" + entry_path.substr(4);
+  r.compatibility_date = o.compatibility_date.empty() ? std::string(kCompatibilityDate) : o.compatibility_date;
+  std::string listed_name = json_string(m, "name");
+  r.name = worker_name(!o.name.empty() ? o.name : !listed_name.empty() ? listed_name : json_string(entry, "module"));
+  // A module-level on_fetch needs the flag that keeps global handlers; a WorkerEntrypoint does not.
+  bool class_style = fs::read_file(o.bundle / entry_path).find("WorkerEntrypoint") != std::string::npos;
+  r.flags = python_worker_flags(python, class_style);
+
+  auto out = o.out.lexically_normal();
+  if (!out.has_filename()) out = out.parent_path();  // "deploy/" -> "deploy": its parent holds the staging dir
+  check_replaceable(out);
+  auto staged = fs::make_temp_dir(out, "." + out.filename().string() + ".export-");
+  try {
+    std::vector<stdfs::path> uploaded;
+    stdfs::path main_file;
+    for (const auto& f : files) {
+      std::string rel = json_string(f, "path");
+      if (rel.empty() || rel.find("..") != std::string::npos || rel.front() == '/')
+        throw Error(manifest_file.string() + ": file path '" + rel + "' is not inside the bundle", Exit::usage);
+      std::string dest;
+      bool pyc = ends_with(rel, ".pyc");
+      if (rel.starts_with("app/")) {
+        if (pyc) {  // wrangler uploads only **/*.py from src/
+          ++r.skipped_pyc;
+          continue;
+        }
+        dest = "src/" + rel.substr(4);
+      } else if (rel.starts_with("python_modules/")) {
+        if (pyc && rel.find("/__pycache__/") != std::string::npos) {
+          ++r.skipped_pyc;
+          continue;
+        }
+        if (pyc) r.uploads_pyc = true;  // sourceless: the only code of that module
+        dest = rel;
+      } else {
+        continue;  // bundle.json, the snapshot: the platform makes its own
+      }
+      copy_checked(o.bundle / rel, staged / dest, json_string(f, "sha256"), o.bundle, rel);
+      bool uploads = !rel.starts_with("app/") || ends_with(rel, ".py");
+      if (!uploads) continue;
+      if (dest == r.main)
+        main_file = staged / dest;
+      else
+        uploaded.push_back(staged / dest);
+    }
+    if (main_file.empty()) throw Error(manifest_file.string() + ": the entry " + entry_path + " is not in files", Exit::usage);
+    uploaded.push_back(main_file);  // wrangler measures its modules, then main
+    for (const auto& p : uploaded) r.bytes += stdfs::file_size(p);
+    r.files = uploaded.size();
+    r.gzip_bytes = gzip_concat_size(uploaded);
+
+    std::string toml = std::string(kMarker) + " from " + o.bundle.string() + "; `wrangler deploy` uploads it.\n";
+    toml += "name = " + toml_string(r.name) + "\n";
+    toml += "main = " + toml_string(r.main) + "\n";
+    toml += "compatibility_date = " + toml_string(r.compatibility_date) + "\n";
+    toml += "compatibility_flags = [";
+    for (size_t i = 0; i < r.flags.size(); ++i) toml += (i ? ", " : "") + toml_string(r.flags[i]);
+    toml += "]\n";
+    if (r.uploads_pyc) {
+      toml += "\n# --compile=drop-sources left only bytecode for some modules: upload the .pyc files too.\n";
+      toml += "[python_modules]\nexclude = []\n";
+    }
+    if (const auto& vars = json_at(m, "vars"); vars.is_object() && !vars.empty()) {
+      toml += "\n[vars]\n";
+      for (const auto& [k, v] : vars.items())
+        if (v.is_string()) toml += toml_string(k) + " = " + toml_string(v.get<std::string>()) + "\n";
+    }
+    fs::write_file_atomic(staged / "wrangler.toml", toml);
+    fs::replace_dir(staged, out);
+  } catch (...) {
+    stdfs::remove_all(staged, ec);
+    throw;
+  }
+  return r;
+}
+
+}  // namespace pb::vendor

@@ -1,0 +1,132 @@
+"""`pybundle export`: a bundle as a wrangler project, taken by the real wrangler (pinned in
+tests/wrangler, `wrangler deploy --dry-run`, offline): every file of python_modules/ is in its module
+list and its gzip total agrees with ours."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+import bundles
+import support
+from test_workers import build_fixture
+
+WRANGLER_DIR = os.path.join(support.REPO, "tests", "wrangler")
+WRANGLER = os.path.join(WRANGLER_DIR, "node_modules", ".bin", "wrangler")
+
+
+def ensure_wrangler():
+    """The pinned wrangler (tools/install-deps runs `npm ci` there; a fresh checkout gets it here)."""
+    if not os.path.exists(WRANGLER):
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=WRANGLER_DIR, check=True,
+                       stdout=subprocess.DEVNULL)
+    return WRANGLER
+
+
+def files_under(root):
+    out = set()
+    for dirpath, _, names in os.walk(root):
+        out.update(os.path.relpath(os.path.join(dirpath, n), root) for n in names)
+    return out
+
+
+def dry_run(project, outdir):
+    """wrangler deploy --dry-run --outdir; returns (stdout+stderr, gzip bytes of its Total Upload)."""
+    env = dict(os.environ, WRANGLER_SEND_METRICS="false", WRANGLER_HIDE_BANNER="true", CI="1", NO_COLOR="1",
+               HOME=os.path.join(outdir + "-home"))
+    os.makedirs(env["HOME"], exist_ok=True)
+    proc = subprocess.run([ensure_wrangler(), "deploy", "--dry-run", "--outdir", outdir], cwd=project,
+                          capture_output=True, text=True, env=env)
+    text = proc.stdout + proc.stderr
+    if proc.returncode != 0:
+        raise AssertionError("wrangler deploy --dry-run failed:\n" + text)
+    m = re.search(r"Total Upload: ([\d.]+) KiB / gzip: ([\d.]+) KiB", text)
+    if not m:
+        raise AssertionError("no Total Upload line in wrangler's output:\n" + text)
+    return text, float(m.group(2)) * 1024
+
+
+class Export(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-export-")
+        _, cls.bundle, proc = build_fixture(cls.tmp, "--no-snapshot", "--no-smoke")
+        if proc.returncode != 0:
+            raise AssertionError(proc.stderr)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def export(self, bundle, out, *args):
+        proc = support.run("export", bundle, "--out", out, "--format", "json", *args)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout)
+
+    def test_wrangler_takes_the_export(self):
+        out = os.path.join(self.tmp, "deploy")
+        doc = self.export(self.bundle, out)
+        self.assertEqual((doc["name"], doc["main"]), ("workers-example", "src/entry.py"))
+        self.assertEqual(doc["compatibility_flags"], ["python_workers"])  # 0.29.3 runs Python 3.13
+        with open(os.path.join(out, "wrangler.toml")) as f:
+            toml = f.read()
+        self.assertIn('main = "src/entry.py"\n', toml)
+        self.assertIn('[vars]\n"GREETING" = "hello"\n', toml)
+        self.assertNotIn("python_modules", toml)
+        self.assertEqual(files_under(os.path.join(out, "src")), {"entry.py", "pages.py"})
+        ours = files_under(os.path.join(out, "python_modules"))
+        manifest = bundles.load_json(os.path.join(self.bundle, "bundle.json"))
+        self.assertEqual(ours, {f["path"][len("python_modules/"):] for f in manifest["files"]
+                                if f["path"].startswith("python_modules/")})
+
+        text, gzip_bytes = dry_run(out, os.path.join(self.tmp, "wrangler-out"))
+        theirs = files_under(os.path.join(self.tmp, "wrangler-out", "python_modules"))
+        self.assertEqual(ours - theirs, set(), text)
+        self.assertLess(abs(gzip_bytes - doc["gzip_bytes"]) / doc["gzip_bytes"], 0.05,
+                        f"wrangler {gzip_bytes:.0f} vs ours {doc['gzip_bytes']}")
+
+        # Exporting again replaces the earlier export; a directory it did not write is refused.
+        self.export(self.bundle, out, "--name", "Other Name")
+        with open(os.path.join(out, "wrangler.toml")) as f:
+            self.assertIn('name = "other-name"\n', f.read())
+        mine = os.path.join(self.tmp, "mine")
+        os.makedirs(mine)
+        with open(os.path.join(mine, "notes.txt"), "w") as f:
+            f.write("keep me")
+        proc = support.run("export", self.bundle, "--out", mine)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("was not written by `pybundle export`", proc.stderr)
+        self.assertEqual(os.listdir(mine), ["notes.txt"])
+
+    def test_sourceless_bytecode_is_configured_for_upload(self):
+        b = os.path.join(self.tmp, "pyc-bundle")
+        os.makedirs(os.path.join(b, "python_modules", "fast"))
+        with open(os.path.join(b, "python_modules", "fast", "__init__.pyc"), "wb") as f:
+            f.write(b"\xf3\x0d\x0d\x0a" + bytes(12))  # stands in for --compile=drop-sources output
+        bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
+        out = os.path.join(self.tmp, "pyc-deploy")
+        doc = self.export(b, out)
+        self.assertTrue(doc["uploads_pyc"])
+        self.assertEqual(doc["compatibility_flags"], ["python_workers", "disable_python_no_global_handlers"])
+        with open(os.path.join(out, "wrangler.toml")) as f:
+            self.assertIn("[python_modules]\nexclude = []\n", f.read())
+        text, _ = dry_run(out, os.path.join(self.tmp, "pyc-wrangler-out"))
+        self.assertIn("fast/__init__.pyc", files_under(os.path.join(self.tmp, "pyc-wrangler-out", "python_modules")), text)
+
+    def test_a_changed_file_is_refused_and_nothing_is_written(self):
+        b = os.path.join(self.tmp, "changed")
+        bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
+        with open(os.path.join(b, "app", "app.py"), "a") as f:
+            f.write("# edited\n")
+        out = os.path.join(self.tmp, "changed-deploy")
+        proc = support.run("export", b, "--out", out)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("app/app.py: does not match bundle.json", proc.stderr)
+        self.assertFalse(os.path.exists(out))
+        self.assertEqual([n for n in os.listdir(self.tmp) if ".export-" in n], [])
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,184 @@
+"""Cloudflare-style workers (fixtures/workers: `class Default(WorkerEntrypoint)`, jinja2) built with a
+snapshot, served and asked several requests; vars reach self.env; check names the entry style."""
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import unittest
+import urllib.error
+import urllib.request
+
+import bundles
+import support
+
+FIXTURE = os.path.join(support.REPO, "fixtures", "workers")
+LOCK_BASE = "http://127.0.0.1:8765"
+TARGET = ("--target", "pyodide@0.29.3")
+
+
+def sync_lock(project, corpus):
+    """The fixture's lock names the corpus wheels by hash; take the hashes of this machine's corpus
+    build (the same unless Debian updated a package)."""
+    with open(os.path.join(corpus, "project", "uv.lock")) as f:
+        lines = {m.group(1): m.group(0) for m in re.finditer(r'    \{ url = "[^"]*/wheels/([^"]+)".*', f.read())}
+    path = os.path.join(project, "uv.lock")
+    with open(path) as f:
+        text = f.read()
+    text = re.sub(r'    \{ url = "[^"]*/wheels/([^"]+)".*', lambda m: lines.get(m.group(1), m.group(0)), text)
+    with open(path, "w") as f:
+        f.write(text)
+
+
+def build_fixture(tmp, *args):
+    """Copy fixtures/workers into tmp and build it from the corpus; returns (project, out, proc)."""
+    corpus = support.corpus("flask-app")
+    project = support.copy_project(FIXTURE, tmp)
+    sync_lock(project, corpus)
+    out = os.path.join(tmp, "out")
+    with support.serve_directory(corpus) as base:
+        proc = support.run("build", project, "--out", out, *TARGET, "--mirror", f"{LOCK_BASE}={base}", *args,
+                           env=bundles.env())
+    return project, out, proc
+
+
+class WorkersStyle(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-workers-")
+        cls.project, cls.out, proc = build_fixture(cls.tmp)
+        if proc.returncode != 0:
+            raise AssertionError(proc.stderr)
+        cls.manifest = bundles.load_json(os.path.join(cls.out, "bundle.json"))
+        env = dict(os.environ, **bundles.env())
+        cls.stderr_path = os.path.join(cls.tmp, "stderr.txt")
+        cls.stderr = open(cls.stderr_path, "w")
+        cls.proc = subprocess.Popen([support.PYBUNDLE, "serve", cls.out, "--port", "0", "--format", "json",
+                                     "--var", "GREETING=howdy"],
+                                    stdout=subprocess.PIPE, stderr=cls.stderr, text=True, env=env)
+        line = cls.proc.stdout.readline()
+        if not line:
+            cls.proc.wait()
+            raise AssertionError("serve exited: " + cls.log())
+        cls.startup = json.loads(line)
+        cls.base = cls.startup["listening"].rstrip("/")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        cls.proc.wait()
+        cls.stderr.close()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    @classmethod
+    def log(cls):
+        with open(cls.stderr_path) as f:
+            return f.read()
+
+    def fetch(self, path, data=None, headers=None, method=None):
+        req = urllib.request.Request(self.base + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()
+
+    def test_the_bundle_records_vars_and_a_snapshot_holding_jinja2_and_workers(self):
+        self.assertEqual(self.manifest["vars"], {"GREETING": "hello"})
+        self.assertIsNotNone(self.manifest["snapshot"])
+        self.assertEqual([p["name"] for p in self.manifest["packages"]], ["jinja2", "markupsafe"])
+
+    def test_inspect_shows_each_distribution_with_its_measured_import_time(self):
+        proc = support.run("inspect", self.out, "--format", "json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        by_name = {c["name"]: c for c in doc["contributors"]}
+        self.assertEqual(set(by_name), {"jinja2", "markupsafe", "(app)"})
+        self.assertEqual(doc["contributors"][0]["name"], "jinja2")  # the most gzip bytes
+        self.assertEqual(by_name["(app)"]["files"], 2)
+        self.assertTrue(doc["import_times"])
+        # Real time, not the fixed clock the snapshot is made with: importing jinja2 takes a while.
+        self.assertGreater(by_name["jinja2"]["import_ms"], 20)
+        self.assertLess(doc["gzip_bytes"], doc["limits"]["free_bytes"])
+
+    def test_served_from_the_snapshot_with_routes_json_and_a_jinja2_page(self):
+        self.assertTrue(self.startup["restored"])
+        self.assertIn("serving entry.Default.fetch on", self.log())
+        status, headers, body = self.fetch("/")
+        self.assertEqual((status, headers["content-type"]), (200, "application/json"))
+        self.assertEqual(json.loads(body)["routes"], ["/", "/hello", "/echo"])
+        # --var GREETING=howdy wins over [tool.pybundle] vars; jinja2 escapes the query.
+        status, headers, body = self.fetch("/hello?name=%3Cb%3Eada")
+        self.assertEqual((status, headers["content-type"]), (200, "text/html; charset=utf-8"))
+        self.assertIn(b"<h1>howdy, &lt;b&gt;ada!</h1>", body)
+        self.assertIn(b"<li>jinja2</li><li>snapshot</li>", body)
+        status, _, body = self.fetch("/echo", data=b'{"n": [1, 2]}', headers={"User-Agent": "pb-test"}, method="POST")
+        self.assertEqual(status, 201)
+        self.assertEqual(json.loads(body), {"got": {"n": [1, 2]}, "agent": "pb-test"})
+        status, headers, body = self.fetch("/missing")
+        self.assertEqual((status, body, headers["content-type"]), (404, b"no route for /missing", "text/plain;charset=UTF-8"))
+
+    def test_run_uses_the_bundle_vars_and_reports_the_style(self):
+        proc, answer = bundles.run_json(self.out, "--url", "http://localhost/hello?name=bo")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(answer["entry_style"], "workers")
+        self.assertTrue(answer["restored"])
+        self.assertIn("<h1>hello, bo!</h1>", answer["response"]["body"])
+
+    def test_check_says_which_style_it_found(self):
+        proc = support.run("check", "--bundle", self.out, "--skip", "smoke", "--format", "json", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        entry = next(c for c in json.loads(proc.stdout)["checks"] if c["name"] == "entry")
+        self.assertEqual(entry["metrics"]["style"], "workers")
+        self.assertIn("entry.Default.fetch found (Cloudflare Workers style", entry["summary"])
+
+
+class WorkersModule(unittest.TestCase):
+    """The host's `workers` module on its own, without a build: both styles, errors, the API."""
+
+    APP = '''
+from workers import Response, WorkerEntrypoint, Request
+
+class Default(WorkerEntrypoint):
+    async def fetch(self, request):
+        if request.url.endswith("/bad"):
+            return {"not": "a Response"}
+        r = Response.json({"env": self.env.NAME, "method": request.method, "ok": Response("x").ok,
+                           "missing": "OTHER" in self.env, "text": await request.text()},
+                          headers={"x-kind": "workers"})
+        assert (await r.json())["env"] == self.env.NAME
+        return r
+'''
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-workers-mod-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+
+    def test_run_without_a_snapshot_vars_from_the_command_line(self):
+        b = os.path.join(self.tmp, "b")
+        bundles.make_bundle(b, {"app.py": self.APP})
+        proc, answer = bundles.run_json(b, "--no-snapshot", "--var", "NAME=cli")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(answer["entry_style"], "workers")
+        self.assertEqual(answer["response"]["headers"]["x-kind"], "workers")
+        self.assertEqual(json.loads(answer["response"]["body"]),
+                         {"env": "cli", "method": "GET", "ok": True, "missing": False, "text": ""})
+        proc, answer = bundles.run_json(b, "--no-snapshot", "--var", "NAME=cli", "--url", "http://localhost/bad")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("Default.fetch returned dict; a worker must return a workers.Response", answer["traceback"])
+        proc = support.run("run", b, "--var", "NAME", env=bundles.env())
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("'NAME' is not NAME=VALUE", proc.stderr)
+
+    def test_an_entry_with_neither_style_names_both(self):
+        b = os.path.join(self.tmp, "b")
+        bundles.make_bundle(b, {"app.py": "import workers\nclass Default:\n    pass\n"})
+        proc, answer = bundles.run_json(b, "--no-snapshot")
+        self.assertNotEqual(proc.returncode, 0)
+        self.assertIn("defines no on_fetch(request) and no class Default(WorkerEntrypoint)", answer["error"])
+
+
+if __name__ == "__main__":
+    unittest.main()
