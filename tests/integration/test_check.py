@@ -637,7 +637,7 @@ class Cli(unittest.TestCase):
         self.assertIn("completions", commands)
         self.assertEqual(sorted(complete("pybundle", "")), sorted(commands + ["--help", "--version", "-h", "-q", "-v",
                                                                               "--quiet", "--verbose", "--color", "--format",
-                                                                              "--cache-dir"]))
+                                                                              "--cache-dir", "--timeout"]))
         self.assertEqual(complete("pybundle", "ch"), ["check"])
         self.assertIn("--size-budget", complete("pybundle", "check", "--"))
         self.assertIn("--bundle", complete("pybundle", "check", "--b"))
