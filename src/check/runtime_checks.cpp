@@ -28,11 +28,30 @@ bool absent_top_level(const snapshot::SmokeResult& r) {
 
 }  // namespace
 
-std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const std::string& traceback) {
-  static const std::regex frame(R"re(File "/bundle/([^"]+)", line (\d+))re");
+std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const json& manifest,
+                                             const std::string& traceback) {
+  static const std::regex frame(R"re(File "([^"]+)", line (\d+))re");
+  // The host names app/ files by their project path (bundle.json entry.source's directory).
+  auto source = json_string(json_at(manifest, "entry"), "source");
+  auto dir = stdfs::path(source).parent_path().generic_string();
   std::pair<std::string, long> place{"", 0};
-  for (std::sregex_iterator it(traceback.begin(), traceback.end(), frame), end; it != end; ++it)
-    place = {shown(bundle, (*it)[1].str()), std::stol((*it)[2].str())};
+  for (std::sregex_iterator it(traceback.begin(), traceback.end(), frame), end; it != end; ++it) {
+    std::string file = (*it)[1].str(), rel;
+    if (file.starts_with("/bundle/")) {
+      rel = file.substr(8);
+    } else if (file.starts_with("python_modules/")) {
+      rel = file;
+    } else if (file.starts_with("/") || file.starts_with("<")) {
+      continue;
+    } else if (source.empty()) {
+      if (file.starts_with("app/")) rel = file;
+    } else if (dir.empty()) {
+      rel = "app/" + file;
+    } else if (file.starts_with(dir + "/")) {
+      rel = "app/" + file.substr(dir.size() + 1);
+    }
+    if (!rel.empty()) place = {shown(bundle, rel), std::stol((*it)[2].str())};
+  }
   return place;
 }
 
@@ -115,7 +134,7 @@ Check entry(const stdfs::path& bundle, const json& manifest, const json& answer)
     return c;
   }
   std::string error = answer.value("error", "the JavaScript host failed");
-  auto [file, line] = traceback_place(bundle, answer.value("traceback", ""));
+  auto [file, line] = traceback_place(bundle, manifest, answer.value("traceback", ""));
   if (answer.contains("module")) {  // the host names the module whose import failed
     c.add({.code = "import-error",
            .message = error,
@@ -151,7 +170,7 @@ Check request(const stdfs::path& bundle, const json& manifest, const json& answe
   if (answer.contains("process_ms")) c.metrics["process_ms"] = answer["process_ms"];
 
   if (!answer.value("ok", false)) {
-    auto [file, line] = traceback_place(bundle, answer.value("traceback", ""));
+    auto [file, line] = traceback_place(bundle, manifest, answer.value("traceback", ""));
     std::string error = answer.value("error", "the JavaScript host failed");
     c.add({.code = "request-failed",
            .message = error,

@@ -34,8 +34,10 @@ Check request(const std::filesystem::path& bundle, const nlohmann::json& manifes
 Check smoke(const std::filesystem::path& bundle, const std::vector<snapshot::SmokeModule>& modules,
             const snapshot::SmokeReport& report, bool entry_reported);
 
-// The innermost frame of a Python traceback that lies in the bundle ("/bundle/app/app.py", line 4)
-// as a path shown under `bundle` and a line; {"", 0} when no frame does.
-std::pair<std::string, long> traceback_place(const std::filesystem::path& bundle, const std::string& traceback);
+// The innermost frame of a Python traceback that lies in the bundle ("python_modules/x/y.py", an
+// app/ file by its project path as bundle.json entry.source places it: "src/app.py", or
+// "/bundle/app/app.py") as a path shown under `bundle` and a line; {"", 0} when no frame does.
+std::pair<std::string, long> traceback_place(const std::filesystem::path& bundle, const nlohmann::json& manifest,
+                                             const std::string& traceback);
 
 }  // namespace pb::check

@@ -35,10 +35,15 @@ std::string what(const snapshot::SmokeModule& m) {
                                 : "module '" + m.module + "' (" + m.distribution + ")";
 }
 
-std::string failure(const snapshot::SmokeResult& r) {
+// The failure on one line: app/ files named by their path in the project (`src/notes/store.py:12`),
+// then what the host knows of the cause.
+std::string failure(const snapshot::SmokeResult& r, const vendor::BundleSpec& spec, bool hint = true) {
   std::string s = r.error + (r.message.empty() ? "" : ": " + r.message);
-  if (!r.file.empty()) s += " (" + r.file + (r.line > 0 ? ":" + std::to_string(r.line) : "") + ")";
-  return s;
+  std::string file = r.file;
+  if (file.starts_with("app/"))
+    file = (stdfs::path(spec.entry).parent_path() / file.substr(4)).generic_string();
+  if (!file.empty()) s += " (" + file + (r.line > 0 ? ":" + std::to_string(r.line) : "") + ")";
+  return s + (!hint || r.hint.empty() ? "" : "; " + r.hint);
 }
 
 std::string list(const std::vector<std::string>& items, size_t max = 5) {
@@ -50,17 +55,32 @@ std::string list(const std::vector<std::string>& items, size_t max = 5) {
 
 }  // namespace
 
-// A file the app opened at import that the project has but app/ does not: say why it was left out.
-std::string BuildSmoke::missing_app_file(const snapshot::SmokeResult& r) const {
-  if (!r.missing_file.starts_with("app/")) return "";
-  auto rel = r.missing_file.substr(4);
-  auto in_project = spec_.app_dir / stdfs::path(spec_.entry).parent_path() / rel;
+// A file under app/ ("app/config.yaml") that the project has but the bundle left out: why, and
+// how to ship it; "" when the project has no such file either.
+std::string left_out_app_file(const vendor::BundleSpec& spec, const std::string& bundle_path) {
+  if (!bundle_path.starts_with("app/")) return "";
+  auto rel = bundle_path.substr(4);
+  auto in_project = spec.app_dir / stdfs::path(spec.entry).parent_path() / rel;
   std::error_code ec;
-  if (!stdfs::exists(in_project, ec)) return "";
-  return "; " + in_project.string() + " is not among the app's files (" +
-         (spec_.include ? "no [tool.pybundle] include glob matches it"
-                        : "VCS, virtualenv, cache, build, python_modules and tests directories are left out") +
-         "; `pybundle plan` lists them)";
+  if (!stdfs::is_regular_file(in_project, ec)) return "";
+  return in_project.string() + " is not among the app's files (" +
+         (spec.include ? "no [tool.pybundle] include glob matches it: add one, e.g. include = [..., \"" + rel + "\"]"
+                       : "VCS and dot directories, virtualenvs, caches, build output, python_modules, tests, "
+                         "pyproject.toml and the locks are left out: move it elsewhere in the entry's directory") +
+         "; `pybundle plan` lists the app's files)";
+}
+
+void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened) {
+  std::vector<std::string> problems;
+  for (const auto& f : opened)
+    if (auto why = left_out_app_file(spec, f); !why.empty())
+      problems.push_back("the app opens " + f.substr(4) + " while it is imported, but the bundle does not have it: " + why);
+  if (!problems.empty()) throw Errors(problems, Exit::problems);
+}
+
+std::string BuildSmoke::missing_app_file(const snapshot::SmokeResult& r) const {
+  auto why = left_out_app_file(spec_, r.missing_file);
+  return why.empty() ? "" : "; " + why;
 }
 
 BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& report, const stdfs::path& staged,
@@ -118,10 +138,10 @@ void BuildSmoke::finish() {
   // module may be an optional part of its distribution.
   auto not_trimming = [&](const snapshot::SmokeModule& m, const snapshot::SmokeResult& r) {
     if (m.distribution.empty())
-      problems.push_back(what(m) + " does not import: " + failure(r) + missing_app_file(r) + "\n" + r.traceback +
+      problems.push_back(what(m) + " does not import: " + failure(r, spec_) + missing_app_file(r) + "\n" + r.traceback +
                          "(the bundle would not start; --no-smoke skips this check)");
     else
-      warnings.push_back(what(m) + " does not import, not because of trimming: " + failure(r));
+      warnings.push_back(what(m) + " does not import, not because of trimming: " + failure(r, spec_));
   };
   for (size_t i = 0; i < report.results.size(); ++i) {
     const auto& r = report.results[i];
@@ -166,7 +186,7 @@ void BuildSmoke::finish() {
         not_trimming(m, r);
         continue;
       }
-      std::string line = "trimming breaks " + what(m) + ": " + failure(r);
+      std::string line = "trimming breaks " + what(m) + ": " + failure(r, spec_, false);  // says what to keep itself
       if (!s.culprits.empty()) {
         std::vector<std::string> files;
         std::set<std::string> reasons, wheels;
@@ -201,6 +221,7 @@ void BuildSmoke::finish() {
   }
   for (const auto& w : warnings) warning(w);
   if (!problems.empty()) throw Errors(problems, Exit::problems);
+  fail_on_missing_app_files(spec_, report.missing_app_files);
 }
 
 }  // namespace pb::cli

@@ -11,6 +11,11 @@
 
 namespace pb::cli {
 
+// Fails the build (pb::Errors, Exit::problems) when the app tried to open a file under app/
+// (`opened`, "app/config.yaml") at import that the project has but the app's file set left out,
+// naming the file and the include glob that ships it.
+void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened);
+
 // Started on the staged bundle right after vendoring. When nothing was trimmed only the entry is
 // imported, and only without a snapshot (whose build imports it anyway): every build proves that its
 // entry imports. With a snapshot (`snapshot`) nothing starts here: the snapshot's process imports

@@ -235,6 +235,7 @@ void build(const BuildOptions& o) {
       info("making the snapshot: importing '" + mo.entry_module + "' in Pyodide " + t.pyodide_version);
       auto made = snapshot::make_snapshot(mo);
       for (const auto& w : made.warnings) warning(w);
+      fail_on_missing_app_files(spec, made.missing_app_files);
       spec.snapshot = made.facts;
       spec.snapshot["recipe"] = snapshot_recipe(mo.entry_module, mo.preimport, t.pyodide_version,
                                                  made.facts["hash_seed"].get<uint32_t>());

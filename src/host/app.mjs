@@ -24,9 +24,9 @@ export async function callHandler(app, method, url, headers, body) {
     res = await pending;
     pending.destroy?.();
   }
-  const [status, hdrs, data, tb] = res.toJs();
+  const [status, hdrs, data, tb, error] = res.toJs();
   res.destroy?.();
-  return { status, headers: hdrs, body: data, traceback: tb ?? null };
+  return { status, headers: hdrs, body: data, traceback: tb ?? null, error: error ?? null };
 }
 
 function bodyForJson(data) {
@@ -47,7 +47,7 @@ export async function run(opts) {
   const headers = Object.fromEntries(r.headers.map(([k, v]) => [k.toLowerCase(), v]));
   return {
     ok: !r.traceback,
-    ...(r.traceback ? { error: "on_fetch raised: " + r.traceback.trim().split("\n").pop(), traceback: r.traceback } : {}),
+    ...(r.traceback ? { error: "on_fetch raised: " + r.error, traceback: r.traceback } : {}),
     restored: app.restored,
     entry_style: app.style,
     response: { status: r.status, headers, ...bodyForJson(r.body) },

@@ -1,5 +1,5 @@
 # The host's Python helpers, run as module _pybundle_host in every process (kept in the snapshot).
-import sys, os, json, importlib, traceback, inspect, base64
+import sys, os, re, json, importlib, traceback, inspect, base64
 
 BUNDLE = "/bundle"
 
@@ -40,8 +40,124 @@ def reseed():
         tf._name_sequence = None
     os.urandom(16)
 
+# --- tracebacks as the user's project has them ------------------------------------------
+APP_SOURCE = None  # the project directory app/ was copied from ("src/", "" when flat); set by the host
+_FRAME = re.compile(r'^(\s*)File "([^"]*)", line (\d+)')
+
+def _machinery(filename):
+    # The host's own code and the import machinery it goes through: not the user's frames.
+    return (filename.startswith("<pybundle") or filename.startswith("<frozen importlib.")
+            or filename.endswith("/importlib/__init__.py"))
+
+def shown(filename):
+    """A bundle path as the user knows it: app/ files by their path in the project."""
+    if filename.startswith(BUNDLE + "/app/") and APP_SOURCE is not None:
+        return APP_SOURCE + filename[len(BUNDLE) + 5:]
+    return rel(filename)
+
+def clean_traceback(text):
+    out, skip = [], None
+    for line in text.splitlines(True):
+        m = _FRAME.match(line)
+        if m:
+            skip = len(m.group(1)) if _machinery(m.group(2)) else None
+            if skip is None:
+                line = line[:m.start(2)] + shown(m.group(2)) + line[m.end(2):]
+        elif skip is not None and line.startswith(" " * (skip + 1)):
+            continue  # the skipped frame's source and caret lines
+        else:
+            skip = None
+        if skip is None:
+            out.append(line)
+    return "".join(out)
+
+def _missing_name(exc):
+    name = getattr(exc, "name", None)
+    if not name:
+        m = re.match(r"No module named '([^']+)'", str(exc))
+        name = m.group(1) if m else None
+    return name
+
+def _recorded(candidates):
+    """RECORD paths among `candidates` (relative to python_modules/) that some distribution
+    shipped but the bundle lacks: what trimming or --minimize left out."""
+    import glob, csv
+    found = []
+    for record in sorted(glob.glob(BUNDLE + "/python_modules/*.dist-info/RECORD")):
+        try:
+            with open(record, newline="", encoding="utf-8") as f:
+                rows = [r[0] for r in csv.reader(f) if r]
+        except OSError:
+            continue
+        for path in rows:
+            if any(c(path) for c in candidates) and not os.path.exists(BUNDLE + "/python_modules/" + path):
+                found.append(path)
+    return found
+
+def explain(exc):
+    """Why an import failed, in the user's terms; None when there is nothing to add."""
+    if isinstance(exc, ModuleNotFoundError):
+        name = _missing_name(exc)
+        if not name:
+            return None
+        base = name.replace(".", "/")
+        dropped = _recorded([lambda p: p == base + ".py" or p.startswith(base + "/")
+                             or (p.startswith(base + ".") and "/" not in p[len(base):])])
+        if dropped:
+            return ("module '%s' was left out of the bundle by the build's trimming (or --minimize): "
+                    "python_modules/%s%s; rebuild with --keep '%s'"
+                    % (name, dropped[0], " and %d more" % (len(dropped) - 1) if len(dropped) > 1 else "",
+                       base + "/**" if dropped[0].startswith(base + "/") else dropped[0]))
+        top = name.split(".")[0]
+        try:
+            from _pyodide import _importhook as hook
+            package = hook.REPODATA_PACKAGES_IMPORT_TO_PACKAGE_NAME.get(top)
+            unvendored = package in hook.UNVENDORED_STDLIBS_AND_TEST
+        except Exception:
+            package, unvendored = None, False
+        if unvendored:
+            return ("'%s' is a standard library module this Pyodide release ships separately: "
+                    "build with --with-stdlib %s (or [tool.pybundle] stdlib = [\"%s\"])" % (top, package, package))
+        if top in sys.stdlib_module_names or top in sys.modules:
+            return None  # a submodule that does not exist, or a stdlib module Pyodide lacks
+        return ("no package in the bundle provides module '%s': it is not a dependency in pyproject.toml "
+                "(add the distribution that provides it to [project] dependencies and run `uv lock`)" % top)
+    if isinstance(exc, OSError) and isinstance(exc.filename, str) and exc.filename.startswith(BUNDLE + "/python_modules/"):
+        path = exc.filename[len(BUNDLE) + 16:]
+        if _recorded([lambda p: p == path]):
+            return ("python_modules/%s was left out of the bundle by the build's trimming (or --minimize); "
+                    "rebuild with --keep '%s'" % (path, path))
+    return None
+
+def set_app_source(source):
+    global APP_SOURCE
+    APP_SOURCE = None if not source else "" if source == "." else source.rstrip("/") + "/"
+
+def place(exc):
+    """Where the failure is in the bundle: (bundle path, line) of the innermost bundle frame."""
+    if isinstance(exc, SyntaxError) and isinstance(exc.filename, str) and exc.filename.startswith(BUNDLE + "/"):
+        return exc.filename, exc.lineno or 0
+    inside = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(BUNDLE + "/")]
+    return (inside[-1].filename, inside[-1].lineno or 0) if inside else (None, 0)
+
+def summary(exc):
+    """One line: the exception, where it happened in the project, and the hint."""
+    text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
+    where, line = place(exc)
+    if where:
+        text += " (%s:%d)" % (shown(where), line)
+    hint = explain(exc)
+    return text + ("; " + hint if hint else "")
+
 def format_exc(exc):
-    return "".join(traceback.format_exception(exc))
+    """The traceback without the host's frames, bundle paths shown as the project's, and what
+    pybundle knows about the cause on a last line."""
+    hint = explain(exc)
+    notes = getattr(exc, "__notes__", None)
+    if hint and notes:  # Pyodide's "await micropip.install(...)" advice does not apply to a bundle
+        exc.__notes__ = [n for n in notes if "micropip" not in n]
+    text = clean_traceback("".join(traceback.format_exception(exc)))
+    return text + ("pybundle: %s\n" % hint if hint else "")
 
 def import_modules(names):
     """Import each module; returns None, or the traceback text of the first failure."""
@@ -52,7 +168,7 @@ def import_modules(names):
             text = format_exc(exc)
             sys.stderr.write(text)
             sys.stderr.flush()
-            return {"module": name, "error": "%s: %s" % (type(exc).__name__, exc), "traceback": text}
+            return {"module": name, "error": summary(exc), "traceback": text}
     return None
 
 def collect():
@@ -277,7 +393,7 @@ def handler_style(fn):
     return getattr(fn, "pybundle_style", "on_fetch")
 
 def call(fn, method, url, headers, body):
-    """Call the handler: [status, headers, body, traceback-or-None]. A sync handler answers here,
+    """Call the handler: [status, headers, body, traceback-or-None, summary line when it raised]. A sync handler answers here,
     without a trip through the event loop; for an async one this returns the coroutine that
     finishes the call (the host awaits it)."""
     try:
@@ -299,4 +415,5 @@ def _answer(r):
     return [status, hdrs, data, None]
 
 def _failed(exc):
-    return [500, [["content-type", "text/plain; charset=utf-8"]], b"Internal Server Error\n", format_exc(exc)]
+    return [500, [["content-type", "text/plain; charset=utf-8"]], b"Internal Server Error\n", format_exc(exc),
+            summary(exc)]

@@ -1,6 +1,7 @@
 # smoke mode: import each module on its own and report where and why it failed (see tools.mjs).
 import sys, importlib, traceback, json, time
 _B = "/bundle/"
+_host = sys.modules["_pybundle_host"]  # the prelude: tracebacks as the project has them
 
 def _rel(f):
     return f[len(_B):] if isinstance(f, str) and f.startswith(_B) else (f or "")
@@ -25,7 +26,10 @@ def smoke(names):
         except BaseException as exc:
             file, line = _place(exc)
             r = {"module": name, "ok": False, "error": type(exc).__name__, "message": str(exc),
-                 "file": file, "line": line, "traceback": "".join(traceback.format_exception(exc))}
+                 "file": file, "line": line, "traceback": _host.format_exc(exc)}
+            hint = _host.explain(exc)
+            if hint:
+                r["hint"] = hint
             if isinstance(exc, ImportError) and exc.name:
                 # "from pkg import tests" (3.12+ name_from): what may be the missing submodule.
                 sub = getattr(exc, "name_from", None)

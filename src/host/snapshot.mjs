@@ -7,7 +7,7 @@ import { HostError, ms, phase, pyToJs, pythonSource, runPythonIn, splitList, t0 
 import { recordLibraries } from "./dylibs.mjs";
 import { fixEntropy } from "./repro.mjs";
 import { importEntry, loadRuntime } from "./runtime.mjs";
-import { runSmoke } from "./tools.mjs";
+import { runSmoke, watchMissingAppFiles } from "./tools.mjs";
 
 // Reads the snapshot from stdin into shared memory on a worker thread (see loadSnapshot).
 const STDIN_READER = `
@@ -180,6 +180,7 @@ export async function makeSnapshot(opts) {
   const watch = rt.py("EntropyWatch")();
   // Import time per top-level module, for `pybundle inspect` (PYBUNDLE_IMPORT_TRACE=0: off, for bench/).
   const clock = process.env.PYBUNDLE_IMPORT_TRACE === "0" ? null : runPythonIn(rt, pythonSource("importtime.py")).get("ImportClock")(realNow);
+  const opened = watchMissingAppFiles(rt.pyodide.FS);
   watch.start();
   clock?.start();
   try {
@@ -187,11 +188,13 @@ export async function makeSnapshot(opts) {
   } catch (e) {
     clock?.stop();
     watch.stop();
+    opened.stop();
     if (e instanceof HostError) Object.assign(e.extra, smokeAfter(rt, opts));
     throw e;
   }
   clock?.stop();
   watch.stop();
+  const missingAppFiles = opened.stop();
   const imports = clock ? pyToJs(clock.results()) : null;
   const warnings = watch.found.toJs({ dict_converter: Object.fromEntries });
   const modules = rt.py("module_names")().toJs().filter((m) => !before.has(m));
@@ -225,6 +228,7 @@ export async function makeSnapshot(opts) {
     libraries,
     entropy: warnings,
     imports,
+    missing_app_files: missingAppFiles,
     timings_ms: { ...rt.timings, imports: ms(t0 + rt.timings.ready, tImported), written: ms(t0, tWritten),
                   total: ms(t0, performance.now()) },
   };

@@ -16,10 +16,32 @@ export function runSmoke(rt, modules) {
   return JSON.parse(ns.get("smoke")(modules));
 }
 
+// Files under app/ the app tried to open and did not find (ENOENT), as "app/config.yaml": the build
+// fails when the project has such a file that the app's file set left out.
+const ENOENT = 44;  // Emscripten's errno
+export function watchMissingAppFiles(FS) {
+  const missing = new Set();
+  const open = FS.open;
+  FS.open = function (p, ...rest) {
+    try {
+      return open.call(this, p, ...rest);
+    } catch (e) {
+      if (e?.errno === ENOENT && typeof p === "string") {
+        const abs = path.posix.normalize(p.startsWith("/") ? p : path.posix.join(FS.cwd(), p));
+        if (abs.startsWith(BUNDLE + "/app/")) missing.add(abs.slice(BUNDLE.length + 1));
+      }
+      throw e;
+    }
+  };
+  return { stop: () => ((FS.open = open), [...missing].sort()) };
+}
+
 export async function smoke(opts) {
   const rt = await loadRuntime(opts);
   const tImports = performance.now();
+  const watch = watchMissingAppFiles(rt.pyodide.FS);
   const modules = runSmoke(rt, splitList(opts.modules));
+  const missingAppFiles = watch.stop();
   const tDone = performance.now();
   saveCodeCache();
   return {
@@ -27,6 +49,7 @@ export async function smoke(opts) {
     pyodide: rt.pyodide.version,
     modules,
     failed: modules.filter((m) => !m.ok).length,
+    missing_app_files: missingAppFiles,
     timings_ms: { ...rt.timings, imports: ms(tImports, tDone), total: ms(t0, tDone) },
   };
 }
@@ -84,7 +107,7 @@ export async function trace(opts) {
   }).sort();
   return {
     ok: !r.traceback,
-    ...(r.traceback ? { error: "on_fetch raised: " + r.traceback.trim().split("\n").pop(), traceback: r.traceback } : {}),
+    ...(r.traceback ? { error: "on_fetch raised: " + r.error, traceback: r.traceback } : {}),
     status: r.status,
     files,
     modules: rt.py("module_names")().toJs(),

@@ -118,6 +118,13 @@ std::string entropy_warning(const nlohmann::json& e) {
 
 }  // namespace
 
+std::vector<std::string> app_source_args(const nlohmann::json& manifest) {
+  auto source = json_string(json_at(manifest, "entry"), "source");
+  if (source.empty()) return {};
+  auto dir = stdfs::path(source).parent_path().generic_string();
+  return {"--app-source", dir.empty() ? "." : dir};
+}
+
 nlohmann::json run_host(const stdfs::path& runtime_dir, const std::string& mode,
                         const std::vector<std::string>& args) {
   NodeSpawn spawn;
@@ -143,6 +150,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
   std::vector<std::string> args{"--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry",
                                 options.entry_module, "--out", stdfs::absolute(raw_file).string(),
                                 "--hash-seed", std::to_string(hash_seed)};
+  for (auto& a : app_source_args(manifest)) args.push_back(std::move(a));
   if (!options.preimport.empty()) {
     args.push_back("--preimport");
     args.push_back(join(options.preimport, ","));
@@ -210,6 +218,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
 
   MakeResult result;
   for (const auto& e : meta["entropy"]) result.warnings.push_back(entropy_warning(e));
+  result.missing_app_files = string_list(answer, "missing_app_files");
   result.facts = {
       {"file", "snapshot.bin.zst"},
       {"sha256", file_sha256},
@@ -303,6 +312,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
            "--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry", entry, "--code-cache",
            (resolve_cache(options.cache_dir) / "v8").string()})
     spawn.argv.push_back(s);
+  for (auto& a : app_source_args(p.manifest)) spawn.argv.push_back(std::move(a));
   auto vars = nlohmann::json::object();
   if (const auto& listed = json_at(p.manifest, "vars"); listed.is_object())
     for (const auto& [k, v] : listed.items())

@@ -159,14 +159,29 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
     cache = env && *env ? stdfs::path(env) : fs::default_cache_dir();
   }
   auto start = std::chrono::steady_clock::now();
-  auto answer = run_host(runtime_dir, "smoke",
-                         {"--bundle", stdfs::absolute(bundle_dir).string(), "--modules", smoke_list(modules),
-                          "--code-cache", (cache / "v8").string()});
+  std::vector<std::string> args{"--bundle", stdfs::absolute(bundle_dir).string(), "--modules", smoke_list(modules),
+                                "--code-cache", (cache / "v8").string()};
+  try {
+    for (auto& a : app_source_args(nlohmann::json::parse(fs::read_file(bundle_dir / "bundle.json"))))
+      args.push_back(std::move(a));
+  } catch (const std::exception&) {
+    // No readable bundle.json: tracebacks show bundle paths.
+  }
+  auto answer = run_host(runtime_dir, "smoke", args);
   auto report = smoke_report(answer.value("modules", nlohmann::json::array()), modules.size());
   report.process_ms =
       std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() * 10) / 10;
   report.timings = answer.value("timings_ms", nlohmann::json::object());
+  report.missing_app_files = string_list(answer, "missing_app_files");
   return report;
+}
+
+std::vector<std::string> string_list(const nlohmann::json& answer, const char* key) {
+  std::vector<std::string> out;
+  if (const auto& list = json_at(answer, key); list.is_array())
+    for (const auto& v : list)
+      if (v.is_string()) out.push_back(v.get<std::string>());
+  return out;
 }
 
 std::string smoke_list(const std::vector<std::string>& modules) {
@@ -196,6 +211,7 @@ SmokeReport smoke_report(const nlohmann::json& modules, size_t expected) {
       r.missing_module = r.message.substr(prefix.size(), r.message.size() - prefix.size() - 1);
     r.missing_file = m.value("missing_file", "");
     r.traceback = m.value("traceback", "");
+    r.hint = m.value("hint", "");
     r.ms = m.value("ms", 0.0);
     report.results.push_back(std::move(r));
   }

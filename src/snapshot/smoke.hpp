@@ -33,7 +33,8 @@ struct SmokeResult {
   long line = 0;               // else the innermost frame outside the import machinery; "" / 0 when none
   std::string missing_module;  // ImportError.name, when set
   std::string missing_file;    // OSError.filename (relative to the bundle when inside it)
-  std::string traceback;
+  std::string traceback;       // without the host's frames; app/ files named as in the project
+  std::string hint;            // what the host knows of the cause (a module trimmed, not a dependency, ...)
   double ms = 0;               // time the import took
 };
 
@@ -41,8 +42,12 @@ struct SmokeReport {
   std::vector<SmokeResult> results;  // in the order asked
   nlohmann::json timings;            // the host's timings_ms
   double process_ms = 0;             // spawn to answer
+  std::vector<std::string> missing_app_files;  // "app/x" the imports tried to open and did not find
   size_t failed() const;
 };
+
+// The strings of the array member `key` of the host's answer (other values skipped).
+std::vector<std::string> string_list(const nlohmann::json& answer, const char* key);
 
 // Run the host's smoke mode on `bundle_dir` with the runtime in `runtime_dir` (no snapshot), importing
 // `modules` in order. `cache_dir` (default: the user cache) holds the host script and V8's code cache.

@@ -43,6 +43,11 @@ RuntimeInfo runtime_info(const std::filesystem::path& runtime_dir);
 nlohmann::json run_host(const std::filesystem::path& runtime_dir, const std::string& mode,
                         const std::vector<std::string>& args);
 
+// The host's --app-source: the project directory app/ was copied from (bundle.json entry.source's
+// directory, "." at the project root), so tracebacks name the project's files; none for a bundle
+// that does not record it.
+std::vector<std::string> app_source_args(const nlohmann::json& manifest);
+
 // ---- The snapshot file (format 1) -------------------------------------------------------------
 // "PBSNAP\r\n", u32 format version, u32 metadata length (little endian), metadata JSON, then one
 // zstd frame holding Pyodide's own snapshot (its header and hiwire state, then the heap).
@@ -112,6 +117,7 @@ struct MakeOptions {
 struct MakeResult {
   nlohmann::json facts;                    // for bundle.json "snapshot" (file, sha256, size, ...)
   std::vector<std::string> warnings;       // entropy drawn at import time, with call sites
+  std::vector<std::string> missing_app_files;  // "app/x": the import tried to open it and it was not there
 };
 
 // Import the entry (and preimport) in the host and write <bundle>/snapshot.bin.zst. Throws pb::Error

@@ -152,7 +152,8 @@ ManifestTotals write_manifest_with(const stdfs::path& staged, const BundleSpec& 
     m["entry"] = nullptr;
   } else {
     auto [path, module] = entry_in_bundle(spec.entry);
-    m["entry"] = {{"path", path}, {"module", module}};
+    // "source": where the entry is in the project, so tracebacks name the project's files.
+    m["entry"] = {{"path", path}, {"module", module}, {"source", spec.entry}};
   }
   m["packages"] = std::move(packages);
   m["files"] = std::move(list);

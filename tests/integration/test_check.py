@@ -373,7 +373,7 @@ class BundleChecks(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         [f] = findings(doc, "entry")
         self.assertEqual(f["code"], "import-error")
-        self.assertEqual(f["message"], "importing 'app' failed: KeyError: 'timeout'")
+        self.assertEqual(f["message"], "importing 'app' failed: KeyError: 'timeout' (src/app.py:6)")
         self.assertEqual((f["file"], f["line"]), (os.path.join(bundle, "app/app.py"), 6))
         self.assertIn("KeyError: 'timeout'", proc.stderr)  # the traceback, for people
 

@@ -214,7 +214,7 @@ class Corpus(unittest.TestCase):
                         continue
                     self.assertTrue(f"python_modules/{name}" in files or (w["filename"], name) in dropped, name)
         self.assertIn("app/app.py", files)
-        self.assertEqual(manifest["entry"], {"path": "app/app.py", "module": "app"})
+        self.assertEqual(manifest["entry"], {"path": "app/app.py", "module": "app", "source": "src/app.py"})
         self.assertEqual([p["name"] for p in manifest["packages"]], sorted(w["name"] for w in self.meta))
         self.assertEqual(list(manifest), ["schema", "tool", "target", "entry", "packages", "files", "digest",
                                           "snapshot"])

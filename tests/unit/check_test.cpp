@@ -635,10 +635,27 @@ TEST_CASE("traceback_place: the innermost frame inside the bundle") {
       "  File \"/bundle/python_modules/lib/core.py\", line 17, in helper\n"
       "  File \"/lib/python313.zip/json/__init__.py\", line 3, in loads\n"
       "ValueError: boom\n";
-  auto [file, line] = check::traceback_place("out", tb);
+  auto [file, line] = check::traceback_place("out", nlohmann::json::object(), tb);
   CHECK(file == "out/python_modules/lib/core.py");
   CHECK(line == 17);
-  CHECK(check::traceback_place("out", "no frames").first.empty());
+  CHECK(check::traceback_place("out", nlohmann::json::object(), "no frames").first.empty());
+}
+
+TEST_CASE("traceback_place: app/ frames named by their project path map back into the bundle") {
+  std::string tb =
+      "Traceback (most recent call last):\n"
+      "  File \"src/notes/store.py\", line 12, in <module>\n"
+      "  File \"/lib/python313.zip/json/__init__.py\", line 3, in loads\n"
+      "ValueError: boom\n";
+  nlohmann::json m = {{"entry", {{"path", "app/app.py"}, {"module", "app"}, {"source", "src/app.py"}}}};
+  auto [file, line] = check::traceback_place("out", m, tb);
+  CHECK(file == "out/app/notes/store.py");
+  CHECK(line == 12);
+  m["entry"]["source"] = "app.py";  // flat layout: app/ is the project root
+  CHECK(check::traceback_place("out", m, "  File \"notes/store.py\", line 3, in f\n").first == "out/app/notes/store.py");
+  m["entry"].erase("source");  // a bundle that does not record it
+  CHECK(check::traceback_place("out", m, "  File \"src/notes/store.py\", line 3, in f\n").first.empty());
+  CHECK(check::traceback_place("out", m, "  File \"app/x.py\", line 3, in f\n").first == "out/app/x.py");
 }
 
 TEST_CASE("request: the host's answer read as a check") {

@@ -660,7 +660,7 @@ TEST_CASE("app/: the entry's directory, minus what is never copied") {
   auto staged = pb::vendor::assemble(spec);
   CHECK(listing(staged / "app") == std::set<std::string>{"app.py", "helpers/__init__.py", "templates/index.html"});
   auto m = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
-  CHECK(m["entry"] == nlohmann::json{{"path", "app/app.py"}, {"module", "app"}});
+  CHECK(m["entry"] == nlohmann::json{{"path", "app/app.py"}, {"module", "app"}, {"source", "src/app.py"}});
   stdfs::remove_all(staged);
 
   // An entry at the root: the same rule, the root's whole tree (data files too), minus tests,

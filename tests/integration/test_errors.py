@@ -1,0 +1,124 @@
+"""Errors that point at the user's code (issue 15 items 5 and 7): tracebacks name the project's
+files without the host's frames, a missing module says why it is missing, and a file the app opens
+at import that the bundle left out fails the build."""
+import os
+import shutil
+import tempfile
+import unittest
+
+import bundles
+import support
+from test_gate import CLEAN_ENV, EXAMPLE, LOCK_BASE, TARGET, read, write
+
+HELPER = "src/helper.py"
+
+
+class ErrorsTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
+        cls.base = cls._server.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._server.__exit__(None, None, None)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="pb-errors-")
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.project = support.copy_project(EXAMPLE, self.tmp)
+        self.out = os.path.join(self.tmp, "out")
+
+    def build(self, *args):
+        return support.run("build", self.project, "--out", self.out, "--mirror", f"{LOCK_BASE}={self.base}",
+                           "--target", TARGET, *args, env=bundles.env(**CLEAN_ENV))
+
+    def app_imports(self, helper_source):
+        """src/app.py imports src/helper.py, whose second line is `helper_source`."""
+        write(os.path.join(self.project, HELPER), "# helper\n" + helper_source + "\n")
+        write(os.path.join(self.project, "src", "app.py"), "\nimport helper\n", "a")
+
+    def assertProjectTraceback(self, text, line):
+        self.assertIn(f'File "{HELPER}", line {line}, in <module>', text)
+        self.assertIn('File "src/app.py", line ', text)
+        self.assertNotIn("/bundle/", text)
+        self.assertNotIn("<pybundle", text)
+        self.assertNotIn("importlib", text)
+
+    def test_snapshot_build_names_project_files_and_a_stdlib_module_shipped_separately(self):
+        self.app_imports("import ssl")  # Pyodide 0.29.3 ships ssl as a package of its own
+        proc = self.build()
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertProjectTraceback(proc.stderr, 2)
+        self.assertIn(f"No module named 'ssl' ({HELPER}:2)", proc.stderr)
+        self.assertIn("'ssl' is a standard library module this Pyodide release ships separately: build with "
+                      "--with-stdlib ssl", proc.stderr)
+        self.assertFalse(os.path.exists(self.out))
+
+    def test_smoke_import_says_the_module_is_not_a_dependency(self):
+        self.app_imports("import yaml")
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertProjectTraceback(proc.stderr, 2)
+        self.assertIn(f"the entry module 'app' does not import: ModuleNotFoundError: No module named 'yaml' "
+                      f"({HELPER}:2); no package in the bundle provides module 'yaml': it is not a dependency in "
+                      "pyproject.toml", proc.stderr)
+
+    def test_a_module_the_trim_left_out_is_named_on_build_and_run(self):
+        path = os.path.join(self.project, "pyproject.toml")
+        write(path, read(path).replace("[tool.pybundle]\n",
+                                                    '[tool.pybundle]\nexclude = ["slugkit/__init__.py"]\n'))
+        proc = self.build()
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("pybundle: module 'slugkit' was left out of the bundle by the build's trimming (or "
+                      "--minimize): python_modules/slugkit/__init__.py; rebuild with --keep 'slugkit/**'", proc.stderr)
+        self.assertNotIn("/bundle/", proc.stderr)
+        # Shipped anyway (--no-smoke): `run` says the same.
+        proc = self.build("--no-snapshot", "--no-smoke")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc, answer = bundles.run_json(self.out, extra_env=CLEAN_ENV)
+        self.assertNotEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn('File "src/app.py", line 4, in <module>', proc.stderr)
+        self.assertNotIn("<pybundle", proc.stderr)
+        self.assertIn("No module named 'slugkit'", answer["error"])
+        self.assertIn("left out of the bundle by the build's trimming", answer["error"])
+
+    def test_handler_traceback_on_run_names_project_files(self):
+        write(os.path.join(self.project, HELPER), "# helper\ndef lookup():\n    import yaml\n")
+        write(os.path.join(self.project, "src", "app.py"),
+              "import helper\n\ndef on_fetch(request):\n    return helper.lookup()\n")
+        proc = self.build("--no-snapshot", "--no-smoke")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc, answer = bundles.run_json(self.out, extra_env=CLEAN_ENV)
+        self.assertNotEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn('File "src/app.py", line 4, in on_fetch', proc.stderr)
+        self.assertIn(f'File "{HELPER}", line 3, in lookup', proc.stderr)
+        self.assertNotIn("<pybundle", proc.stderr)
+        self.assertNotIn("/bundle/", proc.stderr)
+        self.assertIn(f"on_fetch raised: ModuleNotFoundError: No module named 'yaml' ({HELPER}:3); no package in "
+                      "the bundle provides module 'yaml'", answer["error"])
+
+    def test_a_file_opened_at_import_that_the_bundle_left_out_fails_the_build(self):
+        path = os.path.join(self.project, "pyproject.toml")
+        write(path, read(path).replace("[tool.pybundle]\n", '[tool.pybundle]\ninclude = ["*.py"]\n'))
+        os.makedirs(os.path.join(self.project, "src", "conf"))
+        write(os.path.join(self.project, "src", "conf", "settings.toml"), "debug = false\n")
+        # The app copes with the file missing, so nothing else would notice.
+        write(os.path.join(self.project, "src", "app.py"),
+              "\nimport pathlib\ntry:\n    SETTINGS = (pathlib.Path(__file__).parent / 'conf' / 'settings.toml')"
+              ".read_text()\nexcept FileNotFoundError:\n    SETTINGS = ''\n", "a")
+        for args in ((), ("--no-snapshot",)):
+            proc = self.build(*args)
+            self.assertEqual(proc.returncode, 1, f"{args}: {proc.stderr}")
+            self.assertIn("the app opens conf/settings.toml while it is imported, but the bundle does not have it: "
+                          f"{os.path.join(self.project, 'src', 'conf', 'settings.toml')} is not among the app's files "
+                          '(no [tool.pybundle] include glob matches it: add one, e.g. include = [..., '
+                          '"conf/settings.toml"]', proc.stderr)
+            self.assertFalse(os.path.exists(self.out))
+        write(path, read(path).replace('include = ["*.py"]', 'include = ["*.py", "conf/*.toml"]'))
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
