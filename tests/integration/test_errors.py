@@ -116,8 +116,12 @@ class ErrorsTest(unittest.TestCase):
                           '"conf/settings.toml"]', proc.stderr)
             self.assertFalse(os.path.exists(self.out))
         write(path, read(path).replace('include = ["*.py"]', 'include = ["*.py", "conf/*.toml"]'))
-        proc = self.build("--no-snapshot")
+        write(os.path.join(self.project, "src", "app.py"), "import uuid\nBUILD_ID = uuid.uuid4()\n", "a")
+        proc = self.build()
         self.assertEqual(proc.returncode, 0, proc.stderr)
+        # Snapshot warnings name the project's files too.
+        line = read(os.path.join(self.project, "src", "app.py")).count("\n")
+        self.assertIn(f"src/app.py:{line}: uuid.uuid4() runs while the snapshot is made", proc.stderr)
 
 
 class DirectoryDependencyTest(unittest.TestCase):
