@@ -262,13 +262,13 @@ class EntropyWatch:
         site = (filename, offset)
         if site not in self.sites:
             self.sites.add(site)
-            entry = {"call": what, "file": rel(filename), "line": _line_of(code, offset),
+            entry = {"call": what, "file": shown(filename), "line": _line_of(code, offset),
                      "kind": "generator" if isinstance(fn, type) else "draw"}
             frame = sys._getframe(1)
             while frame is not None:
                 f = frame.f_code.co_filename
                 if f.startswith(BUNDLE + "/app/") and f != filename:
-                    entry["imported_from"] = "%s:%d" % (rel(f), frame.f_lineno)
+                    entry["imported_from"] = "%s:%d" % (shown(f), frame.f_lineno)
                     break
                 frame = frame.f_back
             self.found.append(entry)

@@ -1,6 +1,7 @@
 #include "vendor/copy.hpp"
 
 #include <fcntl.h>
+#include <fnmatch.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -11,6 +12,7 @@
 #include <unordered_set>
 
 #include "util/error.hpp"
+#include "vendor/backend.hpp"
 #include "vendor/paths.hpp"
 
 namespace pb::vendor {
@@ -94,8 +96,10 @@ struct Walker {
     }
   }
 
-  // A directory's *.py modules and its packages (directories with __init__.py).
-  void modules_of(const stdfs::path& root, const std::set<std::string>& skip_files) {
+  // A directory's *.py modules and its packages (directories with __init__.py); with `include`
+  // (setuptools find patterns), only the names one of them matches.
+  void modules_of(const stdfs::path& root, const std::set<std::string>& skip_files,
+                  const std::vector<std::string>& include = {}) {
     std::error_code ec;
     std::vector<stdfs::path> children;
     for (stdfs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec))
@@ -105,6 +109,11 @@ struct Walker {
     for (const auto& child : children) {
       auto name = child.filename().string();
       if (never_copied(name) || skip_files.count(name)) continue;
+      if (!include.empty() && std::none_of(include.begin(), include.end(), [&](const std::string& pattern) {
+            auto top = pattern.substr(0, pattern.find('.'));  // "pkg.*" names pkg's subpackages
+            return ::fnmatch(top.c_str(), stdfs::path(name).stem().c_str(), 0) == 0;
+          }))
+        continue;
       if (ends_with(name, ".py") && stdfs::is_regular_file(child, ec))
         add(child, name);
       else if (stdfs::is_directory(child, ec) && stdfs::is_regular_file(child / "__init__.py", ec))
@@ -211,11 +220,23 @@ CopyPlan plan_source(const Input& input, const BundleSpec& spec) {
     plan.problems.push_back(input.name + ": source directory " + input.file.string() + " not found");
     return plan;
   }
-  auto root = stdfs::is_directory(input.file / "src", ec) ? input.file / "src" : input.file;
   Walker walker{plan, stdfs::weakly_canonical(input.file, ec), output_paths(spec), {}};
-  walker.modules_of(root, {"setup.py", "conftest.py"});
+  // Where the build backend's configuration puts the modules, else src/ or the directory itself.
+  auto backend = backend_modules(input.file, input.name);
+  for (const auto& p : backend.problems) plan.problems.push_back(input.name + ": " + p);
+  auto root = stdfs::is_directory(input.file / "src", ec) ? input.file / "src" : input.file;
+  if (backend.configured()) {
+    for (const auto& m : backend.modules) walker.add(m.src, m.dest);
+    for (const auto& r : backend.roots) walker.modules_of(r, {"setup.py", "conftest.py"}, backend.include);
+  } else if (backend.problems.empty()) {
+    walker.modules_of(root, {"setup.py", "conftest.py"});
+  }
   if (plan.items.empty() && plan.problems.empty())
-    plan.problems.push_back(input.name + ": no Python modules or packages in " + root.string());
+    plan.problems.push_back(
+        input.name + ": no Python modules or packages in " + (backend.configured() ? input.file : root).string() +
+        (backend.backend.empty() ? "" : " where its " + backend.backend + " configuration in pyproject.toml puts them") +
+        ", and pybundle does not run build backends: build the directory into a wheel first (`uv build --wheel " +
+        input.file.string() + "`) and depend on the wheel");
   sort_items(plan);
   trim(plan, "python_modules", spec.options, true);
 

@@ -21,7 +21,7 @@ def env(**extra):
     return e
 
 
-def write_manifest(dest, target="0.29.3", module="app"):
+def write_manifest(dest, target="0.29.3", module="app", source=None):
     files = []
     for top in ("app", "python_modules"):
         for root, dirs, names in os.walk(os.path.join(dest, top)):
@@ -35,7 +35,7 @@ def write_manifest(dest, target="0.29.3", module="app"):
         "schema": 1,
         "tool": "pybundle 0.1.0",
         "target": TARGETS[target],
-        "entry": {"path": f"app/{module}.py", "module": module},
+        "entry": {"path": f"app/{module}.py", "module": module, **({"source": source} if source else {})},
         "packages": [],
         "files": files,
         "digest": digest,
@@ -46,9 +46,9 @@ def write_manifest(dest, target="0.29.3", module="app"):
     return manifest
 
 
-def make_bundle(dest, app, wheels=(), target="0.29.3", module="app"):
+def make_bundle(dest, app, wheels=(), target="0.29.3", module="app", source=None):
     """A bundle in `dest`: `app` maps file names under app/ to source text; `wheels` are unpacked
-    into python_modules/."""
+    into python_modules/; `source`: the entry's path in a project (bundle.json entry.source)."""
     os.makedirs(os.path.join(dest, "python_modules"), exist_ok=True)
     for whl in wheels:
         with zipfile.ZipFile(whl) as z:
@@ -58,7 +58,7 @@ def make_bundle(dest, app, wheels=(), target="0.29.3", module="app"):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
-    return write_manifest(dest, target, module)
+    return write_manifest(dest, target, module, source)
 
 
 def load_json(path):

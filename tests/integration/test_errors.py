@@ -116,8 +116,41 @@ class ErrorsTest(unittest.TestCase):
                           '"conf/settings.toml"]', proc.stderr)
             self.assertFalse(os.path.exists(self.out))
         write(path, read(path).replace('include = ["*.py"]', 'include = ["*.py", "conf/*.toml"]'))
-        proc = self.build("--no-snapshot")
+        write(os.path.join(self.project, "src", "app.py"), "import uuid\nBUILD_ID = uuid.uuid4()\n", "a")
+        proc = self.build()
         self.assertEqual(proc.returncode, 0, proc.stderr)
+        # Snapshot warnings name the project's files too.
+        line = read(os.path.join(self.project, "src", "app.py")).count("\n")
+        self.assertIn(f"src/app.py:{line}: uuid.uuid4() runs while the snapshot is made", proc.stderr)
+
+
+class DirectoryDependencyTest(unittest.TestCase):
+    """A local directory dependency whose modules its build backend's configuration places (item 15)."""
+
+    def test_hatch_packages_are_found_and_an_unknown_layout_says_to_build_a_wheel(self):
+        tmp = tempfile.mkdtemp(prefix="pb-errors-dir-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        project = support.copy_project(os.path.join(support.REPO, "fixtures", "minimize"), tmp)
+        pkg = os.path.join(project, "packages", "unusedpkg")
+        os.makedirs(os.path.join(pkg, "lib"))
+        os.rename(os.path.join(pkg, "unusedpkg"), os.path.join(pkg, "lib", "unusedpkg"))
+        pyproject = os.path.join(pkg, "pyproject.toml")
+        write(pyproject, '\n[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n\n'
+                         '[tool.hatch.build.targets.wheel]\npackages = ["lib/unusedpkg"]\n', "a")
+        out = os.path.join(tmp, "out")
+        args = ("build", project, "--out", out, "--target", TARGET, "--no-snapshot", "--no-smoke")
+        proc = support.run(*args, env=bundles.env(**CLEAN_ENV))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(os.path.isfile(os.path.join(out, "python_modules", "unusedpkg", "__init__.py")))
+        # Configured by code only (setup.py): nothing pybundle can read, so it says what to do.
+        write(pyproject, read(pyproject).split("\n[tool.hatch")[0].replace("hatchling", "setuptools")
+              .replace("setuptools.build", "setuptools.build_meta"))
+        write(os.path.join(pkg, "setup.py"), "from setuptools import setup\nsetup(package_dir={'': 'lib'})\n")
+        proc = support.run(*args, env=bundles.env(**CLEAN_ENV))
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(f"unusedpkg: no Python modules or packages in {pkg}, and pybundle does not run build "
+                      f"backends: build the directory into a wheel first (`uv build --wheel {pkg}`) and depend on "
+                      "the wheel", proc.stderr)
 
 
 if __name__ == "__main__":

@@ -67,7 +67,7 @@ class ServeCase(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="pb-serve-")
         cls.bundle = os.path.join(cls.tmp, "b")
-        bundles.make_bundle(cls.bundle, {"app.py": APP})
+        bundles.make_bundle(cls.bundle, {"app.py": APP}, source="web/app.py")
         proc = support.run("snapshot", cls.bundle, "--level", "1", env=bundles.env())
         if proc.returncode != 0:
             raise AssertionError(proc.stderr)
@@ -146,6 +146,11 @@ class ServeCase(unittest.TestCase):
         log = self.log()
         self.assertIn("RuntimeError: handler exploded", log)
         self.assertIn("Traceback (most recent call last)", log)
+        # The project's path, and none of the host's frames.
+        line = APP.split("\n").index('        raise RuntimeError("handler exploded")') + 1
+        self.assertIn(f'File "web/app.py", line {line}, in on_fetch', log)
+        self.assertNotIn("<pybundle", log)
+        self.assertNotIn("/bundle/app", log)
 
     def raw(self, request):
         port = int(self.base.rsplit(":", 1)[1])

@@ -922,3 +922,93 @@ TEST_CASE("archives: .tar.zst and .zip, byte-identical, sorted, fixed metadata")
   CHECK_THROWS_AS(pb::vendor::write_archive(spec.out, box.dir / "x.tar.gz", 0), pb::Error);
   CHECK(!stdfs::exists(box.dir / "x.tar.gz"));
 }
+
+namespace {
+
+// python_modules/ of a bundle holding the source directory `src` as distribution `name`, minus
+// its generated .dist-info.
+std::set<std::string> source_modules(const Sandbox& box, const stdfs::path& src, const std::string& name = "demo") {
+  auto staged = pb::vendor::assemble(box.spec({Input{name, "1.0", "source", "", "", src}}));
+  std::set<std::string> out;
+  for (const auto& f : listing(staged / "python_modules"))
+    if (f.find(".dist-info/") == std::string::npos) out.insert(f);
+  stdfs::remove_all(staged);
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("source packages: the build backend's static configuration says where the modules are") {
+  Sandbox box;
+  auto d = box.dir / "src-pkg";
+  write(d / "lib/x/__init__.py", "");
+  write(d / "lib/x/data.json", "{}");
+  write(d / "stray.py", "");  // what the old heuristic took from the root
+  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"hatchling.build\"\n"
+                              "[tool.hatch.build.targets.wheel]\npackages = [\"lib/x\"]\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"x/__init__.py", "x/data.json"});
+  // only-include keeps the path, `sources` rewrites a prefix.
+  write(d / "pyproject.toml", "[tool.hatch.build.targets.wheel]\nonly-include = [\"lib/x\"]\nsources = [\"lib\"]\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"x/__init__.py", "x/data.json"});
+  write(d / "pyproject.toml", "[tool.hatch.build.targets.wheel]\nonly-include = [\"lib/x\"]\nsources = {\"lib/x\" = \"y\"}\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"y/__init__.py", "y/data.json"});
+
+  // setuptools: named packages placed by package-dir, py-modules, subpackages with their parent.
+  write(d / "code/pkg/__init__.py", "");
+  write(d / "code/pkg/sub/__init__.py", "");
+  write(d / "code/single.py", "");
+  write(d / "code/other/__init__.py", "");
+  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"setuptools.build_meta\"\n[tool.setuptools]\n"
+                              "packages = [\"pkg\", \"pkg.sub\"]\npy-modules = [\"single\"]\npackage-dir = {\"\" = \"code\"}\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"pkg/__init__.py", "pkg/sub/__init__.py", "single.py"});
+  write(d / "pyproject.toml", "[tool.setuptools]\npackage-dir = {\"x\" = \"lib/x\"}\npackages = [\"x\"]\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"x/__init__.py", "x/data.json"});
+  write(d / "pyproject.toml", "[tool.setuptools.packages.find]\nwhere = [\"code\"]\ninclude = [\"pk*\", \"single\"]\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"pkg/__init__.py", "pkg/sub/__init__.py", "single.py"});
+  write(d / "pyproject.toml", "[tool.setuptools]\npackages = {find = {where = [\"code\"], include = [\"other\"]}}\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"other/__init__.py"});
+
+  // flit: the module by name, at the root or under src/.
+  write(d / "src/flitmod.py", "");
+  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"flit_core.buildapi\"\n[tool.flit.module]\nname = \"flitmod\"\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"flitmod.py"});
+
+  // uv_build: module-name under module-root; by default the project's name under src/.
+  write(d / "src/my_dist/__init__.py", "");
+  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"uv_build\"\n");
+  CHECK(source_modules(box, d, "My-Dist") == std::set<std::string>{"my_dist/__init__.py"});
+  write(d / "pyproject.toml", "[tool.uv.build-backend]\nmodule-name = \"pkg\"\nmodule-root = \"code\"\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"pkg/__init__.py", "pkg/sub/__init__.py"});
+
+  // pdm-backend: includes relative to package-dir; package-dir alone takes its modules.
+  write(d / "pyproject.toml", "[tool.pdm.build]\npackage-dir = \"code\"\nincludes = [\"code/pkg\"]\n");
+  CHECK(source_modules(box, d) == std::set<std::string>{"pkg/__init__.py", "pkg/sub/__init__.py"});
+  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"pdm.backend\"\n[tool.pdm.build]\npackage-dir = \"code\"\n");
+  CHECK(source_modules(box, d) ==
+        std::set<std::string>{"other/__init__.py", "pkg/__init__.py", "pkg/sub/__init__.py", "single.py"});
+}
+
+TEST_CASE("source packages: a configured path that is not there, or nothing found, says what to do") {
+  Sandbox box;
+  auto d = box.dir / "src-pkg";
+  write(d / "lib/readme.txt", "");
+  write(d / "pyproject.toml", "[tool.hatch.build.targets.wheel]\npackages = [\"lib/x\"]\n");
+  auto problems = refused(box, box.spec({Input{"demo", "1.0", "source", "", "", d}}));
+  CHECK_MESSAGE(has(problems, "demo: " + d.string() + "/pyproject.toml: [tool.hatch.build.targets.wheel] packages "
+                              "names 'lib/x', which is not in " + d.string()),
+                joined(problems));
+  // A backend configured by code (setup.py) and no modules where pybundle looks.
+  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"setuptools.build_meta\"\n");
+  write(d / "setup.py", "from setuptools import setup\nsetup(packages=['x'], package_dir={'': 'lib'})\n");
+  problems = refused(box, box.spec({Input{"demo", "1.0", "source", "", "", d}}));
+  CHECK_MESSAGE(has(problems, "demo: no Python modules or packages in " + d.string() +
+                              ", and pybundle does not run build backends: build the directory into a wheel first "
+                              "(`uv build --wheel " + d.string() + "`) and depend on the wheel"),
+                joined(problems));
+  write(d / "pyproject.toml", "[tool.pdm.build]\nincludes = [\"lib/*.py\"]\n");
+  problems = refused(box, box.spec({Input{"demo", "1.0", "source", "", "", d}}));
+  CHECK_MESSAGE(has(problems, "where its pdm-backend configuration in pyproject.toml puts them"), joined(problems));
+  write(d / "pyproject.toml", "[tool.setuptools\n");
+  problems = refused(box, box.spec({Input{"demo", "1.0", "source", "", "", d}}));
+  CHECK_MESSAGE(has(problems, "demo: " + d.string() + "/pyproject.toml:1"), joined(problems));
+}
