@@ -238,6 +238,8 @@ CopyPlan plan_source(const Input& input, const BundleSpec& spec) {
         ", and pybundle does not run build backends: build the directory into a wheel first (`uv build --wheel " +
         input.file.string() + "`) and depend on the wheel");
   sort_items(plan);
+  std::vector<std::string> untrimmed;
+  for (const auto& item : plan.items) untrimmed.push_back(item.dest);
   trim(plan, "python_modules", spec.options, true);
 
   std::string dist;  // PEP 427 escaping of the name in a .dist-info directory
@@ -246,8 +248,25 @@ CopyPlan plan_source(const Input& input, const BundleSpec& spec) {
     if (sep && !dist.empty() && dist.back() == '_') continue;
     dist += sep ? '_' : static_cast<char>(c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c);
   }
-  plan.generated.emplace_back(dist + "-" + input.version + ".dist-info/METADATA",
+  auto info = dist + "-" + input.version + ".dist-info";
+  plan.generated.emplace_back(info + "/METADATA",
                               "Metadata-Version: 2.1\nName: " + input.name + "\nVersion: " + input.version + "\n");
+  // RECORD lists what its wheel would hold, trimmed files too (as a wheel's RECORD does), so the
+  // host can say a missing module was trimmed and importlib.metadata finds the files.
+  std::string record;
+  auto row = [&record](const std::string& path) {
+    if (path.find_first_of(",\"\n") == std::string::npos) {
+      record += path + ",,\n";
+      return;
+    }
+    std::string quoted = "\"";
+    for (char c : path) quoted += c == '"' ? std::string("\"\"") : std::string(1, c);
+    record += quoted + "\",,\n";
+  };
+  for (const auto& d : untrimmed) row(d);
+  row(info + "/METADATA");
+  row(info + "/RECORD");
+  plan.generated.emplace_back(info + "/RECORD", record);
   return plan;
 }
 

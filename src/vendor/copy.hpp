@@ -30,8 +30,10 @@ struct CopyPlan {
 // the way (the entry's directories included) must stay inside the project.
 CopyPlan plan_app(const BundleSpec& spec);
 
-// A source package's modules and packages (its src/ when present) for python_modules/, with
-// a minimal .dist-info so importlib.metadata finds it; trimmed like a wheel.
+// A source package's modules and packages for python_modules/ (where its build backend's static
+// configuration puts them, else its src/ or the directory; backend.hpp), with a .dist-info
+// (METADATA, and a RECORD listing every file before trimming) so importlib.metadata finds it;
+// trimmed like a wheel.
 CopyPlan plan_source(const Input& input, const BundleSpec& spec);
 
 // Copies the items (never overwriting) and writes the generated files under `root`.

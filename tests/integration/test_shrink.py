@@ -67,6 +67,9 @@ class Shrink(unittest.TestCase):
 
     # ---- --minimize ------------------------------------------------------------------------------
     def test_minimize_keeps_what_the_app_uses_and_the_bundle_answers(self):
+        with open(os.path.join(self.project, "src", "app.py"), "a") as f:
+            f.write("\n_answer = on_fetch\n\ndef on_fetch(request):\n    if request.query.get('extra'):\n"
+                    "        import lazydata.extra  # not on the traced request's path\n    return _answer(request)\n")
         proc = self.build("--minimize", "--no-snapshot")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         files = self.assertManifestIsDisk()
@@ -86,6 +89,12 @@ class Shrink(unittest.TestCase):
         _, body = self.answer("--no-snapshot")
         self.assertEqual(body["words"], ["alpha", "beta", "gamma"])
         self.assertEqual(body["first"], "alpha")
+        # A module only another request imports was minimised away: the error says so and how to keep it.
+        proc = support.run("run", self.out, "--no-snapshot", "--url", "http://localhost/?extra=1", env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("module 'lazydata.extra' was left out of the bundle by the build's trimming (or --minimize): "
+                      "python_modules/lazydata/extra.py; rebuild with --keep 'lazydata/extra.py'", proc.stderr)
+        self.assertIn('File "src/app.py", line ', proc.stderr)
 
     def test_minimize_then_snapshot_restores(self):
         proc = self.build("--minimize")

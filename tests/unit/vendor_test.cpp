@@ -752,10 +752,15 @@ TEST_CASE("source packages: their modules and packages, a .dist-info, trimmed li
   auto spec = box.spec({Input{"My.Lib", "0.2", "source", "", "", src}});
   pb::vendor::Report report;
   auto staged = pb::vendor::assemble(spec, &report);
-  CHECK(listing(staged / "python_modules") ==
-        std::set<std::string>{"my_lib/__init__.py", "tool.py", "my_lib-0.2.dist-info/METADATA"});
+  CHECK(listing(staged / "python_modules") == std::set<std::string>{"my_lib/__init__.py", "tool.py",
+                                                                     "my_lib-0.2.dist-info/METADATA",
+                                                                     "my_lib-0.2.dist-info/RECORD"});
   CHECK(pb::fs::read_file(staged / "python_modules/my_lib-0.2.dist-info/METADATA") ==
         "Metadata-Version: 2.1\nName: My.Lib\nVersion: 0.2\n");
+  // RECORD lists the trimmed files too, as a wheel's does (the host names them when an import misses one).
+  CHECK(pb::fs::read_file(staged / "python_modules/my_lib-0.2.dist-info/RECORD") ==
+        "my_lib/__init__.py,,\nmy_lib/__init__.pyi,,\nmy_lib/tests/test_x.py,,\ntool.py,,\n"
+        "my_lib-0.2.dist-info/METADATA,,\nmy_lib-0.2.dist-info/RECORD,,\n");
   CHECK(report.dropped.size() == 2);
   auto m = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
   CHECK(m["packages"][0] == nlohmann::json{{"name", "My.Lib"}, {"version", "0.2"}, {"origin", "source"},
