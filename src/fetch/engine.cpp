@@ -79,12 +79,16 @@ struct Job {
   long status = 0;
   std::string status_line;
   std::optional<uint64_t> range_start;
+  std::string encoding;              // Content-Encoding of the response, as sent
+  std::optional<uint64_t> announced; // its Content-Length
+  uint64_t received = 0;             // body bytes kept from it
   bool began = false, discard = false;
   size_t discarded = 0;
   std::string abort_cause;           // set when a callback aborted the transfer
   bool abort_problem = false, abort_retry = false;
   char errbuf[CURL_ERROR_SIZE] = {};
   Clock::time_point last_activity{};  // for stall detection
+  std::string short_stall;           // the last attempt that stalled short of its Content-Length
   std::string host;                  // host_key of the URL; counted in Engine::hosts_ while running
 };
 
@@ -108,6 +112,10 @@ class Engine {
     netrc_file_ = options.netrc_file.string();
     if (netrc_file_.empty())
       if (const char* env = std::getenv("NETRC"); env && *env) netrc_file_ = env;
+    // The lock's sha256 and size, and Range offsets, are of the file's own bytes: never a
+    // compressed form of it.
+    headers_ = curl_slist_append(nullptr, "Accept-Encoding: identity");
+    if (!headers_) throw Error("libcurl: cannot create a header list", Exit::internal);
   }
   ~Engine() {
     committer_.reset();  // its workers finish (and stop waking the multi handle) first
@@ -117,6 +125,7 @@ class Engine {
         curl_easy_cleanup(j->easy);
       }
     curl_multi_cleanup(multi_);
+    curl_slist_free_all(headers_);
   }
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
@@ -139,6 +148,8 @@ class Engine {
   bool begin_response(Job& j);
   size_t write_body(Job& j, const char* data, size_t len);
 
+  void on_stall(Job& j);
+
   static size_t on_write(char* data, size_t size, size_t n, void* user);
   static size_t on_header(char* data, size_t size, size_t n, void* user);
 
@@ -148,6 +159,7 @@ class Engine {
   std::mt19937_64 rng_;
   CURLM* multi_ = nullptr;
   std::string ca_file_, ca_dir_, netrc_file_;
+  curl_slist* headers_ = nullptr;
   std::vector<std::unique_ptr<Job>> jobs_;
   std::vector<Job*> delayed_;  // hold their lock; start when ready_at has passed
   int active_ = 0;
@@ -283,6 +295,9 @@ void Engine::start_attempt(Job& j) {
   j.status = 0;
   j.status_line.clear();
   j.range_start.reset();
+  j.encoding.clear();
+  j.announced.reset();
+  j.received = 0;
   j.began = j.discard = false;
   j.discarded = 0;
   j.abort_cause.clear();
@@ -306,6 +321,7 @@ void Engine::start_attempt(Job& j) {
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_USERAGENT, "pybundle/" PYBUNDLE_VERSION);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::max(1, options_.connect_timeout)));
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   // Over TLS, wait to learn whether the first connection multiplexes (HTTP/2) before opening more.
@@ -338,12 +354,24 @@ size_t Engine::on_header(char* data, size_t size, size_t n, void* user) {
   if (line.substr(0, 5) == "HTTP/") {  // a new response (after a redirect or 100-continue)
     j.status_line = line;
     j.range_start.reset();
+    j.encoding.clear();
     return size * n;
   }
-  constexpr std::string_view name = "content-range:";
-  if (line.size() > name.size() &&
-      std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) { return a == std::tolower(b); })) {
+  auto header = [&](std::string_view name) -> std::optional<std::string_view> {
+    if (line.size() < name.size() ||
+        !std::equal(name.begin(), name.end(), line.begin(), [](char a, char b) { return a == std::tolower(b); }))
+      return std::nullopt;
     auto value = line.substr(name.size());
+    while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+    while (!value.empty() && (value.back() == ' ' || value.back() == '\t')) value.remove_suffix(1);
+    return value;
+  };
+  if (auto value = header("content-encoding:")) {
+    j.encoding += (j.encoding.empty() ? "" : ", ") + std::string(*value);
+    return size * n;
+  }
+  if (auto range = header("content-range:")) {
+    auto value = *range;
     auto bytes = value.find("bytes");
     if (bytes != std::string_view::npos) {
       auto digits = value.substr(bytes + 5);
@@ -361,6 +389,32 @@ size_t Engine::on_header(char* data, size_t size, size_t n, void* user) {
 bool Engine::begin_response(Job& j) {
   j.began = true;
   curl_easy_getinfo(j.easy, CURLINFO_RESPONSE_CODE, &j.status);
+  if (j.status != 200 && j.status != 206) {
+    j.discard = true;  // an error page
+    return true;
+  }
+  curl_off_t length = -1;
+  curl_easy_getinfo(j.easy, CURLINFO_CONTENT_LENGTH_DOWNLOAD_T, &length);
+  if (length >= 0) j.announced = static_cast<uint64_t>(length);
+  // Neither goes away by asking again: fail at once.
+  if (!j.encoding.empty() && ::strcasecmp(j.encoding.c_str(), "identity") != 0) {
+    j.abort_cause = "the server sent the file encoded (Content-Encoding: " + j.encoding +
+                    ") though the request asked for identity; the lock's sha256 is of the file itself, so nothing "
+                    "was kept (serve wheels without compression)";
+    j.abort_problem = true;
+    return false;
+  }
+  const std::optional<uint64_t> from = j.status == 200 ? std::optional<uint64_t>(0) : j.range_start;
+  if (j.item->size && j.announced && from && *from <= *j.item->size && *j.announced != *j.item->size - *from) {
+    j.abort_cause = *from == 0 ? fmt::format("the server announced {} bytes (Content-Length) but the lock gives the "
+                                             "file's size as {} bytes",
+                                             *j.announced, *j.item->size)
+                               : fmt::format("the server announced {} bytes from byte {} (Content-Length) but the lock "
+                                             "gives the file's size as {} bytes, which leaves {}",
+                                             *j.announced, *from, *j.item->size, *j.item->size - *from);
+    j.abort_problem = true;
+    return false;
+  }
   if (j.status == 206) {
     if (j.range_start == j.offset) {
       if (j.offset > 0) j.spliced = true;
@@ -375,12 +429,8 @@ bool Engine::begin_response(Job& j) {
     j.abort_retry = true;
     return false;
   }
-  if (j.status == 200) {
-    if (j.offset > 0) restart_partial(j);  // the server ignored Range: start over
-    return j.abort_cause.empty();
-  }
-  j.discard = true;  // an error page
-  return true;
+  if (j.offset > 0) restart_partial(j);  // 200: the server ignored Range, start over
+  return j.abort_cause.empty();
 }
 
 size_t Engine::on_write(char* data, size_t size, size_t n, void* user) {
@@ -414,6 +464,7 @@ size_t Engine::write_body(Job& j, const char* data, size_t len) {
   }
   j.hash->update(data, len);
   j.offset += len;
+  j.received += len;
   progress_.add_bytes(static_cast<int64_t>(len));
   return len;
 }
@@ -467,6 +518,23 @@ void Engine::on_done(Job& j, CURLcode result) {
   if (j.status == 200 || j.status == 206) return finish_file(j);
   // 1xx/3xx as a final answer (e.g. a redirect without Location).
   fail(j, http_cause(j), true);
+}
+
+// No byte for the stall timeout: the transfer is cut off and retried (resuming). A body that stops
+// short of its Content-Length says so; stopping at the same byte twice means the length is wrong.
+void Engine::on_stall(Job& j) {
+  auto quiet = fmt::format("nothing for {:g} s", options_.stall_timeout);
+  j.abort_retry = true;
+  if (j.began && !j.discard && j.announced && j.received < *j.announced) {
+    std::string from = j.status == 206 && j.range_start.value_or(0) > 0 ? fmt::format(" from byte {}", *j.range_start) : "";
+    auto what = fmt::format("the server announced {} bytes{} (Content-Length) and sent {}", *j.announced, from, j.received);
+    j.abort_problem = what == j.short_stall;
+    j.abort_cause = what + ", then " + quiet + (j.abort_problem ? ", twice in a row: its Content-Length is wrong" : "");
+    j.short_stall = std::move(what);
+  } else {
+    j.abort_cause = fmt::format("stalled: no data for {:g} s", options_.stall_timeout);
+  }
+  on_done(j, CURLE_OPERATION_TIMEDOUT);
 }
 
 void Engine::finish_file(Job& j) {
@@ -592,11 +660,7 @@ void Engine::run(std::vector<Item*>& items) {
     now = Clock::now();
     auto stall = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(options_.stall_timeout));
     for (auto& j : jobs_)
-      if (j->easy && now - j->last_activity >= stall) {
-        j->abort_cause = fmt::format("stalled: no data for {:g} s", options_.stall_timeout);
-        j->abort_retry = true;
-        on_done(*j, CURLE_OPERATION_TIMEDOUT);
-      }
+      if (j->easy && now - j->last_activity >= stall) on_stall(*j);
     collect_commits();
     progress_.tick();
     if (active_ == 0 && committing_ == 0 && queue.empty() && waiting.empty() && delayed_.empty()) break;

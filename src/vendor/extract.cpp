@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "util/error.hpp"
+#include "util/sha256.hpp"
 #include "vendor/digest.hpp"
 #include "vendor/paths.hpp"
 #include "wheel/wheel.hpp"
@@ -132,16 +133,36 @@ bool write_all(int fd, const char* p, size_t n) {
   return true;
 }
 
+// The file cannot be read as a zip: says which file, and whether fetching it again can help (the
+// download was verified, so a file that still has the lock's sha256 is damaged as published).
+std::string damaged(const WheelPlan& plan, const std::string& why) {
+  std::string now;
+  try {
+    now = sha256_file(plan.file);
+  } catch (const Error&) {
+  }
+  std::string head = plan.wheel + " (" + plan.file.string() + "): " + why;
+  if (plan.sha256.empty() || now.empty())
+    return head + "; the wheel file itself is damaged: build " + plan.name + " into a new wheel";
+  if (now != plan.sha256)
+    return head + "; the file changed after its sha256 was checked: build again to fetch it anew";
+  return head + "; the file has the sha256 the lock pins, so the wheel is damaged as published and fetching it "
+                "again will not help: lock another version of " + plan.name;
+}
+
 }  // namespace
 
 WheelPlan scan_wheel(const Input& input, const Options& options) {
   WheelPlan plan;
   plan.file = input.file;
   plan.wheel = input.filename.empty() ? input.file.filename().string() : input.filename;
+  plan.name = input.name;
+  plan.sha256 = input.sha256;
   auto fail = [&](const std::string& entry, const std::string& why) {
     plan.problems.push_back(plan.wheel + ": entry '" + entry + "': " + why);
   };
   auto fail_wheel = [&](const std::string& why) { plan.problems.push_back(plan.wheel + ": " + why); };
+  auto fail_damaged = [&](const std::string& why) { plan.problems.push_back(damaged(plan, why)); };
 
   struct stat st {};
   if (::stat(input.file.c_str(), &st) != 0) {
@@ -152,7 +173,7 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
 
   Reader reader;
   if (!reader.open(input.file)) {
-    fail_wheel("not a readable zip archive: " + reader.error());
+    fail_damaged("not a readable zip archive: " + reader.error());
     return plan;
   }
   std::unordered_map<std::string, std::string> seen;        // name without '/' -> name
@@ -166,7 +187,7 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
     int rc = archive_read_next_header(reader.get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) {
-      fail_wheel("corrupt zip archive: " + reader.error());
+      fail_damaged("corrupt zip archive: " + reader.error());
       return plan;
     }
     if (plan.entries.size() >= options.max_entries) {
@@ -223,7 +244,7 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
         if (text.size() > entry.declared) break;
       }
       if (n < 0 || text.size() != entry.declared) {
-        fail(name, "cannot read: " + (n < 0 ? reader.error() : "size differs from its header"));
+        fail_damaged("entry '" + name + "': cannot read: " + (n < 0 ? reader.error() : "size differs from its header"));
         return plan;
       }
       record_texts[name] = std::move(text);
@@ -345,12 +366,12 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
     problems.push_back(plan.wheel + ": entry '" + entry + "': " + why);
   };
   auto fail_wheel = [&](const std::string& why) { problems.push_back(plan.wheel + ": " + why); };
+  auto fail_damaged = [&](const std::string& entry, const std::string& why) {
+    problems.push_back(damaged(plan, entry.empty() ? why : "entry '" + entry + "': " + why));
+  };
 
   Reader reader;
-  if (!reader.open(plan.file)) {
-    fail_wheel("not a readable zip archive: " + reader.error());
-    return;
-  }
+  if (!reader.open(plan.file)) return fail_damaged("", "not a readable zip archive: " + reader.error());
   DirMaker dirs(python_modules);
   uint64_t total = 0;
   size_t index = 0;
@@ -358,7 +379,7 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
   while (true) {
     int rc = archive_read_next_header(reader.get(), &e);
     if (rc == ARCHIVE_EOF) break;
-    if (rc < ARCHIVE_WARN) return fail_wheel("corrupt zip archive: " + reader.error());
+    if (rc < ARCHIVE_WARN) return fail_damaged("", "corrupt zip archive: " + reader.error());
     if (index >= plan.entries.size() || entry_name(e) != plan.entries[index].name)
       return fail_wheel("the archive changed while it was being read");
     const auto& entry = plan.entries[index++];
@@ -376,25 +397,25 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
     if (!entry.algorithm.empty()) digest.emplace(entry.algorithm);
 
     uint64_t got = 0;
-    std::string error;
+    std::string error, damage;  // damage: the archive's bytes are wrong (see damaged())
     while (true) {
       const void* block = nullptr;
       size_t size = 0;
       la_int64_t offset = 0;
       int r = archive_read_data_block(reader.get(), &block, &size, &offset);
       if (r == ARCHIVE_EOF) break;
-      if (r < ARCHIVE_WARN) {
-        error = "corrupt data: " + reader.error();
+      if (r < ARCHIVE_OK) {  // a warning here is a bad CRC or size at the entry's end
+        damage = "corrupt data: " + reader.error();
         break;
       }
       if (static_cast<uint64_t>(offset) != got) {
-        error = "sparse data";
+        damage = "sparse data";
         break;
       }
       got += size;
       total += size;
       if (got > entry.declared) {
-        error = "holds more data than its header declares";
+        damage = "holds more data than its header declares";
         break;
       }
       if (auto why = over_caps(total, plan.archive_size, options)) {
@@ -409,11 +430,9 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
     }
     if (fd >= 0 && ::close(fd) != 0 && error.empty())
       error = "cannot write " + out_path + ": " + std::strerror(errno);
+    if (!damage.empty()) return fail_damaged(entry.name, damage);
     if (!error.empty()) return fail(entry.name, error);
-    if (got != entry.declared) {
-      fail(entry.name, "size differs from its header");
-      continue;
-    }
+    if (got != entry.declared) return fail_damaged(entry.name, "size differs from its header");
     if (digest && digest->base64url() != entry.expected)
       fail(entry.name, entry.algorithm + " does not match RECORD");
   }

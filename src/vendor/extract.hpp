@@ -24,6 +24,7 @@ struct WheelEntry {
 
 struct WheelPlan {
   std::string wheel;                 // file name, for messages
+  std::string name, sha256;          // the package, and the sha256 the lock pins ("" if none)
   std::filesystem::path file;
   uint64_t archive_size = 0;
   std::vector<WheelEntry> entries;   // in archive order

@@ -19,7 +19,8 @@ Control endpoint (JSON bodies; the same operations as the methods):
     POST /_control/fault  {"path": "/a.whl", "kind": "reset", "times": 1, ...params}
     POST /_control/range  {"enabled": false, "path": "/a.whl"}   (path omitted: the default)
     POST /_control/clear  forget faults and the log
-    GET  /_control/log    [{"method", "path", "target", "range", "status", "auth", "conn", "time"}, ...]
+    GET  /_control/log    [{"method", "path", "target", "range", "accept_encoding", "status", "auth", "conn",
+                            "time"}, ...]
 
 A request with an absolute URL (a client using the server as its HTTP proxy) is served from the
 directory too, by the URL's path.
@@ -28,7 +29,9 @@ Fault kinds and their parameters:
     status  code=500, headers={}, body=""   an error response, e.g. 404, or 429 + {"Retry-After": "1"}
     reset   after=None                     headers and `after` body bytes (default half), then a TCP reset
     stall   after=None, seconds=60         part of the body, then silence (ended early by stop())
-    short   missing=1000                   a Content-Length larger than the body, then the connection closes
+    short   missing=1000, stall=None       a Content-Length larger than the body, then the connection closes
+                                           (with stall=S: stays silent for S seconds, ended early by stop())
+    encoding  encoding="gzip"              the whole file gzip-compressed, with that Content-Encoding
     drip    chunk=1024, interval=0.01      the body in small, slow pieces
     wrong                                  the right length, different bytes
     delay   seconds=0.2                    wait, then answer normally
@@ -40,6 +43,7 @@ import argparse
 import base64
 import json
 import os
+import gzip
 import signal
 import socket
 import ssl
@@ -65,6 +69,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format, *args):  # quiet; the request log is the record
         pass
+
+    def handle(self):
+        try:
+            super().handle()
+        except ConnectionResetError:  # a client that hung up on an answer it refused
+            self.close_connection = True
 
     # --- entry points -------------------------------------------------------------------------
     def do_GET(self):
@@ -156,6 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def _send_file(self, file, entry, kind, p, head):
+        if kind == "encoding":  # ignores Range, as a compressing proxy might
+            with open(file, "rb") as f:
+                body = gzip.compress(f.read(), mtime=0)
+            entry["status"] = 200
+            return self._simple(200, body, "application/octet-stream", {"Content-Encoding": p.get("encoding", "gzip")},
+                                head=head)
         size = os.path.getsize(file)
         start, end, code = 0, size, 200
         rng = self.headers.get("Range")
@@ -218,6 +234,9 @@ class _Handler(BaseHTTPRequestHandler):
             if length:
                 self.connection.sendfile(f, start, length)
             if kind == "short":
+                if p.get("stall") is not None:
+                    self.wfile.flush()
+                    self.server.state.stopping.wait(float(p["stall"]))
                 self.close_connection = True
         entry["complete"] = True
 
@@ -264,6 +283,7 @@ class _State:
             "path": path,
             "target": handler.path,  # as sent: an absolute URL when the client uses us as a proxy
             "range": handler.headers.get("Range"),
+            "accept_encoding": handler.headers.get("Accept-Encoding"),
             "auth": handler.headers.get("Authorization"),
             "conn": handler.client_address[1],
             "time": time.monotonic(),

@@ -191,11 +191,8 @@ class TransientFaults(FetchCase):
         self.assertEqual(reqs[1]["range"], "bytes=50000-")
 
     def test_content_length_larger_than_the_body(self):
-        # With the size known from the lock, the cut-off body is verified as it is.
-        self.server.add_fault(self.path(0), "short", times=1)
-        files = self.fetch_ok([self.request(0)])
-        self.assert_cached(files, [0])
-        # Without it, the resume asks past the end, and a clean download settles it.
+        # Without a size in the lock, the resume asks past the end, and a clean download settles it.
+        # (With one, the wrong length fails at once: BogusHeaders.)
         self.server.add_fault(self.path(1), "short", times=1)
         files = self.fetch_ok([self.request(1, size=False)])
         self.assert_cached(files, [1])
@@ -235,6 +232,56 @@ class TransientFaults(FetchCase):
         # The good file was still fetched and kept.
         self.assertTrue(os.path.exists(os.path.join(self.cache, "wheels", self.files[1]["sha256"][:2],
                                                     self.files[1]["sha256"])))
+
+
+class BogusHeaders(FetchCase):
+    """Answers that cannot be the lock's file fail at once, saying what the server sent."""
+
+    def test_an_encoded_answer_fails_at_once_naming_the_encoding(self):
+        self.server.add_fault(self.path(0), "encoding", times=None, encoding="gzip")
+        url = self.server.url(self.files[0]["name"]).replace("http://", "http://alice:s3cret@")
+        rc, result, _ = self.fetch([self.request(0, url=url), self.request(1)])
+        self.assertEqual(rc, 1)
+        self.assertEqual(len(result["problems"]), 1, result)
+        problem = result["problems"][0]
+        self.assertTrue(problem.startswith(f"package 'pkg0': {self.server.url(self.files[0]['name'])}: "), problem)
+        self.assertIn("Content-Encoding: gzip", problem)
+        self.assertNotIn("s3cret", problem)
+        self.assertEqual(self.server.count(self.path(0)), 1)  # never retried
+        self.assertEqual({e["accept_encoding"] for e in self.server.log}, {"identity"})
+        self.assertEqual([os.path.basename(p) for p in self.cache_files()], [self.files[1]["sha256"]])
+
+    def test_content_length_other_than_the_lock_size_fails_at_once(self):
+        size = self.files[0]["size"]
+        self.server.add_fault(self.path(0), "short", times=None, missing=1000)
+        rc, result, _ = self.fetch([self.request(0)])
+        self.assertEqual(rc, 1)
+        self.assertIn(f"announced {size + 1000} bytes (Content-Length) but the lock gives the file's size as {size}",
+                      result["problems"][0])
+        self.assertEqual(self.server.count(self.path(0)), 1)
+        self.assertEqual(self.cache_files(), [])
+
+    def test_a_resumed_answer_of_the_wrong_length_fails_at_once(self):
+        size = self.files[0]["size"]
+        self.server.add_fault(self.path(0), "reset", times=1, after=64_000)
+        self.server.add_fault(self.path(0), "short", times=1, missing=10)
+        rc, result, _ = self.fetch([self.request(0)])
+        self.assertEqual(rc, 1)
+        self.assertIn(f"announced {size - 64_000 + 10} bytes from byte 64000 (Content-Length) but the lock gives the "
+                      f"file's size as {size} bytes, which leaves {size - 64_000}", result["problems"][0])
+        self.assertEqual([e["range"] for e in self.server.requests(self.path(0))], [None, "bytes=64000-"])
+
+    def test_a_body_short_of_its_length_that_stalls_names_both_numbers(self):
+        size = self.files[0]["size"]
+        self.server.add_fault(self.path(0), "short", times=None, missing=1000, stall=60)
+        rc, result, err = self.fetch([self.request(0, size=False)], stall_timeout=0.3, progress="json")
+        self.assertEqual(rc, 1)
+        expected = f"the server announced {size + 1000} bytes (Content-Length) and sent {size}, then nothing for 0.3 s"
+        self.assertIn(expected + ", twice in a row: its Content-Length is wrong", result["problems"][0])
+        retries = [json.loads(line)["message"] for line in err.splitlines() if '"retry"' in line]
+        self.assertEqual(retries[0], expected)
+        # Full body (stalls), resume past the end (416), full body again (stalls the same): no more.
+        self.assertEqual([e["status"] for e in self.server.requests(self.path(0))], [200, 416, 200])
 
 
 class InterruptedRun(FetchCase):

@@ -179,6 +179,34 @@ class MaliciousWheels(unittest.TestCase):
                           "delta-1.0-py3-none-any.whl: entry 'delta/link'")
         self.assertEqual(len(err.strip().splitlines()), 2, err)
 
+    def damaged(self, compress):
+        """A wheel whose entry's bytes are damaged after packing, with the sha256 of the result."""
+        source = "\n".join(f"x{i} = {i * i}" for i in range(3000)).encode()  # does not deflate to nothing
+        w = make_wheel(self.tmp, "six", "1.0", {"six.py": source}, compress=compress)
+        with open(w["file"], "r+b") as f:
+            data = bytearray(f.read())
+            at = data.index(b"six.py") + len("six.py") + 200  # inside the entry's data
+            data[at] ^= 0xFF
+            data[at + 1] ^= 0x55
+            f.seek(0)
+            f.write(data)
+        w["sha256"] = support.file_sha256(w["file"])
+        return w
+
+    def test_damaged_wheel_names_its_file_and_that_fetching_again_will_not_help(self):
+        w = self.damaged(compress=True)
+        err = self.refuse([w], f"six-1.0-py3-none-any.whl ({w['file']}): entry 'six.py': corrupt data: ",
+                          "the file has the sha256 the lock pins", "lock another version of six")
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        # A bad CRC is damage too, not a RECORD mismatch.
+        self.refuse([self.damaged(compress=False)], "entry 'six.py': corrupt data: ZIP bad CRC",
+                    "the file has the sha256 the lock pins")
+
+    def test_damaged_cache_file_that_changed_after_its_check(self):
+        w = dict(self.damaged(compress=True), sha256="0" * 64)
+        self.refuse([w], f"({w['file']}): entry 'six.py': corrupt data: ",
+                    "the file changed after its sha256 was checked: build again")
+
 
 class Corpus(unittest.TestCase):
     @classmethod

@@ -536,8 +536,13 @@ TEST_CASE("wheels without exactly one .dist-info and RECORD are refused") {
   WheelBuilder two;
   two.add("other-2.0.dist-info/METADATA", "Name: other\n");
   CHECK(has(refused(box, box.spec({box.wheel(two)})), "several .dist-info directories"));
-  CHECK(has(refused(box, box.spec({box.wheel("x-1-py3-none-any.whl", "not a zip at all")})),
-            "x-1-py3-none-any.whl: not a readable zip archive"));
+  // Damage names the file and whether fetching it again can help.
+  auto broken = box.wheel("x-1-py3-none-any.whl", "not a zip at all", "x");
+  auto head = "x-1-py3-none-any.whl (" + broken.file.string() + "): not a readable zip archive";
+  CHECK(has(refused(box, box.spec({broken})), head));
+  CHECK(has(refused(box, box.spec({broken})), "has the sha256 the lock pins, so the wheel is damaged as published"));
+  broken.sha256.clear();  // a local wheel the lock keeps no hash for
+  CHECK(has(refused(box, box.spec({broken})), "the wheel file itself is damaged: build x into a new wheel"));
 }
 
 TEST_CASE(".data: purelib and platlib join python_modules, scripts, headers and data are dropped") {
