@@ -53,33 +53,61 @@ std::string list(const std::vector<std::string>& items, size_t max = 5) {
   return out;
 }
 
-}  // namespace
-
 // A file under app/ ("app/config.yaml") that the project has but the bundle left out: why, and
-// how to ship it; "" when the project has no such file either.
-std::string left_out_app_file(const vendor::BundleSpec& spec, const std::string& bundle_path) {
-  if (!bundle_path.starts_with("app/")) return "";
+// whether a glob can ship it.
+struct LeftOut {
+  std::string why;       // "" when the project has no such file either
+  bool fixable = false;  // an include or exclude glob decides it (else it is never shipped)
+};
+
+// Whether the app file set of `spec` holds `rel` (relative to app/).
+bool app_set_has(const vendor::BundleSpec& spec, const std::string& rel) {
+  auto plan = vendor::plan_app(spec);
+  return std::any_of(plan.items.begin(), plan.items.end(), [&](const vendor::CopyItem& i) { return i.dest == rel; });
+}
+
+LeftOut left_out_app_file(const vendor::BundleSpec& spec, const std::string& bundle_path) {
+  if (!bundle_path.starts_with("app/")) return {};
   auto rel = bundle_path.substr(4);
   auto in_project = spec.app_dir / stdfs::path(spec.entry).parent_path() / rel;
   std::error_code ec;
-  if (!stdfs::is_regular_file(in_project, ec)) return "";
-  return in_project.string() + " is not among the app's files (" +
-         (spec.include ? "no [tool.pybundle] include glob matches it: add one, e.g. include = [..., \"" + rel + "\"]"
-                       : "VCS and dot directories, virtualenvs, caches, build output, python_modules, tests, "
-                         "pyproject.toml and the locks are left out: move it elsewhere in the entry's directory") +
-         "; `pybundle plan` lists the app's files)";
+  if (!stdfs::is_regular_file(in_project, ec)) return {};
+  auto unfiltered = spec;  // the app's files before the include and exclude globs
+  unfiltered.include.reset();
+  unfiltered.options.exclude.clear();
+  LeftOut out;
+  if (!app_set_has(unfiltered, rel)) {
+    out.why = "VCS and dot directories, virtualenvs, caches, build output, python_modules, tests, pyproject.toml "
+              "and the locks are never shipped: move it elsewhere in the entry's directory";
+  } else {
+    out.fixable = true;
+    auto without_include = spec;
+    without_include.include.reset();
+    out.why = spec.include && app_set_has(without_include, rel)
+                  ? "no [tool.pybundle] include glob matches it: add one, e.g. include = [..., \"" + rel + "\"]"
+                  : "a [tool.pybundle] exclude glob matches it: narrow it";
+  }
+  out.why = in_project.string() + " is not among the app's files (" + out.why + "; `pybundle plan` lists them)";
+  return out;
 }
+
+}  // namespace
 
 void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened) {
   std::vector<std::string> problems;
-  for (const auto& f : opened)
-    if (auto why = left_out_app_file(spec, f); !why.empty())
-      problems.push_back("the app opens " + f.substr(4) + " while it is imported, but the bundle does not have it: " + why);
+  for (const auto& f : opened) {
+    auto left = left_out_app_file(spec, f);
+    if (left.why.empty()) continue;
+    auto line = "the app opens " + f.substr(4) + " while it is imported, but the bundle does not have it: " + left.why;
+    // A file no glob can ship (pyproject.toml, a dot file) is the app's own business: a warning.
+    if (left.fixable) problems.push_back(line);
+    else warning(line);
+  }
   if (!problems.empty()) throw Errors(problems, Exit::problems);
 }
 
 std::string BuildSmoke::missing_app_file(const snapshot::SmokeResult& r) const {
-  auto why = left_out_app_file(spec_, r.missing_file);
+  auto why = left_out_app_file(spec_, r.missing_file).why;
   return why.empty() ? "" : "; " + why;
 }
 

@@ -101,26 +101,39 @@ class ErrorsTest(unittest.TestCase):
     def test_a_file_opened_at_import_that_the_bundle_left_out_fails_the_build(self):
         path = os.path.join(self.project, "pyproject.toml")
         write(path, read(path).replace("[tool.pybundle]\n", '[tool.pybundle]\ninclude = ["*.py"]\n'))
-        os.makedirs(os.path.join(self.project, "src", "conf"))
-        write(os.path.join(self.project, "src", "conf", "settings.toml"), "debug = false\n")
-        # The app copes with the file missing, so nothing else would notice.
-        write(os.path.join(self.project, "src", "app.py"),
-              "\nimport pathlib\ntry:\n    SETTINGS = (pathlib.Path(__file__).parent / 'conf' / 'settings.toml')"
-              ".read_text()\nexcept FileNotFoundError:\n    SETTINGS = ''\n", "a")
+        src = os.path.join(self.project, "src")
+        for name in ("conf/settings.toml", "tests/data.txt"):
+            os.makedirs(os.path.dirname(os.path.join(src, name)), exist_ok=True)
+            write(os.path.join(src, name), "debug = false\n")
+        # The app copes with the files missing, so nothing else would notice.
+        write(os.path.join(src, "app.py"),
+              "\nimport pathlib\nfor name in ('conf/settings.toml', 'tests/data.txt'):\n    try:\n"
+              "        (pathlib.Path(__file__).parent / name).read_text()\n    except FileNotFoundError:\n"
+              "        pass\n", "a")
+        settings = os.path.join(src, "conf", "settings.toml")
         for args in ((), ("--no-snapshot",)):
             proc = self.build(*args)
             self.assertEqual(proc.returncode, 1, f"{args}: {proc.stderr}")
             self.assertIn("the app opens conf/settings.toml while it is imported, but the bundle does not have it: "
-                          f"{os.path.join(self.project, 'src', 'conf', 'settings.toml')} is not among the app's files "
-                          '(no [tool.pybundle] include glob matches it: add one, e.g. include = [..., '
-                          '"conf/settings.toml"]', proc.stderr)
+                          f"{settings} is not among the app's files (no [tool.pybundle] include glob matches it: "
+                          'add one, e.g. include = [..., "conf/settings.toml"]', proc.stderr)
+            # tests/ is never shipped, so no glob helps: a warning.
+            self.assertIn("warning: the app opens tests/data.txt while it is imported", proc.stderr)
+            self.assertIn("are never shipped", proc.stderr)
             self.assertFalse(os.path.exists(self.out))
-        write(path, read(path).replace('include = ["*.py"]', 'include = ["*.py", "conf/*.toml"]'))
-        write(os.path.join(self.project, "src", "app.py"), "import uuid\nBUILD_ID = uuid.uuid4()\n", "a")
+        write(path, read(path).replace('include = ["*.py"]', 'include = ["*.py", "conf/*.toml"]\n'
+                                                            'exclude = ["**/settings.toml"]'))
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn(f"{settings} is not among the app's files (a [tool.pybundle] exclude glob matches it: narrow it",
+                      proc.stderr)
+        write(path, read(path).replace('exclude = ["**/settings.toml"]', ""))
+        write(os.path.join(src, "app.py"), "import uuid\nBUILD_ID = uuid.uuid4()\n", "a")
         proc = self.build()
         self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("warning: the app opens tests/data.txt while it is imported", proc.stderr)
         # Snapshot warnings name the project's files too.
-        line = read(os.path.join(self.project, "src", "app.py")).count("\n")
+        line = read(os.path.join(src, "app.py")).count("\n")
         self.assertIn(f"src/app.py:{line}: uuid.uuid4() runs while the snapshot is made", proc.stderr)
 
 
