@@ -1,6 +1,7 @@
 #include "cli/build_smoke.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <iostream>
 #include <set>
 
@@ -93,6 +94,24 @@ LeftOut left_out_app_file(const vendor::BundleSpec& spec, const std::string& bun
 
 }  // namespace
 
+std::vector<std::string> app_left_out_args(const vendor::BundleSpec& spec, const stdfs::path& staged) {
+  std::string names;
+  std::error_code ec;
+  auto dir = spec.app_dir / stdfs::path(spec.entry).parent_path();
+  for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    auto name = it->path().filename().string();
+    auto module = name.ends_with(".py") ? name.substr(0, name.size() - 3) : name;
+    bool importable = name.ends_with(".py") ? it->is_regular_file(ec) : it->is_directory(ec);
+    if (!importable || module.empty() || std::isdigit(static_cast<unsigned char>(module[0])) ||
+        !std::all_of(module.begin(), module.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+      continue;
+    std::error_code missing;
+    if (!stdfs::exists(staged / "app" / name, missing)) names += (names.empty() ? "" : ",") + name;
+  }
+  if (names.empty()) return {};
+  return {"--app-left-out", names};
+}
+
 void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened) {
   std::vector<std::string> problems;
   for (const auto& f : opened) {
@@ -137,7 +156,8 @@ BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& rep
                         : "checking that " + std::to_string(modules_.size()) + " modules still import after trimming");
   if (snapshot) return;  // the snapshot's process imports them (modules(), take())
   run_ = std::async(std::launch::async, [this] {
-    return snapshot::smoke(staged_, runtime_, snapshot::names(modules_), global().cache());
+    return snapshot::smoke(staged_, runtime_, snapshot::names(modules_), global().cache(),
+                           app_left_out_args(spec_, staged_));
   });
 }
 

@@ -16,6 +16,10 @@ namespace pb::cli {
 // naming the file and the include glob that ships it.
 void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened);
 
+// The host's --app-left-out: the modules and packages beside the entry in the project that the
+// staged app/ lacks ("lib,helpers.py"), so a ModuleNotFoundError for one says so; {} for none.
+std::vector<std::string> app_left_out_args(const vendor::BundleSpec& spec, const std::filesystem::path& staged);
+
 // Started on the staged bundle right after vendoring. When nothing was trimmed only the entry is
 // imported, and only without a snapshot (whose build imports it anyway): every build proves that its
 // entry imports. With a snapshot (`snapshot`) nothing starts here: the snapshot's process imports

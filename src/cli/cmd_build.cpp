@@ -232,6 +232,7 @@ void build(const BuildOptions& o) {
       mo.entry_module = std::filesystem::path(spec.entry).stem().string();
       mo.preimport = project.config.preimport;
       mo.hash_seed = o.hash_seed;
+      mo.host_args = app_left_out_args(spec, staged);
       info("making the snapshot: importing '" + mo.entry_module + "' in Pyodide " + t.pyodide_version);
       auto made = snapshot::make_snapshot(mo);
       for (const auto& w : made.warnings) warning(w);

@@ -118,6 +118,10 @@ def explain(exc):
         if unvendored:
             return ("'%s' is a standard library module this Pyodide release ships separately: "
                     "build with --with-stdlib %s (or [tool.pybundle] stdlib = [\"%s\"])" % (top, package, package))
+        if top in APP_LEFT_OUT:
+            return ("module '%s' is in the project (%s) but not among the app's files: an include glob does not "
+                    "match it, or it is in a directory never shipped (tests/, build/, ...); `pybundle plan` lists "
+                    "the app's files" % (top, (APP_SOURCE or "") + APP_LEFT_OUT[top]))
         if top in sys.stdlib_module_names or top in sys.modules:
             return None  # a submodule that does not exist, or a stdlib module Pyodide lacks
         return ("no package in the bundle provides module '%s': it is not a dependency in pyproject.toml "
@@ -129,9 +133,12 @@ def explain(exc):
                     "rebuild with --keep '%s'" % (path, path))
     return None
 
-def set_app_source(source):
-    global APP_SOURCE
+APP_LEFT_OUT = {}  # module name -> file or directory the project has beside the entry but app/ lacks (build only)
+
+def set_app_source(source, left_out=""):
+    global APP_SOURCE, APP_LEFT_OUT
     APP_SOURCE = None if not source else "" if source == "." else source.rstrip("/") + "/"
+    APP_LEFT_OUT = {n[:-3] if n.endswith(".py") else n: n for n in left_out.split(",") if n}
 
 def place(exc):
     """Where the failure is in the bundle: (bundle path, line) of the innermost bundle frame."""

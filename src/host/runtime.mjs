@@ -192,7 +192,7 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
   const host = hostModule(pyodide);
   const py = (name) => host[name];
   py("add_paths")();
-  py("set_app_source")(opts["app-source"] ?? "");  // tracebacks name the project's files
+  py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");  // tracebacks name the project's files
   if (snapshot) py("reseed")();
   return {
     pyodide, py, module: () => module, heap,

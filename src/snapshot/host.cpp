@@ -151,6 +151,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
                                 options.entry_module, "--out", stdfs::absolute(raw_file).string(),
                                 "--hash-seed", std::to_string(hash_seed)};
   for (auto& a : app_source_args(manifest)) args.push_back(std::move(a));
+  args.insert(args.end(), options.host_args.begin(), options.host_args.end());
   if (!options.preimport.empty()) {
     args.push_back("--preimport");
     args.push_back(join(options.preimport, ","));

@@ -151,7 +151,7 @@ size_t SmokeReport::failed() const {
 }
 
 SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir, const std::vector<std::string>& modules,
-                  const stdfs::path& cache_dir) {
+                  const stdfs::path& cache_dir, const std::vector<std::string>& host_args) {
   if (modules.empty()) return {};
   stdfs::path cache = cache_dir;
   if (cache.empty()) {
@@ -167,6 +167,7 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
   } catch (const std::exception&) {
     // No readable bundle.json: tracebacks show bundle paths.
   }
+  args.insert(args.end(), host_args.begin(), host_args.end());
   auto answer = run_host(runtime_dir, "smoke", args);
   auto report = smoke_report(answer.value("modules", nlohmann::json::array()), modules.size());
   report.process_ms =

@@ -52,8 +52,10 @@ std::vector<std::string> string_list(const nlohmann::json& answer, const char* k
 // Run the host's smoke mode on `bundle_dir` with the runtime in `runtime_dir` (no snapshot), importing
 // `modules` in order. `cache_dir` (default: the user cache) holds the host script and V8's code cache.
 // Throws pb::Error when the host cannot run or does not answer.
+// `host_args`: more host options (the build's --app-left-out).
 SmokeReport smoke(const std::filesystem::path& bundle_dir, const std::filesystem::path& runtime_dir,
-                  const std::vector<std::string>& modules, const std::filesystem::path& cache_dir = {});
+                  const std::vector<std::string>& modules, const std::filesystem::path& cache_dir = {},
+                  const std::vector<std::string>& host_args = {});
 
 // "a,b,c" for the host's --modules/--smoke; throws pb::Error (Exit::usage) on a name holding a comma.
 std::string smoke_list(const std::vector<std::string>& modules);

@@ -64,6 +64,19 @@ class ErrorsTest(unittest.TestCase):
                       f"({HELPER}:2); no package in the bundle provides module 'yaml': it is not a dependency in "
                       "pyproject.toml", proc.stderr)
 
+    def test_a_project_module_the_app_files_left_out_is_not_called_a_missing_dependency(self):
+        path = os.path.join(self.project, "pyproject.toml")
+        write(path, read(path).replace("[tool.pybundle]\n", '[tool.pybundle]\ninclude = ["templates/**"]\n'))
+        os.makedirs(os.path.join(self.project, "src", "lib"))
+        write(os.path.join(self.project, "src", "lib", "util.py"), "")  # a namespace package: no include matches
+        write(os.path.join(self.project, "src", "app.py"), "\nimport lib.util\n", "a")
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        line = read(os.path.join(self.project, "src", "app.py")).count("\n")
+        self.assertIn(f"No module named 'lib' (src/app.py:{line}); module 'lib' is in the project (src/lib) but not among "
+                      "the app's files: an include glob does not match it", proc.stderr)
+        self.assertNotIn("not a dependency", proc.stderr)
+
     def test_a_module_the_trim_left_out_is_named_on_build_and_run(self):
         path = os.path.join(self.project, "pyproject.toml")
         write(path, read(path).replace("[tool.pybundle]\n",
