@@ -95,7 +95,7 @@ LeftOut left_out_app_file(const vendor::BundleSpec& spec, const std::string& bun
 }  // namespace
 
 std::vector<std::string> app_left_out_args(const vendor::BundleSpec& spec, const stdfs::path& staged) {
-  std::string names;
+  std::set<std::string> names;  // sorted: the list ends up in the snapshot's heap
   std::error_code ec;
   auto dir = spec.app_dir / stdfs::path(spec.entry).parent_path();
   for (stdfs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
@@ -106,10 +106,12 @@ std::vector<std::string> app_left_out_args(const vendor::BundleSpec& spec, const
         !std::all_of(module.begin(), module.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
       continue;
     std::error_code missing;
-    if (!stdfs::exists(staged / "app" / name, missing)) names += (names.empty() ? "" : ",") + name;
+    if (!stdfs::exists(staged / "app" / name, missing)) names.insert(name);
   }
   if (names.empty()) return {};
-  return {"--app-left-out", names};
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ",") + n;
+  return {"--app-left-out", list};
 }
 
 void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened) {

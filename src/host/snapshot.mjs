@@ -203,6 +203,9 @@ export async function makeSnapshot(opts) {
   const warm = await callHandler({ rt, handler: rt.py("warm_handler") }, "GET", "http://localhost/?warm=1",
                                  [["host", "localhost"]], new Uint8Array());
   if (warm.traceback) throw new HostError("warming the request path failed", { traceback: warm.traceback });
+  // The build's --app-left-out is not part of the bundle: keep it out of the heap (`pybundle snapshot`
+  // has none), and back for the smoke imports after it.
+  rt.py("set_app_source")(opts["app-source"] ?? "", "");
   rt.py("collect")();
   const libraries = recordLibraries(rt.module(), opts.bundle, (file) => {
     const exts = rt.py("loaded_extensions")().toJs({ dict_converter: Object.fromEntries });
@@ -215,6 +218,7 @@ export async function makeSnapshot(opts) {
   fs.writeFileSync(opts.out, snap);
   const m = rt.module();
   const tWritten = performance.now();
+  rt.py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");
   const smoke = smokeAfter(rt, opts);
   return {
     ok: true,
