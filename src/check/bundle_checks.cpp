@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "snapshot/snapshot.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
 #include "util/sha256.hpp"
@@ -165,7 +166,7 @@ Check files(const stdfs::path& bundle, const json& m) {
   std::map<std::string, uint64_t> found;  // regular files under python_modules/ and app/
   size_t extra = 0;
   std::set<std::string> top_allowed = {kManifest, "python_modules", "app"};
-  if (m["snapshot"].is_object()) top_allowed.insert(snapshot_file(m));
+  if (m["snapshot"].is_object()) top_allowed.insert({snapshot_file(m), snapshot::kImportTimesFile});
   std::error_code ec;
   for (stdfs::recursive_directory_iterator it(bundle, ec), end; !ec && it != end; it.increment(ec)) {
     auto rel = it->path().lexically_relative(bundle).generic_string();

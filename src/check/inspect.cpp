@@ -12,6 +12,7 @@
 
 #include "check/project_checks.hpp"
 #include "pep508/requirement.hpp"
+#include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -91,8 +92,10 @@ Inspection inspect(const stdfs::path& bundle, const nlohmann::json& manifest) {
     all.push_back(bundle / rel);
   }
 
-  // Import times recorded by the snapshot: {"where": "python_modules"|"app", "module", "ms"}.
-  const auto& imports = json_at(json_at(manifest, "snapshot"), "imports");
+  // Import times the snapshot's import measured: [{"where": "python_modules"|"app", "module", "ms"}].
+  nlohmann::json imports;
+  if (std::error_code ec; stdfs::exists(bundle / snapshot::kImportTimesFile, ec))
+    imports = nlohmann::json::parse(fs::read_file(bundle / snapshot::kImportTimesFile), nullptr, false);
   r.import_times = imports.is_array();
   if (r.import_times) {
     for (auto& [name, c] : by_name) c.import_ms = 0.0;

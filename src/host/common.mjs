@@ -47,7 +47,9 @@ export function pyToJs(value) {
 }
 
 export function runPythonIn(rt, code) {
-  const ns = rt.pyodide.globals.get("dict")();
+  const dict = rt.pyodide.globals.get("dict");
+  const ns = dict();
+  dict.destroy();
   rt.pyodide.runPython(code, { globals: ns, filename: "<pybundle>" });
   return ns;
 }

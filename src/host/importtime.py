@@ -3,7 +3,7 @@
 # time goes to it, the stdlib modules a module imports count as its own. sys.monitoring events
 # (PY_START/PY_RETURN are switched off for every other code object after its first call), so
 # nothing of this stays in the snapshot's import machinery.
-import sys, time
+import sys
 
 _BUNDLE = "/bundle/"
 
@@ -20,12 +20,13 @@ def _key(code):
 
 
 class ImportClock:
-    def __init__(self, now_ms=None):
-        # The host hands in the real clock: while a snapshot is made, Python's clocks are fixed
-        # (repro.mjs) and would count clock reads, not time.
-        self.now = now_ms or (lambda: time.perf_counter() * 1000)
-        self.stack = []   # [key, start, time of nested bundle modules]
-        self.totals = {}
+    def __init__(self, enter, leave):
+        # enter() and leave(where, module) are the host's (snapshot.mjs importClock): it reads the real time and keeps the
+        # sums, so no time value is ever a Python object in the snapshot's heap (they would differ
+        # between two builds of the same inputs). While a snapshot is made Python's own clocks are
+        # fixed (repro.mjs) and would count clock reads, not time.
+        self.enter, self.leave = enter, leave
+        self.stack = []   # the keys of the bundle modules being imported, innermost last
         self.tool = None
 
     def start(self):
@@ -46,7 +47,7 @@ class ImportClock:
         mon.set_events(self.tool, E.PY_START | E.PY_RETURN | E.PY_UNWIND)
 
     def stop(self):
-        self.now = None  # a JS function: the snapshot cannot hold a reference to it
+        self.enter = self.leave = None  # JS functions: the snapshot cannot hold a reference to them
         if self.tool is None:
             return
         mon = sys.monitoring
@@ -60,16 +61,14 @@ class ImportClock:
         key = _key(code)
         if key is None:
             return sys.monitoring.DISABLE
-        self.stack.append([key, self.now(), 0.0])
+        self.stack.append(key)
+        self.enter()
 
     def _end(self, code):
-        if not self.stack or _key(code) != self.stack[-1][0]:
+        if not self.stack or _key(code) != self.stack[-1]:
             return
-        key, t0, nested = self.stack.pop()
-        spent = self.now() - t0
-        self.totals[key] = self.totals.get(key, 0.0) + spent - nested
-        if self.stack:
-            self.stack[-1][2] += spent
+        where, top = self.stack.pop()
+        self.leave(where, top)
 
     def _return(self, code, offset, value):
         if code.co_name != "<module>":
@@ -79,7 +78,3 @@ class ImportClock:
     def _unwind(self, code, offset, exc):  # cannot be disabled per code object
         if code.co_name == "<module>":
             self._end(code)
-
-    def results(self):
-        out = [{"where": where, "module": top, "ms": round(s, 1)} for (where, top), s in self.totals.items()]
-        return sorted(out, key=lambda r: (-r["ms"], r["where"], r["module"]))

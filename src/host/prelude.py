@@ -290,6 +290,51 @@ def loaded_extensions():
             found.append({"module": name, "file": f})
     return found
 
+def js_holders(depth=3):
+    """Where the imported modules hold JavaScript objects (JsProxy), within `depth` steps of a
+    module's globals: [[module, path, proxy]], e.g. ["app", "app.CALLBACKS['ready']", <JsProxy>].
+    For naming the object a snapshot cannot hold."""
+    import types
+    from pyodide.ffi import JsProxy
+    found, seen = [], set()
+    for name, mod in sorted((k, v) for k, v in list(sys.modules.items()) if type(v).__name__ == "module"):
+        todo = [("%s.%s" % (name, k), v, 1) for k, v in list(vars(mod).items())]
+        while todo:
+            path, v, level = todo.pop()
+            t = type(v)  # not isinstance: a proxy object (werkzeug's LocalProxy) can raise from __class__
+            if issubclass(t, JsProxy):
+                found.append([name, path, v])
+                continue
+            if id(v) in seen or level > depth or t is types.ModuleType:
+                continue
+            seen.add(id(v))
+            try:
+                kids = _children(path, v, t)
+            except Exception:  # an attribute that computes itself and fails: not a held reference
+                continue
+            todo.extend((p, x, level + 1) for p, x in kids)
+    return found
+
+def _children(path, v, t):
+    import types
+    if issubclass(t, dict):
+        return [("%s[%r]" % (path, k), x) for k, x in list(v.items())]
+    if issubclass(t, (list, tuple, set, frozenset)):
+        return [("%s[%d]" % (path, i), x) for i, x in enumerate(v)]
+    if t is types.FunctionType:
+        cells = zip(v.__code__.co_freevars, v.__closure__ or ())
+        return [("%s.<closure %s>" % (path, n), c.cell_contents) for n, c in cells if _filled(c)] + \
+               [("%s.<default>" % path, x) for x in (v.__defaults__ or ())]
+    d = object.__getattribute__(v, "__dict__") if hasattr(t, "__dict__") else None
+    return [("%s.%s" % (path, k), x) for k, x in list(d.items())] if isinstance(d, (dict, types.MappingProxyType)) else []
+
+def _filled(cell):
+    try:
+        cell.cell_contents
+        return True
+    except ValueError:
+        return False
+
 # --- requests and responses ---------------------------------------------------------------
 class Headers(dict):
     """Case-insensitive header mapping (keys stored lower-case)."""

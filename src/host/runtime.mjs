@@ -8,6 +8,7 @@ import {
   BUNDLE, HostError, log, ms, phase, pyToJs, pythonMessage, pythonSource, splitList, t0, writeAtomic,
 } from "./common.mjs";
 import { hookLoader, reloadLibraries } from "./dylibs.mjs";
+import { fixFileStats } from "./repro.mjs";
 
 // Python helpers, run in a private namespace in every process (after a restore too).
 const PRELUDE = pythonSource("prelude.py");
@@ -154,6 +155,9 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
   // here, and when the heap comes from a file, read it straight into wasm memory (Pyodide then
   // gets only its header and copies nothing).
   const wrapped = async (settings) => {
+    // Emscripten's default argv[0] in Node is this script's path, which Python keeps (sys.executable,
+    // the environment's `_`): a snapshot would depend on where the cache is.
+    settings.thisProgram ??= "./this.program";
     if (snapshot) settings.INITIAL_MEMORY = snapshot.heapSize;
     phase("create");
     const m = await create(settings);
@@ -179,7 +183,8 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
     createPyodideModule: wrapped,
     stdout: (s) => log(s),
     stderr: (s) => log(s),
-    env: { PYTHONINSPECT: "1" },
+    // LANG: Emscripten takes it from navigator.language (Node 21 on: the machine's locale) otherwise.
+    env: { PYTHONINSPECT: "1", LANG: "C.UTF-8" },
   };
   if (makeSnapshot) config._makeSnapshot = true;
   if (makeSnapshot && opts["hash-seed"]) config.env.PYTHONHASHSEED = opts["hash-seed"];
@@ -188,9 +193,13 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
   phase("loadPyodide");
   const tLoaded = performance.now();
   pyodide.FS.mkdirTree(BUNDLE);
+  if (makeSnapshot && opts["hash-seed"]) fixFileStats(pyodide.FS);
   pyodide.mountNodeFS(BUNDLE, path.resolve(opts.bundle));
   const host = hostModule(pyodide);
-  const py = (name) => host[name];
+  // One proxy per helper, kept: a proxy dropped without destroy() holds its object until JS's GC
+  // finalises it, so a snapshot's refcounts would depend on when the GC ran.
+  const helpers = new Map();
+  const py = (name) => helpers.get(name) ?? helpers.set(name, host[name]).get(name);
   py("add_paths")();
   py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");  // tracebacks name the project's files
   if (snapshot) py("reseed")();
@@ -212,15 +221,20 @@ const PRELUDE_ID = fnv1a(PRELUDE + WORKERS);
 // The prelude lives in the snapshot as module _pybundle_host, so a restore compiles no Python
 // (the first compile in a process pulls in a lot of wasm code). Made fresh when missing or stale.
 function hostModule(pyodide) {
-  const modules = pyodide.pyimport("sys").modules;
+  const sys = pyodide.pyimport("sys");
+  const modules = sys.modules;
   let host = modules.get("_pybundle_host");
   if (!host || host.PRELUDE_ID !== PRELUDE_ID) {
-    host = pyodide.pyimport("types").ModuleType("_pybundle_host");
+    const types = pyodide.pyimport("types");
+    host = types.ModuleType("_pybundle_host");
+    types.destroy();
     pyodide.runPython(PRELUDE, { globals: host.__dict__, filename: "<pybundle>" });
     host.WORKERS_SOURCE = WORKERS;
     host.PRELUDE_ID = PRELUDE_ID;
     modules.set("_pybundle_host", host);
   }
+  modules.destroy();
+  sys.destroy();
   return host;
 }
 

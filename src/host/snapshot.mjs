@@ -166,38 +166,115 @@ function scrubFreeMemory(m) {
   return zeroed;
 }
 
+// Pyodide refuses to snapshot a JavaScript object Python still refers to ("Can't serialize object
+// at index N" of its JS reference table). Name the object and the module that holds it.
+function takeSnapshot(rt) {
+  try {
+    return rt.pyodide.makeMemorySnapshot();
+  } catch (e) {
+    const index = /(?:serialize object|object of type \w+) at index (\d+)/.exec(e.message ?? "")?.[1];
+    if (index === undefined) throw e;
+    throw unserialisable(rt, Number(index));
+  }
+}
+
+function unserialisable(rt, index) {
+  let obj;
+  try {
+    obj = rt.module().__hiwire_get(index);
+  } catch {
+    return new HostError(`the snapshot cannot hold JavaScript object ${index} of Pyodide's reference table`);
+  }
+  const ctor = obj?.constructor?.name;
+  const what = typeof obj === "function" ? `the JavaScript function ${obj.name || "(anonymous)"}`
+    : `a JavaScript ${ctor && ctor !== "Object" ? ctor : typeof obj}`;
+  const list = rt.py("js_holders")();
+  const holders = list.toJs({ depth: 2 }).filter(([, , v]) => v === obj);
+  list.destroy();
+  const tail = "; a snapshot holds Python and wasm memory, not JavaScript objects: make it when a request " +
+               "needs it (in the handler), or drop the reference before the import ends";
+  if (!holders.length)
+    return new HostError(`${what} is still referenced from Python when the snapshot is made, but no module's ` +
+                         `globals hold it (C code of an extension may)${tail}`, { object: what, module: null });
+  const [module] = holders[0];
+  const paths = holders.map(([, p]) => p);
+  return new HostError(`module '${module}' holds ${what} as ${paths.join(", ")} when the snapshot is made${tail}`,
+                       { object: what, module, holders: paths });
+}
+
 // --smoke MODULES: the build's smoke imports (tools.mjs), done here once the snapshot is written
 // (or the entry failed to import) instead of booting a second Pyodide for them.
 function smokeAfter(rt, opts) {
   return opts.smoke ? { smoke: runSmoke(rt, splitList(opts.smoke)) } : {};
 }
 
+// The times and sums of importtime.py's ImportClock, kept on this side (see there).
+function importClock(now) {
+  const stack = [];  // [start, time of nested bundle modules]
+  const totals = new Map();
+  return {
+    enter: () => void stack.push([now(), 0]),
+    leave: (where, module) => {
+      const [start, nested] = stack.pop();
+      const spent = now() - start;
+      const key = `${where}/${module}`;
+      totals.set(key, { where, module, ms: (totals.get(key)?.ms ?? 0) + spent - nested });
+      if (stack.length) stack[stack.length - 1][1] += spent;
+    },
+    results: () => [...totals.values()].map((r) => ({ ...r, ms: Math.round(r.ms * 10) / 10 }))
+      .sort((a, b) => b.ms - a.ms || a.where.localeCompare(b.where) || a.module.localeCompare(b.module)),
+  };
+}
+
+// obj.name(...args) on a PyProxy without leaving the bound method's proxy to the GC.
+function callMethod(obj, name, ...args) {
+  const fn = obj[name];
+  try {
+    return fn(...args);
+  } finally {
+    fn.destroy();
+  }
+}
+
 export async function makeSnapshot(opts) {
   const realNow = performance.now.bind(performance);  // fixEntropy fixes the clocks; the import clock needs real time
   const unfix = opts["hash-seed"] ? fixEntropy(opts["hash-seed"]) : () => {};
   const rt = await loadRuntime(opts, { makeSnapshot: true });
-  const before = new Set(rt.py("module_names")().toJs());
+  // Every proxy made here is destroyed (see runtime.mjs helpers) before the heap is written.
+  const before = new Set(pyToJs(rt.py("module_names")()));
   const watch = rt.py("EntropyWatch")();
   // Import time per top-level module, for `pybundle inspect` (PYBUNDLE_IMPORT_TRACE=0: off, for bench/).
-  const clock = process.env.PYBUNDLE_IMPORT_TRACE === "0" ? null : runPythonIn(rt, pythonSource("importtime.py")).get("ImportClock")(realNow);
+  const times = process.env.PYBUNDLE_IMPORT_TRACE === "0" ? null : importClock(realNow);
+  let clock = null;
+  if (times) {
+    const ns = runPythonIn(rt, pythonSource("importtime.py"));
+    const cls = ns.get("ImportClock");
+    clock = cls(times.enter, times.leave);
+    cls.destroy();
+    ns.destroy();
+  }
   const opened = watchMissingAppFiles(rt.pyodide.FS);
-  watch.start();
-  clock?.start();
+  const stop = () => {
+    if (clock) callMethod(clock, "stop");
+    callMethod(watch, "stop");
+  };
+  callMethod(watch, "start");
+  if (clock) callMethod(clock, "start");
   try {
     importEntry(rt, opts);
   } catch (e) {
-    clock?.stop();
-    watch.stop();
+    stop();
     opened.stop();
     if (e instanceof HostError) Object.assign(e.extra, smokeAfter(rt, opts));
     throw e;
   }
-  clock?.stop();
-  watch.stop();
+  stop();
   const missingAppFiles = opened.stop();
-  const imports = clock ? pyToJs(clock.results()) : null;
-  const warnings = watch.found.toJs({ dict_converter: Object.fromEntries });
-  const modules = rt.py("module_names")().toJs().filter((m) => !before.has(m));
+  clock?.destroy();
+  const imports = times?.results() ?? null;
+  const warnings = pyToJs(watch.found);
+  watch.destroy();
+  const modules = pyToJs(rt.py("module_names")()).filter((m) => !before.has(m));
   // Run the request path once with a stand-in handler, so what it imports and initialises on
   // first use (the event loop, urllib.parse, json) is in the snapshot too.
   const warm = await callHandler({ rt, handler: rt.py("warm_handler") }, "GET", "http://localhost/?warm=1",
@@ -208,12 +285,12 @@ export async function makeSnapshot(opts) {
   rt.py("set_app_source")(opts["app-source"] ?? "", "");
   rt.py("collect")();
   const libraries = recordLibraries(rt.module(), opts.bundle, (file) => {
-    const exts = rt.py("loaded_extensions")().toJs({ dict_converter: Object.fromEntries });
+    const exts = pyToJs(rt.py("loaded_extensions")());
     return exts.find((e) => e.file === file)?.module;
   });
   const tImported = performance.now();
   const scrubbed = scrubFreeMemory(rt.module());
-  const snap = rt.pyodide.makeMemorySnapshot();
+  const snap = takeSnapshot(rt);
   unfix();
   fs.writeFileSync(opts.out, snap);
   const m = rt.module();

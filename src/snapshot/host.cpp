@@ -232,9 +232,14 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"modules", meta["modules"].size()},
       {"libraries", meta["libraries"].size()},
       {"entropy_warnings", result.warnings.size()},
-      // Self time of each bundle module's body during the import, by top-level name (inspect).
-      {"imports", answer.contains("imports") ? answer["imports"] : nlohmann::json()},
   };
+  // Self time of each bundle module's body during the import, by top-level name (inspect).
+  auto times = options.bundle_dir / kImportTimesFile;
+  if (answer.contains("imports") && answer["imports"].is_array()) {
+    fs::write_file_atomic(times, answer["imports"].dump(1) + "\n");
+  } else {
+    stdfs::remove(times, ec);
+  }
   return result;
 }
 

@@ -121,7 +121,13 @@ struct MakeResult {
   std::vector<std::string> missing_app_files;  // "app/x": the import tried to open it and it was not there
 };
 
-// Import the entry (and preimport) in the host and write <bundle>/snapshot.bin.zst. Throws pb::Error
+// Time spent importing each top-level module while the snapshot was made ([{where, module, ms}],
+// for `pybundle inspect`), kept beside bundle.json: a measurement, so not in bundle.json, which like
+// the snapshot is a function of the inputs; not in --archive either.
+inline constexpr const char* kImportTimesFile = "import-times.json";
+
+// Import the entry (and preimport) in the host and write <bundle>/snapshot.bin.zst and
+// <bundle>/import-times.json. Throws pb::Error
 // with the import error (the Python traceback went to stderr) or naming a shared library it cannot hold.
 MakeResult make_snapshot(const MakeOptions& options);
 // The same with default options; the warnings are in facts["warnings"] (strings) for the caller to show.

@@ -71,6 +71,7 @@ void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64
   for (stdfs::recursive_directory_iterator it(bundle_dir, ec), end; !ec && it != end; it.increment(ec)) {
     auto type = it->symlink_status(ec).type();
     auto rel = it->path().lexically_relative(bundle_dir).generic_string();
+    if (rel == "import-times.json") continue;  // measured, not built (snapshot::kImportTimesFile)
     if (type != stdfs::file_type::directory && type != stdfs::file_type::regular)
       throw Error("bundle " + bundle_dir.string() + ": '" + rel + "' is not a regular file or directory", Exit::internal);
     bool dir = type == stdfs::file_type::directory;

@@ -142,6 +142,18 @@ class ExtensionSnapshotCase(unittest.TestCase):
                                       r"the bundle")
         self.assertFalse(os.path.exists(os.path.join(b, "snapshot.bin.zst")))
 
+    def test_a_javascript_object_held_at_import_is_named(self):
+        b = os.path.join(self.tmp, "jsobject")
+        app = ("import js\n"
+               "SETTINGS = {'options': js.Map.new()}  # a JS object, which a snapshot cannot hold\n"
+               "def on_fetch(request):\n    return 'x'\n")
+        bundles.make_bundle(b, {"app.py": app}, target="314.0.7")
+        proc = support.run("snapshot", b, env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("module 'app' holds a JavaScript Map as app.SETTINGS['options'] when the snapshot is made",
+                      proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(b, "snapshot.bin.zst")))
+
 
 if __name__ == "__main__":
     unittest.main()

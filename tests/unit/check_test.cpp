@@ -760,9 +760,10 @@ TEST_CASE("inspect: files grouped by the distribution whose RECORD names their t
   CHECK(r.gzip_bytes < r.bytes);
   CHECK(check::top_contributors(r, 1).starts_with("big-pkg 2.0 ("));
 
-  m["snapshot"] = {{"imports", {{{"where", "python_modules"}, {"module", "big"}, {"ms", 12.5}},
-                                {{"where", "python_modules"}, {"module", "small"}, {"ms", 1.5}},
-                                {{"where", "app"}, {"module", "app"}, {"ms", 0.5}}}}};
+  fs::write_file_atomic(t.path / "import-times.json",
+                        R"j([{"where": "python_modules", "module": "big", "ms": 12.5},
+                     {"where": "python_modules", "module": "small", "ms": 1.5},
+                     {"where": "app", "module": "app", "ms": 0.5}])j");
   r = check::inspect(t.path, m);
   CHECK(r.import_times);
   for (const auto& c : r.contributors) {

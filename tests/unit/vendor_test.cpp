@@ -893,6 +893,7 @@ TEST_CASE("archives: .tar.zst and .zip, byte-identical, sorted, fixed metadata")
   w.add("demo/__init__.py", "x = 1\n").add("demo/b.py", std::string(100000, 'b')).add("demo/a.py", "a\n");
   auto spec = box.spec({box.wheel(w)});
   pb::fs::replace_dir(pb::vendor::assemble(spec), spec.out);
+  pb::fs::write_file_atomic(spec.out / "import-times.json", "[]\n");  // measured by the snapshot: left out
   for (std::string ext : {".tar.zst", ".zip"}) {
     CAPTURE(ext);
     auto one = box.dir / ("one" + ext), two = box.dir / ("two" + ext);
@@ -927,6 +928,7 @@ TEST_CASE("archives: .tar.zst and .zip, byte-identical, sorted, fixed metadata")
     CHECK(std::find(names.begin(), names.end(), "python_modules/demo/") <
           std::find(names.begin(), names.end(), "python_modules/demo/a.py"));
     CHECK(std::count(names.begin(), names.end(), "bundle.json") == 1);
+    CHECK(std::count(names.begin(), names.end(), "import-times.json") == 0);
     CHECK(std::count(names.begin(), names.end(), "python_modules/demo/a.py") == 1);
   }
   CHECK_THROWS_AS(pb::vendor::write_archive(spec.out, box.dir / "x.tar.gz", 0), pb::Error);
