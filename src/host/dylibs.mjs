@@ -19,6 +19,17 @@ const HOOKED =
   "var [memoryBase,tableBase]=globalThis.__pybundle_dylibs.place(libName,flags,metadata,wasmTable,freeTableIndexes," +
   "()=>metadata.memorySize?alignMemory(getMemory(metadata.memorySize+memAlign),memAlign):0);";
 
+// 0.27.7's loader looks a library another one needs (DT_NEEDED) up by its bare name only, where
+// later releases search the dependent's rpath and LD_LIBRARY_PATH: also look in the dependent's own
+// directory (as rpath $ORIGIN), through Emscripten's FS (the bundle is mounted there, not on the host).
+const NEEDED = "metadata.neededDynlibs.forEach(needed=>loadDynamicLibrary(needed,flags,localScope));return loadModule()";
+const NEEDED_HOOKED =
+  "metadata.neededDynlibs.forEach(needed=>loadDynamicLibrary(...globalThis.__pybundle_dylibs.needed(" +
+  "needed,libName,flags,FS,LDSO),localScope));return loadModule()";
+
+// The `fs` option of 0.27.7's loadDynamicLibrary: where it reads a library that has no handle.
+const readerOf = (FS) => ({ findObject: (p) => FS.analyzePath(p).exists, readFile: (p, o) => FS.readFile(p, o) });
+
 const state = {
   hooked: false,   // the runtime's loader calls place()
   records: [],     // libraries placed in this process, in load order
@@ -27,6 +38,12 @@ const state = {
 };
 
 globalThis.__pybundle_dylibs = {
+  needed(name, parent, flags, FS, LDSO) {
+    if (name.includes("/") || LDSO.loadedLibsByName[name]) return [name, flags];
+    const near = path.posix.join(path.posix.dirname(parent), name);
+    if (!FS.analyzePath(near).exists) return [name, flags];
+    return [near, { ...flags, fs: readerOf(FS) }];
+  },
   place(libName, flags, metadata, table, free, allocate) {
     const rec = state.replay?.get(libName);
     if (state.replay && !rec)
@@ -67,6 +84,7 @@ export function hookLoader(body) {
   }
   if (body.split(PLACEMENT).length !== 2) return body;
   state.hooked = true;
+  if (body.split(NEEDED).length === 2) body = body.replace(NEEDED, NEEDED_HOOKED);
   return body.replace(PLACEMENT, HOOKED);
 }
 
@@ -113,7 +131,7 @@ export function reloadLibraries(m, libraries, bundleDir) {
   const aliases = [];
   try {
     // 0.27.7 reads a library named by a dependency through flags.fs (later releases search the FS).
-    const fsShim = { findObject: (p) => m.FS.analyzePath(p).exists, readFile: (p, o) => m.FS.readFile(p, o) };
+    const fsShim = readerOf(m.FS);
     for (const r of libraries) {
       const name = `${BUNDLE}/${r.path}`;
       if (!m.LDSO.loadedLibsByName[name]) {

@@ -60,7 +60,7 @@ async function loadCreateFunction(runtime, cacheDir) {
   let cacheBase = null;
   if (cacheDir) {
     const st = fs.statSync(file);
-    cacheBase = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}-2`);
+    cacheBase = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}-3`);
   }
   const source = scriptSource(file, isModule, cacheBase);
   if (source === null) {

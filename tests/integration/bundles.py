@@ -108,12 +108,16 @@ def fixture_so(name):
 
 def extfix_wheel(dest_dir):
     """The extension fixtures as one wheel: _state (static state, a stored callback), libcore.so and
-    _linked (which needs libcore, loaded first and globally), _lazy (for imports after a restore)."""
+    _linked (which needs libcore, loaded first and globally), _needs (which names libbase.so as needed
+    in its dylink section: the loader loads it first), _lazy (for imports after a restore)."""
     init = (b"import ctypes, os\n"
+            b"here = os.path.dirname(__file__)\n"
             b"# libcore.so first, into the global namespace: _linked.so's core_* functions come from it.\n"
-            b"core = ctypes.CDLL(os.path.join(os.path.dirname(__file__), 'libcore.so'), mode=ctypes.RTLD_GLOBAL)\n"
-            b"from . import _state, _linked\n")
+            b"core = ctypes.CDLL(os.path.join(here, 'libcore.so'), mode=ctypes.RTLD_GLOBAL)\n"
+            b"# Where the loader finds libbase.so, which _needs.so needs (a wheel's shared library directory).\n"
+            b"os.environ['LD_LIBRARY_PATH'] = here + ':' + os.environ.get('LD_LIBRARY_PATH', '')\n"
+            b"from . import _state, _linked, _needs\n")
     files = {"extfix/__init__.py": init}
-    for so in ("_state.so", "libcore.so", "_linked.so", "_lazy.so"):
+    for so in ("_state.so", "libcore.so", "_linked.so", "libbase.so", "_needs.so", "_lazy.so"):
         files["extfix/" + so] = fixture_so(so)
     return wheel(dest_dir, "extfix", files)

@@ -1,5 +1,6 @@
 """Snapshots of apps that load compiled extensions (fixtures/extension, real wasm32 side modules),
-on every supported Pyodide release: static state, function pointers, a library another one needs,
+on every supported Pyodide release: static state, function pointers, a library another one needs
+(loaded first by the package through ctypes, or named as needed in the dylink section: DT_NEEDED),
 an extension imported after the restore, many restores and a long-running server."""
 import json
 import os
@@ -16,21 +17,22 @@ import support
 
 APP = '''
 import extfix
-from extfix import _state, _linked
+from extfix import _state, _linked, _needs
 
 def on_fetch(request):
     out = {"peek": _state.peek(), "bump": _state.bump(), "square": _state.square(9), "apply": _state.apply(5),
            "scale": _linked.scale(4), "calls": _linked.calls(), "add": _linked.add(1),
-           "ctypes": extfix.core.core_calls()}
-    from extfix import _lazy  # a new library after the restore, next to the three in the snapshot
+           "ctypes": extfix.core.core_calls(), "needs": _needs.add(1), "offset": _needs.offset(2)}
+    from extfix import _lazy  # a new library after the restore, next to the five in the snapshot
     out["lazy"] = _lazy.calc(3)
     return out
 '''
 
 # What the first request sees in a fresh process: the counter import left (100), bumped once; a table
-# filled at import; callbacks stored at import (3x+1, libcore's x+10); libcore's state set by _linked.
+# filled at import; callbacks stored at import (3x+1, libcore's x+10); libcore's state set by _linked;
+# libbase's total (5, plus 10 by _needs at import) and its function pointer _needs stored (x+1000).
 FIRST = {"peek": 100, "bump": 101, "square": 81, "apply": 16, "scale": 40, "calls": 1, "add": 11,
-         "ctypes": 1, "lazy": 1006}
+         "ctypes": 1, "needs": 16, "offset": 1002, "lazy": 1006}
 
 
 def snapshot_meta(bundle):
@@ -64,9 +66,12 @@ class ExtensionSnapshotCase(unittest.TestCase):
         for target, b in self.bundles.items():
             with self.subTest(target=target):
                 libs = snapshot_meta(b)["libraries"]
+                # libbase.so before _needs.so, which names it as needed (the loader loads it first)
                 self.assertEqual([l["path"] for l in libs], ["python_modules/extfix/libcore.so",
                                                              "python_modules/extfix/_state.so",
-                                                             "python_modules/extfix/_linked.so"])
+                                                             "python_modules/extfix/_linked.so",
+                                                             "python_modules/extfix/libbase.so",
+                                                             "python_modules/extfix/_needs.so"])
                 for lib in libs:
                     self.assertEqual(lib["sha256"], support.file_sha256(os.path.join(b, lib["path"])))
                     self.assertGreater(lib["memory_base"], 0)
@@ -74,7 +79,7 @@ class ExtensionSnapshotCase(unittest.TestCase):
                 self.assertTrue(libs[0]["global"])  # RTLD_GLOBAL through ctypes
                 self.assertEqual(len(libs[0]["handles"]), 1)  # ctypes keeps its dlopen handle
                 manifest = bundles.load_json(os.path.join(b, "bundle.json"))
-                self.assertEqual(manifest["snapshot"]["libraries"], 3)
+                self.assertEqual(manifest["snapshot"]["libraries"], 5)
                 seed = 7 if target == "0.27.7" else int(manifest["digest"][:8], 16)
                 self.assertEqual((manifest["snapshot"]["hash_seed"], snapshot_meta(b)["hash_seed"]), (seed, seed))
 
@@ -100,7 +105,8 @@ class ExtensionSnapshotCase(unittest.TestCase):
                     for i in range(100):
                         with urllib.request.urlopen(startup["listening"]) as r:
                             got = json.loads(r.read())
-                        self.assertEqual(got, dict(FIRST, peek=100 + i, bump=101 + i, calls=i + 1, ctypes=i + 1))
+                        self.assertEqual(got, dict(FIRST, peek=100 + i, bump=101 + i, calls=i + 1, ctypes=i + 1,
+                                                   needs=16 + i))
                 finally:
                     proc.send_signal(signal.SIGTERM)
                     proc.wait()
