@@ -77,6 +77,65 @@ struct WasmReader {
 // are XOR-ed at the same places on both sides.
 constexpr uint32_t kMemoryBase = 1024;
 
+constexpr uint64_t kWasmPage = 64 * 1024;
+constexpr uint64_t kMaxHeap = uint64_t(1) << 32;  // wasm32 memory
+constexpr uint64_t kMaxTable = 10'000'000;        // V8's limit on a function table
+
+// Members the restore computes with or hands to the host: a hand-edited value must fail here, by
+// name, not as a wasm trap, a host exception or a JSON type error later.
+void check_metadata(const nlohmann::json& meta, const stdfs::path& file) {
+  auto edited = [&](const std::string& what) {
+    return Error(file.string() + ": snapshot metadata " + what +
+                     " (edited or damaged); remake it with `pybundle snapshot` or rebuild the bundle",
+                 Exit::problems);
+  };
+  auto count = [](const nlohmann::json& v) { return v.is_number_unsigned(); };
+  if (!meta.is_object()) throw edited("is not a JSON object");
+  const auto& raw_size = json_at(meta, "raw_size");
+  if (!count(raw_size) || raw_size.get<uint64_t>() < 8) throw edited("'raw_size' is not a byte count");
+  const auto& heap_offset = json_at(meta, "heap_offset");
+  if (!count(heap_offset) || heap_offset.get<uint64_t>() > raw_size.get<uint64_t>())
+    throw edited("'heap_offset' is not an offset inside the snapshot");
+  const uint64_t heap = raw_size.get<uint64_t>() - heap_offset.get<uint64_t>();
+  if (heap > kMaxHeap) throw edited("'raw_size' leaves a heap larger than wasm's 4 GiB");
+  if (const auto& x = json_at(meta, "xor_wasm_data"); !x.is_boolean())
+    throw edited("'xor_wasm_data' is not true or false");
+  if (const auto& size = json_at(meta, "heap_size"); !size.is_null()) {
+    if (!count(size) || size.get<uint64_t>() % kWasmPage != 0)
+      throw edited("'heap_size' is not a whole number of 64 KiB pages");
+    if (size.get<uint64_t>() != heap)
+      throw edited("'heap_size' " + size.dump() + " is not 'raw_size' less 'heap_offset' (" + std::to_string(heap) + ")");
+  }
+  if (const auto& modules = json_at(meta, "modules"); !modules.is_null() && !modules.is_array())
+    throw edited("'modules' is not a list");
+  const auto& libraries = json_at(meta, "libraries");
+  if (libraries.is_null()) return;
+  if (!libraries.is_array()) throw edited("'libraries' is not a list");
+  for (size_t i = 0; i < libraries.size(); ++i) {
+    const auto& lib = libraries[i];
+    auto name = "'libraries[" + std::to_string(i) + "]";
+    if (!lib.is_object()) throw edited(name + "' is not an object");
+    for (const char* key : {"path", "sha256"})
+      if (!json_at(lib, key).is_string()) throw edited(name + "." + key + "' is not a string");
+    if (!json_at(lib, "global").is_boolean()) throw edited(name + ".global' is not true or false");
+    for (const char* key : {"memory_base", "memory_size", "table_length", "table_size"})
+      if (!count(json_at(lib, key))) throw edited(name + "." + key + "' is not a count");
+    for (const char* key : {"free_slots", "handles"}) {
+      const auto& list = json_at(lib, key);
+      if (!list.is_array() || !std::all_of(list.begin(), list.end(), count))
+        throw edited(name + "." + key + "' is not a list of counts");
+    }
+    uint64_t base = lib["memory_base"].get<uint64_t>(), size = lib["memory_size"].get<uint64_t>();
+    if (base > heap || size > heap - base)
+      throw edited(name + "' places " + lib["path"].get<std::string>() + " at byte " + std::to_string(base) + ", " +
+                   std::to_string(size) + " bytes long, past the heap's " + std::to_string(heap));
+    uint64_t table = lib["table_length"].get<uint64_t>();
+    if (table > kMaxTable) throw edited(name + ".table_length' is larger than a function table can be");
+    for (const auto& slot : lib["free_slots"])
+      if (slot.get<uint64_t>() >= table) throw edited(name + ".free_slots' lists a slot past 'table_length'");
+  }
+}
+
 }  // namespace
 
 HeapBase load_heap_base(const stdfs::path& wasm_file) {
@@ -187,23 +246,11 @@ SnapshotHeader read_header(const stdfs::path& file) {
   try {
     h.meta = nlohmann::json::parse(meta);
   } catch (const std::exception& e) {
-    throw Error(file.string() + ": bad snapshot metadata: " + e.what(), Exit::problems);
+    std::string_view why = e.what();  // "[json.exception.parse_error.101] parse error at ..."
+    if (auto end = why.find("] "); why.substr(0, 1) == "[" && end != std::string_view::npos) why.remove_prefix(end + 2);
+    throw Error(file.string() + ": bad snapshot metadata: " + std::string(why), Exit::problems);
   }
-  // Members the restore computes with: a hand-edited value must fail here, by name, not as a wasm
-  // trap or a JSON type error later.
-  auto edited = [&](const std::string& what) {
-    return Error(file.string() + ": snapshot metadata " + what +
-                     " (edited or damaged); remake it with `pybundle snapshot` or rebuild the bundle",
-                 Exit::problems);
-  };
-  if (!h.meta.is_object()) throw edited("is not a JSON object");
-  const auto& raw_size = json_at(h.meta, "raw_size");
-  if (!raw_size.is_number_unsigned() || raw_size.get<uint64_t>() < 8) throw edited("'raw_size' is not a byte count");
-  const auto& heap_offset = json_at(h.meta, "heap_offset");
-  if (!heap_offset.is_null() && (!heap_offset.is_number_unsigned() || heap_offset.get<uint64_t>() > raw_size.get<uint64_t>()))
-    throw edited("'heap_offset' is not an offset inside the heap");
-  if (const auto& x = json_at(h.meta, "xor_wasm_data"); !x.is_null() && !x.is_boolean())
-    throw edited("'xor_wasm_data' is not true or false");
+  check_metadata(h.meta, file);
   h.payload_offset = sizeof head + len;
   return h;
 }
@@ -323,7 +370,16 @@ void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,
   if (xored && !base) throw Error(file.string() + ": restoring needs the runtime's wasm module", Exit::internal);
   uint64_t heap_offset = header.meta.value("heap_offset", uint64_t{0});
   uint64_t pos = 0;  // position in the raw stream
+  std::string pyodide_head;  // its first 8 bytes: Pyodide's magic, then where the heap starts
   auto emit = [&](char* data, size_t size) {
+    if (pyodide_head.size() < 8) {
+      pyodide_head.append(data, std::min(size, 8 - pyodide_head.size()));
+      if (pyodide_head.size() == 8 && get_u32(pyodide_head.data() + 4) != heap_offset)
+        throw Error(file.string() + ": snapshot metadata 'heap_offset' is " + std::to_string(heap_offset) +
+                        ", the snapshot's own header says " + std::to_string(get_u32(pyodide_head.data() + 4)) +
+                        " (edited or damaged); remake it with `pybundle snapshot` or rebuild the bundle",
+                    Exit::problems);
+    }
     if (xored && pos + size > heap_offset) {
       size_t skip = pos < heap_offset ? static_cast<size_t>(heap_offset - pos) : 0;
       xor_heap_base(*base, data + skip, size - skip, pos + skip - heap_offset);

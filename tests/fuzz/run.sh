@@ -1,5 +1,5 @@
 #!/bin/sh
-# Run one libFuzzer target for SECONDS: tests/fuzz/run.sh TARGET SECONDS (TARGET: pep440 pep508 wheel uvlock pylock pyodidelock bundlejson glob)
+# Run one libFuzzer target for SECONDS: tests/fuzz/run.sh TARGET SECONDS (TARGET: pep440 pep508 wheel uvlock pylock pyodidelock bundlejson snapmeta glob)
 # Builds it with clang in build-fuzz/ (or $FUZZ_BUILD) first. New inputs go to
 # $FUZZ_BUILD/fuzz-corpus/TARGET (the committed seeds in tests/fuzz/corpus/TARGET are only read);
 # a crash is written to $FUZZ_BUILD/fuzz-artifacts/ and the script exits non-zero.
@@ -16,7 +16,7 @@ mkdir -p "$build/fuzz-corpus/$target" "$build/fuzz-artifacts"
 dict="$root/tests/fuzz/$target.dict"
 # Whole lock and manifest files need room; the name and version parsers stay short.
 case $target in
-  uvlock|pylock|pyodidelock|bundlejson) max_len=${FUZZ_MAX_LEN:-16384} ;;
+  uvlock|pylock|pyodidelock|bundlejson|snapmeta) max_len=${FUZZ_MAX_LEN:-16384} ;;
   *) max_len=${FUZZ_MAX_LEN:-4096} ;;
 esac
 exec "$build/tests/fuzz/fuzz_$target" -dict="$dict" \

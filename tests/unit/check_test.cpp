@@ -550,8 +550,8 @@ namespace {
 void write_snapshot(const stdfs::path& bundle, const snapshot::RuntimeInfo& runtime, const std::string& digest,
                     const std::string& pyodide) {
   nlohmann::json meta = {{"pyodide", pyodide}, {"build_id", runtime.build_id}, {"bundle_digest", digest},
-                         {"heap_size", 1000}, {"modules", {"app"}}};
-  std::string raw(1000, 'h');  // Pyodide's header: magic, then the heap's offset (16)
+                         {"heap_size", 65536}, {"modules", {"app"}}};
+  std::string raw(16 + 65536, 'h');  // Pyodide's header: magic, then the heap's offset (16); one page
   raw[4] = 16;
   raw[5] = raw[6] = raw[7] = 0;
   snapshot::write_snapshot_file(bundle / "snapshot.bin.zst", meta, raw, 3);
@@ -584,7 +584,7 @@ TEST_CASE("snapshot: made for this bundle by this runtime passes; another versio
   write_snapshot(t.path, runtime, digest, "0.29.3");
   auto ok = check::snapshot(t.path, load_manifest(t.path), runtime);
   CHECK(ok.status() == Status::pass);
-  CHECK(ok.metrics["heap_bytes"] == 1000);
+  CHECK(ok.metrics["heap_bytes"] == 65536);
   CHECK(ok.metrics["modules"] == 1);
 
   write_snapshot(t.path, runtime, digest, "0.27.7");

@@ -143,6 +143,89 @@ TEST_CASE("edited snapshot metadata is refused by name, before any restore") {
             .find("decompresses to 100000 bytes, its metadata says 100001") != std::string::npos);
 }
 
+TEST_CASE("every metadata member a restore uses is checked by name, with the file") {
+  TempDir t;
+  auto file = t.path / "snapshot.bin.zst";
+  std::string raw(64 + 2 * 65536, '\x11');  // Pyodide's header (heap at 64), then two wasm pages
+  raw.replace(4, 4, std::string("\x40\0\0\0", 4));
+  nlohmann::json lib = {{"path", "python_modules/x/lib.so"}, {"sha256", std::string(64, 'a')}, {"global", false},
+                        {"memory_base", 1024}, {"memory_size", 16}, {"table_length", 10}, {"table_size", 1},
+                        {"free_slots", {3}}, {"handles", {1}}};
+  write_snapshot_file(file, {{"heap_size", 131072}, {"modules", {"app"}}, {"libraries", {lib}}}, raw, 3);
+  const auto whole = pb::fs::read_file(file);
+  const auto len = static_cast<unsigned char>(whole[12]) | static_cast<unsigned char>(whole[13]) << 8;
+  const auto meta = nlohmann::json::parse(whole.substr(16, len));
+  REQUIRE(meta["heap_offset"] == 64);
+  // Writes the file again with the metadata changed by `edit` (its length prefix fixed up).
+  auto with = [&](const std::function<void(nlohmann::json&)>& edit) {
+    auto m = meta;
+    edit(m);
+    auto text = m.dump();
+    std::string out = whole.substr(0, 12);
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((text.size() >> (8 * i)) & 0xff));
+    pb::fs::write_file_atomic(file, out + text + whole.substr(16 + len));
+  };
+  auto refused = [&](const std::function<void(nlohmann::json&)>& edit) {
+    with(edit);
+    try {
+      read_header(file);
+    } catch (const pb::Error& e) {
+      CHECK(e.code() == pb::Exit::problems);
+      CHECK(std::string(e.what()).find(file.string() + ": snapshot metadata '") == 0);
+      return std::string(e.what());
+    }
+    return std::string("(accepted)");
+  };
+  auto has = [](const std::string& text, const std::string& part) {
+    INFO(text);
+    CHECK(text.find(part) != std::string::npos);
+  };
+  with([](nlohmann::json&) {});
+  auto ok = read_header(file);
+  std::string back;
+  decompress_payload(file, ok, [&](std::string_view s) { back.append(s); });
+  CHECK(back == raw);
+
+  auto broken = whole.substr(0, 16) + "{\"raw_size\": 1" + std::string(len - 14, ' ') + whole.substr(16 + len);
+  pb::fs::write_file_atomic(file, broken);
+  CHECK(error_of([&] { read_header(file); }).rfind(file.string() + ": bad snapshot metadata: parse error at line 1", 0) == 0);
+  has(refused([](auto& m) { m["heap_offset"] = nullptr; }), "'heap_offset' is not an offset inside the snapshot");
+  has(refused([](auto& m) { m["heap_offset"] = 200000; }), "'heap_offset' is not an offset");
+  has(refused([](auto& m) { m["raw_size"] = uint64_t(1) << 40; }), "'raw_size' leaves a heap larger than wasm's 4 GiB");
+  has(refused([](auto& m) { m.erase("xor_wasm_data"); }), "'xor_wasm_data' is not true or false");
+  has(refused([](auto& m) { m["heap_size"] = 1000; }), "'heap_size' is not a whole number of 64 KiB pages");
+  has(refused([](auto& m) { m["heap_size"] = 65536; }), "'heap_size' 65536 is not 'raw_size' less 'heap_offset' (131072)");
+  has(refused([](auto& m) { m["modules"] = "app"; }), "'modules' is not a list");
+  has(refused([](auto& m) { m["libraries"] = nlohmann::json::object(); }), "'libraries' is not a list");
+  has(refused([](auto& m) { m["libraries"][0] = 5; }), "'libraries[0]' is not an object");
+  has(refused([](auto& m) { m["libraries"][0]["path"] = 7; }), "'libraries[0].path' is not a string");
+  has(refused([](auto& m) { m["libraries"][0]["sha256"] = nullptr; }), "'libraries[0].sha256' is not a string");
+  has(refused([](auto& m) { m["libraries"][0]["global"] = "yes"; }), "'libraries[0].global' is not true or false");
+  has(refused([](auto& m) { m["libraries"][0]["memory_base"] = -1; }), "'libraries[0].memory_base' is not a count");
+  has(refused([](auto& m) { m["libraries"][0].erase("table_size"); }), "'libraries[0].table_size' is not a count");
+  has(refused([](auto& m) { m["libraries"][0]["memory_base"] = 131070; }),
+      "'libraries[0]' places python_modules/x/lib.so at byte 131070, 16 bytes long, past the heap's 131072");
+  has(refused([](auto& m) { m["libraries"][0]["memory_size"] = uint64_t(-1); }), "past the heap's 131072");
+  has(refused([](auto& m) { m["libraries"][0]["table_length"] = 1u << 30; }),
+      "'libraries[0].table_length' is larger than a function table can be");
+  has(refused([](auto& m) { m["libraries"][0]["free_slots"] = {10}; }),
+      "'libraries[0].free_slots' lists a slot past 'table_length'");
+  has(refused([](auto& m) { m["libraries"][0]["handles"] = "1"; }), "'libraries[0].handles' is not a list of counts");
+  has(refused([](auto& m) { m["libraries"][0]["free_slots"] = {1.5}; }), "'libraries[0].free_slots' is not a list");
+
+  // The heap's offset is also in Pyodide's own header: an edit that agrees with the other sizes is
+  // found while decompressing, before the heap is handed on.
+  with([](auto& m) {
+    m["heap_offset"] = 65600;
+    m["heap_size"] = 65536;
+  });
+  auto h = read_header(file);
+  size_t handed = 0;
+  has(error_of([&] { decompress_payload(file, h, [&](std::string_view s) { handed += s.size(); }); }),
+      "snapshot metadata 'heap_offset' is 65600, the snapshot's own header says 64");
+  CHECK(handed == 0);
+}
+
 TEST_CASE("the heap is stored XOR the wasm module's data segments, and restored exactly") {
   TempDir t;
   // A wasm module with a data section: "abcd" at 16 (i32.const), "xyz" at __memory_base (1024).
