@@ -148,6 +148,19 @@ class RuntimesCase(unittest.TestCase):
         self.assertEqual(len(values), 2)
 
 
+def edit_metadata(path, change):
+    """Rewrites a snapshot file's metadata JSON with change(meta) applied."""
+    with open(path, "rb") as f:
+        data = f.read()
+    meta_len = int.from_bytes(data[12:16], "little")
+    meta = json.loads(data[16:16 + meta_len])
+    change(meta)
+    new_meta = json.dumps(meta).encode()
+    with open(path, "wb") as f:
+        f.write(data[:12] + len(new_meta).to_bytes(4, "little") + new_meta + data[16 + meta_len:])
+    return meta
+
+
 class StaleCase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pb-stale-")
@@ -176,9 +189,34 @@ class StaleCase(unittest.TestCase):
         self.assertEqual(answer["response"]["body"], "two")
         self.assertIn("snapshot not used", proc.stderr)
 
-    def test_a_snapshot_of_another_bundle_is_refused(self):
+    def test_a_snapshot_or_heap_of_another_bundle_is_never_used(self):
         a = self.bundle("a", "def on_fetch(request):\n    return 'a'\n")
         b = self.bundle("b", "def on_fetch(request):\n    return 'b'\n")
+        snap_a, snap_b = (os.path.join(x, "snapshot.bin.zst") for x in (a, b))
+        heaps = os.path.join(bundles.RUNTIME_CACHE, "heaps")
+        heap_a = os.path.join(heaps, support.file_sha256(snap_a) + ".raw")
+        self.assertTrue(os.path.isfile(heap_a))  # kept when the snapshot was made
+        meta_a = edit_metadata(snap_a, lambda m: None)
+        # b's metadata names a's heap, and a's heap lies under every name metadata could give: a
+        # heap cache keyed by metadata would restore a's app into b.
+        meta_b = edit_metadata(snap_b, lambda m: m.update(id=meta_a["id"]))
+        self.assertEqual(meta_a["raw_size"], meta_b["raw_size"])  # else the size check alone would refuse it
+        for name in {meta_a["id"], meta_a["bundle_digest"], meta_b["bundle_digest"]}:
+            planted = os.path.join(heaps, name + ".raw")
+            shutil.copy(heap_a, planted)
+            self.addCleanup(os.remove, planted)
+        proc, answer = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertTrue(answer["restored"])
+        self.assertEqual(answer["response"]["body"], "b")
+        # a's heap under b's own name, but not a file only we can write: not used, replaced.
+        heap_b = os.path.join(heaps, support.file_sha256(snap_b) + ".raw")
+        shutil.copy(heap_a, heap_b)
+        os.chmod(heap_b, 0o666)
+        proc, answer = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual((answer["restored"], answer["response"]["body"]), (True, "b"))
+        self.assertEqual(os.stat(heap_b).st_mode & 0o022, 0)
         shutil.copy(os.path.join(a, "snapshot.bin.zst"), os.path.join(b, "snapshot.bin.zst"))
         proc, _ = bundles.run_json(b)
         self.assertEqual(proc.returncode, 1)
@@ -186,15 +224,7 @@ class StaleCase(unittest.TestCase):
 
     def test_a_snapshot_of_another_runtime_build_is_refused(self):
         b = self.bundle("c", "def on_fetch(request):\n    return 'c'\n")
-        path = os.path.join(b, "snapshot.bin.zst")
-        with open(path, "rb") as f:
-            data = f.read()
-        meta_len = int.from_bytes(data[12:16], "little")
-        meta = json.loads(data[16:16 + meta_len])
-        meta["build_id"] = "0" * 64
-        new_meta = json.dumps(meta).encode()
-        with open(path, "wb") as f:
-            f.write(data[:12] + len(new_meta).to_bytes(4, "little") + new_meta + data[16 + meta_len:])
+        edit_metadata(os.path.join(b, "snapshot.bin.zst"), lambda m: m.update(build_id="0" * 64))
         proc, _ = bundles.run_json(b)
         self.assertEqual(proc.returncode, 1)
         self.assertIn("different build of Pyodide 0.29.3", proc.stderr)
