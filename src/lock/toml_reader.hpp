@@ -15,8 +15,11 @@ class Reader {
   explicit Reader(std::string file) : file_(std::move(file)) {}
 
   static long line_of(const toml::node* n) { return n ? static_cast<long>(n->source().begin.line) : 0; }
+  // The line in the file of a node parsed from a piece of it that starts after `line_base` lines.
+  long line(const toml::node* n) const { return n ? line_base_ + line_of(n) : 0; }
+  void set_line_base(long base) { line_base_ = base; }
   void fail(const toml::node* at, const std::string& message) {
-    problems_.push_back(file_error(file_, line_of(at), message).what());
+    problems_.push_back(file_error(file_, line(at), message).what());
   }
   void raise() const {
     if (problems_.size() == 1) throw Error(problems_.front(), Exit::usage);
@@ -71,6 +74,7 @@ class Reader {
 
  private:
   std::string file_;
+  long line_base_ = 0;
   std::vector<std::string> problems_;
 };
 

@@ -160,7 +160,7 @@ std::vector<std::string> read_requirements(Reader& r, const toml::node* n, const
 
 void read_package(Reader& r, const toml::table& t, Lock& lock) {
   Package p;
-  p.line = Reader::line_of(&t);
+  p.line = r.line(&t);
   auto name = r.str(t, "name", "package.");
   if (!name) {
     r.fail(&t, "package has no name");
@@ -248,11 +248,63 @@ void read_conflicts(Reader& r, const toml::node* n, Lock& lock) {
   }
 }
 
-}  // namespace
+// A big lock's DOM costs several times its text (toml++ keeps a node, a source region and a key per
+// value), so the [[package]] tables are parsed a piece at a time and each piece's DOM is dropped once
+// read: the peak is the text and the model. Cutting before every line that is exactly the header is
+// exact unless such a line lies inside a multi-line string (then a piece does not parse) or another
+// top-level table follows the packages (then a piece holds more than packages): NotSplittable, and
+// the file is read whole.
+struct NotSplittable {};
 
-Lock parse_uv(std::string_view text, const std::filesystem::path& file) {
+struct Piece {
+  std::string_view text;
+  long line_base = 0;  // lines before it
+};
+
+// The text before the first package header, then one piece per header; nullopt when there is none.
+std::optional<std::pair<std::string_view, std::vector<Piece>>> split_packages(std::string_view text,
+                                                                            std::string_view header) {
+  std::vector<std::pair<size_t, long>> starts;  // offset and line number of each header line
+  long line = 0;
+  for (size_t at = 0; at < text.size(); ++line) {
+    size_t eol = std::min(text.find('\n', at), text.size());
+    auto content = text.substr(at, eol - at);
+    if (!content.empty() && content.back() == '\r') content.remove_suffix(1);
+    if (content == header) starts.emplace_back(at, line);
+    at = eol + 1;
+  }
+  if (starts.empty()) return std::nullopt;
+  std::vector<Piece> pieces;
+  for (size_t i = 0; i < starts.size(); ++i) {
+    size_t end = i + 1 < starts.size() ? starts[i + 1].first : text.size();
+    pieces.push_back({text.substr(starts[i].first, end - starts[i].first), starts[i].second});
+  }
+  return std::make_pair(text.substr(0, starts.front().first), std::move(pieces));
+}
+
+Lock parse_uv(std::string_view text, const std::filesystem::path& file, bool whole) {
   std::string shown = project::display_path(file);
-  toml::table root = parse_toml(text, shown);
+  std::string_view key = "package";
+  std::optional<std::pair<std::string_view, std::vector<Piece>>> split;
+  if (!whole) {
+    split = split_packages(text, "[[package]]");
+    if (!split) {
+      split = split_packages(text, "[[distribution]]");
+      key = "distribution";
+    }
+    if (split && (text.find("\n[[package]]") != std::string_view::npos) != (key == "package")) throw NotSplittable{};
+  }
+  toml::table root;
+  if (split) {
+    try {
+      root = toml::parse(split->first, shown);
+    } catch (const toml::parse_error&) {
+      throw NotSplittable{};
+    }
+    if (root.contains("package") || root.contains("distribution")) throw NotSplittable{};
+  } else {
+    root = parse_toml(text, shown);
+  }
   Reader r(shown);
   Lock lock;
   lock.file = file;
@@ -288,36 +340,64 @@ Lock parse_uv(std::string_view text, const std::filesystem::path& file) {
       r.fail(m, "[manifest] must be a table");
     }
   }
-  const toml::node* packages = root.get("package");
-  if (!packages) packages = root.get("distribution");
-  if (packages) {
+  // uv locks a name more than once only for different versions or sources; a second table of
+  // the same package would otherwise be silently shadowed by the first.
+  std::map<std::tuple<std::string, std::string, lock::SourceKind, std::string>, long> seen;
+  auto read_packages = [&](const toml::node* packages) {
     const toml::array* a = packages->as_array();
     if (!a) {
       r.fail(packages, "package must be an array of tables ([[package]])");
-    } else {
-      lock.packages.reserve(a->size());
-      // uv locks a name more than once only for different versions or sources; a second table of
-      // the same package would otherwise be silently shadowed by the first.
-      std::map<std::tuple<std::string, std::string, lock::SourceKind, std::string>, long> seen;
-      for (const auto& e : *a) {
-        const toml::table* t = e.as_table();
-        if (!t) {
-          r.fail(&e, "package must be an array of tables ([[package]])");
-          continue;
-        }
-        size_t before = lock.packages.size();
-        read_package(r, *t, lock);
-        if (lock.packages.size() == before) continue;
-        const auto& p = lock.packages.back();
-        auto [it, fresh] = seen.emplace(std::make_tuple(p.name, p.version, p.source.kind, p.source.value), p.line);
-        if (!fresh)
-          r.fail(t, "package '" + p.name + "' " + p.version + " is locked twice, at lines " +
-                        std::to_string(it->second) + " and " + std::to_string(p.line) + " (remove one, or run `uv lock`)");
-      }
+      return;
     }
+    for (const auto& e : *a) {
+      const toml::table* t = e.as_table();
+      if (!t) {
+        r.fail(&e, "package must be an array of tables ([[package]])");
+        continue;
+      }
+      size_t before = lock.packages.size();
+      read_package(r, *t, lock);
+      if (lock.packages.size() == before) continue;
+      const auto& p = lock.packages.back();
+      auto [it, fresh] = seen.emplace(std::make_tuple(p.name, p.version, p.source.kind, p.source.value), p.line);
+      if (!fresh)
+        r.fail(t, "package '" + p.name + "' " + p.version + " is locked twice, at lines " +
+                      std::to_string(it->second) + " and " + std::to_string(p.line) + " (remove one, or run `uv lock`)");
+    }
+  };
+  if (split) {
+    lock.packages.reserve(split->second.size());
+    for (const auto& piece : split->second) {
+      toml::table t;
+      try {
+        t = toml::parse(piece.text, shown);
+      } catch (const toml::parse_error&) {
+        throw NotSplittable{};
+      }
+      const toml::node* packages = t.get(key);
+      if (!packages || t.size() != 1) throw NotSplittable{};
+      r.set_line_base(piece.line_base);
+      read_packages(packages);
+    }
+    r.set_line_base(0);
+  } else {
+    const toml::node* packages = root.get("package");
+    if (!packages) packages = root.get("distribution");
+    if (packages && packages->is_array()) lock.packages.reserve(packages->as_array()->size());
+    if (packages) read_packages(packages);
   }
   r.raise();
   return lock;
+}
+
+}  // namespace
+
+Lock parse_uv(std::string_view text, const std::filesystem::path& file) {
+  try {
+    return parse_uv(text, file, false);
+  } catch (const NotSplittable&) {
+    return parse_uv(text, file, true);
+  }
 }
 
 Lock load_uv(const std::filesystem::path& file) { return parse_uv(fs::read_file(file), file); }

@@ -396,6 +396,43 @@ TEST_CASE("every real uv.lock parses") {
   CHECK(total == 1230);
 }
 
+namespace {
+// What a reading of a lock gives, in one comparable text.
+std::string summary(const pb::lock::Lock& lock) {
+  std::string out = lock.requires_python + "|" + std::to_string(lock.members.size()) + "\n";
+  for (const auto& p : lock.packages) {
+    out += p.name + " " + p.version + " @" + std::to_string(p.line) + " " + p.source.value + " deps " +
+           std::to_string(p.dependencies.size()) + " opt " + std::to_string(p.optional_dependencies.size()) + " dev " +
+           std::to_string(p.dev_dependencies.size()) + " rd " +
+           std::to_string(p.requires_dist ? p.requires_dist->size() : 99999) + " sdist " + (p.sdist ? p.sdist->hash : "");
+    for (const auto& w : p.wheels) out += " " + w.filename + "=" + w.hash + ":" + std::to_string(w.size.value_or(0));
+    for (const auto& d : p.dependencies) out += " " + d.name + "[" + d.marker + "]";
+    out += "\n";
+  }
+  return out;
+}
+}  // namespace
+
+TEST_CASE("uv.lock: read a package at a time, the same as whole") {
+  namespace fs = std::filesystem;
+  fs::path real = fs::path(PYBUNDLE_SOURCE_ROOT).parent_path() / "shared" / "real-locks";
+  std::vector<std::string> texts{std::string(kUvLock)};
+  if (fs::exists(real))
+    for (const auto& dir : fs::directory_iterator(real)) texts.push_back(pb::fs::read_file(dir.path() / "uv.lock"));
+  for (const auto& text : texts) {
+    // A top-level table after the packages cannot be cut into pieces: that text is read whole.
+    CHECK(summary(parse_uv(text, "uv.lock")) == summary(parse_uv(text + "\n[zz-read-whole]\n", "uv.lock")));
+  }
+  // A header line inside a multi-line string is not a header; CRLF lines are.
+  auto lock = parse_uv("version = 1\r\nrequires-python = \">=3.12\"\r\n[[package]]\r\nname = \"a\"\r\n"
+                       "version = \"1\"\r\nsource = { virtual = \".\" }\r\nnote = \"\"\"\r\n[[package]]\r\n\"\"\"\r\n"
+                       "[[package]]\r\nname = \"b\"\r\nversion = \"2\"\r\nsource = { virtual = \".\" }\r\n",
+                       "uv.lock");
+  REQUIRE(lock.packages.size() == 2);
+  CHECK(lock.packages[1].name == "b");
+  CHECK(lock.packages[1].line == 10);
+}
+
 TEST_CASE("uv.lock: wheel file names are percent-decoded from their URLs") {
   auto lock = parse_uv(R"(version = 1
 requires-python = ">=3.12"
