@@ -4,6 +4,8 @@ import json
 import os
 import re
 import shutil
+import subprocess
+import sys
 import tempfile
 import threading
 import tomllib
@@ -123,6 +125,34 @@ class RealLocks(IsolatedCache):
         rc, doc, err = plan(project, "0.29.3", "--all-groups", "--all-extras", env=self.env)
         chosen = {p["name"]: p["filename"] for p in doc["packages"]}
         self.assertEqual(chosen.get("librt"), "librt-0.13.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl")
+
+
+class BigLock(IsolatedCache):
+    """Planning a lock costs a small multiple of its size in memory (bench/plan_rss.sh measures it)."""
+
+    def peak_kib(self, project):
+        # A child of its own, so the peak is this plan's alone.
+        code = ("import resource, subprocess, sys; subprocess.run(sys.argv[1:], capture_output=True); "
+                "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+        out = subprocess.run([sys.executable, "-c", code, support.PYBUNDLE, "--cache-dir", self.env["PYBUNDLE_CACHE_DIR"],
+                              "plan", project, "--frozen", "--target", "pyodide@0.29.3", "--runtime", runtime("0.29.3")],
+                             capture_output=True, text=True, check=True)
+        return int(out.stdout)
+
+    def test_peak_rss_per_mb_of_lock(self):
+        if os.environ.get("ASAN_OPTIONS"):
+            self.skipTest("the sanitizers' shadow memory is not the plan's")
+        original = os.path.join(support.REAL_LOCKS, "pydantic__pydantic-ai__root")
+        if not os.path.isdir(original):
+            self.skipTest(f"real locks not found at {support.REAL_LOCKS}")
+        big = os.path.join(self.tmp, "big")
+        subprocess.run([sys.executable, os.path.join(support.REPO, "bench", "big_lock.py"), original, big, "20"],
+                       check=True, capture_output=True)
+        grown_mb = (os.path.getsize(os.path.join(big, "uv.lock")) -
+                    os.path.getsize(os.path.join(original, "uv.lock"))) / 1048576
+        per_mb = (self.peak_kib(big) - self.peak_kib(original)) / 1024 / grown_mb
+        # Whole-file toml++ DOM: ~6.7; a package table at a time: ~2.7.
+        self.assertLess(per_mb, 4, f"{per_mb:.1f} MB of RSS per MB of uv.lock")
 
 
 class FastapiPydanticCore(IsolatedCache):
