@@ -97,10 +97,10 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
             const vendor::BundleSpec& spec, const std::filesystem::path& staged, vendor::Report* report) {
   if (!o.minimize && o.compile.empty()) return;
   vendor::HostRun host = [&](const std::string& mode, const std::vector<std::string>& args) {
-    std::vector<std::string> full{"--bundle", std::filesystem::absolute(staged).string()};
-    if (!spec.vars.empty()) full.insert(full.end(), {"--vars", spec.vars.dump()});
+    std::vector<std::string> full;
+    if (!spec.vars.empty()) full = {"--vars", spec.vars.dump()};
     full.insert(full.end(), args.begin(), args.end());
-    return snapshot::run_host(t.runtime_dir, mode, full);
+    return snapshot::run_host({mode, t.runtime_dir, staged, global().cache(), true}, full);
   };
   // A bare --compile arrives as "true" (CLI11 flag); only the --compile=MODE form takes a value.
   auto mode = o.compile.empty()       ? vendor::CompileMode::none
@@ -297,6 +297,7 @@ void register_build(CLI::App& app) {
   cmd->add_flag("--no-snapshot", o.no_snapshot, "Do not make a memory snapshot");
   cmd->add_option("--hash-seed", o.hash_seed, "PYTHONHASHSEED while the snapshot imports (default: from the bundle digest)")
       ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
+  add_sandbox_flag(*cmd);
   cmd->add_flag("--no-smoke", o.no_smoke,
                 "Do not import the entry and the trimmed bundle's modules in Pyodide (runs even with "
                 "--no-snapshot; an entry that does not import, or a trim that breaks an import, fails the build)");

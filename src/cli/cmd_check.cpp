@@ -299,6 +299,7 @@ void register_check(CLI::App& app) {
     for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
     return s;
   }())->check(CLI::IsMember(names));
+  add_sandbox_flag(*cmd);
   add_plan_options(*cmd, o->plan);
   // check has a third output format.
   for (const char* name : {"--format"})

@@ -76,6 +76,7 @@ void register_snapshot(CLI::App& app) {
   cmd->add_option("--hash-seed", a->hash_seed,
                   "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from the bundle digest)")
       ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
+  add_sandbox_flag(*cmd);
   cmd->callback([a] { make(*a); });
 }
 

@@ -1,5 +1,6 @@
 #include "cli/common.hpp"
 
+#include "snapshot/node_process.hpp"
 #include "util/fs.hpp"
 
 #include <unistd.h>
@@ -66,6 +67,12 @@ void refuse_github_format(CLI::App& cmd) {
       throw CLI::ValidationError("--format", "github annotations are made only by `check`; `" + cmd.get_name() +
                                                  "` prints human or json");
   });
+}
+
+void add_sandbox_flag(CLI::App& cmd) {
+  cmd.add_flag_callback("--sandbox", [] { snapshot::set_sandbox(true); },
+                        "Run the project's code (snapshot, smoke, check's imports) under Node's permission model: "
+                        "it reads only the bundle and the runtime, writes only the bundle, starts no processes");
 }
 
 void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars) {

@@ -63,6 +63,9 @@ void register_inspect(CLI::App& app);
 // --var K=V (repeatable) on run and serve: a worker's self.env over bundle.json "vars".
 void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars);
 
+// --sandbox on build, check and snapshot: the project's code runs under Node's permission model.
+void add_sandbox_flag(CLI::App& cmd);
+
 // Options shared by commands that resolve a target.
 std::string default_target();
 // The Pyodide releases the tests run against ("0.27.7", ...), oldest first; the default is one.

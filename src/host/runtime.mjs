@@ -144,7 +144,17 @@ async function importRuntime(opts) {
 }
 
 // Load Pyodide, restoring `snapshot` (stock snapshot bytes) when given.
+// Under --sandbox (Node's permission model) process.binding is denied; Emscripten's NODEFS only
+// asks it for the fs constants, which node:fs has too.
+function allowNodefsInSandbox() {
+  if (!process.permission || process.binding.sandboxed) return;
+  const binding = process.binding;
+  process.binding = Object.assign(
+    (name) => (name === "constants" ? { fs: fs.constants } : binding.call(process, name)), { sandboxed: true });
+}
+
 export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {}) {
+  allowNodefsInSandbox();
   const { loadPyodide, create } = await importRuntime(opts);
   if (snapshot?.ready) await snapshot.ready;  // the heap read from stdin meanwhile
   const tImported = performance.now();

@@ -33,15 +33,22 @@ stdfs::path resolve_cache(const stdfs::path& cache_dir) {
   return fs::default_cache_dir();
 }
 
-std::vector<std::string> node_command(const stdfs::path& cache_dir, const std::vector<std::string>& flags,
-                                      const std::string& mode, const stdfs::path& runtime_dir) {
-  std::vector<std::string> argv{find_node().string()};
-  argv.insert(argv.end(), flags.begin(), flags.end());
-  argv.push_back(host_script(resolve_cache(cache_dir)).string());
-  argv.push_back(mode);
-  argv.push_back("--runtime");
-  argv.push_back(stdfs::absolute(runtime_dir).string());
-  return argv;
+// The host in `mode` for the bundle at `bundle_dir`, and what --sandbox lets it read (its own files,
+// the runtime, the bundle) and write (the bundle, only when `writes_bundle`).
+NodeSpawn host_spawn(const stdfs::path& cache_dir, const std::vector<std::string>& flags, const std::string& mode,
+                     const stdfs::path& runtime_dir, const stdfs::path& bundle_dir, bool writes_bundle) {
+  NodeSpawn spawn;
+  auto script = host_script(resolve_cache(cache_dir));
+  spawn.argv = {find_node().string()};
+  spawn.argv.insert(spawn.argv.end(), flags.begin(), flags.end());
+  for (std::string a : {script.string(), mode, std::string("--runtime"), stdfs::absolute(runtime_dir).string(),
+                        std::string("--bundle"), stdfs::absolute(bundle_dir).string()})
+    spawn.argv.push_back(std::move(a));
+  // The V8 code cache is runtime code the next run trusts: a sandboxed app must not write it.
+  if (!sandboxed()) spawn.argv.insert(spawn.argv.end(), {"--code-cache", (resolve_cache(cache_dir) / "v8").string()});
+  spawn.reads = {script.parent_path(), runtime_dir};
+  (writes_bundle ? spawn.writes : spawn.reads).push_back(bundle_dir);
+  return spawn;
 }
 
 // The host's answer: the last line of stdout that parses as a JSON object.
@@ -125,10 +132,9 @@ std::vector<std::string> app_source_args(const nlohmann::json& manifest) {
   return {"--app-source", dir.empty() ? "." : dir};
 }
 
-nlohmann::json run_host(const stdfs::path& runtime_dir, const std::string& mode,
-                        const std::vector<std::string>& args) {
-  NodeSpawn spawn;
-  spawn.argv = node_command({}, {}, mode, runtime_dir);
+nlohmann::json run_host(const HostCall& call, const std::vector<std::string>& args) {
+  const auto& mode = call.mode;
+  auto spawn = host_spawn(call.cache_dir, {}, mode, call.runtime_dir, call.bundle_dir, call.writes_bundle);
   spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
   auto answer = parse_answer(spawn_node(spawn), mode);
   if (!answer.value("ok", false)) throw Error(answer.value("error", "the JavaScript host failed"), Exit::problems);
@@ -147,8 +153,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
       digest.size() >= 8 && digest.find_first_not_of("0123456789abcdef") == std::string::npos
           ? static_cast<uint32_t>(std::stoul(digest.substr(0, 8), nullptr, 16))
           : 0);
-  std::vector<std::string> args{"--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry",
-                                options.entry_module, "--out", stdfs::absolute(raw_file).string(),
+  std::vector<std::string> args{"--entry", options.entry_module, "--out", stdfs::absolute(raw_file).string(),
                                 "--hash-seed", std::to_string(hash_seed)};
   for (auto& a : app_source_args(manifest)) args.push_back(std::move(a));
   args.insert(args.end(), options.host_args.begin(), options.host_args.end());
@@ -168,8 +173,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
       stdfs::remove(p, ec);
     }
   } remove_raw{raw_file};
-  NodeSpawn spawn;
-  spawn.argv = node_command(options.cache_dir, {}, "make-snapshot", options.runtime_dir);
+  auto spawn = host_spawn(options.cache_dir, {}, "make-snapshot", options.runtime_dir, options.bundle_dir, true);
   spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
   auto answer = parse_answer(spawn_node(spawn), "make-snapshot");
   // The smoke imports ran after the snapshot was written, or after the entry failed to import.
@@ -310,14 +314,10 @@ void decompress_and_keep(const Prepared& p, const stdfs::path& cached, const std
 // `need_file`: the host must read the heap from a file (serve --workers: several processes restore
 // it); a snapshot not in the heap cache yet is decompressed into it first.
 NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::string& mode, bool need_file = false) {
-  NodeSpawn spawn;
-  spawn.argv = node_command(options.cache_dir, options.node_flags, mode, p.runtime.dir);
   std::string entry = json_string(json_at(p.manifest, "entry"), "module");
   if (entry.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no entry.module", Exit::usage);
-  for (std::string s : std::initializer_list<std::string>{
-           "--bundle", stdfs::absolute(options.bundle_dir).string(), "--entry", entry, "--code-cache",
-           (resolve_cache(options.cache_dir) / "v8").string()})
-    spawn.argv.push_back(s);
+  auto spawn = host_spawn(options.cache_dir, options.node_flags, mode, p.runtime.dir, options.bundle_dir, false);
+  spawn.argv.insert(spawn.argv.end(), {"--entry", entry});
   for (auto& a : app_source_args(p.manifest)) spawn.argv.push_back(std::move(a));
   auto vars = nlohmann::json::object();
   if (const auto& listed = json_at(p.manifest, "vars"); listed.is_object())
@@ -340,7 +340,9 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
     if (heap_cache_ready(cached, p.header)) {
       spawn.argv.push_back("--snapshot-file");
       spawn.argv.push_back(cached.string());
+      spawn.reads.push_back(cached);
       if (heap_cache_file_ours(zero_map_path(cached))) {
+        spawn.reads.push_back(zero_map_path(cached));
         spawn.argv.push_back("--zero-map");
         spawn.argv.push_back(zero_map_path(cached).string());
       }

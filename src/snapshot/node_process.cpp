@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <cstdlib>
+#include <cstdio>
 #include <cstring>
 #include <exception>
 #include <thread>
@@ -105,16 +106,71 @@ bool write_all(int fd, const char* data, size_t size) {
 
 namespace {
 std::atomic<double> g_host_timeout{300};
+std::atomic<bool> g_sandbox{false};
+
+// Node 22.13+ spells the permission model --permission; 20 to 22.12 --experimental-permission.
+std::string permission_flag(const std::string& node) {
+  static const std::string flag = [&node] {
+    NodeSpawn probe;
+    probe.argv = {node, "--version"};
+    auto version = spawn_node(probe).out;  // "v20.20.2"
+    int major = 0, minor = 0;
+    if (std::sscanf(version.c_str(), "v%d.%d", &major, &minor) != 2 || major < 20)
+      throw Error("--sandbox: " + node + " is Node.js " + version.substr(0, version.find('\n')) +
+                      ", which has no permission model (Node.js 20 or newer is needed)",
+                  Exit::usage);
+    return std::string(major > 22 || (major == 22 && minor >= 13) ? "--permission" : "--experimental-permission");
+  }();
+  return flag;
+}
+
+// The permission flags go before the script; the paths must exist for Node to allow them.
+std::vector<std::string> sandboxed_argv(const NodeSpawn& spawn) {
+  // --no-warnings: Node warns on every start that the model is experimental.
+  std::vector<std::string> argv{spawn.argv.front(), permission_flag(spawn.argv.front()), "--allow-worker",
+                                "--no-warnings"};
+  auto allow = [&](const char* flag, const stdfs::path& p) {
+    std::error_code ec;
+    auto real = stdfs::weakly_canonical(stdfs::absolute(p), ec);
+    argv.push_back(std::string(flag) + (ec ? p : real).string());
+  };
+  for (const auto& p : spawn.reads) allow("--allow-fs-read=", p);
+  for (const auto& p : spawn.writes) allow("--allow-fs-read=", p), allow("--allow-fs-write=", p);
+  argv.insert(argv.end(), spawn.argv.begin() + 1, spawn.argv.end());
+  return argv;
+}
+}  // namespace
+
+namespace {
+// A sandboxed host sees none of the user's secrets (tokens in CI): only what Node and the host read.
+std::vector<std::string> sandboxed_env() {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string_view kv(*e);
+    auto name = kv.substr(0, kv.find('='));
+    if (name == "PATH" || name == "HOME" || name == "LANG" || name == "TZ" || name.starts_with("LC_") ||
+        name == "PYBUNDLE_HOST_TRACE" || name == "PYBUNDLE_IMPORT_TRACE")
+      env.emplace_back(kv);
+  }
+  return env;
+}
 }  // namespace
 
 double host_timeout() { return g_host_timeout.load(); }
 void set_host_timeout(double seconds) { g_host_timeout = seconds; }
+void set_sandbox(bool on) { g_sandbox = on; }
+bool sandboxed() { return g_sandbox.load(); }
 
 NodeResult spawn_node(const NodeSpawn& spawn) {
-  std::vector<std::string> args = spawn.argv;
+  bool sandbox = sandboxed() && !spawn.reads.empty();
+  std::vector<std::string> args = sandbox ? sandboxed_argv(spawn) : spawn.argv;
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env_strings = sandbox ? sandboxed_env() : std::vector<std::string>{};
+  std::vector<char*> env;
+  for (auto& e : env_strings) env.push_back(e.data());
+  env.push_back(nullptr);
 
   int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
   if (spawn.feed) {
@@ -135,7 +191,7 @@ NodeResult spawn_node(const NodeSpawn& spawn) {
     ::dup2(spawn.feed ? in_pipe[0] : devnull, 0);
     if (spawn.capture_stdout) ::dup2(out_pipe[1], 1);
     ::signal(SIGPIPE, SIG_DFL);
-    ::execve(argv[0], argv.data(), environ);
+    ::execve(argv[0], argv.data(), sandbox ? env.data() : environ);
     const char msg[] = "pybundle: cannot execute node\n";
     (void)!::write(2, msg, sizeof msg - 1);
     ::_exit(127);

@@ -14,8 +14,14 @@ std::filesystem::path host_script(const std::filesystem::path& cache_dir);
 double host_timeout();
 void set_host_timeout(double seconds);
 
+// --sandbox: every host runs under Node's permission model, reading only its own files, the runtime
+// and what its NodeSpawn lists, writing only what that lists, with no child processes.
+void set_sandbox(bool on);
+bool sandboxed();
+
 struct NodeSpawn {
   std::vector<std::string> argv;        // argv[0] is the node executable
+  std::vector<std::filesystem::path> reads, writes;  // what the sandbox lets the host touch
   std::function<void(int fd)> feed;     // writes the child's stdin on a thread; none: /dev/null
   bool capture_stdout = true;           // else inherited
   bool forward_signals = false;         // pass SIGINT/SIGTERM/SIGHUP on (interrupt.hpp)

@@ -153,14 +153,8 @@ size_t SmokeReport::failed() const {
 SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir, const std::vector<std::string>& modules,
                   const stdfs::path& cache_dir, const std::vector<std::string>& host_args) {
   if (modules.empty()) return {};
-  stdfs::path cache = cache_dir;
-  if (cache.empty()) {
-    const char* env = std::getenv("PYBUNDLE_CACHE_DIR");
-    cache = env && *env ? stdfs::path(env) : fs::default_cache_dir();
-  }
   auto start = std::chrono::steady_clock::now();
-  std::vector<std::string> args{"--bundle", stdfs::absolute(bundle_dir).string(), "--modules", smoke_list(modules),
-                                "--code-cache", (cache / "v8").string()};
+  std::vector<std::string> args{"--modules", smoke_list(modules)};
   try {
     for (auto& a : app_source_args(nlohmann::json::parse(fs::read_file(bundle_dir / "bundle.json"))))
       args.push_back(std::move(a));
@@ -168,7 +162,7 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
     // No readable bundle.json: tracebacks show bundle paths.
   }
   args.insert(args.end(), host_args.begin(), host_args.end());
-  auto answer = run_host(runtime_dir, "smoke", args);
+  auto answer = run_host({"smoke", runtime_dir, bundle_dir, cache_dir}, args);
   auto report = smoke_report(answer.value("modules", nlohmann::json::array()), modules.size());
   report.process_ms =
       std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() * 10) / 10;

@@ -38,10 +38,18 @@ struct RuntimeInfo {
 };
 RuntimeInfo runtime_info(const std::filesystem::path& runtime_dir);
 
-// Run the embedded host with mode and arguments; returns its JSON answer (stdout).
-// Host logs and Python tracebacks go to stderr. Throws pb::Error with the host's message on failure.
-nlohmann::json run_host(const std::filesystem::path& runtime_dir, const std::string& mode,
-                        const std::vector<std::string>& args);
+// One run of the embedded host on a bundle.
+struct HostCall {
+  std::string mode;
+  std::filesystem::path runtime_dir;
+  std::filesystem::path bundle_dir;
+  std::filesystem::path cache_dir;  // empty: $PYBUNDLE_CACHE_DIR, else the default
+  bool writes_bundle = false;       // what --sandbox allows
+};
+
+// Run the embedded host; returns its JSON answer (stdout). Host logs and Python tracebacks go to
+// stderr. Throws pb::Error with the host's message on failure.
+nlohmann::json run_host(const HostCall& call, const std::vector<std::string>& args);
 
 // The host's --app-source: the project directory app/ was copied from (bundle.json entry.source's
 // directory, "." at the project root), so tracebacks name the project's files; none for a bundle

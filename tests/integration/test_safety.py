@@ -162,3 +162,70 @@ class OutGuardTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+PROBE = '''
+from pyodide.code import run_js
+
+# What the app's code reaches through the JS bridge (only strings cross back): a file, a process,
+# a secret in the environment.
+def probe():
+    return run_js("""
+      const tries = { read: () => process.getBuiltinModule("fs").readFileSync("/etc/passwd", "utf8").slice(0, 5),
+                      spawn: () => process.getBuiltinModule("child_process").execSync("echo ran").toString().trim(),
+                      env: () => process.env.PB_PROBE_SECRET ?? "unset" };
+      Object.entries(tries).map(([name, f]) => {
+        try { return `${name}=${f()}`; } catch (e) { return `${name}=${e.code === "ERR_ACCESS_DENIED" ? "denied" : e}`; }
+      }).join(" ");
+    """)
+
+
+print("PROBE", probe())
+_app_on_fetch = on_fetch
+
+
+def on_fetch(request):  # check's request runs sandboxed too
+    if "denied" in probe():
+        raise PermissionError("the sandbox denied the probe")
+    return _app_on_fetch(request)
+'''
+
+
+class SandboxTest(unittest.TestCase):
+    """--sandbox: the project's code runs under Node's permission model during the build and check."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
+        cls.base = cls._server.__enter__()
+        cls.tmp = tempfile.mkdtemp(prefix="pb-sandbox-")
+        cls.project = support.copy_project(EXAMPLE, cls.tmp)
+        with open(os.path.join(cls.project, "src", "app.py"), "a") as f:
+            f.write(PROBE)
+        cls.env = {"PYBUNDLE_CACHE_DIR": os.path.join(support.CACHE_ROOT, "build-cache"), "PB_PROBE_SECRET": "s3"}
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._server.__exit__(None, None, None)
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def build(self, *args):
+        out = os.path.join(self.tmp, "out")
+        proc = support.run("build", self.project, "--out", out, "--mirror", f"{LOCK_BASE}={self.base}", *args,
+                           env=self.env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return out, proc.stderr
+
+    def test_the_apps_code_can_neither_read_the_machine_nor_start_processes(self):
+        out, stderr = self.build("--sandbox")
+        self.assertIn("PROBE read=denied spawn=denied env=unset", stderr)
+        self.assertTrue(os.path.exists(os.path.join(out, "snapshot.bin.zst")))
+        # check's request runs sandboxed: there the probe's handler fails.
+        proc = support.run("check", "--bundle", out, "--sandbox", env=self.env)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        self.assertIn("the sandbox denied the probe", proc.stdout)
+        proc = support.run("check", "--bundle", out, env=self.env)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        # The same build without it: the probe does reach the machine (the test can fail).
+        _, stderr = self.build()
+        self.assertIn("PROBE read=root: spawn=ran env=s3", stderr)

@@ -166,6 +166,15 @@ class Shrink(unittest.TestCase):
         self.assertEqual(self.pyc_header("python_modules/lazydata/lookup.pyc"), (magic, 0b01))  # unchecked hash
         self.assertEqual(self.pyc_header("app/__pycache__/app.cpython-313.pyc"), (magic, 0b11))  # checked hash
 
+    def test_the_compile_host_runs_from_the_cache_dir_given(self):
+        # --cache-dir, not $PYBUNDLE_CACHE_DIR, decides where the host that compiles is written.
+        decoy = os.path.join(self.tmp, "decoy-cache")
+        proc = support.run("--cache-dir", bundles.RUNTIME_CACHE, "build", self.project, "--out",
+                           os.path.join(self.tmp, "out-cache-dir"), *TARGET, "--compile", "--no-snapshot",
+                           "--no-smoke", env={"PYBUNDLE_CACHE_DIR": decoy})
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertFalse(os.path.exists(decoy), os.listdir(decoy) if os.path.isdir(decoy) else decoy)
+
     def test_compile_keep_sources_rebuilds_byte_identical(self):
         states = []
         for n in range(2):
