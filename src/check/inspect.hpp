@@ -33,6 +33,22 @@ struct Inspection {
 // Reads the files bundle.json lists; throws pb::Error naming a file that cannot be read.
 Inspection inspect(const std::filesystem::path& bundle, const nlohmann::json& manifest);
 
+// What --minimize and --compile=drop-sources would make of the upload, measured on copies of the
+// bundle in its own runtime: the host's trace (the files the entry's import and one request use,
+// as --minimize keeps them) and its compile mode (the .pyc --compile=drop-sources ships). Every
+// figure is the gzip size of the upload (app/ and python_modules/) in one stream, as `gzip_bytes`.
+struct Savings {
+  uint64_t gzip_bytes = 0;                  // as built
+  uint64_t minimized = 0, compiled = 0, both = 0;
+  size_t minimize_drops = 0;                // files of python_modules/ --minimize would drop
+  size_t compile_drops = 0;                 // .py sources of python_modules/ drop-sources replaces by .pyc
+};
+
+// Boots the bundle's runtime twice (trace, compile); `cache_dir` holds the runtime and the copies.
+// Throws pb::Error naming the bundle when the trace or the compile fails.
+Savings measure_savings(const std::filesystem::path& bundle, const nlohmann::json& manifest,
+                        const std::filesystem::path& cache_dir);
+
 // "jinja2 3.1.2 (300.1 KiB, 72%), markupsafe 2.1.2 (...)": the `n` largest, for messages.
 std::string top_contributors(const Inspection& inspection, size_t n = 5);
 

@@ -12,6 +12,7 @@
 #include "project/project.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/json.hpp"
 
 namespace pb::cli {
 
@@ -20,7 +21,17 @@ namespace {
 struct InspectArgs {
   std::filesystem::path bundle;
   std::optional<std::string> size_budget;
+  bool shrink = false;
 };
+
+// "-" when smaller, "+" when larger: what the option changes of the gzip upload.
+std::string delta(uint64_t after, uint64_t before) {
+  return fmt::format("{}{} ({}{:.1f}%)", after > before ? "+" : "-",
+                     check::human_size(after > before ? after - before : before - after), after > before ? "+" : "-",
+                     before ? 100.0 * std::abs(static_cast<double>(after) - static_cast<double>(before)) /
+                                  static_cast<double>(before)
+                            : 0.0);
+}
 
 std::string percent(uint64_t part, uint64_t whole) {
   return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "-";
@@ -55,6 +66,12 @@ void run_inspect(const InspectArgs& a) {
     }
   }
   auto r = check::inspect(a.bundle, manifest);
+  std::optional<check::Savings> savings;
+  if (a.shrink) {
+    info("measuring --minimize and --compile=drop-sources on copies of the bundle in Pyodide " +
+         json_string(json_at(manifest, "target"), "pyodide"));
+    savings = check::measure_savings(a.bundle, manifest, global().cache());
+  }
 
   if (global().format == Format::json) {
     nlohmann::ordered_json j;
@@ -79,6 +96,13 @@ void run_inspect(const InspectArgs& a) {
       list.push_back(std::move(e));
     }
     j["contributors"] = std::move(list);
+    if (savings)
+      j["shrink"] = {{"gzip_bytes", savings->gzip_bytes},
+                     {"minimize", {{"gzip_bytes", savings->minimized}, {"files_dropped", savings->minimize_drops}}},
+                     {"compile_drop_sources", {{"gzip_bytes", savings->compiled}, {"sources_replaced", savings->compile_drops}}},
+                     {"both", {{"gzip_bytes", savings->both}}}};
+    else
+      j["shrink"] = nullptr;
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -102,21 +126,40 @@ void run_inspect(const InspectArgs& a) {
                       "stdlib modules they import included); a restore does not pay it again.\n"
                     : "import: not recorded (no snapshot, or one made by an older pybundle); `pybundle snapshot "
                       "BUNDLE` records it.\n")
-            << "share: of the distributions' gzip bytes, each compressed on its own.\n";
+            << "share: of the distributions' gzip bytes, each compressed on its own.\n"
+            << "heap: each distribution's share of the snapshot heap is not measured.\n";
+  if (!savings) {
+    std::cout << "shrink: `pybundle inspect --shrink` measures what --minimize and --compile would save.\n";
+    return;
+  }
+  const auto& s = *savings;
+  std::cout << fmt::format("\nmeasured on copies of the bundle (gzip upload now {}):\n", human_size(s.gzip_bytes))
+            << fmt::format("  --minimize                       {:>10}  {} ({} files of python_modules/ dropped)\n",
+                           human_size(s.minimized), delta(s.minimized, s.gzip_bytes), s.minimize_drops)
+            << fmt::format("  --compile=drop-sources           {:>10}  {} ({} sources replaced by .pyc)\n",
+                           human_size(s.compiled), delta(s.compiled, s.gzip_bytes), s.compile_drops)
+            << fmt::format("  --minimize --compile=drop-sources {:>9}  {}\n", human_size(s.both),
+                           delta(s.both, s.gzip_bytes))
+            << "--minimize: the files the entry's import and one GET / do not touch, from the same trace a build runs "
+               "(a build then proves the result); --compile: the .pyc the bundle's runtime writes.\n";
 }
 
 }  // namespace
 
 void register_inspect(CLI::App& app) {
   auto a = std::make_shared<InspectArgs>();
-  auto* cmd = app.add_subcommand("inspect", "Show what each distribution of a bundle costs: size, gzip size, import time");
+  auto* cmd = app.add_subcommand("inspect", "Show what each distribution of a bundle costs: size, gzip size, import time; --shrink: what --minimize and --compile would save");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_option("--size-budget", a->size_budget, "Gzip size budget to compare with, e.g. 3MiB (default $PYBUNDLE_SIZE_BUDGET)");
+  cmd->add_flag("--shrink", a->shrink,
+                "Also measure what --minimize and --compile=drop-sources would ship: both are done on copies of the "
+                "bundle in its runtime (two Pyodide starts)");
   cmd->fallthrough();
   cmd->footer(
       "Examples:\n"
       "  pybundle inspect dist\n"
       "  pybundle inspect dist --size-budget 3MiB\n"
+      "  pybundle inspect dist --shrink\n"
       "  pybundle inspect dist --format json | jq '.contributors[0]'");
   cmd->callback([a] { run_inspect(*a); });
 }

@@ -102,6 +102,48 @@ class WorkersStyle(unittest.TestCase):
         # Real time, not the fixed clock the snapshot is made with: importing jinja2 takes a while.
         self.assertGreater(by_name["jinja2"]["import_ms"], 20)
         self.assertLess(doc["gzip_bytes"], doc["limits"]["free_bytes"])
+        self.assertIsNone(doc["shrink"])  # measured only with --shrink (it starts Pyodide)
+
+    def tree(self):
+        out = {}
+        for root, _, files in os.walk(self.out):
+            for name in files:
+                path = os.path.join(root, name)
+                with open(path, "rb") as f:
+                    out[os.path.relpath(path, self.out)] = f.read()
+        return out
+
+    def test_inspect_shrink_measures_minimize_and_compile_on_copies(self):
+        before = self.tree()
+        proc = support.run("inspect", self.out, "--shrink", "--format", "json", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(self.tree(), before)  # the copies are changed, never the bundle
+        doc = json.loads(proc.stdout)
+        s = doc["shrink"]
+        self.assertEqual(s["gzip_bytes"], doc["gzip_bytes"])
+        # GET / answers without a template: --minimize drops jinja2 modules no one imports.
+        self.assertGreater(s["minimize"]["files_dropped"], 0)
+        self.assertLess(s["minimize"]["gzip_bytes"], s["gzip_bytes"])
+        # Every .py of jinja2 and markupsafe becomes a .pyc; app/ keeps its sources and gains .pyc.
+        py = [f["path"] for f in self.manifest["files"]
+              if f["path"].startswith("python_modules/") and f["path"].endswith(".py")]
+        self.assertEqual(s["compile_drop_sources"]["sources_replaced"], len(py))
+        self.assertNotEqual(s["compile_drop_sources"]["gzip_bytes"], s["gzip_bytes"])
+        self.assertLess(s["both"]["gzip_bytes"], s["compile_drop_sources"]["gzip_bytes"])
+        human = support.run("inspect", self.out, env=bundles.env())
+        self.assertIn("pybundle inspect --shrink", human.stdout)
+        self.assertIn("share of the snapshot heap is not measured", human.stdout)
+
+    def test_inspect_shrink_needs_the_target(self):
+        bad = os.path.join(self.tmp, "no-target")
+        shutil.copytree(self.out, bad)
+        manifest = dict(self.manifest)
+        del manifest["target"]
+        with open(os.path.join(bad, "bundle.json"), "w") as f:
+            json.dump(manifest, f)
+        proc = support.run("inspect", bad, "--shrink", env=bundles.env())
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("bundle.json: needs target.pyodide and entry.module", proc.stderr)
 
     def test_served_from_the_snapshot_with_routes_json_and_a_jinja2_page(self):
         self.assertTrue(self.startup["restored"])
