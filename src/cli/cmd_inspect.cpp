@@ -26,6 +26,7 @@ struct InspectArgs {
 
 // "-" when smaller, "+" when larger: what the option changes of the gzip upload.
 std::string delta(uint64_t after, uint64_t before) {
+  if (after == before) return "no change";
   return fmt::format("{}{} ({}{:.1f}%)", after > before ? "+" : "-",
                      check::human_size(after > before ? after - before : before - after), after > before ? "+" : "-",
                      before ? 100.0 * std::abs(static_cast<double>(after) - static_cast<double>(before)) /
