@@ -1,6 +1,7 @@
 // `pybundle inspect --shrink`: --minimize and --compile=drop-sources done on copies of the bundle
 // with the build's own code (vendor/shrink), so the figures are what those options would ship.
 #include <set>
+#include <utility>
 
 #include "check/inspect.hpp"
 #include "snapshot/snapshot.hpp"
@@ -40,7 +41,13 @@ uint64_t gzip_of(const stdfs::path& dir, const std::vector<std::string>& rels, c
 
 struct TempDir {
   stdfs::path path;
+  explicit TempDir(stdfs::path p) : path(std::move(p)) {}
+  TempDir(TempDir&& o) noexcept : path(std::exchange(o.path, {})) {}
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  TempDir& operator=(TempDir&&) = delete;
   ~TempDir() {
+    if (path.empty()) return;
     std::error_code ec;
     stdfs::remove_all(path, ec);
   }

@@ -118,6 +118,7 @@ class WorkersStyle(unittest.TestCase):
         proc = support.run("inspect", self.out, "--shrink", "--format", "json", env=bundles.env())
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertEqual(self.tree(), before)  # the copies are changed, never the bundle
+        self.assertEqual([d for d in os.listdir(bundles.RUNTIME_CACHE) if d.startswith("inspect-")], [])  # removed
         doc = json.loads(proc.stdout)
         s = doc["shrink"]
         self.assertEqual(s["gzip_bytes"], doc["gzip_bytes"])
