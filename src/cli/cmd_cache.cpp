@@ -10,11 +10,6 @@ namespace pb::cli {
 
 namespace {
 
-std::filesystem::path cache_dir() {
-  const auto& g = global();
-  return g.cache_dir.empty() ? pb::fs::default_cache_dir() : g.cache_dir;
-}
-
 std::string describe(const pb::fetch::CacheStats& s) {
   return std::to_string(s.files) + " file" + (s.files == 1 ? "" : "s") + " (" +
          pb::fetch::human_bytes(static_cast<double>(s.bytes)) + ")";
@@ -26,10 +21,10 @@ void register_cache(CLI::App& app) {
   auto* cache = app.add_subcommand("cache", "Show, clean or prune the download cache");
   cache->require_subcommand(1);
 
-  cache->add_subcommand("dir", "Print the cache directory")->callback([] { std::cout << cache_dir().string() << "\n"; });
+  cache->add_subcommand("dir", "Print the cache directory")->callback([] { std::cout << global().cache().string() << "\n"; });
 
   cache->add_subcommand("clean", "Remove everything in the cache")->callback([] {
-    auto dir = cache_dir();
+    auto dir = global().cache();
     auto stats = pb::fetch::clean_cache(dir, global().cache_dir.empty());
     info("removed " + describe(stats) + " from " + dir.string());
   });
@@ -40,7 +35,7 @@ void register_cache(CLI::App& app) {
       ->default_val(30)
       ->check(CLI::NonNegativeNumber);
   prune->callback([] {
-    auto dir = cache_dir();
+    auto dir = global().cache();
     auto stats = pb::fetch::prune_cache(dir, std::chrono::hours(24) * days);
     info("removed " + describe(stats) + " not used for " + std::to_string(days) + " days from " + dir.string());
   });

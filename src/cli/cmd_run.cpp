@@ -5,7 +5,6 @@
 #include "cli/common.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
-#include "util/fs.hpp"
 
 namespace pb::cli {
 
@@ -48,7 +47,7 @@ std::string fmt_ms(const nlohmann::json& v) {
 void run(const RunArgs& a) {
   snapshot::RunOptions o;
   o.bundle_dir = a.bundle;
-  o.cache_dir = global().cache_dir.empty() ? fs::default_cache_dir() : global().cache_dir;
+  o.cache_dir = global().cache();
   o.use_snapshot = !a.no_snapshot;
   o.allow_stale = a.allow_stale;
   o.url = a.url;

@@ -6,7 +6,6 @@
 #include "cli/common.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
-#include "util/fs.hpp"
 
 namespace pb::cli {
 
@@ -45,7 +44,7 @@ void register_serve(CLI::App& app) {
   cmd->callback([a] {
     snapshot::ServeOptions o;
     o.run.bundle_dir = a->bundle;
-    o.run.cache_dir = global().cache_dir.empty() ? fs::default_cache_dir() : global().cache_dir;
+    o.run.cache_dir = global().cache();
     o.run.use_snapshot = !a->no_snapshot;
     o.run.allow_stale = a->allow_stale;
     o.run.vars = a->vars;

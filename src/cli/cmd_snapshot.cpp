@@ -37,7 +37,7 @@ void make(const SnapshotArgs& a) {
 
   snapshot::find_node();  // before installing a runtime that could not run anyway
   snapshot::MakeOptions o;
-  o.cache_dir = global().cache_dir.empty() ? fs::default_cache_dir() : global().cache_dir;
+  o.cache_dir = global().cache();
   o.runtime_dir = snapshot::ensure_runtime(version, o.cache_dir);
   o.bundle_dir = dir;
   o.entry_module = entry;

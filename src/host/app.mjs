@@ -142,7 +142,7 @@ async function servePrimary(opts, cluster, n) {
   const slowest = Math.max(...ready);
   log(`serving ${opts.entry}.${handler} on http://${host}:${port}/ with ${n} workers ` +
       `(${restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${ms(t0, performance.now())} ms)`);
-  if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored, workers: n, timings_ms: { runtime_ready: slowest } });
+  answer({ ok: true, listening: `http://${host}:${port}/`, port, restored, workers: n, timings_ms: { runtime_ready: slowest } });
   for (const sig of ["SIGINT", "SIGTERM"]) {
     process.on(sig, () => {
       stopping = true;
@@ -172,6 +172,14 @@ function dieWithPrimary() {
   watcher.unref();
 }
 
+// Why the server cannot listen, in words; exit 3 (an I/O error) as documented.
+function listenError(e, host, port) {
+  const why = { EADDRINUSE: "the port is in use (another server?); choose another with --port, or --port 0 for a free one",
+                EACCES: "permission denied (ports below 1024 need privileges); choose another with --port",
+                EADDRNOTAVAIL: "no interface of this machine has that address; check --host" }[e?.code];
+  return new HostError(`cannot listen on ${host}:${port}: ${why ?? String(e?.message ?? e)}`, { exit: 3 });
+}
+
 const text = (status, body) => ({ status, headers: [["content-type", "text/plain; charset=utf-8"]], body: Buffer.from(body) });
 
 export async function serve(opts) {
@@ -189,14 +197,18 @@ export async function serve(opts) {
     a.rt.pyodide.setInterruptBuffer?.(watchdog.interrupt);
     return a;
   };
-  let app;
-  try {
-    app = await start(opts);
-  } catch (e) {
+  // A cluster worker that cannot start tells the primary, which answers for the server.
+  const failed = (e) => {
     if (!cluster) throw e;
     if (!(e instanceof HostError)) log(String(e.stack ?? e));
     process.send({ error: e instanceof HostError ? e.message : pythonMessage(e), extra: e.extra });
     process.exit(1);
+  };
+  let app;
+  try {
+    app = await start(opts);
+  } catch (e) {
+    failed(e);
   }
   let ready = Promise.resolve(app);
   let restarting = null;
@@ -298,10 +310,15 @@ export async function serve(opts) {
       log(`${req.method} ${req.url} ${status} ${ms(started, performance.now())} ms`);
     });
   });
-  await new Promise((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(Number(opts.port ?? 8787), host, resolve);
-  });
+  const wanted = Number(opts.port ?? 8787);
+  try {
+    await new Promise((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(wanted, host, resolve);
+    });
+  } catch (e) {
+    failed(listenError(e, host, wanted));
+  }
   const port = server.address().port;
   origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
   saveCodeCache();
@@ -314,7 +331,7 @@ export async function serve(opts) {
   }
   log(`serving ${opts.entry}.${handlerName} on http://${host}:${port}/ ` +
       `(${app.restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${app.ready} ms)`);
-  if (!opts["quiet-answer"]) answer({ ok: true, listening: `http://${host}:${port}/`, port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });
+  answer({ ok: true, listening: `http://${host}:${port}/`, port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });
   // Stop taking connections, let the requests in flight finish; pybundle kills us if that takes long.
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => { server.close(() => process.exit(0)); server.closeIdleConnections?.(); });
   return null;

@@ -402,11 +402,34 @@ int serve_bundle(const ServeOptions& options) {
                                                           "--request-timeout", seconds_text(host_timeout()),
                                                           "--max-body", std::to_string(options.max_body)})
     spawn.argv.push_back(s);
-  if (!options.json) spawn.argv.push_back("--quiet-answer=1");
-  spawn.capture_stdout = false;
   spawn.forward_signals = true;
   spawn.timeout = 0;  // serves until stopped; each request has its own limit
+  // The host's first line is its start-up answer: a failure becomes our one-line error, success is
+  // printed for --format json; whatever follows passes through.
+  std::string first;
+  bool answered = false;
+  nlohmann::json failed;
+  spawn.on_stdout = [&](std::string_view chunk) {
+    if (!answered) {
+      auto nl = chunk.find('\n');
+      first.append(chunk.substr(0, nl));
+      if (nl == std::string_view::npos) return;
+      answered = true;
+      chunk.remove_prefix(nl + 1);
+      auto j = nlohmann::json::parse(first, nullptr, false);
+      if (j.is_object() && !j.value("ok", true))
+        failed = std::move(j);
+      else if (options.json || !j.is_object())
+        write_all(1, (first + "\n").data(), first.size() + 1);
+    }
+    write_all(1, chunk.data(), chunk.size());
+  };
   auto r = spawn_node(spawn);
+  if (failed.is_object()) {
+    int code = failed.value("exit", static_cast<int>(Exit::problems));
+    throw Error("serve: " + failed.value("error", std::string("the server did not start")),
+                code == static_cast<int>(Exit::io) ? Exit::io : Exit::problems);
+  }
   return r.signal ? 128 + r.signal : r.exit_code;
 }
 

@@ -238,7 +238,10 @@ NodeResult spawn_node(const NodeSpawn& spawn) {
     for (;;) {
       ssize_t n = ::read(out_pipe[0], buf, sizeof buf);
       if (n > 0) {
-        result.out.append(buf, static_cast<size_t>(n));
+        if (spawn.on_stdout)
+          spawn.on_stdout(std::string_view(buf, static_cast<size_t>(n)));
+        else
+          result.out.append(buf, static_cast<size_t>(n));
       } else if (n == 0 || errno != EINTR) {
         break;
       }

@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace pb::snapshot {
@@ -24,6 +25,7 @@ struct NodeSpawn {
   std::vector<std::filesystem::path> reads, writes;  // what the sandbox lets the host touch
   std::function<void(int fd)> feed;     // writes the child's stdin on a thread; none: /dev/null
   bool capture_stdout = true;           // else inherited
+  std::function<void(std::string_view)> on_stdout;  // takes stdout as it comes (else it is collected)
   bool forward_signals = false;         // pass SIGINT/SIGTERM/SIGHUP on (interrupt.hpp)
   double timeout = host_timeout();      // seconds until the child is killed; 0: none
 };

@@ -250,3 +250,46 @@ class ServeShutdownTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class ServeStartFailureTest(unittest.TestCase):
+    """A server that cannot start says why in one line, with the documented exit code, and exits."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-serve-start-")
+        cls.ok = os.path.join(cls.tmp, "ok")
+        bundles.make_bundle(cls.ok, {"app.py": "def on_fetch(request):\n    return 'hi'\n"})
+        cls.broken = os.path.join(cls.tmp, "broken")
+        bundles.make_bundle(cls.broken, {"app.py": "import nosuchmodule\n\ndef on_fetch(request):\n    return 'hi'\n"})
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def serve(self, bundle, *args):
+        # The timeout only guards against a hang; it measures nothing.
+        return support.run("serve", bundle, "--no-snapshot", *args, env=bundles.env(), timeout=600)
+
+    def assert_one_error(self, proc, code, why):
+        self.assertEqual(proc.returncode, code, proc.stderr)
+        self.assertEqual(proc.stdout, "")
+        errors = [l for l in proc.stderr.splitlines() if l.startswith("error:")]
+        self.assertEqual(len(errors), 1, proc.stderr)
+        self.assertIn(why, errors[0])
+        self.assertNotIn('{"ok"', proc.stderr)
+
+    def test_a_busy_port(self):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            s.listen()
+            port = s.getsockname()[1]
+            for workers in ("1", "2"):
+                proc = self.serve(self.ok, "--port", str(port), "--workers", workers)
+                self.assert_one_error(proc, 3, f"cannot listen on 127.0.0.1:{port}: the port is in use")
+                self.assertNotIn("    at ", proc.stderr)  # no JavaScript stack
+
+    def test_an_entry_that_cannot_import(self):
+        for workers in ("1", "2"):
+            proc = self.serve(self.broken, "--port", "0", "--workers", workers)
+            self.assert_one_error(proc, 1, "nosuchmodule")
