@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <iostream>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -60,8 +61,9 @@ std::string entry_of(const project::Project& project) {
   throw Error(project.file.string() + ": no entry module: set [tool.pybundle] entry = \"src/app.py\"", Exit::usage);
 }
 
-std::vector<std::filesystem::path> fetch_wheels(const plan::Plan& p, const project::Project& project,
-                                                const BuildOptions& o) {
+// Each fetched plan item's file in the cache, by package name (unique in a plan).
+std::map<std::string, std::filesystem::path> fetch_wheels(const plan::Plan& p, const project::Project& project,
+                                                          const BuildOptions& o) {
   std::vector<fetch::Request> requests;
   for (const auto& item : p.items) {
     if (item.origin == plan::Origin::source) continue;
@@ -88,7 +90,10 @@ std::vector<std::filesystem::path> fetch_wheels(const plan::Plan& p, const proje
       if (inner) inner(e);
     };
   fo.warn = [](const std::string& w) { warning(w); };
-  return fetch::fetch_all(requests, fo);
+  auto files = fetch::fetch_all(requests, fo);  // in the order asked
+  std::map<std::string, std::filesystem::path> by_name;
+  for (size_t i = 0; i < requests.size(); ++i) by_name.emplace(requests[i].label, std::move(files.at(i)));
+  return by_name;
 }
 
 // --minimize and --compile on the staged bundle, then its manifest again (the snapshot records
@@ -199,10 +204,9 @@ void build(const BuildOptions& o) {
   spec.options.trim = !o.no_trim;
   spec.options.exclude = project.config.exclude;
   spec.options.keep = o.keep;
-  size_t next = 0;
   for (const auto& item : p.items) {
     vendor::Input in{item.name, item.version, plan::to_string(item.origin), item.filename, item.sha256, {}};
-    in.file = item.origin == plan::Origin::source ? std::filesystem::path(item.path) : files.at(next++);
+    in.file = item.origin == plan::Origin::source ? std::filesystem::path(item.path) : files.at(item.name);
     spec.inputs.push_back(std::move(in));
   }
 
