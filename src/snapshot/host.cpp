@@ -27,10 +27,9 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
+// The CLI resolves --cache-dir/PYBUNDLE_CACHE_DIR (cli::Global::cache); empty means the default.
 stdfs::path resolve_cache(const stdfs::path& cache_dir) {
-  if (!cache_dir.empty()) return cache_dir;
-  if (const char* env = std::getenv("PYBUNDLE_CACHE_DIR"); env && *env) return env;
-  return fs::default_cache_dir();
+  return cache_dir.empty() ? fs::default_cache_dir() : cache_dir;
 }
 
 // The host in `mode` for the bundle at `bundle_dir`, and what --sandbox lets it read (its own files,

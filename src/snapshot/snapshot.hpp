@@ -43,7 +43,7 @@ struct HostCall {
   std::string mode;
   std::filesystem::path runtime_dir;
   std::filesystem::path bundle_dir;
-  std::filesystem::path cache_dir;  // empty: $PYBUNDLE_CACHE_DIR, else the default
+  std::filesystem::path cache_dir;  // empty: the default cache
   bool writes_bundle = false;       // what --sandbox allows
 };
 
