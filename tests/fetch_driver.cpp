@@ -52,9 +52,9 @@ int main(int argc, char** argv) {
     for (const auto& m : o.value("mirrors", json::array())) options.mirrors.push_back(f::parse_mirror(m));
     std::string style = o.value("progress", "none");
     if (style != "none")
-      options.reporter = f::make_reporter(style == "json"    ? f::ProgressStyle::json
-                                          : style == "bar"   ? f::ProgressStyle::bar
-                                                             : f::ProgressStyle::plain,
+      options.reporter = f::make_reporter(style == "json"  ? f::ProgressStyle::json
+                                          : style == "bar" ? f::ProgressStyle::bar
+                                                           : f::ProgressStyle::plain,
                                           stderr);
     auto files = f::fetch_all(requests, options);
     out = {{"ok", true}, {"files", json::array()}};

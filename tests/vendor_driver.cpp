@@ -22,8 +22,7 @@ int main(int argc, char** argv) {
     spec.target = j.value("target", nlohmann::json::object());
     for (const auto& in : j.value("inputs", nlohmann::json::array()))
       spec.inputs.push_back({in.at("name"), in.at("version"), in.value("origin", "lock-wheel"),
-                             in.value("filename", ""), in.value("sha256", ""),
-                             in.at("file").get<std::string>()});
+                             in.value("filename", ""), in.value("sha256", ""), in.at("file").get<std::string>()});
     auto o = j.value("options", nlohmann::json::object());
     auto& opt = spec.options;
     opt.trim = o.value("trim", opt.trim);

@@ -115,10 +115,10 @@ Check manifest(const stdfs::path& bundle, json& out) {
   };
   need("target", m.contains("target") && m["target"].is_object() && m["target"].contains("pyodide") &&
                      m["target"]["pyodide"].is_string());
-  need("entry", m.contains("entry") && (m["entry"].is_null() || (m["entry"].is_object() && m["entry"].contains("path") &&
-                                                                  m["entry"]["path"].is_string() &&
-                                                                  m["entry"].contains("module") &&
-                                                                  m["entry"]["module"].is_string())));
+  need("entry", m.contains("entry") &&
+                    (m["entry"].is_null() ||
+                     (m["entry"].is_object() && m["entry"].contains("path") && m["entry"]["path"].is_string() &&
+                      m["entry"].contains("module") && m["entry"]["module"].is_string())));
   need("packages", m.contains("packages") && m["packages"].is_array());
   need("digest", m.contains("digest") && m["digest"].is_string());
   need("snapshot", m.contains("snapshot") && (m["snapshot"].is_null() || m["snapshot"].is_object()));
@@ -138,7 +138,8 @@ Check manifest(const stdfs::path& bundle, json& out) {
   if (c.findings.empty()) {
     out = m;
     c.summary = "schema 1, " + std::to_string(m["files"].size()) + " files, target pyodide " +
-                m["target"]["pyodide"].get<std::string>() + (m["snapshot"].is_null() ? ", no snapshot" : ", with a snapshot");
+                m["target"]["pyodide"].get<std::string>() +
+                (m["snapshot"].is_null() ? ", no snapshot" : ", with a snapshot");
   }
   return c;
 }
@@ -205,7 +206,9 @@ Check files(const stdfs::path& bundle, const json& m) {
     if (ec) break;
   }
   if (ec) {
-    c.add({.code = "bundle-unreadable", .message = "cannot list " + bundle.string() + ": " + ec.message(), .exit = Exit::io});
+    c.add({.code = "bundle-unreadable",
+           .message = "cannot list " + bundle.string() + ": " + ec.message(),
+           .exit = Exit::io});
     return c;
   }
 
@@ -257,8 +260,7 @@ Check files(const stdfs::path& bundle, const json& m) {
   c.metrics["missing"] = missing;
   c.metrics["extra"] = extra;
   c.summary = std::to_string(listed.size()) + " files (" + human_size(bytes) + ")";
-  if (c.findings.empty())
-    c.summary += ", all match bundle.json";
+  if (c.findings.empty()) c.summary += ", all match bundle.json";
   else
     c.summary += ": " + std::to_string(changed) + " changed, " + std::to_string(missing) + " missing, " +
                  std::to_string(extra) + " extra";
@@ -266,8 +268,9 @@ Check files(const stdfs::path& bundle, const json& m) {
 }
 
 static std::string over_budget_fix(const stdfs::path& bundle) {
-  std::string fix = "build with --minimize, trim with [tool.pybundle] exclude, drop or replace large packages, or raise "
-                    "size-budget";
+  std::string fix =
+      "build with --minimize, trim with [tool.pybundle] exclude, drop or replace large packages, or raise "
+      "size-budget";
   try {
     auto manifest = nlohmann::json::parse(fs::read_file(bundle / "bundle.json"));
     auto top = top_contributors(inspect(bundle, manifest));
@@ -294,11 +297,10 @@ Check bundle_size(const stdfs::path& bundle, const std::optional<Budget>& budget
   json largest = json::array();
   for (const auto& [path, size] : s.largest) largest.push_back({{"path", path}, {"size", size}});
   c.metrics["largest"] = largest;
-  c.summary = human_size(s.gzip_bytes) + " gzipped (" + human_size(s.bytes) + " in " + std::to_string(s.files) + " files)";
-  if (budget)
-    c.summary += ", budget " + human_size(budget->bytes) + " (" + budget->source + ")";
-  else
-    c.summary += "; no size-budget set";
+  c.summary =
+      human_size(s.gzip_bytes) + " gzipped (" + human_size(s.bytes) + " in " + std::to_string(s.files) + " files)";
+  if (budget) c.summary += ", budget " + human_size(budget->bytes) + " (" + budget->source + ")";
+  else c.summary += "; no size-budget set";
   if (budget && s.gzip_bytes > budget->bytes) {
     c.add({.code = "size-over-budget",
            .message = "the bundle is " + human_size(s.gzip_bytes) + " gzipped (" + std::to_string(s.gzip_bytes) +

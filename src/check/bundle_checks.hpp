@@ -23,9 +23,9 @@ Check files(const std::filesystem::path& bundle, const nlohmann::json& manifest)
 
 // The bundle as one deterministic tar stream (sorted, owner 0, time 0), gzipped in memory.
 struct Measured {
-  uint64_t gzip_bytes = 0;  // what the deploy uploads, compressed
-  uint64_t tar_bytes = 0;   // the uncompressed tar stream
-  uint64_t files = 0, bytes = 0;  // regular files and their total size
+  uint64_t gzip_bytes = 0;                                // what the deploy uploads, compressed
+  uint64_t tar_bytes = 0;                                 // the uncompressed tar stream
+  uint64_t files = 0, bytes = 0;                          // regular files and their total size
   std::vector<std::pair<std::string, uint64_t>> largest;  // the ten largest files, largest first
 };
 Measured measure(const std::filesystem::path& bundle);

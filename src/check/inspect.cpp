@@ -106,7 +106,8 @@ Inspection inspect(const stdfs::path& bundle, const nlohmann::json& manifest) {
         return it != owner.end() ? it->second : std::string("(other)");
       }();
       auto it = by_name.find(name);
-      if (it != by_name.end() && i.contains("ms") && i["ms"].is_number()) *it->second.import_ms += i["ms"].get<double>();
+      if (it != by_name.end() && i.contains("ms") && i["ms"].is_number())
+        *it->second.import_ms += i["ms"].get<double>();
     }
   }
 

@@ -15,12 +15,12 @@ namespace pb::check {
 inline constexpr uint64_t kFreeLimit = 3ull << 20, kPaidLimit = 10ull << 20;
 
 struct Contributor {
-  std::string name;                 // distribution (normalized), "(app)", or "(other)" for files no RECORD names
+  std::string name;  // distribution (normalized), "(app)", or "(other)" for files no RECORD names
   std::string version;
-  std::vector<std::string> modules; // top-level modules seen in its files
+  std::vector<std::string> modules;               // top-level modules seen in its files
   uint64_t files = 0, bytes = 0, gzip_bytes = 0;  // gzip: its files in one stream
-  double share = 0;                 // of the summed gzip bytes of all contributors
-  std::optional<double> import_ms;  // self time of its modules' bodies during the snapshot's import
+  double share = 0;                               // of the summed gzip bytes of all contributors
+  std::optional<double> import_ms;                // self time of its modules' bodies during the snapshot's import
 };
 
 struct Inspection {
@@ -38,10 +38,10 @@ Inspection inspect(const std::filesystem::path& bundle, const nlohmann::json& ma
 // as --minimize keeps them) and its compile mode (the .pyc --compile=drop-sources ships). Every
 // figure is the gzip size of the upload (app/ and python_modules/) in one stream, as `gzip_bytes`.
 struct Savings {
-  uint64_t gzip_bytes = 0;                  // as built
+  uint64_t gzip_bytes = 0;  // as built
   uint64_t minimized = 0, compiled = 0, both = 0;
-  size_t minimize_drops = 0;                // files of python_modules/ --minimize would drop
-  size_t compile_drops = 0;                 // .py sources of python_modules/ drop-sources replaces by .pyc
+  size_t minimize_drops = 0;  // files of python_modules/ --minimize would drop
+  size_t compile_drops = 0;   // .py sources of python_modules/ drop-sources replaces by .pyc
 };
 
 // Boots the bundle's runtime twice (trace, compile); `cache_dir` holds the runtime and the copies.

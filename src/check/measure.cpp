@@ -144,8 +144,9 @@ Measured measure(const stdfs::path& bundle) {
       ssize_t n = ::read(fd.fd, buf.data(), std::min<uint64_t>(buf.size(), left));
       if (n < 0 && errno == EINTR) continue;
       if (n <= 0)
-        throw Error("cannot read " + path.string() + ": " + (n == 0 ? "it shrank while being read" : std::strerror(errno)),
-                    Exit::io);
+        throw Error(
+            "cannot read " + path.string() + ": " + (n == 0 ? "it shrank while being read" : std::strerror(errno)),
+            Exit::io);
       gz.data(buf.data(), static_cast<size_t>(n));
       tar.data(buf.data(), static_cast<size_t>(n));
       left -= static_cast<uint64_t>(n);

@@ -75,15 +75,20 @@ std::string render_human(const Report& r, const HumanOptions& o) {
           out += paint(severity_colour(f.severity), "error") + "[" + f.code + "]: " + place(f) + f.message + "\n";
     return out;
   }
-  out += paint("1", "pybundle check") + ": " + r.kind + " " + r.path + (r.target.empty() ? "" : ", target " + r.target) + "\n";
+  out += paint("1", "pybundle check") + ": " + r.kind + " " + r.path +
+         (r.target.empty() ? "" : ", target " + r.target) + "\n";
   size_t width = 0;
   for (const auto& c : r.checks) width = std::max(width, c.name.size());
   for (const auto& c : r.checks) {
     auto status = c.status();
-    const char* colour = status == Status::pass ? "32" : status == Status::warn ? "33" : status == Status::fail ? "1;31" : "2";
+    const char* colour = status == Status::pass   ? "32"
+                         : status == Status::warn ? "33"
+                         : status == Status::fail ? "1;31"
+                                                  : "2";
     std::string word = status == Status::fail ? "FAIL" : to_string(status);
-    out += "  " + paint(colour, word) + std::string(5 - word.size(), ' ') + c.name + std::string(width + 2 - c.name.size(), ' ') +
-           (c.skipped ? "skipped: " : "") + (c.summary.empty() ? c.title : c.summary);
+    out += "  " + paint(colour, word) + std::string(5 - word.size(), ' ') + c.name +
+           std::string(width + 2 - c.name.size(), ' ') + (c.skipped ? "skipped: " : "") +
+           (c.summary.empty() ? c.title : c.summary);
     if (o.verbose > 0) {
       char t[32];
       std::snprintf(t, sizeof t, " (%.2f s)", c.seconds);
@@ -100,7 +105,8 @@ std::string render_human(const Report& r, const HumanOptions& o) {
       if (!f.fix.empty()) out += "          " + paint("2", "fix: " + f.fix) + "\n";
     }
     if (shown < c.findings.size())
-      out += "        " + paint("2", "… and " + std::to_string(c.findings.size() - shown) + " more (--verbose shows all)") + "\n";
+      out += "        " +
+             paint("2", "… and " + std::to_string(c.findings.size() - shown) + " more (--verbose shows all)") + "\n";
     if (o.verbose > 0 && !c.metrics.empty()) out += "        " + paint("2", c.metrics.dump()) + "\n";
   }
   auto exit = static_cast<int>(r.exit_code());
@@ -137,7 +143,9 @@ nlohmann::ordered_json to_json(const Report& r) {
           {"ok", r.ok()},
           {"exit_code", static_cast<int>(r.exit_code())},
           {"counts",
-           {{"error", r.count(Severity::error)}, {"warning", r.count(Severity::warning)}, {"note", r.count(Severity::note)}}},
+           {{"error", r.count(Severity::error)},
+            {"warning", r.count(Severity::warning)},
+            {"note", r.count(Severity::note)}}},
           {"checks", std::move(checks)}};
 }
 
@@ -145,7 +153,9 @@ std::string render_github(const Report& r) {
   std::string out;
   for (const auto& c : r.checks) {
     for (const auto& f : c.findings) {
-      const char* cmd = f.severity == Severity::error ? "error" : f.severity == Severity::warning ? "warning" : "notice";
+      const char* cmd = f.severity == Severity::error     ? "error"
+                        : f.severity == Severity::warning ? "warning"
+                                                          : "notice";
       std::string props;
       if (!f.file.empty()) {
         props += "file=" + escape_property(f.file);
@@ -153,10 +163,13 @@ std::string render_github(const Report& r) {
         props += ",";
       }
       props += "title=" + escape_property("pybundle " + c.name + ": " + f.code);
-      out += std::string("::") + cmd + " " + props + "::" + escape_data(f.message + (f.fix.empty() ? "" : " (fix: " + f.fix + ")")) + "\n";
+      out += std::string("::") + cmd + " " + props +
+             "::" + escape_data(f.message + (f.fix.empty() ? "" : " (fix: " + f.fix + ")")) + "\n";
     }
   }
-  out += "::notice title=pybundle check::" + escape_data(std::string(r.ok() ? "passed: " : "failed: ") + summary_line(r)) + "\n";
+  out +=
+      "::notice title=pybundle check::" + escape_data(std::string(r.ok() ? "passed: " : "failed: ") + summary_line(r)) +
+      "\n";
   return out;
 }
 

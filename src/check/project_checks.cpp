@@ -15,10 +15,8 @@ std::string human_size(uint64_t bytes) {
     ++u;
   }
   char buf[32];
-  if (u == 0)
-    std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
-  else
-    std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
+  if (u == 0) std::snprintf(buf, sizeof buf, "%llu B", static_cast<unsigned long long>(bytes));
+  else std::snprintf(buf, sizeof buf, "%.1f %s", v, units[u]);
   return buf;
 }
 
@@ -26,7 +24,9 @@ namespace {
 
 using lock::SourceKind;
 
-std::string lock_name(const lock::Lock& lock) { return project::display_path(lock.file); }
+std::string lock_name(const lock::Lock& lock) {
+  return project::display_path(lock.file);
+}
 
 // The lock's line for a package (its first [[package]] table of that name).
 long line_of(const lock::Lock& lock, const std::string& name) {

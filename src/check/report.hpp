@@ -15,11 +15,11 @@ std::string to_string(Severity severity);  // "error", "warning", "note"
 
 struct Finding {
   Severity severity = Severity::error;
-  std::string code{};     // stable, kebab-case: "lock-stale", "file-changed", ...
-  std::string message{};  // one line, without the file:line prefix
-  std::string file{};     // path as shown to the user; empty when none
-  long line = 0;        // 1-based; 0 when none
-  std::string fix{};      // what to do about it; may be empty
+  std::string code{};          // stable, kebab-case: "lock-stale", "file-changed", ...
+  std::string message{};       // one line, without the file:line prefix
+  std::string file{};          // path as shown to the user; empty when none
+  long line = 0;               // 1-based; 0 when none
+  std::string fix{};           // what to do about it; may be empty
   Exit exit = Exit::problems;  // what this finding means for the exit code when it is an error
 };
 
@@ -45,8 +45,8 @@ struct Check {
 };
 
 struct Report {
-  std::string kind{};  // "project" or "bundle"
-  std::string path{};  // the project or bundle directory, as given
+  std::string kind{};    // "project" or "bundle"
+  std::string path{};    // the project or bundle directory, as given
   std::string target{};  // "pyodide@0.29.3" when known
   std::vector<Check> checks{};
 

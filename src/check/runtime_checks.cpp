@@ -73,12 +73,15 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::
   auto where = shown(bundle, name);
   std::error_code ec;
   if (name.find('/') != std::string::npos || name.starts_with(".")) {
-    c.add({.code = "manifest-invalid", .message = "\"snapshot\".\"file\" '" + name + "' is not a file name",
+    c.add({.code = "manifest-invalid",
+           .message = "\"snapshot\".\"file\" '" + name + "' is not a file name",
            .file = shown(bundle, "bundle.json")});
     return c;
   }
   if (!stdfs::is_regular_file(file, ec)) {
-    c.add({.code = "snapshot-missing", .message = "bundle.json lists " + name + ", which is missing", .file = where,
+    c.add({.code = "snapshot-missing",
+           .message = "bundle.json lists " + name + ", which is missing",
+           .file = where,
            .fix = kRebuild});
     return c;
   }
@@ -86,12 +89,15 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::
   if (facts.contains("size") && facts["size"].is_number_unsigned() && facts["size"].get<uint64_t>() != size) {
     c.add({.code = "snapshot-changed",
            .message = name + " is " + std::to_string(size) + " bytes, bundle.json says " + facts["size"].dump(),
-           .file = where, .fix = kRebuild});
+           .file = where,
+           .fix = kRebuild});
     return c;
   }
   if (auto sha = json_string(facts, "sha256"); !sha.empty() && sha256_file(file) != sha) {
-    c.add({.code = "snapshot-changed", .message = name + " does not have the sha256 bundle.json gives",
-           .file = where, .fix = kRebuild});
+    c.add({.code = "snapshot-changed",
+           .message = name + " does not have the sha256 bundle.json gives",
+           .file = where,
+           .fix = kRebuild});
     return c;
   }
   snapshot::SnapshotHeader header;
@@ -102,10 +108,8 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::
     return c;
   }
   if (auto reason = snapshot::stale_reason(header, bundle, manifest, runtime); !reason.empty()) {
-    c.add({.code = "snapshot-stale",
-           .message = name + " cannot be restored: " + reason,
-           .file = where,
-           .fix = kRebuild});
+    c.add(
+        {.code = "snapshot-stale", .message = name + " cannot be restored: " + reason, .file = where, .fix = kRebuild});
     return c;
   }
   c.metrics["bytes"] = size;
@@ -121,7 +125,9 @@ Check entry(const stdfs::path& bundle, const json& manifest, const json& answer)
   const json& listed = json_at(manifest, "entry");
   std::string module = json_string(listed, "module");
   if (module.empty()) {
-    c.add({.code = "no-entry", .message = "bundle.json names no entry module", .file = shown(bundle, "bundle.json"),
+    c.add({.code = "no-entry",
+           .message = "bundle.json names no entry module",
+           .file = shown(bundle, "bundle.json"),
            .fix = "set [tool.pybundle] entry and rebuild"});
     return c;
   }
@@ -188,7 +194,8 @@ Check request(const stdfs::path& bundle, const json& manifest, const json& answe
            .code = "snapshot-not-restored",
            .message = "the bundle has a snapshot but the request was served without restoring it" +
                       (answer.contains("note") ? ": " + answer.value("note", "") : std::string())});
-  c.summary = "GET / answered " + std::to_string(status) + (restored ? " from the restored snapshot" : " after importing the entry");
+  c.summary = "GET / answered " + std::to_string(status) +
+              (restored ? " from the restored snapshot" : " after importing the entry");
   if (c.metrics.contains("ready_ms")) c.summary += ", ready in " + c.metrics["ready_ms"].dump() + " ms";
   return c;
 }
@@ -215,16 +222,18 @@ Check smoke(const stdfs::path& bundle, const std::vector<snapshot::SmokeModule>&
     if (!is_entry && r.error == "ModuleNotFoundError" && absent_top_level(r)) {
       f.severity = Severity::warning;
       f.code = "module-needs-absent";
-      f.fix = "harmless unless the app imports " + r.module + "; it needs a top-level module the bundle does not "
+      f.fix = "harmless unless the app imports " + r.module +
+              "; it needs a top-level module the bundle does not "
               "have (an optional dependency, a compiled extension, or a stdlib module Pyodide ships separately)";
       ++warnings;
     } else {
       const bool missing = r.error.ends_with("ImportError") || r.error == "ModuleNotFoundError" ||
                            r.error == "FileNotFoundError" || !r.missing_file.empty();
-      f.fix = std::string(missing ? "a file it needs may be missing (trimmed by the build? `pybundle build --keep GLOB` "
-                                    "keeps it); "
-                                  : "") +
-              "`pybundle check --bundle OUT -v` prints the traceback";
+      f.fix =
+          std::string(missing ? "a file it needs may be missing (trimmed by the build? `pybundle build --keep GLOB` "
+                                "keeps it); "
+                              : "") +
+          "`pybundle check --bundle OUT -v` prints the traceback";
     }
     c.add(std::move(f));
   }
@@ -232,8 +241,10 @@ Check smoke(const stdfs::path& bundle, const std::vector<snapshot::SmokeModule>&
   c.metrics["modules"] = report.results.size();
   c.metrics["failed"] = report.failed();
   c.metrics["process_ms"] = report.process_ms;
-  if (report.timings.is_object() && report.timings.contains("imports")) c.metrics["imports_ms"] = report.timings["imports"];
-  c.summary = std::to_string(ok) + " of " + std::to_string(report.results.size()) + " modules imported in a fresh Pyodide";
+  if (report.timings.is_object() && report.timings.contains("imports"))
+    c.metrics["imports_ms"] = report.timings["imports"];
+  c.summary =
+      std::to_string(ok) + " of " + std::to_string(report.results.size()) + " modules imported in a fresh Pyodide";
   if (warnings)
     c.summary += ", " + std::to_string(warnings) + (warnings == 1 ? " needs" : " need") +
                  " a top-level module the bundle does not have";

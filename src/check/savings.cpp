@@ -17,7 +17,9 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-bool uploaded(const std::string& rel) { return rel.starts_with("app/") || rel.starts_with("python_modules/"); }
+bool uploaded(const std::string& rel) {
+  return rel.starts_with("app/") || rel.starts_with("python_modules/");
+}
 
 // The uploaded files now under `dir`, as bundle paths.
 std::vector<std::string> upload_files(const stdfs::path& dir) {
@@ -80,7 +82,8 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
   auto host_on = [&](const stdfs::path& dir) -> vendor::HostRun {
     return [&, dir](const std::string& mode, const std::vector<std::string>& args) {
       std::vector<std::string> full;
-      if (const auto& vars = json_at(manifest, "vars"); vars.is_object() && !vars.empty()) full = {"--vars", vars.dump()};
+      if (const auto& vars = json_at(manifest, "vars"); vars.is_object() && !vars.empty())
+        full = {"--vars", vars.dump()};
       full.insert(full.end(), args.begin(), args.end());
       return snapshot::run_host({mode, runtime, dir, cache_dir, true}, full);
     };
@@ -119,8 +122,8 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
   auto compiled_copy = copy("inspect-compile-");
   vendor::CompileReport report;
   try {
-    report = vendor::compile_bundle(compiled_copy.path, vendor::CompileMode::drop_sources, json_string(target, "python"),
-                                    host_on(compiled_copy.path));
+    report = vendor::compile_bundle(compiled_copy.path, vendor::CompileMode::drop_sources,
+                                    json_string(target, "python"), host_on(compiled_copy.path));
   } catch (const Error& e) {
     throw Error(bundle.string() + ": --shrink: compiling failed: " + e.what(), e.code());
   }

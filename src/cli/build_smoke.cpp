@@ -41,8 +41,7 @@ std::string what(const snapshot::SmokeModule& m) {
 std::string failure(const snapshot::SmokeResult& r, const vendor::BundleSpec& spec, bool hint = true) {
   std::string s = r.error + (r.message.empty() ? "" : ": " + r.message);
   std::string file = r.file;
-  if (file.starts_with("app/"))
-    file = (stdfs::path(spec.entry).parent_path() / file.substr(4)).generic_string();
+  if (file.starts_with("app/")) file = (stdfs::path(spec.entry).parent_path() / file.substr(4)).generic_string();
   if (!file.empty()) s += " (" + file + (r.line > 0 ? ":" + std::to_string(r.line) : "") + ")";
   return s + (!hint || r.hint.empty() ? "" : "; " + r.hint);
 }
@@ -78,8 +77,9 @@ LeftOut left_out_app_file(const vendor::BundleSpec& spec, const std::string& bun
   unfiltered.options.exclude.clear();
   LeftOut out;
   if (!app_set_has(unfiltered, rel)) {
-    out.why = "VCS and dot directories, virtualenvs, caches, build output, python_modules, tests, pyproject.toml "
-              "and the locks are never shipped: move it elsewhere in the entry's directory";
+    out.why =
+        "VCS and dot directories, virtualenvs, caches, build output, python_modules, tests, pyproject.toml "
+        "and the locks are never shipped: move it elsewhere in the entry's directory";
   } else {
     out.fixable = true;
     auto without_include = spec;
@@ -103,7 +103,8 @@ std::vector<std::string> app_left_out_args(const vendor::BundleSpec& spec, const
     auto module = name.ends_with(".py") ? name.substr(0, name.size() - 3) : name;
     bool importable = name.ends_with(".py") ? it->is_regular_file(ec) : it->is_directory(ec);
     if (!importable || module.empty() || std::isdigit(static_cast<unsigned char>(module[0])) ||
-        !std::all_of(module.begin(), module.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
+        !std::all_of(module.begin(), module.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }))
       continue;
     std::error_code missing;
     if (!stdfs::exists(staged / "app" / name, missing)) names.insert(name);
@@ -179,8 +180,8 @@ void BuildSmoke::finish() {
   for (const auto& d : trimmed_) removed.push_back(under_python_modules(d.entry));
 
   struct Suspect {
-    size_t index;                    // into modules_ / report.results
-    std::vector<size_t> culprits;    // into trimmed_
+    size_t index;                  // into modules_ / report.results
+    std::vector<size_t> culprits;  // into trimmed_
   };
   std::vector<Suspect> suspects;
   std::vector<std::string> warnings, problems;
@@ -190,8 +191,7 @@ void BuildSmoke::finish() {
     if (m.distribution.empty())
       problems.push_back(what(m) + " does not import: " + failure(r, spec_) + missing_app_file(r) + "\n" + r.traceback +
                          "(the bundle would not start; --no-smoke skips this check)");
-    else
-      warnings.push_back(what(m) + " does not import, not because of trimming: " + failure(r, spec_));
+    else warnings.push_back(what(m) + " does not import, not because of trimming: " + failure(r, spec_));
   };
   for (size_t i = 0; i < report.results.size(); ++i) {
     const auto& r = report.results[i];
@@ -204,8 +204,7 @@ void BuildSmoke::finish() {
     // A failure that names what is missing, when the trim removed no such thing, is not the trim's.
     if (s.culprits.empty() && (!r.missing_module.empty() || !r.missing_file.empty() || trimmed_.empty()))
       not_trimming(modules_[i], r);
-    else
-      suspects.push_back(std::move(s));
+    else suspects.push_back(std::move(s));
   }
 
   if (!suspects.empty()) {

@@ -34,7 +34,8 @@ class BuildSmoke {
   void take(const snapshot::SmokeReport& report) { report_ = report; }
   // Waits for the run. A module that failed only because of the trim fails the build (pb::Errors,
   // Exit::problems) naming the module and the trimmed files; so does an entry that does not import
-  // at all; a vendored module that fails without trimming too is a warning. Safe to call more than once (later calls do nothing).
+  // at all; a vendored module that fails without trimming too is a warning. Safe to call more than once (later calls do
+  // nothing).
   void finish();
 
  private:

@@ -108,7 +108,7 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
     return snapshot::run_host({mode, t.runtime_dir, staged, global().cache(), true}, full);
   };
   // A bare --compile arrives as "true" (CLI11 flag); only the --compile=MODE form takes a value.
-  auto mode = o.compile.empty()       ? vendor::CompileMode::none
+  auto mode = o.compile.empty()     ? vendor::CompileMode::none
               : o.compile == "true" ? vendor::CompileMode::keep_sources
                                     : vendor::parse_compile_mode(o.compile);
   auto compile = [&] {
@@ -127,10 +127,11 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
     ms.after_drop = compile;
     info("minimizing: tracing '" + ms.entry + "' and one request in Pyodide " + t.pyodide_version);
     auto m = vendor::minimize_bundle(staged, ms, host);
-    info(fmt::format("minimized python_modules/ to {} of {} files ({} of {}); {} modules imported again and the "
-                     "entry answered",
-                     m.files_kept, m.files_before, fetch::human_bytes(static_cast<double>(m.bytes_kept)),
-                     fetch::human_bytes(static_cast<double>(m.bytes_before)), m.modules.size()));
+    info(
+        fmt::format("minimized python_modules/ to {} of {} files ({} of {}); {} modules imported again and the "
+                    "entry answered",
+                    m.files_kept, m.files_before, fetch::human_bytes(static_cast<double>(m.bytes_kept)),
+                    fetch::human_bytes(static_cast<double>(m.bytes_before)), m.modules.size()));
   } else {
     compile();
   }
@@ -160,7 +161,8 @@ void warn_over_budget(const std::filesystem::path& out, uint64_t budget) {
   warning("the upload is " + check::human_size(r.gzip_bytes) + " gzipped, over [tool.pybundle] size-budget " +
           check::human_size(budget) + "; the largest contributors are " + check::top_contributors(r) +
           "; build with --minimize, trim with [tool.pybundle] exclude, or drop or replace large packages "
-          "(`pybundle inspect " + out.string() + "` shows all)");
+          "(`pybundle inspect " +
+          out.string() + "` shows all)");
 }
 
 void build(const BuildOptions& o) {
@@ -192,15 +194,15 @@ void build(const BuildOptions& o) {
   const auto guard = out_guard(project, spec.entry);
   vendor::check_out(spec.out, guard);
   if (!o.archive.empty() && vendor::is_within(o.archive, spec.out))
-    throw Error("--archive " + o.archive.string() + ": inside --out " + spec.out.string() +
-                    ", which the build replaces",
-                Exit::usage);
+    throw Error(
+        "--archive " + o.archive.string() + ": inside --out " + spec.out.string() + ", which the build replaces",
+        Exit::usage);
 
   auto files = fetch_wheels(p, project, o);
   phase("fetch");
   const auto& t = inputs.target;
-  spec.target = {{"pyodide", t.pyodide_version}, {"python", t.python_version}, {"abi", t.abi_version},
-                 {"platform", t.platform}};
+  spec.target = {
+      {"pyodide", t.pyodide_version}, {"python", t.python_version}, {"abi", t.abi_version}, {"platform", t.platform}};
   spec.options.trim = !o.no_trim;
   spec.options.exclude = project.config.exclude;
   spec.options.keep = o.keep;
@@ -242,8 +244,8 @@ void build(const BuildOptions& o) {
       for (const auto& w : made.warnings) warning(w);
       fail_on_missing_app_files(spec, made.missing_app_files);
       spec.snapshot = made.facts;
-      spec.snapshot["recipe"] = snapshot_recipe(mo.entry_module, mo.preimport, t.pyodide_version,
-                                                 made.facts["hash_seed"].get<uint32_t>());
+      spec.snapshot["recipe"] =
+          snapshot_recipe(mo.entry_module, mo.preimport, t.pyodide_version, made.facts["hash_seed"].get<uint32_t>());
       vendor::write_manifest(staged, spec);
       phase("snapshot");
     }
@@ -273,19 +275,15 @@ void build(const BuildOptions& o) {
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (global().format == Format::json) {
-    nlohmann::json j = {{"out", spec.out.string()},
-                        {"packages", p.items.size()},
-                        {"files", report.files},
-                        {"bytes", report.bytes},
-                        {"snapshot", spec.snapshot},
-                        {"seconds", seconds}};
+    nlohmann::json j = {{"out", spec.out.string()}, {"packages", p.items.size()}, {"files", report.files},
+                        {"bytes", report.bytes},    {"snapshot", spec.snapshot},  {"seconds", seconds}};
     print_json(j);
   } else if (!global().quiet) {
     std::string snap = spec.snapshot.is_null()
                            ? "no snapshot"
                            : fmt::format("snapshot {}", fetch::human_bytes(spec.snapshot.value("size", 0.0)));
-    std::cout << fmt::format("Built {} for pyodide {}: {} packages, {} files ({}), {} in {:.1f}s\n",
-                             spec.out.string(), t.pyodide_version, p.items.size(), report.files,
+    std::cout << fmt::format("Built {} for pyodide {}: {} packages, {} files ({}), {} in {:.1f}s\n", spec.out.string(),
+                             t.pyodide_version, p.items.size(), report.files,
                              fetch::human_bytes(static_cast<double>(report.bytes)), snap, seconds);
   }
 }
@@ -299,7 +297,8 @@ void register_build(CLI::App& app) {
   add_plan_options(*cmd, o.in);
   cmd->add_option("-o,--out", o.out, "Bundle directory (default: PROJECT_DIR/dist)");
   cmd->add_flag("--no-snapshot", o.no_snapshot, "Do not make a memory snapshot");
-  cmd->add_option("--hash-seed", o.hash_seed, "PYTHONHASHSEED while the snapshot imports (default: from the bundle digest)")
+  cmd->add_option("--hash-seed", o.hash_seed,
+                  "PYTHONHASHSEED while the snapshot imports (default: from the bundle digest)")
       ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
   add_sandbox_flag(*cmd);
   cmd->add_flag("--no-smoke", o.no_smoke,

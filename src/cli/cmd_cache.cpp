@@ -21,7 +21,9 @@ void register_cache(CLI::App& app) {
   auto* cache = app.add_subcommand("cache", "Show, clean or prune the download cache");
   cache->require_subcommand(1);
 
-  cache->add_subcommand("dir", "Print the cache directory")->callback([] { std::cout << global().cache().string() << "\n"; });
+  cache->add_subcommand("dir", "Print the cache directory")->callback([] {
+    std::cout << global().cache().string() << "\n";
+  });
 
   cache->add_subcommand("clean", "Remove everything in the cache")->callback([] {
     auto dir = global().cache();

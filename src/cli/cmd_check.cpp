@@ -24,7 +24,8 @@ namespace {
 using check::Check;
 using check::Report;
 
-const std::vector<std::string> kProjectChecks = {"pyproject", "lock", "lock-fresh", "target", "servable", "sources", "size"};
+const std::vector<std::string> kProjectChecks = {"pyproject", "lock",    "lock-fresh", "target",
+                                                 "servable",  "sources", "size"};
 
 struct CheckOptions {
   PlanOptions plan;
@@ -58,7 +59,9 @@ class Runner {
         c.add(check::from_error(e, name + "-error"));
       } catch (const std::exception& e) {  // a bug: still report every other check
         c = Check{.name = name, .title = title};
-        c.add({.code = name + "-internal", .message = std::string("internal error: ") + e.what(), .exit = Exit::internal});
+        c.add({.code = name + "-internal",
+               .message = std::string("internal error: ") + e.what(),
+               .exit = Exit::internal});
       }
       c.name = name;
       if (c.title.empty()) c.title = title;
@@ -86,7 +89,8 @@ std::optional<check::Budget> resolve_budget(const CheckOptions& o, const project
   if (o.size_budget) return parse(*o.size_budget, "--size-budget");
   if (const char* env = std::getenv("PYBUNDLE_SIZE_BUDGET"); env && *env) return parse(env, "PYBUNDLE_SIZE_BUDGET");
   if (project && project->config.size_budget)
-    return check::Budget{*project->config.size_budget, project::display_path(project->file) + " [tool.pybundle] size-budget",
+    return check::Budget{*project->config.size_budget,
+                         project::display_path(project->file) + " [tool.pybundle] size-budget",
                          project::display_path(project->file)};
   return std::nullopt;
 }
@@ -131,7 +135,10 @@ Report check_project(const CheckOptions& o) {
     Check c;
     c.summary = project::display_path(lock->file) + ": " + std::to_string(lock->packages.size()) + " packages";
     for (const auto& w : lock->warnings)
-      c.add({.severity = check::Severity::warning, .code = "lock-warning", .message = w, .file = project::display_path(lock->file)});
+      c.add({.severity = check::Severity::warning,
+             .code = "lock-warning",
+             .message = w,
+             .file = project::display_path(lock->file)});
     return c;
   });
 
@@ -154,7 +161,8 @@ Report check_project(const CheckOptions& o) {
     }
     r.target = "pyodide@" + target->pyodide_version;
     Check c;
-    c.summary = "Pyodide " + target->pyodide_version + " (Python " + target->python_version + ", " + target->platform + ")";
+    c.summary =
+        "Pyodide " + target->pyodide_version + " (Python " + target->python_version + ", " + target->platform + ")";
     return c;
   });
 
@@ -190,26 +198,30 @@ Report check_bundle(const CheckOptions& o) {
   Runner run(r, o.skip);
 
   nlohmann::json manifest;
-  run("manifest", "bundle.json is a bundle manifest pybundle can read", "", [&] { return check::manifest(dir, manifest); });
+  run("manifest", "bundle.json is a bundle manifest pybundle can read", "",
+      [&] { return check::manifest(dir, manifest); });
   const std::string no_manifest = manifest.is_null() ? "bundle.json did not load" : "";
   if (!manifest.is_null()) r.target = "pyodide@" + manifest["target"]["pyodide"].get<std::string>();
   run("files", "every file matches bundle.json", no_manifest, [&] { return check::files(dir, manifest); });
   const bool files_ok = r.checks.back().status() != check::Status::fail;
   // Running a bundle whose files are not those of bundle.json proves nothing about the build.
-  const std::string no_files = !no_manifest.empty() ? no_manifest : files_ok ? "" : "the files do not match bundle.json";
+  const std::string no_files = !no_manifest.empty() ? no_manifest
+                               : files_ok           ? ""
+                                                    : "the files do not match bundle.json";
 
   std::optional<snapshot::RuntimeInfo> runtime;
   run("runtime", "the bundle's Pyodide runtime is available", no_files, [&] {
     auto version = manifest["target"]["pyodide"].get<std::string>();
     runtime = snapshot::runtime_info(snapshot::ensure_runtime(version, global().cache()));
     Check c;
-    c.summary = "Pyodide " + runtime->version + " (build " + runtime->build_id.substr(0, 12) + ") at " + runtime->dir.string();
+    c.summary =
+        "Pyodide " + runtime->version + " (build " + runtime->build_id.substr(0, 12) + ") at " + runtime->dir.string();
     return c;
   });
-  const std::string no_runtime = !no_files.empty()          ? no_files
-                                 : runtime                    ? ""
+  const std::string no_runtime = !no_files.empty()         ? no_files
+                                 : runtime                 ? ""
                                  : r.checks.back().skipped ? "runtime: " + r.checks.back().summary
-                                                              : "the runtime is not available";
+                                                           : "the runtime is not available";
   run("snapshot", "the snapshot matches the bundle and the runtime", no_runtime,
       [&] { return check::snapshot(dir, manifest, *runtime); });
   const bool snapshot_ok = r.checks.back().status() != check::Status::fail;
@@ -258,11 +270,13 @@ Report check_bundle(const CheckOptions& o) {
   }
   run("size", "the bundle's gzip size is within the size budget",
       std::filesystem::is_directory(dir) ? "" : "no bundle directory", [&] {
-    if (project_error) return load_error(*project_error, "pyproject-invalid");
-    return check::bundle_size(dir, resolve_budget(o, project ? &*project : nullptr));
-  });
+        if (project_error) return load_error(*project_error, "pyproject-invalid");
+        return check::bundle_size(dir, resolve_budget(o, project ? &*project : nullptr));
+      });
   run("request", "the bundle restores and answers one request",
-      !no_run.empty() ? no_run : entry_ok ? "" : "the entry did not load",
+      !no_run.empty() ? no_run
+      : entry_ok      ? ""
+                      : "the entry did not load",
       [&] { return check::request(dir, manifest, run_once()); });
   return r;
 }
@@ -270,12 +284,8 @@ Report check_bundle(const CheckOptions& o) {
 void print(const Report& r) {
   const auto& g = global();
   switch (g.format) {
-    case Format::json:
-      print_json(check::to_json(r));
-      break;
-    case Format::github:
-      std::cout << check::render_github(r);
-      break;
+    case Format::json: print_json(check::to_json(r)); break;
+    case Format::github: std::cout << check::render_github(r); break;
     case Format::human:
       std::cout << check::render_human(r, {.color = g.use_color(1), .quiet = g.quiet, .verbose = g.verbose});
       break;
@@ -294,11 +304,15 @@ void register_check(CLI::App& app) {
                   "Gzip size budget, e.g. 10MiB (default: $PYBUNDLE_SIZE_BUDGET, else [tool.pybundle] size-budget)");
   std::vector<std::string> names = kProjectChecks;
   for (const char* n : {"manifest", "files", "runtime", "snapshot", "entry", "smoke", "request"}) names.push_back(n);
-  cmd->add_option("--skip", o->skip, "Do not run this check (repeatable): " + [&] {
-    std::string s;
-    for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
-    return s;
-  }())->check(CLI::IsMember(names));
+  cmd->add_option(
+         "--skip", o->skip,
+         "Do not run this check (repeatable): " +
+             [&] {
+               std::string s;
+               for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
+               return s;
+             }())
+      ->check(CLI::IsMember(names));
   add_sandbox_flag(*cmd);
   add_plan_options(*cmd, o->plan);
   // check has a third output format.

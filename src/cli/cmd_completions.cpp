@@ -12,7 +12,7 @@ namespace pb::cli {
 namespace {
 
 struct Opt {
-  std::vector<std::string> names;    // "--format", "-q"
+  std::vector<std::string> names;  // "--format", "-q"
   std::string help;
   bool takes_value = false;
   std::vector<std::string> choices;  // from IsMember / CheckedTransformer validators
@@ -71,7 +71,9 @@ std::string join(const std::vector<std::string>& v, const std::string& sep = " "
   return s;
 }
 
-std::string key_of(const Cmd& c) { return join(c.path); }
+std::string key_of(const Cmd& c) {
+  return join(c.path);
+}
 
 // Single quotes for the shell: 'it'\''s'.
 std::string quote(const std::string& s) {
@@ -179,9 +181,8 @@ std::string zsh_script(const std::vector<Cmd>& cmds) {
        "    (( i++ ))\n"
        "  done\n"
        "  case \"$cmd|$prev\" in\n";
-  s += value_cases(cmds, [](const Opt& o) {
-    return o.choices.empty() ? std::string("_files") : "compadd -- " + join(o.choices);
-  });
+  s += value_cases(
+      cmds, [](const Opt& o) { return o.choices.empty() ? std::string("_files") : "compadd -- " + join(o.choices); });
   s += "  esac\n"
        "  local -a opts subs\n"
        "  case \"$cmd\" in\n";
@@ -243,7 +244,8 @@ std::string fish_script(const std::vector<Cmd>& cmds) {
   for (const auto& c : cmds) {
     std::string cond = "-n " + fish_quote("__pybundle_at " + fish_quote(key_of(c)));
     for (const Cmd* sub : children(cmds, c))
-      s += "complete -c pybundle -f " + cond + " -a " + fish_quote(sub->path.back()) + " -d " + fish_quote(sub->help) + "\n";
+      s += "complete -c pybundle -f " + cond + " -a " + fish_quote(sub->path.back()) + " -d " + fish_quote(sub->help) +
+           "\n";
     for (const auto& o : c.options) {
       std::string line = "complete -c pybundle " + cond;
       for (const auto& n : o.names) line += n.starts_with("--") ? " -l " + n.substr(2) : " -s " + n.substr(1);

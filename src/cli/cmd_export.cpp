@@ -34,12 +34,18 @@ void run_export(const ExportArgs& a) {
   o.compatibility_date = a.compatibility_date;
   auto r = vendor::export_wrangler(o);
   if (global().format == Format::json) {
-    nlohmann::json j = {{"out", o.out.string()},           {"name", r.name},
-                        {"main", r.main},                  {"compatibility_date", r.compatibility_date},
-                        {"compatibility_flags", r.flags},  {"uploads_pyc", r.uploads_pyc},
-                        {"skipped_pyc", r.skipped_pyc},    {"files", r.files},
-                        {"bytes", r.bytes},                {"gzip_bytes", r.gzip_bytes},
-                        {"free_limit_bytes", kFreeLimit},  {"paid_limit_bytes", kPaidLimit}};
+    nlohmann::json j = {{"out", o.out.string()},
+                        {"name", r.name},
+                        {"main", r.main},
+                        {"compatibility_date", r.compatibility_date},
+                        {"compatibility_flags", r.flags},
+                        {"uploads_pyc", r.uploads_pyc},
+                        {"skipped_pyc", r.skipped_pyc},
+                        {"files", r.files},
+                        {"bytes", r.bytes},
+                        {"gzip_bytes", r.gzip_bytes},
+                        {"free_limit_bytes", kFreeLimit},
+                        {"paid_limit_bytes", kPaidLimit}};
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -65,8 +71,9 @@ void register_export(CLI::App& app) {
   auto a = std::make_shared<ExportArgs>();
   auto* cmd = app.add_subcommand("export", "Write a built bundle as a wrangler project (Cloudflare Python Workers)");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
-  cmd->add_option("-o,--out", a->out,
-                  "Project directory to write (default: BUNDLE-wrangler); replaced only when empty or an earlier export");
+  cmd->add_option(
+      "-o,--out", a->out,
+      "Project directory to write (default: BUNDLE-wrangler); replaced only when empty or an earlier export");
   cmd->add_option("--name", a->name, "Worker name (default: the project's name)");
   cmd->add_option("--compatibility-date", a->compatibility_date,
                   "wrangler.toml compatibility_date (default " + std::string(vendor::kCompatibilityDate) + ")");

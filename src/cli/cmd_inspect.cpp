@@ -27,11 +27,11 @@ struct InspectArgs {
 // "-" when smaller, "+" when larger: what the option changes of the gzip upload.
 std::string delta(uint64_t after, uint64_t before) {
   if (after == before) return "no change";
-  return fmt::format("{}{} ({}{:.1f}%)", after > before ? "+" : "-",
-                     check::human_size(after > before ? after - before : before - after), after > before ? "+" : "-",
-                     before ? 100.0 * std::abs(static_cast<double>(after) - static_cast<double>(before)) /
-                                  static_cast<double>(before)
-                            : 0.0);
+  return fmt::format(
+      "{}{} ({}{:.1f}%)", after > before ? "+" : "-",
+      check::human_size(after > before ? after - before : before - after), after > before ? "+" : "-",
+      before ? 100.0 * std::abs(static_cast<double>(after) - static_cast<double>(before)) / static_cast<double>(before)
+             : 0.0);
 }
 
 std::string percent(uint64_t part, uint64_t whole) {
@@ -93,17 +93,18 @@ void run_inspect(const InspectArgs& a) {
       e["bytes"] = c.bytes;
       e["gzip_bytes"] = c.gzip_bytes;
       e["share"] = std::round(c.share * 10000) / 10000;
-      e["import_ms"] = c.import_ms ? nlohmann::ordered_json(std::round(*c.import_ms * 10) / 10) : nlohmann::ordered_json();
+      e["import_ms"] =
+          c.import_ms ? nlohmann::ordered_json(std::round(*c.import_ms * 10) / 10) : nlohmann::ordered_json();
       list.push_back(std::move(e));
     }
     j["contributors"] = std::move(list);
     if (savings)
-      j["shrink"] = {{"gzip_bytes", savings->gzip_bytes},
-                     {"minimize", {{"gzip_bytes", savings->minimized}, {"files_dropped", savings->minimize_drops}}},
-                     {"compile_drop_sources", {{"gzip_bytes", savings->compiled}, {"sources_replaced", savings->compile_drops}}},
-                     {"both", {{"gzip_bytes", savings->both}}}};
-    else
-      j["shrink"] = nullptr;
+      j["shrink"] = {
+          {"gzip_bytes", savings->gzip_bytes},
+          {"minimize", {{"gzip_bytes", savings->minimized}, {"files_dropped", savings->minimize_drops}}},
+          {"compile_drop_sources", {{"gzip_bytes", savings->compiled}, {"sources_replaced", savings->compile_drops}}},
+          {"both", {{"gzip_bytes", savings->both}}}};
+    else j["shrink"] = nullptr;
     std::cout << j.dump(2) << "\n";
     return;
   }
@@ -149,9 +150,12 @@ void run_inspect(const InspectArgs& a) {
 
 void register_inspect(CLI::App& app) {
   auto a = std::make_shared<InspectArgs>();
-  auto* cmd = app.add_subcommand("inspect", "Show what each distribution of a bundle costs: size, gzip size, import time; --shrink: what --minimize and --compile would save");
+  auto* cmd = app.add_subcommand("inspect",
+                                 "Show what each distribution of a bundle costs: size, gzip size, import time; "
+                                 "--shrink: what --minimize and --compile would save");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
-  cmd->add_option("--size-budget", a->size_budget, "Gzip size budget to compare with, e.g. 3MiB (default $PYBUNDLE_SIZE_BUDGET)");
+  cmd->add_option("--size-budget", a->size_budget,
+                  "Gzip size budget to compare with, e.g. 3MiB (default $PYBUNDLE_SIZE_BUDGET)");
   cmd->add_flag("--shrink", a->shrink,
                 "Also measure what --minimize and --compile=drop-sources would ship: both are done on copies of the "
                 "bundle in its runtime (two Pyodide starts)");

@@ -42,7 +42,9 @@ namespace pb::cli {
 
 namespace {
 
-nlohmann::json opt(const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s); }
+nlohmann::json opt(const std::string& s) {
+  return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+}
 
 nlohmann::json to_json(const Planned& p, const AppFiles& app) {
   using nlohmann::json;
@@ -172,8 +174,8 @@ void register_plan(CLI::App& app) {
                   Exit::problems);
     if (!p.plan.ok()) {
       size_t n = p.plan.problems.size();
-      throw Error(std::to_string(n) + " problem" + (n == 1 ? "" : "s") + ": not every package can be served for Pyodide " +
-                      p.target.pyodide_version,
+      throw Error(std::to_string(n) + " problem" + (n == 1 ? "" : "s") +
+                      ": not every package can be served for Pyodide " + p.target.pyodide_version,
                   Exit::problems);
     }
   });

@@ -62,23 +62,24 @@ void run(const RunArgs& a) {
   }
   if (!ok) throw Error(answer.value("error", "run failed"), Exit::problems);
   const auto& resp = answer["response"];
-  std::string body = resp.contains("body_base64") ? base64_decode(resp["body_base64"].get<std::string>())
-                                                  : resp.value("body", "");
+  std::string body =
+      resp.contains("body_base64") ? base64_decode(resp["body_base64"].get<std::string>()) : resp.value("body", "");
   std::cout << body;
   if (!body.empty() && body.back() != '\n' && !resp.contains("body_base64")) std::cout << '\n';
   std::cout.flush();
   const auto& t = answer["timings_ms"];
   info("status " + std::to_string(resp.value("status", 0)) + " · " +
        (answer.value("restored", false) ? "restored from the snapshot" : "imported without a snapshot") +
-       " · runtime ready " + fmt_ms(t["runtime_ready"]) + " · handler " + fmt_ms(t["handler"]) +
-       " · process " + fmt_ms(answer["process_ms"]));
+       " · runtime ready " + fmt_ms(t["runtime_ready"]) + " · handler " + fmt_ms(t["handler"]) + " · process " +
+       fmt_ms(answer["process_ms"]));
 }
 
 }  // namespace
 
 void register_run(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  auto* cmd = app.add_subcommand("run", "Restore a bundle's snapshot and call its handler (on_fetch or Default.fetch) once");
+  auto* cmd =
+      app.add_subcommand("run", "Restore a bundle's snapshot and call its handler (on_fetch or Default.fetch) once");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_flag("--no-snapshot", a->no_snapshot, "Import the entry from scratch instead of restoring");
   cmd->add_flag("--allow-stale-snapshot", a->allow_stale,

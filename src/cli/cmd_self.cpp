@@ -50,10 +50,8 @@ Tool node() {
 Tool npm() {
   Tool t;
   t.path = find_program("npm").string();
-  if (t.path.empty())
-    t.problem = "npm not found on PATH: it installs a Pyodide release on first use";
-  else
-    t.version = version_of(t.path);
+  if (t.path.empty()) t.problem = "npm not found on PATH: it installs a Pyodide release on first use";
+  else t.version = version_of(t.path);
   return t;
 }
 
@@ -76,11 +74,14 @@ void check() {
     auto tool = [](const Tool& t) {
       return nlohmann::json{{"path", t.path}, {"version", t.version}, {"problem", t.problem}};
     };
-    nlohmann::json j = {{"version", PYBUNDLE_VERSION},   {"commit", build_commit()},
-                                {"node", tool(n)},              {"npm", tool(m)},
-                                {"runtime_cache", (cache / "runtimes").string()},
-                                {"releases", releases},          {"ca_file", ca.file},
-                                {"ca_dir", ca.dir}};
+    nlohmann::json j = {{"version", PYBUNDLE_VERSION},
+                        {"commit", build_commit()},
+                        {"node", tool(n)},
+                        {"npm", tool(m)},
+                        {"runtime_cache", (cache / "runtimes").string()},
+                        {"releases", releases},
+                        {"ca_file", ca.file},
+                        {"ca_dir", ca.dir}};
     print_json(j);
   } else {
     auto line = [](const std::string& label, const Tool& t) {
@@ -96,8 +97,9 @@ void check() {
                                                : std::string("not installed (npm installs it on first use)"))
                 << "\n";
     std::cout << "CA certificates: "
-              << (ca.file.empty() && ca.dir.empty() ? "none found (set SSL_CERT_FILE)"
-                                                    : ca.file + (ca.file.empty() || ca.dir.empty() ? "" : ", ") + ca.dir)
+              << (ca.file.empty() && ca.dir.empty()
+                      ? "none found (set SSL_CERT_FILE)"
+                      : ca.file + (ca.file.empty() || ca.dir.empty() ? "" : ", ") + ca.dir)
               << "\n";
   }
   // Without npm nothing missing can be installed; without a usable Node.js nothing runs.

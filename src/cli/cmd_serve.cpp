@@ -26,7 +26,8 @@ struct ServeArgs {
 
 void register_serve(CLI::App& app) {
   auto a = std::make_shared<ServeArgs>();
-  auto* cmd = app.add_subcommand("serve", "Serve a bundle over HTTP, one handler call (on_fetch or Default.fetch) per request");
+  auto* cmd =
+      app.add_subcommand("serve", "Serve a bundle over HTTP, one handler call (on_fetch or Default.fetch) per request");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_option("--port", a->port, "Port (0 picks a free one)")->check(CLI::Range(0, 65535));
   cmd->add_option("--host", a->host, "Address to listen on");
@@ -34,7 +35,8 @@ void register_serve(CLI::App& app) {
                   "Node processes serving requests, each restored from the snapshot with its own entropy "
                   "(default: the number of cores)")
       ->check(CLI::Range(1, 256));
-  cmd->add_option("--max-body", a->max_body, "Largest request body in bytes; larger ones are answered 413 (default 100 MiB)")
+  cmd->add_option("--max-body", a->max_body,
+                  "Largest request body in bytes; larger ones are answered 413 (default 100 MiB)")
       ->check(CLI::PositiveNumber);
   cmd->add_flag("--no-snapshot", a->no_snapshot, "Import the entry from scratch instead of restoring");
   cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
@@ -55,7 +57,8 @@ void register_serve(CLI::App& app) {
     o.max_body = a->max_body;
     o.json = global().format == Format::json;
     int rc = snapshot::serve_bundle(o);
-    if (rc != 0 && rc != 128 + 2 && rc != 128 + 15) throw Error("the server stopped (exit " + std::to_string(rc) + ")", Exit::problems);
+    if (rc != 0 && rc != 128 + 2 && rc != 128 + 15)
+      throw Error("the server stopped (exit " + std::to_string(rc) + ")", Exit::problems);
   });
 }
 

@@ -59,9 +59,8 @@ void make(const SnapshotArgs& a) {
   facts["recipe"] = snapshot_recipe(entry, o.preimport, version, result.facts["hash_seed"].get<uint32_t>());
   manifest["snapshot"] = nlohmann::ordered_json::parse(facts.dump());
   fs::write_file_atomic(manifest_file, manifest.dump(2) + "\n");
-  info("wrote " + (dir / "snapshot.bin.zst").string() + " (" +
-       std::to_string(result.facts.value("size", 0) >> 10) + " KiB, heap " +
-       std::to_string(result.facts.value("heap_size", 0) >> 20) + " MiB)");
+  info("wrote " + (dir / "snapshot.bin.zst").string() + " (" + std::to_string(result.facts.value("size", 0) >> 10) +
+       " KiB, heap " + std::to_string(result.facts.value("heap_size", 0) >> 20) + " MiB)");
 }
 
 }  // namespace
@@ -73,8 +72,9 @@ void register_snapshot(CLI::App& app) {
   cmd->add_option("--preimport", a->preimport,
                   "Extra module to import before the snapshot (repeatable; default: the build's, from bundle.json)");
   cmd->add_option("--level", a->level, "zstd compression level")->check(CLI::Range(1, 22));
-  cmd->add_option("--hash-seed", a->hash_seed,
-                  "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from the bundle digest)")
+  cmd->add_option(
+         "--hash-seed", a->hash_seed,
+         "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from the bundle digest)")
       ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
   add_sandbox_flag(*cmd);
   cmd->callback([a] { make(*a); });

@@ -79,8 +79,8 @@ void register_why(CLI::App& app) {
                       {"dropped", jdropped},
                       {"wanted_by", wanted}});
     } else if (needed) {
-      std::cout << pkg << (version.empty() ? "" : " " + version) << " is needed for Pyodide " << p.target.pyodide_version
-                << " by:\n";
+      std::cout << pkg << (version.empty() ? "" : " " + version) << " is needed for Pyodide "
+                << p.target.pyodide_version << " by:\n";
       for (const auto& path : paths) {
         std::cout << "  ";
         for (size_t i = 0; i < path.size(); ++i) {
@@ -97,8 +97,7 @@ void register_why(CLI::App& app) {
     } else {
       std::cout << pkg << " is in " << project::display_path(p.lock.file) << " but not needed for Pyodide "
                 << p.target.pyodide_version << ":\n";
-      for (const auto* d : dropped)
-        std::cout << "  " << d->from << " → " << pkg << " only when " << d->marker << "\n";
+      for (const auto* d : dropped) std::cout << "  " << d->from << " → " << pkg << " only when " << d->marker << "\n";
       if (dropped.empty() && !wanted.empty()) {
         std::cout << "  wanted only by extras or groups not selected:\n";
         for (const auto& w : wanted) std::cout << "    " << w << "\n";

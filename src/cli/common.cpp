@@ -33,7 +33,9 @@ void emit(std::string_view label, const char* colour, std::string_view message) 
 }
 }  // namespace
 
-void error(std::string_view message) { emit("error", "\033[1;31m", message); }
+void error(std::string_view message) {
+  emit("error", "\033[1;31m", message);
+}
 void warning(std::string_view message) {
   if (!global().quiet) emit("warning", "\033[1;33m", message);
 }
@@ -49,12 +51,16 @@ void print_json(const nlohmann::json& result, int indent) {
   std::cout << result.dump(indent) << std::endl;
   g_json_printed = true;
 }
-bool json_printed() { return g_json_printed; }
+bool json_printed() {
+  return g_json_printed;
+}
 
 CLI::Option* add_format_option(CLI::App& app, const std::vector<std::string>& names, const std::string& help) {
   auto* opt = app.add_option_function<std::string>(
       "--format",
-      [](const std::string& v) { global().format = v == "json" ? Format::json : v == "github" ? Format::github : Format::human; },
+      [](const std::string& v) {
+        global().format = v == "json" ? Format::json : v == "github" ? Format::github : Format::human;
+      },
       help);
   opt->check(CLI::IsMember(names))->type_name("FORMAT")->trigger_on_parse();  // set before the command starts
   return opt;
@@ -64,15 +70,16 @@ void refuse_github_format(CLI::App& cmd) {
   // The global --format comes before the command's name, so it is set when the command starts.
   cmd.preparse_callback([&cmd](size_t) {
     if (global().format == Format::github)
-      throw CLI::ValidationError("--format", "github annotations are made only by `check`; `" + cmd.get_name() +
-                                                 "` prints human or json");
+      throw CLI::ValidationError(
+          "--format", "github annotations are made only by `check`; `" + cmd.get_name() + "` prints human or json");
   });
 }
 
 void add_sandbox_flag(CLI::App& cmd) {
-  cmd.add_flag_callback("--sandbox", [] { snapshot::set_sandbox(true); },
-                        "Run the project's code (snapshot, smoke, check's imports) under Node's permission model: "
-                        "it reads only the bundle and the runtime, writes only the bundle, starts no processes");
+  cmd.add_flag_callback(
+      "--sandbox", [] { snapshot::set_sandbox(true); },
+      "Run the project's code (snapshot, smoke, check's imports) under Node's permission model: "
+      "it reads only the bundle and the runtime, writes only the bundle, starts no processes");
 }
 
 void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars) {
@@ -92,14 +99,14 @@ void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars) {
 
 nlohmann::json snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
                                const std::string& pyodide, uint32_t hash_seed) {
-  return {{"entry", entry_module},
-          {"preimport", preimport},
-          {"target", "pyodide@" + pyodide},
-          {"hash_seed", hash_seed}};
+  return {
+      {"entry", entry_module}, {"preimport", preimport}, {"target", "pyodide@" + pyodide}, {"hash_seed", hash_seed}};
 }
 
 // The newest release whose snapshot round trip passes on the flask-app corpus (README).
-std::string default_target() { return "pyodide@314.0.7"; }
+std::string default_target() {
+  return "pyodide@314.0.7";
+}
 
 // Each has its facts in tests/integration/bundles.py and runs in test_plan.py.
 const std::vector<std::string>& supported_releases() {

@@ -18,7 +18,7 @@ struct Global {
   bool quiet = false;
   int verbose = 0;
   Format format = Format::human;
-  std::string color = "auto";  // auto | always | never
+  std::string color = "auto";       // auto | always | never
   std::filesystem::path cache_dir;  // --cache-dir / PYBUNDLE_CACHE_DIR
 
   bool use_color(int fd) const;

@@ -17,8 +17,7 @@ int main(int argc, char** argv) {
   auto& g = global();
   app.add_flag("-q,--quiet", g.quiet, "Print only errors")->configurable(false);
   app.add_flag("-v,--verbose", g.verbose, "More detail (repeatable)");
-  app.add_option("--color", g.color, "Colour: auto, always, never")
-      ->check(CLI::IsMember({"auto", "always", "never"}));
+  app.add_option("--color", g.color, "Colour: auto, always, never")->check(CLI::IsMember({"auto", "always", "never"}));
   add_format_option(app, {"github", "human", "json"}, "Output: human, json, github (github: check only)");
   app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/pybundle)")
       ->envname("PYBUNDLE_CACHE_DIR");
@@ -41,7 +40,6 @@ int main(int argc, char** argv) {
   register_inspect(app);
   for (auto* cmd : app.get_subcommands({}))
     if (cmd->get_name() != "check") refuse_github_format(*cmd);
-
 
   // --format json: a command that fails before printing its result still prints one JSON object.
   auto fail = [&](pb::Exit code, const std::vector<std::string>& errors) {

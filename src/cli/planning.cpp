@@ -21,14 +21,17 @@
 namespace pb::cli {
 
 void add_plan_options(CLI::App& cmd, PlanOptions& o) {
-  cmd.add_option("--target", o.target, "Pyodide release, e.g. pyodide@0.29.3 (default: $PYBUNDLE_TARGET, else "
-                                       "[tool.pybundle] target, else " + default_target() + ")")
+  cmd.add_option("--target", o.target,
+                 "Pyodide release, e.g. pyodide@0.29.3 (default: $PYBUNDLE_TARGET, else "
+                 "[tool.pybundle] target, else " +
+                     default_target() + ")")
       ->envname("PYBUNDLE_TARGET");
   cmd.add_option("--runtime", o.runtime, "A Pyodide runtime directory (with pyodide-lock.json) for the target")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--lock", o.lock_file, "Lock file to read (default: uv.lock, else pylock.toml, in DIR)");
   auto* locked = cmd.add_flag("--locked", o.locked, "Fail if the lock does not match pyproject.toml (the default)");
-  cmd.add_flag("--frozen", o.frozen, "Use the lock as it is, without checking it against pyproject.toml")->excludes(locked);
+  cmd.add_flag("--frozen", o.frozen, "Use the lock as it is, without checking it against pyproject.toml")
+      ->excludes(locked);
   cmd.add_flag("--allow-substitutes", o.selection.allow_substitutes,
                "Use Pyodide's build of another version than the locked one even when a dependent rejects it "
                "or cannot be checked");
@@ -41,13 +44,15 @@ void add_plan_options(CLI::App& cmd, PlanOptions& o) {
   auto* extra = cmd.add_option("--extra", s.extras, "Include an optional dependency group (repeatable)");
   cmd.add_flag("--all-extras", s.all_extras, "Include every extra")->excludes(extra);
   auto* group = cmd.add_option("--group", s.groups, "Include a dependency group (repeatable)");
-  auto* only = cmd.add_option("--only-group", s.only_groups, "Only this dependency group, not the project's dependencies");
+  auto* only =
+      cmd.add_option("--only-group", s.only_groups, "Only this dependency group, not the project's dependencies");
   cmd.add_flag("--all-groups", s.all_groups, "Include every dependency group")->excludes(group)->excludes(only);
   auto* no_dev = cmd.add_flag("--no-dev", s.no_dev, "Leave out the dev group (the default)");
   cmd.add_flag("--dev", o.dev, "Include the dev group (left out of bundles by default, as `uv sync --no-dev`)")
       ->excludes(no_dev);
   cmd.add_flag("--no-default-groups", s.no_default_groups, "Leave out the default groups ([tool.uv] default-groups)");
-  cmd.add_option("--with-stdlib", s.stdlib, "Add an unvendored stdlib module Pyodide ships separately (ssl, sqlite3, …)");
+  cmd.add_option("--with-stdlib", s.stdlib,
+                 "Add an unvendored stdlib module Pyodide ships separately (ssl, sqlite3, …)");
 }
 
 namespace {
@@ -59,8 +64,7 @@ std::optional<std::string> runtime_version(const std::filesystem::path& dir) {
   try {
     auto doc = nlohmann::json::parse(fs::read_file(pkg));
     if (doc.contains("version") && doc["version"].is_string()) return doc["version"].get<std::string>();
-  } catch (const std::exception&) {
-  }
+  } catch (const std::exception&) {}
   return std::nullopt;
 }
 
@@ -114,7 +118,8 @@ class MetadataSource {
     std::vector<const lock::Artifact*> wheels;
     for (const auto& w : pkg->wheels)
       if (!w.sha256().empty()) wheels.push_back(&w);
-    std::sort(wheels.begin(), wheels.end(), [](const auto* a, const auto* b) { return a->size.value_or(~0ull) < b->size.value_or(~0ull); });
+    std::sort(wheels.begin(), wheels.end(),
+              [](const auto* a, const auto* b) { return a->size.value_or(~0ull) < b->size.value_or(~0ull); });
     auto meta_dir = cache_ / "metadata";
     for (const auto* w : wheels) {
       auto sha = w->sha256();
@@ -217,7 +222,9 @@ target::Target resolve_target(const project::Project& project, const PlanOptions
 plan::Context make_context(const lock::Lock& lock, const project::Config& config, bool fetch_metadata) {
   plan::Context ctx;
   auto source = std::make_shared<MetadataSource>(lock, config, fetch_metadata);
-  ctx.requires_dist = [source](const std::string& name, const std::string& version) { return (*source)(name, version); };
+  ctx.requires_dist = [source](const std::string& name, const std::string& version) {
+    return (*source)(name, version);
+  };
   ctx.local_project = [](const std::filesystem::path& dir) {
     plan::LocalProject local;
     local.exists = std::filesystem::is_directory(dir);
@@ -248,8 +255,7 @@ std::optional<std::filesystem::path> workspace_root_of(const std::filesystem::pa
         auto root = project::load(up);
         for (const auto& m : root.members)
           if (std::filesystem::weakly_canonical(m.dir) == here) return up;
-      } catch (const Error&) {
-      }
+      } catch (const Error&) {}
       return std::nullopt;  // the nearest lock above is not our workspace
     }
     if (up == up.parent_path()) break;
@@ -262,7 +268,8 @@ std::optional<std::filesystem::path> workspace_root_of(const std::filesystem::pa
 plan::Selection selection_for(const project::Project& project, const PlanOptions& o) {
   auto s = o.selection;
   auto names_dev = [](const std::vector<std::string>& groups) {
-    return std::any_of(groups.begin(), groups.end(), [](const std::string& g) { return pep508::normalize_name(g) == "dev"; });
+    return std::any_of(groups.begin(), groups.end(),
+                       [](const std::string& g) { return pep508::normalize_name(g) == "dev"; });
   };
   if (!o.dev && !names_dev(s.groups) && !names_dev(s.only_groups)) s.no_dev = true;
   for (const auto& m : project.config.stdlib)

@@ -17,13 +17,13 @@ namespace pb::cli {
 
 struct PlanOptions {
   std::filesystem::path dir = ".";
-  std::string target;                        // --target pyodide@V ("" = config, else default)
-  std::optional<std::filesystem::path> runtime;  // --runtime DIR (a directory with pyodide-lock.json)
+  std::string target;                              // --target pyodide@V ("" = config, else default)
+  std::optional<std::filesystem::path> runtime;    // --runtime DIR (a directory with pyodide-lock.json)
   std::optional<std::filesystem::path> lock_file;  // --lock FILE
-  bool locked = false, frozen = false;       // --locked is the default; --frozen skips the check
-  bool dev = false;                          // --dev: include the dev group (a deploy leaves it out)
-  bool offline = false;                      // build --offline: never install a runtime
-  bool fetch_metadata = false;               // read dependents' METADATA over the network
+  bool locked = false, frozen = false;             // --locked is the default; --frozen skips the check
+  bool dev = false;                                // --dev: include the dev group (a deploy leaves it out)
+  bool offline = false;                            // build --offline: never install a runtime
+  bool fetch_metadata = false;                     // read dependents' METADATA over the network
   plan::Selection selection;
 };
 
@@ -59,8 +59,8 @@ std::optional<std::string> find_entry(const project::Project& project);
 
 // The app's files as the build copies them into app/ (vendor::plan_app), for plan and build -v.
 struct AppFiles {
-  std::string entry;                // "" without an entry
-  std::vector<std::string> files;   // paths under app/
+  std::string entry;               // "" without an entry
+  std::vector<std::string> files;  // paths under app/
   std::vector<std::string> problems;
 };
 AppFiles app_files(const project::Project& project, const std::filesystem::path& out);

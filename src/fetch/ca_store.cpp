@@ -43,6 +43,8 @@ CaStore find_ca_store(const std::string& cert_file_env, const std::string& cert_
   return store;
 }
 
-CaStore system_ca_store() { return find_ca_store(env_or_empty("SSL_CERT_FILE"), env_or_empty("SSL_CERT_DIR")); }
+CaStore system_ca_store() {
+  return find_ca_store(env_or_empty("SSL_CERT_FILE"), env_or_empty("SSL_CERT_DIR"));
+}
 
 }  // namespace pb::fetch

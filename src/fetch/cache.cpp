@@ -52,14 +52,18 @@ EntryLock& EntryLock::operator=(EntryLock&& o) noexcept {
   return *this;
 }
 
-EntryLock::~EntryLock() { release(); }
+EntryLock::~EntryLock() {
+  release();
+}
 
 void EntryLock::release() {
   if (fd_ >= 0) ::close(fd_);  // closing drops the flock
   fd_ = -1;
 }
 
-stdfs::path Cache::entry(const std::string& sha256) const { return root_ / "wheels" / sha256.substr(0, 2) / sha256; }
+stdfs::path Cache::entry(const std::string& sha256) const {
+  return root_ / "wheels" / sha256.substr(0, 2) / sha256;
+}
 
 stdfs::path Cache::partial(const std::string& sha256) const {
   auto p = entry(sha256);
@@ -87,10 +91,8 @@ Cache::Entry Cache::verify(const std::string& sha256, std::string* why) const {
     char buf[1 << 16];
     ssize_t n;
     while ((n = ::read(fd, buf, sizeof buf)) > 0) h.update(buf, static_cast<size_t>(n));
-    if (n < 0)
-      problem = std::string("cannot be read: ") + std::strerror(errno);
-    else if (h.hex() != sha256)
-      problem = "does not hash to its name (changed since it was stored)";
+    if (n < 0) problem = std::string("cannot be read: ") + std::strerror(errno);
+    else if (h.hex() != sha256) problem = "does not hash to its name (changed since it was stored)";
   }
   if (fd >= 0) ::close(fd);
   if (problem.empty()) return Entry::good;
@@ -100,7 +102,9 @@ Cache::Entry Cache::verify(const std::string& sha256, std::string* why) const {
   return Entry::evicted;
 }
 
-void Cache::touch(const std::string& sha256) const { ::utimensat(AT_FDCWD, entry(sha256).c_str(), nullptr, 0); }
+void Cache::touch(const std::string& sha256) const {
+  ::utimensat(AT_FDCWD, entry(sha256).c_str(), nullptr, 0);
+}
 
 void Cache::ensure() const {
   std::error_code ec;
@@ -182,8 +186,8 @@ CacheStats prune_cache(const stdfs::path& root, std::chrono::seconds max_age) {
         int fd = ::open(p.c_str(), O_RDWR | O_CLOEXEC);
         if (fd < 0) continue;
         struct stat held, now;
-        bool ours = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &held) == 0 &&
-                    ::stat(p.c_str(), &now) == 0 && held.st_ino == now.st_ino;
+        bool ours = ::flock(fd, LOCK_EX | LOCK_NB) == 0 && ::fstat(fd, &held) == 0 && ::stat(p.c_str(), &now) == 0 &&
+                    held.st_ino == now.st_ino;
         if (ours && ::unlink(p.c_str()) == 0) {
           ++stats.files;
           stats.bytes += size;

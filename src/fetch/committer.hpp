@@ -17,13 +17,13 @@ namespace pb::fetch::detail {
 class Committer {
  public:
   struct Task {
-    int fd = -1;                   // the written file; closed by the committer after the rename
+    int fd = -1;  // the written file; closed by the committer after the rename
     std::filesystem::path from, to;
     void* tag = nullptr;
   };
   struct Result {
     void* tag = nullptr;
-    std::string error;             // empty on success; on failure `from` has been removed
+    std::string error;  // empty on success; on failure `from` has been removed
   };
 
   // `wake` is called from a worker after each result (e.g. curl_multi_wakeup).

@@ -44,7 +44,9 @@ std::string host_key(const std::string& url) {
   return url.substr(0, url.find('/', scheme + 3));
 }
 
-std::string errno_text() { return std::strerror(errno); }
+std::string errno_text() {
+  return std::strerror(errno);
+}
 
 bool write_all(int fd, const char* p, size_t n) {
   while (n > 0) {
@@ -64,12 +66,12 @@ class Engine;
 struct Job {
   Engine* engine = nullptr;
   Item* item = nullptr;
-  EntryLock lock;                    // holds the open .part file the download goes into
-  uint64_t offset = 0;               // bytes in the partial file (all hashed)
+  EntryLock lock;       // holds the open .part file the download goes into
+  uint64_t offset = 0;  // bytes in the partial file (all hashed)
   std::unique_ptr<Sha256> hash;
-  bool spliced = false;              // the partial holds bytes from an earlier attempt or run
-  bool restarted = false;            // already re-downloaded from scratch after a spliced mismatch
-  bool no_range = false;             // the server mishandled a Range request
+  bool spliced = false;    // the partial holds bytes from an earlier attempt or run
+  bool restarted = false;  // already re-downloaded from scratch after a spliced mismatch
+  bool no_range = false;   // the server mishandled a Range request
   int attempts = 0;
   Clock::time_point ready_at{};
   bool reported_waiting = false;
@@ -79,17 +81,17 @@ struct Job {
   long status = 0;
   std::string status_line;
   std::optional<uint64_t> range_start;
-  std::string encoding;              // Content-Encoding of the response, as sent
-  std::optional<uint64_t> announced; // its Content-Length
-  uint64_t received = 0;             // body bytes kept from it
+  std::string encoding;               // Content-Encoding of the response, as sent
+  std::optional<uint64_t> announced;  // its Content-Length
+  uint64_t received = 0;              // body bytes kept from it
   bool began = false, discard = false;
   size_t discarded = 0;
-  std::string abort_cause;           // set when a callback aborted the transfer
+  std::string abort_cause;  // set when a callback aborted the transfer
   bool abort_problem = false, abort_retry = false;
   char errbuf[CURL_ERROR_SIZE] = {};
   Clock::time_point last_activity{};  // for stall detection
-  std::string short_stall;           // the last attempt that stalled short of its Content-Length
-  std::string host;                  // host_key of the URL; counted in Engine::hosts_ while running
+  std::string short_stall;            // the last attempt that stalled short of its Content-Length
+  std::string host;                   // host_key of the URL; counted in Engine::hosts_ while running
 };
 
 class Engine {
@@ -277,7 +279,8 @@ void Engine::copy_local(Job& j) {
   Sha256 first;
   if (auto why = pass(false, first)) return fail(j, *why, true);
   if (auto got = first.hex(); got != j.item->sha256)
-    return fail(j, "sha256 mismatch: expected " + j.item->sha256 + ", got " + got + "; nothing was copied into the cache",
+    return fail(j,
+                "sha256 mismatch: expected " + j.item->sha256 + ", got " + got + "; nothing was copied into the cache",
                 true);
   if (::ftruncate(j.lock.fd(), 0) != 0)
     return fail(j, "cannot truncate " + cache_.partial(j.item->sha256).string() + ": " + errno_text(), false);
@@ -406,12 +409,14 @@ bool Engine::begin_response(Job& j) {
   }
   const std::optional<uint64_t> from = j.status == 200 ? std::optional<uint64_t>(0) : j.range_start;
   if (j.item->size && j.announced && from && *from <= *j.item->size && *j.announced != *j.item->size - *from) {
-    j.abort_cause = *from == 0 ? fmt::format("the server announced {} bytes (Content-Length) but the lock gives the "
-                                             "file's size as {} bytes",
-                                             *j.announced, *j.item->size)
-                               : fmt::format("the server announced {} bytes from byte {} (Content-Length) but the lock "
-                                             "gives the file's size as {} bytes, which leaves {}",
-                                             *j.announced, *from, *j.item->size, *j.item->size - *from);
+    j.abort_cause = *from == 0 ? fmt::format(
+                                     "the server announced {} bytes (Content-Length) but the lock gives the "
+                                     "file's size as {} bytes",
+                                     *j.announced, *j.item->size)
+                               : fmt::format(
+                                     "the server announced {} bytes from byte {} (Content-Length) but the lock "
+                                     "gives the file's size as {} bytes, which leaves {}",
+                                     *j.announced, *from, *j.item->size, *j.item->size - *from);
     j.abort_problem = true;
     return false;
   }
@@ -526,8 +531,10 @@ void Engine::on_stall(Job& j) {
   auto quiet = fmt::format("nothing for {:g} s", options_.stall_timeout);
   j.abort_retry = true;
   if (j.began && !j.discard && j.announced && j.received < *j.announced) {
-    std::string from = j.status == 206 && j.range_start.value_or(0) > 0 ? fmt::format(" from byte {}", *j.range_start) : "";
-    auto what = fmt::format("the server announced {} bytes{} (Content-Length) and sent {}", *j.announced, from, j.received);
+    std::string from =
+        j.status == 206 && j.range_start.value_or(0) > 0 ? fmt::format(" from byte {}", *j.range_start) : "";
+    auto what =
+        fmt::format("the server announced {} bytes{} (Content-Length) and sent {}", *j.announced, from, j.received);
     j.abort_problem = what == j.short_stall;
     j.abort_cause = what + ", then " + quiet + (j.abort_problem ? ", twice in a row: its Content-Length is wrong" : "");
     j.short_stall = std::move(what);
@@ -582,7 +589,8 @@ void Engine::succeed(Job& j) {
   j.lock.release();
   j.item->done = true;
   progress_.file_done(false);
-  progress_.emit({.kind = Event::Kind::downloaded, .label = j.item->label, .url = j.item->shown_url, .bytes = j.offset});
+  progress_.emit(
+      {.kind = Event::Kind::downloaded, .label = j.item->label, .url = j.item->shown_url, .bytes = j.offset});
 }
 
 void Engine::retry_later(Job& j, const std::string& cause, std::optional<double> retry_after) {
@@ -593,8 +601,12 @@ void Engine::retry_later(Job& j, const std::string& cause, std::optional<double>
   double delay = retry_delay(j.attempts, options_.retry_base_delay, options_.retry_max_delay, retry_after, rng_);
   j.ready_at = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(delay));
   delayed_.push_back(&j);
-  progress_.emit({.kind = Event::Kind::retry, .label = j.item->label, .url = j.item->shown_url, .message = cause,
-                  .attempt = j.attempts, .delay_seconds = delay});
+  progress_.emit({.kind = Event::Kind::retry,
+                  .label = j.item->label,
+                  .url = j.item->shown_url,
+                  .message = cause,
+                  .attempt = j.attempts,
+                  .delay_seconds = delay});
 }
 
 // A file that failed verification or can never succeed is removed; a partial download cut off by
@@ -628,7 +640,9 @@ void Engine::run(std::vector<Item*>& items) {
       delayed_.erase(delayed_.begin());
       next_attempt(*j);
     }
-    auto startable = [&] { return std::find_if(queue.begin(), queue.end(), [&](Job* j) { return host_has_room(*j); }); };
+    auto startable = [&] {
+      return std::find_if(queue.begin(), queue.end(), [&](Job* j) { return host_has_room(*j); });
+    };
     while (active_ < concurrency && !queue.empty()) {
       auto it = startable();
       if (it == queue.end()) break;

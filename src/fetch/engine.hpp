@@ -18,8 +18,8 @@ struct Item {
   std::optional<uint64_t> size;
   Source source;
   bool done = false, cached = false;
-  std::string error;      // cause, when it failed
-  bool problem = false;   // the failure will not go away by retrying (404, wrong hash, ...)
+  std::string error;     // cause, when it failed
+  bool problem = false;  // the failure will not go away by retrying (404, wrong hash, ...)
 };
 
 // Brings every item into the cache or sets its error. Items already cached are skipped.

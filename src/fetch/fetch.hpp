@@ -13,7 +13,7 @@ struct Request {
   std::string url;     // http(s)://, file://, or a local path (relative ones resolve against Options::base_dir)
   std::string sha256;  // expected, lowercase hex (required)
   std::optional<uint64_t> size;
-  std::string label;   // package name, for messages
+  std::string label;  // package name, for messages
 };
 
 // What happened, for progress display. Emitted on the calling thread.
@@ -46,15 +46,15 @@ struct Options {
   int retries = 5;
   std::vector<std::pair<std::string, std::string>> mirrors;  // URL prefix rewrites (longest match wins)
   // Additions.
-  std::filesystem::path base_dir;     // for relative local paths; empty = current directory
-  uint64_t max_download = uint64_t(1) << 30;  // bytes, for a file whose size the lock does not give
-  double stall_timeout = 30;          // seconds without a byte before a transfer is aborted and retried
-  int connect_timeout = 30;           // seconds
-  double retry_base_delay = 0.5;      // first backoff in seconds; doubles per attempt, jittered
-  double retry_max_delay = 30;        // cap for backoff and for a server's Retry-After
-  std::filesystem::path ca_file;      // empty: $SSL_CERT_FILE, else the system store (ca_store.hpp)
-  std::filesystem::path netrc_file;   // empty: $NETRC, else ~/.netrc (if present)
-  Reporter reporter;                  // optional
+  std::filesystem::path base_dir;                // for relative local paths; empty = current directory
+  uint64_t max_download = uint64_t(1) << 30;     // bytes, for a file whose size the lock does not give
+  double stall_timeout = 30;                     // seconds without a byte before a transfer is aborted and retried
+  int connect_timeout = 30;                      // seconds
+  double retry_base_delay = 0.5;                 // first backoff in seconds; doubles per attempt, jittered
+  double retry_max_delay = 30;                   // cap for backoff and for a server's Retry-After
+  std::filesystem::path ca_file;                 // empty: $SSL_CERT_FILE, else the system store (ca_store.hpp)
+  std::filesystem::path netrc_file;              // empty: $NETRC, else ~/.netrc (if present)
+  Reporter reporter;                             // optional
   std::function<void(const std::string&)> warn;  // optional: a corrupt cache entry that was evicted
 };
 

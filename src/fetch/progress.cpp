@@ -11,7 +11,9 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string who(const Event& e) { return e.label.empty() ? e.url : e.label; }
+std::string who(const Event& e) {
+  return e.label.empty() ? e.url : e.label;
+}
 
 struct BarState {
   std::FILE* out;
@@ -90,8 +92,7 @@ ProgressStyle choose_progress_style(bool quiet, bool json, bool is_tty) {
 
 Reporter make_reporter(ProgressStyle style, std::FILE* out) {
   switch (style) {
-    case ProgressStyle::quiet:
-      return {};
+    case ProgressStyle::quiet: return {};
     case ProgressStyle::json:
       return [out](const Event& e) {
         nlohmann::json j = {{"event", kind_name(e.kind)}};
@@ -123,15 +124,11 @@ Reporter make_reporter(ProgressStyle style, std::FILE* out) {
           case Event::Kind::retry:
             line = fmt::format("retrying {} in {:.1f}s: {}: {}", who(e), e.delay_seconds, e.url, e.message);
             break;
-          case Event::Kind::failed:
-            line = fmt::format("failed {}: {}: {}", who(e), e.url, e.message);
-            break;
+          case Event::Kind::failed: line = fmt::format("failed {}: {}: {}", who(e), e.url, e.message); break;
           case Event::Kind::finish:
-            if (e.files_total > 0)
-              line = summary(e, std::chrono::duration<double>(Clock::now() - *started).count());
+            if (e.files_total > 0) line = summary(e, std::chrono::duration<double>(Clock::now() - *started).count());
             break;
-          default:
-            break;
+          default: break;
         }
         if (!line.empty()) std::fputs((line + "\n").c_str(), out);
       };
@@ -155,8 +152,7 @@ Reporter make_reporter(ProgressStyle style, std::FILE* out) {
               std::fputs((summary(e, std::chrono::duration<double>(Clock::now() - s.started).count()) + "\n").c_str(),
                          s.out);
             return;
-          default:
-            break;
+          default: break;
         }
         // Redraw at most ten times a second; always after a message line.
         auto now = Clock::now();
@@ -200,6 +196,8 @@ void Progress::tick() {
   emit({.kind = Event::Kind::progress});
 }
 
-void Progress::finish() { emit({.kind = Event::Kind::finish}); }
+void Progress::finish() {
+  emit({.kind = Event::Kind::finish});
+}
 
 }  // namespace pb::fetch

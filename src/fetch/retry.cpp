@@ -7,7 +7,9 @@
 
 namespace pb::fetch {
 
-bool retryable_status(long status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
+bool retryable_status(long status) {
+  return status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
 
 bool retryable_curl_code(int code) {
   switch (static_cast<CURLcode>(code)) {
@@ -24,10 +26,8 @@ bool retryable_curl_code(int code) {
     case CURLE_RECV_ERROR:
     case CURLE_HTTP2_STREAM:
     case CURLE_HTTP3:
-    case CURLE_QUIC_CONNECT_ERROR:
-      return true;
-    default:
-      return false;
+    case CURLE_QUIC_CONNECT_ERROR: return true;
+    default: return false;
   }
 }
 

@@ -13,8 +13,8 @@ namespace {
 size_t scheme_length(const std::string& url) {
   size_t i = 0;
   if (url.empty() || !std::isalpha(static_cast<unsigned char>(url[0]))) return 0;
-  while (i < url.size() && (std::isalnum(static_cast<unsigned char>(url[i])) || url[i] == '+' ||
-                            url[i] == '-' || url[i] == '.'))
+  while (i < url.size() &&
+         (std::isalnum(static_cast<unsigned char>(url[i])) || url[i] == '+' || url[i] == '-' || url[i] == '.'))
     ++i;
   // One letter before ':' is a Windows drive, not a scheme.
   return i < url.size() && url[i] == ':' && i > 1 ? i + 1 : 0;

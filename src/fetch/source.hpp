@@ -16,8 +16,8 @@ std::string apply_mirrors(const std::string& url, const std::vector<std::pair<st
 struct Source {
   enum class Kind { remote, local, unsupported };
   Kind kind = Kind::remote;
-  std::string url;              // remote: the URL to fetch
-  std::filesystem::path path;   // local: absolute path
+  std::string url;             // remote: the URL to fetch
+  std::filesystem::path path;  // local: absolute path
 };
 
 // http(s):// → remote; file:// and paths → local (relative to base_dir); other schemes → unsupported.

@@ -14,7 +14,7 @@ std::string to_string(SourceKind kind);
 
 struct Source {
   SourceKind kind = SourceKind::registry;
-  std::string value;  // registry URL or path, git URL, url, or path
+  std::string value;       // registry URL or path, git URL, url, or path
   bool is_local() const {  // a project directory on disk (vendored from source)
     return kind == SourceKind::directory || kind == SourceKind::editable || kind == SourceKind::virtual_;
   }
@@ -22,11 +22,11 @@ struct Source {
 };
 
 struct Dependency {
-  std::string name;  // normalized
+  std::string name;                    // normalized
   std::optional<std::string> version;  // disambiguates a name locked twice
   std::optional<Source> source;
-  std::vector<std::string> extras;     // normalized
-  std::string marker;                  // PEP 508 marker text, empty = always
+  std::vector<std::string> extras;  // normalized
+  std::string marker;               // PEP 508 marker text, empty = always
 };
 
 struct Artifact {
@@ -39,7 +39,7 @@ struct Artifact {
 };
 
 struct Package {
-  std::string name;  // normalized
+  std::string name;     // normalized
   std::string version;  // empty for dynamic/virtual without a version
   Source source;
   std::vector<Dependency> dependencies;
@@ -47,7 +47,7 @@ struct Package {
   std::map<std::string, std::vector<Dependency>> dev_dependencies;       // group -> deps
   std::optional<Artifact> sdist;
   std::vector<Artifact> wheels;
-  std::string resolution_marker;  // pylock: the package's marker
+  std::string resolution_marker;                // pylock: the package's marker
   std::vector<std::string> resolution_markers;  // uv: the forks this version was locked for
   // [package.metadata]
   std::optional<std::vector<std::string>> requires_dist;  // PEP 508 strings

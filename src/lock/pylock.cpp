@@ -39,7 +39,8 @@ std::optional<Artifact> read_file_entry(Reader& r, const toml::node& n, const st
   a.url = r.str(*t, "url", what + ".").value_or("");
   a.path = r.str(*t, "path", what + ".").value_or("");
   a.filename = r.str(*t, "name", what + ".").value_or("");
-  if (a.filename.empty()) a.filename = (!a.url.empty() ? wheel::filename_from_url(a.url) : detail::file_name_of(a.path));
+  if (a.filename.empty())
+    a.filename = (!a.url.empty() ? wheel::filename_from_url(a.url) : detail::file_name_of(a.path));
   if (auto size = r.integer(*t, "size", what + "."); size && *size >= 0) a.size = static_cast<uint64_t>(*size);
   a.hash = read_hashes(r, *t, what + ".");
   if (a.url.empty() && a.path.empty()) r.fail(&n, what + " has neither url nor path");
@@ -66,10 +67,8 @@ void read_package(Reader& r, const toml::table& t, Lock& lock) {
     for (const auto& d : *deps) {
       const toml::table& dt = *d.as_table();
       Dependency dep;
-      if (auto dn = r.str(dt, "name", what + "dependencies."))
-        dep.name = pep508::normalize_name(*dn);
-      else
-        continue;
+      if (auto dn = r.str(dt, "name", what + "dependencies.")) dep.name = pep508::normalize_name(*dn);
+      else continue;
       dep.version = r.str(dt, "version", what + "dependencies.");
       p.dependencies.push_back(std::move(dep));
     }
@@ -83,16 +82,15 @@ void read_package(Reader& r, const toml::table& t, Lock& lock) {
   } else if (const toml::node* d = t.get("directory"); d && d->is_table()) {
     const toml::table& dt = *d->as_table();
     bool editable = dt.get("editable") && dt.get("editable")->value<bool>().value_or(false);
-    p.source = {editable ? SourceKind::editable : SourceKind::directory, r.str(dt, "path", what + "directory.").value_or("")};
+    p.source = {editable ? SourceKind::editable : SourceKind::directory,
+                r.str(dt, "path", what + "directory.").value_or("")};
   } else if (const toml::node* a = t.get("archive")) {
     auto artifact = read_file_entry(r, *a, what + "archive");
     if (artifact) {
       p.source = {artifact->url.empty() ? SourceKind::path : SourceKind::url,
                   artifact->url.empty() ? artifact->path : artifact->url};
-      if (is_wheel_name(artifact->filename))
-        p.wheels.push_back(*artifact);
-      else
-        p.sdist = *artifact;
+      if (is_wheel_name(artifact->filename)) p.wheels.push_back(*artifact);
+      else p.sdist = *artifact;
     }
   } else {
     p.source = {SourceKind::registry, r.str(t, "index", what).value_or("")};
@@ -135,6 +133,8 @@ Lock parse_pylock(std::string_view text, const std::filesystem::path& file) {
   return lock;
 }
 
-Lock load_pylock(const std::filesystem::path& file) { return parse_pylock(fs::read_file(file), file); }
+Lock load_pylock(const std::filesystem::path& file) {
+  return parse_pylock(fs::read_file(file), file);
+}
 
 }  // namespace pb::lock

@@ -52,10 +52,8 @@ class Reader {
     }
     out.reserve(a->size());
     for (const auto& e : *a) {
-      if (const auto* s = e.as_string())
-        out.push_back(s->get());
-      else
-        fail(&e, what + std::string(key) + " must contain only strings");
+      if (const auto* s = e.as_string()) out.push_back(s->get());
+      else fail(&e, what + std::string(key) + " must contain only strings");
     }
     return out;
   }

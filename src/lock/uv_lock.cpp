@@ -25,11 +25,13 @@ std::optional<Source> read_source(Reader& r, const toml::node& n, const std::str
     r.fail(&n, what + "source must be a table");
     return std::nullopt;
   }
-  static const std::pair<const char*, SourceKind> kinds[] = {
-      {"registry", SourceKind::registry}, {"git", SourceKind::git},
-      {"url", SourceKind::url},           {"path", SourceKind::path},
-      {"directory", SourceKind::directory}, {"editable", SourceKind::editable},
-      {"virtual", SourceKind::virtual_}};
+  static const std::pair<const char*, SourceKind> kinds[] = {{"registry", SourceKind::registry},
+                                                             {"git", SourceKind::git},
+                                                             {"url", SourceKind::url},
+                                                             {"path", SourceKind::path},
+                                                             {"directory", SourceKind::directory},
+                                                             {"editable", SourceKind::editable},
+                                                             {"virtual", SourceKind::virtual_}};
   for (const auto& [key, kind] : kinds) {
     if (const toml::node* v = t->get(key)) {
       const auto* s = v->as_string();
@@ -44,8 +46,7 @@ std::optional<Source> read_source(Reader& r, const toml::node& n, const std::str
   return std::nullopt;
 }
 
-std::optional<Artifact> read_artifact(Reader& r, const toml::node& n, const std::string& what,
-                                      const Source& source) {
+std::optional<Artifact> read_artifact(Reader& r, const toml::node& n, const std::string& what, const Source& source) {
   const toml::table* t = n.as_table();
   if (!t) {
     r.fail(&n, what + " must be a table");
@@ -62,7 +63,8 @@ std::optional<Artifact> read_artifact(Reader& r, const toml::node& n, const std:
     a.path = (std::filesystem::path(source.value) / a.path).lexically_normal().string();
   // A path source is the artifact itself.
   if (a.url.empty() && a.path.empty() && source.kind == SourceKind::path) a.path = source.value;
-  if (a.filename.empty()) a.filename = (!a.url.empty() ? wheel::filename_from_url(a.url) : detail::file_name_of(a.path));
+  if (a.filename.empty())
+    a.filename = (!a.url.empty() ? wheel::filename_from_url(a.url) : detail::file_name_of(a.path));
   return a;
 }
 
@@ -73,10 +75,8 @@ Dependency read_dependency(Reader& r, const toml::node& n, const std::string& wh
     r.fail(&n, what + " must be a table");
     return d;
   }
-  if (auto name = r.str(*t, "name", what + "."))
-    d.name = pep508::normalize_name(*name);
-  else
-    r.fail(&n, what + " has no name");
+  if (auto name = r.str(*t, "name", what + ".")) d.name = pep508::normalize_name(*name);
+  else r.fail(&n, what + " has no name");
   d.version = r.str(*t, "version", what + ".");
   if (const toml::node* s = t->get("source")) d.source = read_source(r, *s, what + ".");
   for (auto& e : r.strings(*t, "extra", what + ".")) d.extras.push_back(pep508::normalize_name(e));
@@ -133,12 +133,9 @@ std::string requirement_text(Reader& r, const toml::node& n, const std::string& 
     for (size_t i = 0; i < extras.size(); ++i) text += (i ? "," : "") + extras[i];
     text += "]";
   }
-  if (auto url = r.str(*t, "url", what + "."))
-    text += " @ " + *url;
-  else if (auto git = r.str(*t, "git", what + "."))
-    text += " @ git+" + *git;
-  else if (auto spec = r.str(*t, "specifier", what + "."))
-    text += *spec;
+  if (auto url = r.str(*t, "url", what + ".")) text += " @ " + *url;
+  else if (auto git = r.str(*t, "git", what + ".")) text += " @ git+" + *git;
+  else if (auto spec = r.str(*t, "specifier", what + ".")) text += *spec;
   if (auto marker = r.str(*t, "marker", what + ".")) text += " ; " + *marker;
   return text;
 }
@@ -190,8 +187,7 @@ void read_package(Reader& r, const toml::table& t, Lock& lock) {
         if (!artifact) continue;
         if (artifact->url.empty() && artifact->path.empty() && artifact->filename.empty())
           r.fail(&e, what + "wheel has no url, path or filename");
-        else
-          p.wheels.push_back(std::move(*artifact));
+        else p.wheels.push_back(std::move(*artifact));
       }
     } else {
       r.fail(w, what + "wheels must be an array");
@@ -263,7 +259,7 @@ struct Piece {
 
 // The text before the first package header, then one piece per header; nullopt when there is none.
 std::optional<std::pair<std::string_view, std::vector<Piece>>> split_packages(std::string_view text,
-                                                                            std::string_view header) {
+                                                                              std::string_view header) {
   std::vector<std::pair<size_t, long>> starts;  // offset and line number of each header line
   long line = 0;
   for (size_t at = 0; at < text.size(); ++line) {
@@ -330,7 +326,8 @@ Lock parse_uv(std::string_view text, const std::filesystem::path& file, bool who
   read_conflicts(r, root.get("conflicts"), lock);
   if (const toml::node* m = root.get("manifest")) {
     if (const toml::table* mt = m->as_table()) {
-      for (auto& member : r.strings(*mt, "members", "manifest.")) lock.members.push_back(pep508::normalize_name(member));
+      for (auto& member : r.strings(*mt, "members", "manifest."))
+        lock.members.push_back(pep508::normalize_name(member));
       lock.requirements = read_requirements(r, mt->get("requirements"), "manifest.requirements");
       lock.constraints = read_requirements(r, mt->get("constraints"), "manifest.constraints");
       lock.overrides = read_requirements(r, mt->get("overrides"), "manifest.overrides");
@@ -361,8 +358,8 @@ Lock parse_uv(std::string_view text, const std::filesystem::path& file, bool who
       const auto& p = lock.packages.back();
       auto [it, fresh] = seen.emplace(std::make_tuple(p.name, p.version, p.source.kind, p.source.value), p.line);
       if (!fresh)
-        r.fail(t, "package '" + p.name + "' " + p.version + " is locked twice, at lines " +
-                      std::to_string(it->second) + " and " + std::to_string(p.line) + " (remove one, or run `uv lock`)");
+        r.fail(t, "package '" + p.name + "' " + p.version + " is locked twice, at lines " + std::to_string(it->second) +
+                      " and " + std::to_string(p.line) + " (remove one, or run `uv lock`)");
     }
   };
   if (split) {
@@ -400,6 +397,8 @@ Lock parse_uv(std::string_view text, const std::filesystem::path& file) {
   }
 }
 
-Lock load_uv(const std::filesystem::path& file) { return parse_uv(fs::read_file(file), file); }
+Lock load_uv(const std::filesystem::path& file) {
+  return parse_uv(fs::read_file(file), file);
+}
 
 }  // namespace pb::lock

@@ -8,7 +8,9 @@ namespace pb::pep440 {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -28,8 +30,8 @@ bool iequals(std::string_view a, std::string_view b) {
 }
 
 constexpr std::pair<std::string_view, Op> kOps[] = {
-    {"===", Op::arbitrary}, {"==", Op::eq}, {"!=", Op::ne}, {"<=", Op::le},
-    {">=", Op::ge},         {"~=", Op::compatible}, {"<", Op::lt}, {">", Op::gt},
+    {"===", Op::arbitrary}, {"==", Op::eq},         {"!=", Op::ne}, {"<=", Op::le},
+    {">=", Op::ge},         {"~=", Op::compatible}, {"<", Op::lt},  {">", Op::gt},
 };
 
 std::string_view op_text(Op op) {
@@ -57,7 +59,9 @@ bool prefix_match(const Version& v, uint64_t epoch, const std::vector<uint64_t>&
   return true;
 }
 
-bool is_plain_release(const Version& v) { return !v.pre && !v.post && !v.dev && v.local.empty(); }
+bool is_plain_release(const Version& v) {
+  return !v.pre && !v.post && !v.dev && v.local.empty();
+}
 
 Specifier parse_one(std::string_view text) {
   std::string_view s = trim(text);
@@ -72,13 +76,15 @@ Specifier parse_one(std::string_view text) {
     }
   }
   std::string full(trim(text));
-  if (!found) throw Error("invalid specifier '" + full + "': expected an operator (==, !=, <=, >=, <, >, ~=, ===)", Exit::usage);
+  if (!found)
+    throw Error("invalid specifier '" + full + "': expected an operator (==, !=, <=, >=, <, >, ~=, ===)", Exit::usage);
   s = trim(s);
   spec.version_text = std::string(s);
   if (s.empty()) throw Error("invalid specifier '" + full + "': missing version", Exit::usage);
   if (spec.op == Op::arbitrary) {
     for (char c : s)
-      if (is_space(c) || c == ';' || c == ')') throw Error("invalid specifier '" + full + "': bad character in '===' value", Exit::usage);
+      if (is_space(c) || c == ';' || c == ')')
+        throw Error("invalid specifier '" + full + "': bad character in '===' value", Exit::usage);
     if (auto v = Version::try_parse(s)) spec.version = *v;
     return spec;
   }
@@ -122,18 +128,13 @@ bool Specifier::contains(const Version& v) const {
     case Op::eq:
     case Op::ne: {
       bool eq;
-      if (wildcard)
-        eq = prefix_match(v, spec.epoch, spec.release);
-      else if (spec.local.empty())
-        eq = v.public_version() == spec;
-      else
-        eq = v == spec;
+      if (wildcard) eq = prefix_match(v, spec.epoch, spec.release);
+      else if (spec.local.empty()) eq = v.public_version() == spec;
+      else eq = v == spec;
       return op == Op::eq ? eq : !eq;
     }
-    case Op::le:
-      return v.public_version() <= spec;
-    case Op::ge:
-      return v.public_version() >= spec;
+    case Op::le: return v.public_version() <= spec;
+    case Op::ge: return v.public_version() >= spec;
     case Op::lt:
       if (!(v < spec)) return false;
       // <V excludes pre-releases of V itself unless V is one.
@@ -150,13 +151,14 @@ bool Specifier::contains(const Version& v) const {
       std::vector<uint64_t> prefix(spec.release.begin(), spec.release.end() - 1);
       return prefix_match(v, spec.epoch, prefix);
     }
-    case Op::arbitrary:
-      return iequals(v.str(), version_text);
+    case Op::arbitrary: return iequals(v.str(), version_text);
   }
   return false;
 }
 
-std::string Specifier::str() const { return std::string(op_text(op)) + version_text; }
+std::string Specifier::str() const {
+  return std::string(op_text(op)) + version_text;
+}
 
 SpecifierSet SpecifierSet::parse(std::string_view text) {
   SpecifierSet set;
@@ -172,8 +174,7 @@ SpecifierSet SpecifierSet::parse(std::string_view text) {
 }
 
 bool SpecifierSet::contains(const Version& v, bool prereleases) const {
-  if (!prereleases && v.is_prerelease() && std::none_of(specs.begin(), specs.end(), names_prerelease))
-    return false;
+  if (!prereleases && v.is_prerelease() && std::none_of(specs.begin(), specs.end(), names_prerelease)) return false;
   for (const auto& s : specs)
     if (!s.contains(v)) return false;
   return true;

@@ -11,11 +11,21 @@ namespace pb::pep440 {
 
 namespace {
 
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_digit(c) || (lower(c) >= 'a' && lower(c) <= 'z'); }
-bool is_sep(char c) { return c == '.' || c == '-' || c == '_'; }
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alnum(char c) {
+  return is_digit(c) || (lower(c) >= 'a' && lower(c) <= 'z');
+}
+bool is_sep(char c) {
+  return c == '.' || c == '-' || c == '_';
+}
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -67,10 +77,8 @@ struct Scanner {
         if (d < s.size() && is_sep(s[d])) ++d;
         uint64_t n = 0;
         size_t len = number_at(d, n);
-        if (len > 0)
-          num = n;
-        else
-          num.reset();
+        if (len > 0) num = n;
+        else num.reset();
         i = d + len;
         return idx;
       }
@@ -186,7 +194,9 @@ Version Version::parse(std::string_view text) {
   return std::move(*v);
 }
 
-std::optional<Version> Version::try_parse(std::string_view text) { return parse_impl(text, nullptr); }
+std::optional<Version> Version::try_parse(std::string_view text) {
+  return parse_impl(text, nullptr);
+}
 
 std::string Version::str() const {
   std::string out;
@@ -203,10 +213,8 @@ std::string Version::str() const {
   if (dev) out += ".dev" + std::to_string(*dev);
   for (size_t i = 0; i < local.size(); ++i) {
     out += i ? '.' : '+';
-    if (auto* num = std::get_if<uint64_t>(&local[i]))
-      out += std::to_string(*num);
-    else
-      out += std::get<std::string>(local[i]);
+    if (auto* num = std::get_if<uint64_t>(&local[i])) out += std::to_string(*num);
+    else out += std::get<std::string>(local[i]);
   }
   return out;
 }

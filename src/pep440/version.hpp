@@ -26,7 +26,7 @@ class Version {
   std::vector<std::variant<uint64_t, std::string>> local;
 
   bool is_prerelease() const { return pre.has_value() || dev.has_value(); }
-  std::string str() const;  // normalized form
+  std::string str() const;         // normalized form
   Version public_version() const;  // without the local segment
   std::strong_ordering operator<=>(const Version& other) const;
   bool operator==(const Version& other) const { return (*this <=> other) == 0; }
@@ -36,9 +36,9 @@ enum class Op { eq, ne, le, ge, lt, gt, compatible, arbitrary };
 
 struct Specifier {
   Op op;
-  std::string version_text;  // as written (needed for `===` and `.*`)
-  Version version;           // unused for `===`
-  bool wildcard = false;     // `== 1.2.*` / `!= 1.2.*`
+  std::string version_text;               // as written (needed for `===` and `.*`)
+  Version version;                        // unused for `===`
+  bool wildcard = false;                  // `== 1.2.*` / `!= 1.2.*`
   bool contains(const Version& v) const;  // ignores the pre-release rule
   std::string str() const;
 };

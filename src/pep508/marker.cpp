@@ -78,11 +78,13 @@ std::string_view var_name(Var v) {
 bool is_version_var(Var v) {
   return v == Var::python_version || v == Var::python_full_version || v == Var::implementation_version;
 }
-bool is_set_var(Var v) { return v == Var::extra || v == Var::extras || v == Var::dependency_groups; }
+bool is_set_var(Var v) {
+  return v == Var::extra || v == Var::extras || v == Var::dependency_groups;
+}
 
 constexpr std::pair<std::string_view, CmpOp> kOps[] = {
-    {"===", CmpOp::arbitrary}, {"==", CmpOp::eq}, {"!=", CmpOp::ne}, {"<=", CmpOp::le},
-    {">=", CmpOp::ge},         {"~=", CmpOp::compatible}, {"<", CmpOp::lt}, {">", CmpOp::gt},
+    {"===", CmpOp::arbitrary}, {"==", CmpOp::eq},         {"!=", CmpOp::ne}, {"<=", CmpOp::le},
+    {">=", CmpOp::ge},         {"~=", CmpOp::compatible}, {"<", CmpOp::lt},  {">", CmpOp::gt},
 };
 
 std::string_view op_name(CmpOp op) {
@@ -93,7 +95,9 @@ std::string_view op_name(CmpOp op) {
   return "";
 }
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
 bool is_word(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.';
 }
@@ -279,12 +283,11 @@ Tri eval_cmp(const MarkerNode& n, const Environment& env, const ExtrasView& extr
   if (is_set_var(var)) {
     const std::string& name = n.lhs_var != Var::none ? n.rhs : n.lhs;
     bool membership;
-    if (var == Var::extra)
-      membership = n.op == CmpOp::eq || n.op == CmpOp::in;
+    if (var == Var::extra) membership = n.op == CmpOp::eq || n.op == CmpOp::in;
     else  // `'x' in extras`
       membership = n.op == CmpOp::in && n.rhs_var == var;
-    bool negated = var == Var::extra ? (n.op == CmpOp::ne || n.op == CmpOp::not_in)
-                                     : (n.op == CmpOp::not_in && n.rhs_var == var);
+    bool negated =
+        var == Var::extra ? (n.op == CmpOp::ne || n.op == CmpOp::not_in) : (n.op == CmpOp::not_in && n.rhs_var == var);
     if (!membership && !negated) return Tri::no;
     Tri t = extras.has(name);
     if (t == Tri::unknown || membership) return t;
@@ -304,8 +307,7 @@ Tri eval_cmp(const MarkerNode& n, const Environment& env, const ExtrasView& extr
       try {
         auto set = pep440::SpecifierSet::parse(std::string(op_name(n.op)) + value);
         if (set.specs.size() == 1) return set.specs[0].contains(*lhs) ? Tri::yes : Tri::no;
-      } catch (const Error&) {
-      }
+      } catch (const Error&) {}
     }
   }
   return string_compare(n.lhs, n.op, value) ? Tri::yes : Tri::no;
@@ -313,8 +315,7 @@ Tri eval_cmp(const MarkerNode& n, const Environment& env, const ExtrasView& extr
 
 Tri eval(const MarkerNode& n, const Environment& env, const ExtrasView& extras) {
   switch (n.kind) {
-    case MarkerNode::Kind::cmp:
-      return eval_cmp(n, env, extras);
+    case MarkerNode::Kind::cmp: return eval_cmp(n, env, extras);
     case MarkerNode::Kind::all: {
       Tri r = Tri::yes;
       for (const auto& c : n.children) {
@@ -351,8 +352,8 @@ void collect_extras(const MarkerNode& n, std::vector<std::string>& out) {
 // Backtracking search over the extras the marker mentions, pruned by three-valued evaluation.
 // Real markers settle in a few steps; a pathological one that exhausts `budget` counts as
 // possible, which only means it is decided later with the actual extras.
-bool satisfiable(const MarkerNode& n, const Environment& env, const std::vector<std::string>& names,
-                 size_t next, std::map<std::string, bool>& partial, size_t& budget) {
+bool satisfiable(const MarkerNode& n, const Environment& env, const std::vector<std::string>& names, size_t next,
+                 std::map<std::string, bool>& partial, size_t& budget) {
   if (budget == 0) return true;
   --budget;
   Tri t = eval(n, env, ExtrasView{nullptr, &partial});
@@ -424,7 +425,9 @@ bool Marker::evaluate(const Environment& env, const ActiveExtras& extras) const 
   return eval(*root_, env, ExtrasView{&extras, nullptr}) == Tri::yes;
 }
 
-bool Marker::is_true() const { return !root_; }
+bool Marker::is_true() const {
+  return !root_;
+}
 
 std::string Marker::str() const {
   std::string out;

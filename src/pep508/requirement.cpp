@@ -8,9 +8,15 @@ namespace pb::pep508 {
 
 namespace {
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
-bool is_alnum(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'); }
-bool is_name_char(char c) { return is_alnum(c) || c == '-' || c == '_' || c == '.'; }
+bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+bool is_alnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+}
+bool is_name_char(char c) {
+  return is_alnum(c) || c == '-' || c == '_' || c == '.';
+}
 
 class ReqParser {
  public:
@@ -102,7 +108,9 @@ class ReqParser {
 
 }  // namespace
 
-Requirement Requirement::parse(std::string_view text) { return ReqParser(text).parse(); }
+Requirement Requirement::parse(std::string_view text) {
+  return ReqParser(text).parse();
+}
 
 std::string Requirement::str() const {
   std::string out = name;

@@ -47,7 +47,7 @@ struct Requirement {
   std::string name;                 // as written
   std::vector<std::string> extras;  // normalized
   pep440::SpecifierSet specifier;
-  std::string url;                  // `name @ url`
+  std::string url;  // `name @ url`
   Marker marker;
 
   // Throws pb::Error (Exit::usage) naming the requirement.

@@ -40,12 +40,12 @@ std::string platform_family(const std::string& platform) {
 
 // Build backends (or build requirements) that compile native code: no source vendoring for those.
 std::string native_builder(const LocalProject& local) {
-  static const char* backends[] = {"maturin", "scikit_build_core", "mesonpy", "setuptools_rust", "sipbuild",
-                                   "py_build_cmake", "enscons", "pymsbuild"};
+  static const char* backends[] = {"maturin",  "scikit_build_core", "mesonpy", "setuptools_rust",
+                                   "sipbuild", "py_build_cmake",    "enscons", "pymsbuild"};
   for (const char* b : backends)
     if (local.build_backend.rfind(b, 0) == 0) return local.build_backend;
-  static const char* requires_[] = {"maturin", "scikit-build-core", "meson-python", "setuptools-rust", "cython",
-                                    "pybind11", "nanobind", "cffi"};
+  static const char* requires_[] = {"maturin", "scikit-build-core", "meson-python", "setuptools-rust",
+                                    "cython",  "pybind11",          "nanobind",     "cffi"};
   for (const auto& r : local.build_requires) {
     std::string name;
     try {
@@ -108,10 +108,8 @@ void Chooser::use_wheel(const lock::Package& p, const lock::Artifact& w) {
   item.version = p.version;
   item.origin = Origin::lock_wheel;
   item.filename = w.filename;
-  if (!w.url.empty())
-    item.url = w.url;
-  else
-    item.path = absolute(w.path);
+  if (!w.url.empty()) item.url = w.url;
+  else item.path = absolute(w.path);
   item.sha256 = w.sha256();
   item.size = w.size;
   if (item.sha256.empty() && !(w.hash.empty() && !item.path.empty())) {
@@ -134,10 +132,8 @@ void Chooser::use_pyodide(const target::PyodidePackage& pp, const std::string& n
   item.version = pp.version;
   item.origin = Origin::pyodide;
   item.filename = pp.file_name;
-  if (target_.index_url.find("://") != std::string::npos)
-    item.url = target_.index_url + pp.file_name;
-  else
-    item.path = (std::filesystem::path(target_.index_url) / pp.file_name).lexically_normal().string();
+  if (target_.index_url.find("://") != std::string::npos) item.url = target_.index_url + pp.file_name;
+  else item.path = (std::filesystem::path(target_.index_url) / pp.file_name).lexically_normal().string();
   item.sha256 = pp.sha256;
   item.note = note;
   plan_.items.push_back(std::move(item));
@@ -147,7 +143,8 @@ void Chooser::use_source(const lock::Package& p) {
   std::string dir = absolute(p.source.value);
   LocalProject local = context_.local_project ? context_.local_project(dir) : LocalProject{true, {}, {}};
   if (!local.exists) {
-    plan_.problems.push_back({p.name, "package '" + p.name + "' is a local project at " + dir + ", which does not exist",
+    plan_.problems.push_back({p.name,
+                              "package '" + p.name + "' is a local project at " + dir + ", which does not exist",
                               "check the path (workspace members, [tool.uv.sources]) and re-run `uv lock`"});
     return;
   }
@@ -228,7 +225,8 @@ void Chooser::no_wheel(const lock::Package& p) {
   auto it = target_.packages.find(p.name);
   if (it == target_.packages.end() || it->second.package_type == "cpython_module" ||
       it->second.package_type == "shared_library") {
-    plan_.problems.push_back({p.name, what + ", and Pyodide " + target_.pyodide_version + " does not ship it", kWheelFix});
+    plan_.problems.push_back(
+        {p.name, what + ", and Pyodide " + target_.pyodide_version + " does not ship it", kWheelFix});
     return;
   }
   const target::PyodidePackage& pp = it->second;
@@ -256,7 +254,8 @@ void Chooser::no_wheel(const lock::Package& p) {
     } else if (auto c = chosen_.find(from); c != chosen_.end()) {
       reqs = requirements_of(*c->second);
       label = from + " " + c->second->version;
-      if (auto x = selected_.extras.find(from); x != selected_.extras.end()) extras.insert(x->second.begin(), x->second.end());
+      if (auto x = selected_.extras.find(from); x != selected_.extras.end())
+        extras.insert(x->second.begin(), x->second.end());
     }
     if (!reqs) {
       unknown.push_back(label);
@@ -272,15 +271,16 @@ void Chooser::no_wheel(const lock::Package& p) {
       if (req->normalized_name() != p.name) continue;
       if (!req->marker.is_true() && !req->marker.evaluate(env, extras)) continue;
       bool ok = req->url.empty() && pyodide_version && req->specifier.contains(*pyodide_version, true);
-      std::string spec = req->url.empty() ? (req->specifier.empty() ? std::string(" (any version)") : req->specifier.str())
-                                          : " @ " + req->url;
+      std::string spec = req->url.empty()
+                             ? (req->specifier.empty() ? std::string(" (any version)") : req->specifier.str())
+                             : " @ " + req->url;
       (ok ? accepted : rejected).push_back(label + " requires " + p.name + spec);
     }
   }
   std::string ships = "Pyodide " + target_.pyodide_version + " ships " + p.name + " " + pp.version;
   if (allow_substitutes && (!rejected.empty() || !unknown.empty())) {
-    std::string why = !rejected.empty() ? "although " + listing(rejected)
-                                        : "unchecked: no METADATA for " + listing(unknown);
+    std::string why =
+        !rejected.empty() ? "although " + listing(rejected) : "unchecked: no METADATA for " + listing(unknown);
     plan_.warnings.push_back(p.name + ": using Pyodide's build " + pp.version + " instead of the locked " + p.version +
                              " (--allow-substitutes; " + why + ")");
     use_pyodide(pp, p.name, "lock has " + p.version + ", " + ships + "; --allow-substitutes");
@@ -294,8 +294,8 @@ void Chooser::no_wheel(const lock::Package& p) {
         {p.name,
          what + "; " + ships + ", and whether " + listing(unknown) + " accept" + (unknown.size() == 1 ? "s" : "") +
              " it could not be checked (no METADATA available for " + (unknown.size() == 1 ? "it" : "them") + ")",
-         "run `pybundle plan --fetch-metadata` to read the dependents' METADATA, or pin " + p.name + "==" +
-             pp.version + " and re-run `uv lock`, or accept it unchecked with --allow-substitutes"});
+         "run `pybundle plan --fetch-metadata` to read the dependents' METADATA, or pin " + p.name + "==" + pp.version +
+             " and re-run `uv lock`, or accept it unchecked with --allow-substitutes"});
   } else {
     std::string note = "lock has " + p.version + ", " + ships + (accepted.empty() ? "" : "; " + listing(accepted));
     plan_.warnings.push_back(p.name + ": using Pyodide's build " + pp.version + " instead of the locked " + p.version +
@@ -307,12 +307,9 @@ void Chooser::no_wheel(const lock::Package& p) {
 void Chooser::choose(const lock::Package& p) {
   using lock::SourceKind;
   switch (p.source.kind) {
-    case SourceKind::virtual_:
-      return;
+    case SourceKind::virtual_: return;
     case SourceKind::editable:
-    case SourceKind::directory:
-      use_source(p);
-      return;
+    case SourceKind::directory: use_source(p); return;
     case SourceKind::git:
       plan_.problems.push_back({p.name,
                                 p.name + " " + p.version + " comes from git (" + p.source.value +
@@ -321,8 +318,7 @@ void Chooser::choose(const lock::Package& p) {
       return;
     case SourceKind::registry:
     case SourceKind::url:
-    case SourceKind::path:
-      break;
+    case SourceKind::path: break;
   }
   if (const lock::Artifact* w = best_wheel(p)) {
     use_wheel(p, *w);
@@ -332,7 +328,8 @@ void Chooser::choose(const lock::Package& p) {
     no_wheel(p);
     return;
   }
-  std::string from = p.source.kind == SourceKind::url ? "a URL (" + p.source.value + ")" : "a local file (" + p.source.value + ")";
+  std::string from =
+      p.source.kind == SourceKind::url ? "a URL (" + p.source.value + ")" : "a local file (" + p.source.value + ")";
   if (p.wheels.empty())
     plan_.problems.push_back({p.name,
                               p.name + " " + p.version + " comes from " + from +
@@ -340,9 +337,10 @@ void Chooser::choose(const lock::Package& p) {
                                   "from source",
                               "build a Pyodide wheel with `pyodide build` and depend on it instead"});
   else
-    plan_.problems.push_back({p.name, p.name + " " + p.version + " comes from " + from + ": no wheel runs on " +
-                                          target_label() + "; " + offers(p),
-                              kWheelFix});
+    plan_.problems.push_back(
+        {p.name,
+         p.name + " " + p.version + " comes from " + from + ": no wheel runs on " + target_label() + "; " + offers(p),
+         kWheelFix});
 }
 
 void Chooser::stdlib(const std::string& name) {
@@ -356,8 +354,9 @@ void Chooser::stdlib(const std::string& name) {
   for (const auto& [n, pp] : target_.packages)
     if (pp.package_type == "cpython_module") available.push_back(n);
   if (it != target_.packages.end()) {
-    plan_.problems.push_back({name, "'" + name + "' is not an unvendored stdlib module of Pyodide " +
-                                        target_.pyodide_version + " (it is a " + it->second.package_type + ")",
+    plan_.problems.push_back({name,
+                              "'" + name + "' is not an unvendored stdlib module of Pyodide " +
+                                  target_.pyodide_version + " (it is a " + it->second.package_type + ")",
                               "list it as a project dependency instead"});
     return;
   }
@@ -383,8 +382,9 @@ void Chooser::add_pyodide_dependencies() {
       if (item_names_.count(dep) || chosen_.count(dep)) continue;  // already served (or reported)
       auto d = target_.packages.find(dep);
       if (d == target_.packages.end()) {
-        plan_.problems.push_back({dep, "Pyodide " + target_.pyodide_version + "'s " + name + " depends on '" + dep +
-                                           "', which its pyodide-lock.json does not list",
+        plan_.problems.push_back({dep,
+                                  "Pyodide " + target_.pyodide_version + "'s " + name + " depends on '" + dep +
+                                      "', which its pyodide-lock.json does not list",
                                   "report it to the Pyodide distribution; pick another release"});
         continue;
       }

@@ -10,8 +10,8 @@ namespace pb::plan::detail {
 
 class Chooser {
  public:
-  Chooser(const project::Project& project, const lock::Lock& lock, const target::Target& target,
-          const Context& context, Plan& plan, const Selected& selected);
+  Chooser(const project::Project& project, const lock::Lock& lock, const target::Target& target, const Context& context,
+          Plan& plan, const Selected& selected);
 
   void choose(const lock::Package& package);
   // An unvendored stdlib module (Pyodide package_type "cpython_module") requested by name.

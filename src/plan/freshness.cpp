@@ -13,12 +13,12 @@ namespace pb::plan {
 namespace {
 
 struct Req {
-  std::string text;     // for messages
-  std::string name;     // normalized
-  std::string what;     // extras + specifier (+ url), canonical
+  std::string text;  // for messages
+  std::string name;  // normalized
+  std::string what;  // extras + specifier (+ url), canonical
   const pep508::Marker* marker = nullptr;
-  std::vector<std::string> extras_in_marker;  // extras the marker tests (lock side)
-  std::string section;  // "" = dependencies, else the extra
+  std::vector<std::string> extras_in_marker;   // extras the marker tests (lock side)
+  std::string section;                         // "" = dependencies, else the extra
   std::optional<pep440::SpecifierSet> python;  // group requires-python (pyproject side)
 };
 
@@ -55,14 +55,14 @@ class Comparer {
     std::optional<pep440::SpecifierSet> rp;
     try {
       if (!lock.requires_python.empty()) rp = pep440::SpecifierSet::parse(lock.requires_python);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     struct Platform {
       const char *sys, *system, *machine, *os;
     };
-    static const Platform platforms[] = {{"linux", "Linux", "x86_64", "posix"},     {"linux", "Linux", "aarch64", "posix"},
-                                         {"darwin", "Darwin", "arm64", "posix"},    {"darwin", "Darwin", "x86_64", "posix"},
-                                         {"win32", "Windows", "AMD64", "nt"},       {"emscripten", "Emscripten", "wasm32", "posix"}};
+    static const Platform platforms[] = {
+        {"linux", "Linux", "x86_64", "posix"},  {"linux", "Linux", "aarch64", "posix"},
+        {"darwin", "Darwin", "arm64", "posix"}, {"darwin", "Darwin", "x86_64", "posix"},
+        {"win32", "Windows", "AMD64", "nt"},    {"emscripten", "Emscripten", "wasm32", "posix"}};
     for (int minor = 6; minor <= 16; ++minor) {
       std::string full = "3." + std::to_string(minor) + ".0";
       if (rp && !rp->contains(full, true)) continue;
@@ -141,7 +141,8 @@ class Comparer {
         auto texts = [&](const std::vector<Req>& side) {
           std::string s;
           for (const auto& r : side)
-            if (r.name == name && (r.section == section || std::count(r.extras_in_marker.begin(), r.extras_in_marker.end(), section)))
+            if (r.name == name &&
+                (r.section == section || std::count(r.extras_in_marker.begin(), r.extras_in_marker.end(), section)))
               s += (s.empty() ? "" : ", ") + r.text;
           return s.empty() ? std::string("nothing") : s;
         };
@@ -219,8 +220,7 @@ void compare_project(const project::Project& p, const lock::Package& pkg, const 
         if (auto it = p.group_requires_python.find(g); it != p.group_requires_python.end()) {
           try {
             python = pep440::SpecifierSet::parse(it->second);
-          } catch (const Error&) {
-          }
+          } catch (const Error&) {}
         }
         for (const auto& t : p.group_requirements(g))
           if (auto r = c.make(t, "", false)) {
@@ -261,8 +261,8 @@ void check_pylock(const project::Project& p, const lock::Lock& lock, Comparer& c
       out.push_back("default-groups: '" + g + "' is not in " + lock_name + "'s dependency-groups");
 
   struct Section {
-    std::string label;                  // for messages
-    pep508::ActiveExtras active;        // the extra or group the lock's markers see
+    std::string label;            // for messages
+    pep508::ActiveExtras active;  // the extra or group the lock's markers see
     std::vector<std::string> requirements;
   };
   std::vector<Section> sections;
@@ -270,7 +270,8 @@ void check_pylock(const project::Project& p, const lock::Lock& lock, Comparer& c
   for (const auto& [e, reqs] : p.optional_dependencies)
     if (listed(lock.pylock_extras, e)) sections.push_back({p.name + " extra '" + e + "'", {e}, reqs});
   for (const auto& [g, _] : p.dependency_groups)
-    if (listed(lock.pylock_groups, g)) sections.push_back({p.name + " group '" + g + "'", {g}, p.group_requirements(g)});
+    if (listed(lock.pylock_groups, g))
+      sections.push_back({p.name + " group '" + g + "'", {g}, p.group_requirements(g)});
   std::set<std::string> reported;
   for (const auto& sec : sections) {
     for (const auto& text : sec.requirements) {
@@ -348,7 +349,8 @@ std::vector<std::string> check_freshness(const project::Project& project, const 
     for (const auto* p : projects) ours.insert(pep508::normalize_name(p->name));
     if (theirs.empty() && ours.size() <= 1) return out;  // a single project records no members
     for (const auto& m : theirs)
-      if (!ours.count(m)) out.push_back("workspace member '" + m + "' is in " + lock_name + " but not in the workspace");
+      if (!ours.count(m))
+        out.push_back("workspace member '" + m + "' is in " + lock_name + " but not in the workspace");
     for (const auto& m : ours)
       if (!theirs.count(m)) out.push_back("workspace member '" + m + "' is not in " + lock_name);
   }

@@ -27,14 +27,14 @@ std::string encode_group(const std::string& package, const std::string& group);
 
 // The outcome of walking the lock for a selection.
 struct Selected {
-  std::vector<std::string> roots;           // root package names
-  std::vector<size_t> packages;             // indexes into lock.packages, in visiting order
-  std::set<size_t> installed_roots;         // roots installed themselves (not --only-group)
+  std::vector<std::string> roots;    // root package names
+  std::vector<size_t> packages;      // indexes into lock.packages, in visiting order
+  std::set<size_t> installed_roots;  // roots installed themselves (not --only-group)
   std::vector<Edge> edges;
   std::vector<Dropped> dropped;
   // Extras requested on each package along the way (for reading its Requires-Dist markers).
   std::map<std::string, std::set<std::string>> extras;
-  std::vector<Problem> problems;            // an inconsistent lock (edge to nothing, ...)
+  std::vector<Problem> problems;  // an inconsistent lock (edge to nothing, ...)
 };
 
 // Throws pb::Error(s) with Exit::usage for selection errors.

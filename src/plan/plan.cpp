@@ -44,32 +44,34 @@ void check_target(const project::Project& project, const lock::Lock& lock, const
   auto check_python = [&](const std::string& spec, const std::string& where, const std::string& fix) {
     if (spec.empty() || !python) return;
     if (!pep440::SpecifierSet::parse(spec).contains(*python, true))
-      plan.problems.push_back({"", where + " requires-python " + spec + " excludes Python " + target.python_version +
-                                       " of Pyodide " + target.pyodide_version,
+      plan.problems.push_back({"",
+                               where + " requires-python " + spec + " excludes Python " + target.python_version +
+                                   " of Pyodide " + target.pyodide_version,
                                fix});
   };
-  check_python(lock.requires_python, shown + ":",
-               "pick a Pyodide release whose Python the project supports, or widen requires-python and re-run `uv lock`");
+  check_python(
+      lock.requires_python, shown + ":",
+      "pick a Pyodide release whose Python the project supports, or widen requires-python and re-run `uv lock`");
   if (project.has_project_table && project.requires_python != lock.requires_python)
     check_python(project.requires_python, project::display_path(project.file) + ":",
                  "pick a Pyodide release whose Python the project supports, or widen requires-python");
   auto admits = [&](const std::vector<std::string>& list) {
-    return list.empty() || std::any_of(list.begin(), list.end(), [&](const std::string& m) {
-             return markers.get(m).possible(env);
-           });
+    return list.empty() ||
+           std::any_of(list.begin(), list.end(), [&](const std::string& m) { return markers.get(m).possible(env); });
   };
   if (!admits(lock.supported_markers))
-    plan.problems.push_back({"", shown + ": the lock supports only " + join(lock.supported_markers, " | ") +
-                                     ", which excludes Pyodide (sys_platform == 'emscripten')",
+    plan.problems.push_back({"",
+                             shown + ": the lock supports only " + join(lock.supported_markers, " | ") +
+                                 ", which excludes Pyodide (sys_platform == 'emscripten')",
                              "add \"sys_platform == 'emscripten'\" to [tool.uv] environments and re-run `uv lock`"});
   if (!admits(lock.resolution_markers))
-    plan.problems.push_back({"", shown + ": the lock was resolved only for " + join(lock.resolution_markers, " | ") +
-                                     ", none of which matches Pyodide " + target.pyodide_version,
+    plan.problems.push_back({"",
+                             shown + ": the lock was resolved only for " + join(lock.resolution_markers, " | ") +
+                                 ", none of which matches Pyodide " + target.pyodide_version,
                              "re-run `uv lock`"});
 }
 
-std::vector<std::string> required_by(const Plan& plan, const std::string& name,
-                                     const std::vector<std::string>& roots) {
+std::vector<std::string> required_by(const Plan& plan, const std::string& name, const std::vector<std::string>& roots) {
   std::vector<std::string> out;
   for (const auto& e : plan.edges)
     if (e.to == name && std::find(out.begin(), out.end(), e.from) == out.end()) out.push_back(e.from);
@@ -105,13 +107,14 @@ Plan make_plan(const project::Project& project, const lock::Lock& lock, const ta
     if (indexes.size() > 1) {
       std::vector<std::string> versions;
       for (size_t i : indexes) versions.push_back(lock.packages[i].version);
-      plan.problems.push_back({name, "the lock selects " + name + " at " + join(versions, " and ") +
-                                         " for this target; only one can be installed",
+      plan.problems.push_back({name,
+                               "the lock selects " + name + " at " + join(versions, " and ") +
+                                   " for this target; only one can be installed",
                                "re-run `uv lock` (the lock's forks overlap for Pyodide)"});
       continue;
     }
     const lock::Package& p = lock.packages[indexes.front()];
-    if (detail::is_project_root(project, p)) continue;  // the app itself
+    if (detail::is_project_root(project, p)) continue;          // the app itself
     if (p.source.kind == lock::SourceKind::virtual_) continue;  // nothing to install
     chooser.choose(p);
   }
@@ -120,9 +123,11 @@ Plan make_plan(const project::Project& project, const lock::Lock& lock, const ta
 
   if (target.index_url.empty() &&
       std::any_of(plan.items.begin(), plan.items.end(), [](const Item& i) { return i.origin == Origin::pyodide; }))
-    plan.problems.push_back({"", "Pyodide " + target.pyodide_version + "'s runtime (" + target.runtime_dir.string() +
-                                     ") names no index URL for its own packages, and some are needed",
-                             "set [tool.pybundle] pyodide-index to the distribution's URL or a local full distribution"});
+    plan.problems.push_back(
+        {"",
+         "Pyodide " + target.pyodide_version + "'s runtime (" + target.runtime_dir.string() +
+             ") names no index URL for its own packages, and some are needed",
+         "set [tool.pybundle] pyodide-index to the distribution's URL or a local full distribution"});
   for (auto& item : plan.items) {
     auto by = required_by(plan, item.name, plan.roots);
     if (!by.empty() || item.required_by.empty()) item.required_by = by;

@@ -47,7 +47,7 @@ struct Item {
   std::string sha256;    // lowercase hex (empty for source, and for a local wheel the lock has no hash for)
   std::optional<uint64_t> size;
   std::vector<std::string> required_by;  // normalized names, "<root>" for roots
-  std::string note;      // e.g. "Pyodide ships 2.41.5, lock has 2.41.1"
+  std::string note;                      // e.g. "Pyodide ships 2.41.5, lock has 2.41.1"
 };
 
 struct Problem {

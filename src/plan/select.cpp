@@ -27,8 +27,7 @@ std::string encode_group(const std::string& package, const std::string& group) {
 }
 
 bool is_project_root(const project::Project& project, const lock::Package& package) {
-  return project.has_project_table && package.source.is_local() &&
-         package.name == pep508::normalize_name(project.name);
+  return project.has_project_table && package.source.is_local() && package.name == pep508::normalize_name(project.name);
 }
 
 namespace {
@@ -60,10 +59,8 @@ Groups resolve_groups(const Selection& s, bool defaults_all, const std::vector<s
     for (const auto& n : s.groups) g.include.insert(pep508::normalize_name(n));
     for (const auto& n : s.only_groups) g.include.insert(pep508::normalize_name(n));
     if (!s.no_default_groups && s.only_groups.empty()) {
-      if (defaults_all)
-        g.all = true;
-      else
-        g.include.insert(defaults.begin(), defaults.end());
+      if (defaults_all) g.all = true;
+      else g.include.insert(defaults.begin(), defaults.end());
     }
   }
   if (s.no_dev) g.exclude.insert("dev");
@@ -107,8 +104,8 @@ class Walker {
       if (pkg(i).source.is_local()) return i;
     for (size_t i : it->second) {
       const auto& forks = pkg(i).resolution_markers;
-      if (forks.empty() || std::any_of(forks.begin(), forks.end(),
-                                       [&](const std::string& m) { return markers_.get(m).possible(env_); }))
+      if (forks.empty() ||
+          std::any_of(forks.begin(), forks.end(), [&](const std::string& m) { return markers_.get(m).possible(env_); }))
         return i;
     }
     return it->second.front();
@@ -168,8 +165,7 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
         errors.push_back("--package " + raw + ": not a workspace member" +
                          (lock.members.empty() ? std::string(" (this lock has no workspace members)")
                                                : " (members: " + join(lock.members) + ")"));
-      else
-        root_names.push_back(n);
+      else root_names.push_back(n);
     }
   } else if (!project_name.empty()) {
     root_names.push_back(project_name);
@@ -182,8 +178,7 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
     if (i == Walker::npos)
       errors.push_back(project::display_path(lock.file) + " has no package '" + n +
                        "' for the project: the lock is out of date, run `uv lock`");
-    else
-      roots.push_back(i);
+    else roots.push_back(i);
   }
   raise(errors);
   for (size_t r : roots) out.roots.push_back(w.pkg(r).name);
@@ -211,8 +206,9 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
     auto e = pep508::normalize_name(raw);
     if (!defined_extras.count(e))
       errors.push_back("extra '" + raw + "' is not defined by " + join(out.roots) +
-                       (defined_extras.empty() ? " (it has no optional dependencies)"
-                                               : " (extras: " + join({defined_extras.begin(), defined_extras.end()}) + ")"));
+                       (defined_extras.empty()
+                            ? " (it has no optional dependencies)"
+                            : " (extras: " + join({defined_extras.begin(), defined_extras.end()}) + ")"));
     wanted_extras.insert(e);
   }
   std::vector<std::string> requested_groups = selection.groups;
@@ -220,8 +216,9 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
   for (const auto& raw : requested_groups) {
     if (!defined_groups.count(pep508::normalize_name(raw)))
       errors.push_back("group '" + raw + "' is not defined in [dependency-groups]" +
-                       (defined_groups.empty() ? std::string()
-                                               : " (groups: " + join({defined_groups.begin(), defined_groups.end()}) + ")"));
+                       (defined_groups.empty()
+                            ? std::string()
+                            : " (groups: " + join({defined_groups.begin(), defined_groups.end()}) + ")"));
   }
   raise(errors);
   auto root_extras = [&](const Package& p) {
@@ -236,8 +233,9 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
     std::vector<const lock::ConflictItem*> chosen;
     for (const auto& item : set) {
       if (std::find(out.roots.begin(), out.roots.end(), item.package) == out.roots.end()) continue;
-      bool on = item.extra ? (selection.all_extras || wanted_extras.count(*item.extra) > 0)
-                           : item.group ? groups.contains(*item.group) : groups.prod;
+      bool on = item.extra   ? (selection.all_extras || wanted_extras.count(*item.extra) > 0)
+                : item.group ? groups.contains(*item.group)
+                             : groups.prod;
       if (on) chosen.push_back(&item);
     }
     if (chosen.size() >= 2) {

@@ -57,10 +57,8 @@ std::vector<std::string> get_strings(Reporter& r, const toml::table& t, std::str
     return out;
   }
   for (const auto& e : *a) {
-    if (auto s = e.value<std::string>())
-      out.push_back(*s);
-    else
-      r.add(e, where + "." + std::string(key) + " must contain only strings");
+    if (auto s = e.value<std::string>()) out.push_back(*s);
+    else r.add(e, where + "." + std::string(key) + " must contain only strings");
   }
   return out;
 }
@@ -160,10 +158,8 @@ void read_tool_uv(Reporter& r, const toml::table& uv, Project& p) {
   }
   if (const toml::node* dg = uv.get("default-groups")) {
     if (auto s = dg->value<std::string>()) {
-      if (*s == "all")
-        p.default_groups_all = true;
-      else
-        r.add(dg, "tool.uv.default-groups must be \"all\" or an array of group names");
+      if (*s == "all") p.default_groups_all = true;
+      else r.add(dg, "tool.uv.default-groups must be \"all\" or an array of group names");
     } else {
       std::vector<std::string> groups;
       for (auto& g : get_strings(r, uv, "default-groups", "tool.uv")) groups.push_back(pep508::normalize_name(g));
@@ -171,10 +167,8 @@ void read_tool_uv(Reporter& r, const toml::table& uv, Project& p) {
     }
   }
   if (const toml::node* pk = uv.get("package")) {
-    if (auto b = pk->value<bool>())
-      p.uv_package = *b;
-    else
-      r.add(pk, "tool.uv.package must be true or false");
+    if (auto b = pk->value<bool>()) p.uv_package = *b;
+    else r.add(pk, "tool.uv.package must be true or false");
   }
   if (const toml::node* ws = uv.get("workspace")) {
     if (const toml::table* wt = ws->as_table()) {
@@ -221,8 +215,7 @@ void read_tool_uv(Reporter& r, const toml::table& uv, Project& p) {
         }
       }
       if (s.kind.empty()) {
-        r.add(value, "tool.uv.sources." + std::string(name.str()) +
-                         " needs one of workspace, path, git, url or index");
+        r.add(value, "tool.uv.sources." + std::string(name.str()) + " needs one of workspace, path, git, url or index");
         continue;
       }
       if (const toml::node* ed = entry->get("editable")) s.editable = ed->value<bool>().value_or(false);
@@ -233,17 +226,13 @@ void read_tool_uv(Reporter& r, const toml::table& uv, Project& p) {
 
 void read_mirrors(Reporter& r, const toml::node& n, Config& c) {
   auto check = [&](const toml::node& at, const std::string& from, const std::string& to) {
-    if (from.empty() || to.empty())
-      r.add(at, "tool.pybundle.mirrors: empty URL prefix");
-    else
-      c.mirrors.emplace_back(from, to);
+    if (from.empty() || to.empty()) r.add(at, "tool.pybundle.mirrors: empty URL prefix");
+    else c.mirrors.emplace_back(from, to);
   };
   if (const toml::table* t = n.as_table()) {
     for (const auto& [from, to] : *t) {
-      if (auto s = to.value<std::string>())
-        check(to, std::string(from.str()), *s);
-      else
-        r.add(to, "tool.pybundle.mirrors values must be URL strings");
+      if (auto s = to.value<std::string>()) check(to, std::string(from.str()), *s);
+      else r.add(to, "tool.pybundle.mirrors values must be URL strings");
     }
   } else if (const toml::array* a = n.as_array()) {
     for (const auto& e : *a) {
@@ -251,8 +240,7 @@ void read_mirrors(Reporter& r, const toml::node& n, Config& c) {
         auto eq = text->find('=');
         if (eq == std::string::npos)
           r.add(e, "tool.pybundle.mirrors: '" + *text + "': expected \"FROM=TO\" (two URL prefixes)");
-        else
-          check(e, text->substr(0, eq), text->substr(eq + 1));
+        else check(e, text->substr(0, eq), text->substr(eq + 1));
         continue;
       }
       const toml::table* t = e.as_table();
@@ -270,11 +258,11 @@ void read_mirrors(Reporter& r, const toml::node& n, Config& c) {
 }
 
 void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
-  static const std::set<std::string, std::less<>> known = {
-      "target", "entry", "include", "preimport", "exclude", "size-budget", "mirrors", "pyodide-index", "stdlib", "vars"};
+  static const std::set<std::string, std::less<>> known = {"target",  "entry",       "include", "preimport",
+                                                           "exclude", "size-budget", "mirrors", "pyodide-index",
+                                                           "stdlib",  "vars"};
   for (const auto& [key, value] : t)
-    if (!known.count(key.str()))
-      r.add(value, "unknown key '" + std::string(key.str()) + "' in [tool.pybundle]");
+    if (!known.count(key.str())) r.add(value, "unknown key '" + std::string(key.str()) + "' in [tool.pybundle]");
   c.target = get_string(r, t, "target", "tool.pybundle");  // checked where the target is resolved
   c.entry = get_string(r, t, "entry", "tool.pybundle");
   c.preimport = get_strings(r, t, "preimport", "tool.pybundle");
@@ -284,10 +272,8 @@ void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
   for (auto& s : c.stdlib) s = pep508::normalize_name(s);
   if (const toml::node* sb = t.get("size-budget")) {
     if (auto i = sb->value<int64_t>(); i && sb->is_integer()) {
-      if (*i < 0)
-        r.add(sb, "tool.pybundle.size-budget must not be negative");
-      else
-        c.size_budget = static_cast<uint64_t>(*i);
+      if (*i < 0) r.add(sb, "tool.pybundle.size-budget must not be negative");
+      else c.size_budget = static_cast<uint64_t>(*i);
     } else if (auto s = sb->value<std::string>()) {
       try {
         c.size_budget = parse_size(*s);
@@ -302,10 +288,8 @@ void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
   if (const toml::node* v = t.get("vars")) {
     if (const toml::table* vt = v->as_table()) {
       for (const auto& [key, value] : *vt) {
-        if (auto s = value.value<std::string>(); s && value.is_string())
-          c.vars[std::string(key.str())] = *s;
-        else
-          r.add(value, "tool.pybundle.vars." + std::string(key.str()) + " must be a string");
+        if (auto s = value.value<std::string>(); s && value.is_string()) c.vars[std::string(key.str())] = *s;
+        else r.add(value, "tool.pybundle.vars." + std::string(key.str()) + " must be a string");
       }
     } else {
       r.add(v, "tool.pybundle.vars must be a table {NAME = \"value\"}");
@@ -353,10 +337,8 @@ Project parse(std::string_view text, const std::filesystem::path& file) {
   toml::table root = parse_toml(text, shown);
   Reporter r(shown);
   if (const toml::node* n = root.get("project")) {
-    if (const toml::table* t = n->as_table())
-      read_project_table(r, *t, p);
-    else
-      r.add(n, "[project] must be a table");
+    if (const toml::table* t = n->as_table()) read_project_table(r, *t, p);
+    else r.add(n, "[project] must be a table");
   }
   read_groups(r, root, p);
   if (const toml::node* bs = root.get("build-system"); bs && bs->is_table()) {
@@ -366,16 +348,12 @@ Project parse(std::string_view text, const std::filesystem::path& file) {
   }
   if (const toml::table* tool = root["tool"].as_table()) {
     if (const toml::node* uv = tool->get("uv")) {
-      if (const toml::table* t = uv->as_table())
-        read_tool_uv(r, *t, p);
-      else
-        r.add(uv, "[tool.uv] must be a table");
+      if (const toml::table* t = uv->as_table()) read_tool_uv(r, *t, p);
+      else r.add(uv, "[tool.uv] must be a table");
     }
     if (const toml::node* pb = tool->get("pybundle")) {
-      if (const toml::table* t = pb->as_table())
-        read_tool_pybundle(r, *t, p.config);
-      else
-        r.add(pb, "[tool.pybundle] must be a table");
+      if (const toml::table* t = pb->as_table()) read_tool_pybundle(r, *t, p.config);
+      else r.add(pb, "[tool.pybundle] must be a table");
     }
   }
   r.raise();
@@ -418,10 +396,8 @@ std::vector<std::string> Project::group_requirements(const std::string& group) c
       throw Error(display_path(file) + ": dependency group '" + name + "' includes itself", Exit::usage);
     stack.push_back(name);
     for (const auto& entry : it->second) {
-      if (entry.rfind("include-group:", 0) == 0)
-        self(self, entry.substr(14));
-      else
-        out.push_back(entry);
+      if (entry.rfind("include-group:", 0) == 0) self(self, entry.substr(14));
+      else out.push_back(entry);
     }
     stack.pop_back();
   };
@@ -453,10 +429,9 @@ uint64_t parse_size(std::string_view text) {
   while (i < s.size() && s[i] == ' ') ++i;
   if (i != s.size()) throw bad();
   static const std::map<std::string, double> units = {
-      {"", 1},           {"b", 1},
-      {"kb", 1e3},       {"mb", 1e6},       {"gb", 1e9},
-      {"k", 1024.0},     {"m", 1048576.0},  {"g", 1073741824.0},
-      {"kib", 1024.0},   {"mib", 1048576.0}, {"gib", 1073741824.0}};
+      {"", 1},         {"b", 1},           {"kb", 1e3},          {"mb", 1e6},
+      {"gb", 1e9},     {"k", 1024.0},      {"m", 1048576.0},     {"g", 1073741824.0},
+      {"kib", 1024.0}, {"mib", 1048576.0}, {"gib", 1073741824.0}};
   auto it = units.find(unit);
   if (it == units.end()) throw bad();
   double bytes = number * it->second;

@@ -18,10 +18,10 @@ struct Config {
   // The app's files besides the entry: globs relative to the entry's directory (unset: that whole
   // tree minus VCS, virtualenvs, caches, build output, python_modules and tests).
   std::optional<std::vector<std::string>> include;
-  std::optional<uint64_t> size_budget; // bytes ("10MiB" parsed)
+  std::optional<uint64_t> size_budget;                       // bytes ("10MiB" parsed)
   std::vector<std::pair<std::string, std::string>> mirrors;  // URL prefix FROM -> TO
-  std::optional<std::string> pyodide_index;  // index URL of Pyodide-built wheels
-  std::vector<std::string> stdlib;     // unvendored stdlib modules to include ("ssl", "sqlite3")
+  std::optional<std::string> pyodide_index;                  // index URL of Pyodide-built wheels
+  std::vector<std::string> stdlib;                           // unvendored stdlib modules to include ("ssl", "sqlite3")
   std::map<std::string, std::string> vars;  // a worker's env vars (self.env.NAME), recorded in bundle.json
 };
 
@@ -34,26 +34,26 @@ struct UvSource {
 
 struct Project {
   std::filesystem::path dir;
-  std::filesystem::path file;  // .../pyproject.toml
+  std::filesystem::path file;      // .../pyproject.toml
   bool has_project_table = false;  // false for a virtual workspace root
-  std::string name;            // as written
+  std::string name;                // as written
   std::string version;
   std::string requires_python;
-  std::vector<std::string> dynamic;       // [project] dynamic (normalized field names)
-  std::vector<std::string> dependencies;  // PEP 508 strings
+  std::vector<std::string> dynamic;                                       // [project] dynamic (normalized field names)
+  std::vector<std::string> dependencies;                                  // PEP 508 strings
   std::map<std::string, std::vector<std::string>> optional_dependencies;  // normalized extra names
   // PEP 735 groups plus [tool.uv] dev-dependencies as group "dev"; `{include-group = …}`
   // entries are kept as "include-group:<name>". Group names normalized.
   std::map<std::string, std::vector<std::string>> dependency_groups;
-  std::optional<std::vector<std::string>> default_groups;  // [tool.uv] default-groups
-  bool default_groups_all = false;                         // default-groups = "all"
-  std::vector<std::string> workspace_members;  // [tool.uv.workspace] members globs
-  std::vector<std::string> workspace_exclude;  // [tool.uv.workspace] exclude globs
-  std::map<std::string, UvSource> sources;     // [tool.uv.sources], by normalized name
-  std::optional<bool> uv_package;              // [tool.uv] package
+  std::optional<std::vector<std::string>> default_groups;    // [tool.uv] default-groups
+  bool default_groups_all = false;                           // default-groups = "all"
+  std::vector<std::string> workspace_members;                // [tool.uv.workspace] members globs
+  std::vector<std::string> workspace_exclude;                // [tool.uv.workspace] exclude globs
+  std::map<std::string, UvSource> sources;                   // [tool.uv.sources], by normalized name
+  std::optional<bool> uv_package;                            // [tool.uv] package
   std::map<std::string, std::string> group_requires_python;  // [tool.uv.dependency-groups] G.requires-python
-  std::string build_backend;                   // [build-system] build-backend
-  std::vector<std::string> build_requires;     // [build-system] requires
+  std::string build_backend;                                 // [build-system] build-backend
+  std::vector<std::string> build_requires;                   // [build-system] requires
   // Member projects found by expanding workspace_members (minus excludes); only directories
   // holding a pyproject.toml. Filled by load(), not by load_file().
   std::vector<Project> members;

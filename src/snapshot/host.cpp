@@ -74,16 +74,14 @@ nlohmann::json parse_answer(const NodeResult& r, const std::string& mode) {
     if (!line.empty() && line.front() == '{') {
       try {
         return nlohmann::json::parse(line);
-      } catch (const std::exception&) {
-      }
+      } catch (const std::exception&) {}
     }
     if (start == std::string_view::npos) break;
     out = out.substr(0, start);
   }
-  std::string how = r.signal ? "was killed by signal " + std::to_string(r.signal)
-                             : "exited with code " + std::to_string(r.exit_code);
-  throw Error("the JavaScript host (" + mode + ") " + how + " without an answer; see its output above",
-              Exit::internal);
+  std::string how =
+      r.signal ? "was killed by signal " + std::to_string(r.signal) : "exited with code " + std::to_string(r.exit_code);
+  throw Error("the JavaScript host (" + mode + ") " + how + " without an answer; see its output above", Exit::internal);
 }
 
 nlohmann::json read_manifest(const stdfs::path& bundle_dir) {
@@ -148,11 +146,11 @@ MakeResult make_snapshot(const MakeOptions& options) {
   // The snapshot is a function of its inputs: the str hash seed and the entropy drawn while importing
   // come from the bundle digest unless given.
   auto digest = json_string(manifest, "digest");
-  uint32_t hash_seed = options.hash_seed.value_or(
-      digest.size() >= 8 && digest.find_first_not_of("0123456789abcdef") == std::string::npos
-          ? static_cast<uint32_t>(std::stoul(digest.substr(0, 8), nullptr, 16))
-          : 0);
-  std::vector<std::string> args{"--entry", options.entry_module, "--out", stdfs::absolute(raw_file).string(),
+  uint32_t hash_seed =
+      options.hash_seed.value_or(digest.size() >= 8 && digest.find_first_not_of("0123456789abcdef") == std::string::npos
+                                     ? static_cast<uint32_t>(std::stoul(digest.substr(0, 8), nullptr, 16))
+                                     : 0);
+  std::vector<std::string> args{"--entry",     options.entry_module,     "--out", stdfs::absolute(raw_file).string(),
                                 "--hash-seed", std::to_string(hash_seed)};
   for (auto& a : app_source_args(manifest)) args.push_back(std::move(a));
   args.insert(args.end(), options.host_args.begin(), options.host_args.end());
@@ -296,7 +294,8 @@ Prepared prepare(const RunOptions& options) {
 namespace {
 
 // Decompress the snapshot's payload into `sink` and keep a copy in the heap cache at `cached`.
-void decompress_and_keep(const Prepared& p, const stdfs::path& cached, const std::function<void(std::string_view)>& sink) {
+void decompress_and_keep(const Prepared& p, const stdfs::path& cached,
+                         const std::function<void(std::string_view)>& sink) {
   HeapBase base;
   if (p.header.meta.value("xor_wasm_data", false)) base = load_heap_base(p.runtime.dir / "pyodide.asm.wasm");
   HeapCacheWriter keep(cached, p.header.meta.value("heap_offset", uint64_t{0}));
@@ -329,7 +328,8 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
   }
   if (!p.snapshot.empty()) {
     // The shared libraries the host loads again before the heap is copied in.
-    if (auto libs = p.header.meta.find("libraries"); libs != p.header.meta.end() && libs->is_array() && !libs->empty()) {
+    if (auto libs = p.header.meta.find("libraries");
+        libs != p.header.meta.end() && libs->is_array() && !libs->empty()) {
       spawn.argv.push_back("--libraries");
       spawn.argv.push_back(libs->dump());
     }
@@ -347,8 +347,10 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
       }
       return spawn;
     }
-    if (need_file) throw Error("cannot keep the decompressed snapshot in " + cached.parent_path().string() +
-                               " for the server's workers; use --workers 1", Exit::io);
+    if (need_file)
+      throw Error("cannot keep the decompressed snapshot in " + cached.parent_path().string() +
+                      " for the server's workers; use --workers 1",
+                  Exit::io);
     spawn.argv.push_back("--snapshot-stdin");
     spawn.argv.push_back(std::to_string(raw_size));
     if (!cached.empty()) {  // where serve restarts a runtime from, once this start has written it
@@ -396,10 +398,9 @@ int serve_bundle(const ServeOptions& options) {
   if (!p.note.empty() && options.run.warn) options.run.warn(p.note);
   int workers = std::max(1, options.workers);
   auto spawn = app_spawn(options.run, p, "serve", workers > 1 && !p.snapshot.empty());
-  for (std::string s : std::initializer_list<std::string>{"--host", options.host, "--port", std::to_string(options.port),
-                                                          "--workers", std::to_string(workers),
-                                                          "--request-timeout", seconds_text(host_timeout()),
-                                                          "--max-body", std::to_string(options.max_body)})
+  for (std::string s : std::initializer_list<std::string>{
+           "--host", options.host, "--port", std::to_string(options.port), "--workers", std::to_string(workers),
+           "--request-timeout", seconds_text(host_timeout()), "--max-body", std::to_string(options.max_body)})
     spawn.argv.push_back(s);
   spawn.forward_signals = true;
   spawn.timeout = 0;  // serves until stopped; each request has its own limit
@@ -416,10 +417,8 @@ int serve_bundle(const ServeOptions& options) {
       answered = true;
       chunk.remove_prefix(nl + 1);
       auto j = nlohmann::json::parse(first, nullptr, false);
-      if (j.is_object() && !j.value("ok", true))
-        failed = std::move(j);
-      else if (options.json || !j.is_object())
-        write_all(1, (first + "\n").data(), first.size() + 1);
+      if (j.is_object() && !j.value("ok", true)) failed = std::move(j);
+      else if (options.json || !j.is_object()) write_all(1, (first + "\n").data(), first.size() + 1);
     }
     write_all(1, chunk.data(), chunk.size());
   };

@@ -46,8 +46,7 @@ void write_host(const stdfs::path& dir) {
     std::string have;
     try {
       if (stdfs::is_regular_file(stdfs::symlink_status(path))) have = fs::read_file(path);
-    } catch (const Error&) {
-    }
+    } catch (const Error&) {}
     if (have != f.text) fs::write_file_atomic(path, f.text);
   }
 }
@@ -156,10 +155,18 @@ std::vector<std::string> sandboxed_env() {
 }
 }  // namespace
 
-double host_timeout() { return g_host_timeout.load(); }
-void set_host_timeout(double seconds) { g_host_timeout = seconds; }
-void set_sandbox(bool on) { g_sandbox = on; }
-bool sandboxed() { return g_sandbox.load(); }
+double host_timeout() {
+  return g_host_timeout.load();
+}
+void set_host_timeout(double seconds) {
+  g_host_timeout = seconds;
+}
+void set_sandbox(bool on) {
+  g_sandbox = on;
+}
+bool sandboxed() {
+  return g_sandbox.load();
+}
 
 NodeResult spawn_node(const NodeSpawn& spawn) {
   bool sandbox = sandboxed() && !spawn.reads.empty();
@@ -238,10 +245,8 @@ NodeResult spawn_node(const NodeSpawn& spawn) {
     for (;;) {
       ssize_t n = ::read(out_pipe[0], buf, sizeof buf);
       if (n > 0) {
-        if (spawn.on_stdout)
-          spawn.on_stdout(std::string_view(buf, static_cast<size_t>(n)));
-        else
-          result.out.append(buf, static_cast<size_t>(n));
+        if (spawn.on_stdout) spawn.on_stdout(std::string_view(buf, static_cast<size_t>(n)));
+        else result.out.append(buf, static_cast<size_t>(n));
       } else if (n == 0 || errno != EINTR) {
         break;
       }
@@ -249,8 +254,7 @@ NodeResult spawn_node(const NodeSpawn& spawn) {
     ::close(out_pipe[0]);
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   interrupt::remove_child(pid);
   if (watchdog.joinable()) {
     {

@@ -21,19 +21,19 @@ void set_sandbox(bool on);
 bool sandboxed();
 
 struct NodeSpawn {
-  std::vector<std::string> argv;        // argv[0] is the node executable
+  std::vector<std::string> argv;                     // argv[0] is the node executable
   std::vector<std::filesystem::path> reads, writes;  // what the sandbox lets the host touch
-  std::function<void(int fd)> feed;     // writes the child's stdin on a thread; none: /dev/null
-  bool capture_stdout = true;           // else inherited
-  std::function<void(std::string_view)> on_stdout;  // takes stdout as it comes (else it is collected)
-  bool forward_signals = false;         // pass SIGINT/SIGTERM/SIGHUP on (interrupt.hpp)
-  double timeout = host_timeout();      // seconds until the child is killed; 0: none
+  std::function<void(int fd)> feed;                  // writes the child's stdin on a thread; none: /dev/null
+  bool capture_stdout = true;                        // else inherited
+  std::function<void(std::string_view)> on_stdout;   // takes stdout as it comes (else it is collected)
+  bool forward_signals = false;                      // pass SIGINT/SIGTERM/SIGHUP on (interrupt.hpp)
+  double timeout = host_timeout();                   // seconds until the child is killed; 0: none
 };
 
 struct NodeResult {
-  int exit_code = -1;                   // -1 when killed by a signal
+  int exit_code = -1;  // -1 when killed by a signal
   int signal = 0;
-  bool timed_out = false;               // killed after NodeSpawn::timeout
+  bool timed_out = false;  // killed after NodeSpawn::timeout
   double timeout = 0;
   std::string out;
 };

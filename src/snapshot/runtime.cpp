@@ -121,16 +121,14 @@ stdfs::path ensure_runtime(const std::string& version, const stdfs::path& cache_
     ProcessOptions po;
     po.cwd = tmp;
     po.capture_stderr = true;
-    auto r = run_process({npm.string(), "install", "--no-audit", "--no-fund", "--prefix", tmp.string(),
-                          "pyodide@" + version},
-                         po);
+    auto r = run_process(
+        {npm.string(), "install", "--no-audit", "--no-fund", "--prefix", tmp.string(), "pyodide@" + version}, po);
     if (r.exit_code != 0)
       throw Error("npm install pyodide@" + version + " failed (exit " + std::to_string(r.exit_code) +
                       "): " + tail_lines(r.err + r.out, 6),
                   Exit::io);
     auto got = package_version(tmp / "node_modules" / "pyodide");
-    if (got != version)
-      throw Error("npm installed pyodide '" + got + "', expected " + version, Exit::io);
+    if (got != version) throw Error("npm installed pyodide '" + got + "', expected " + version, Exit::io);
     stdfs::remove_all(final_dir, ec);
     if (::rename(tmp.c_str(), final_dir.c_str()) != 0)
       throw Error("cannot rename " + tmp.string() + " to " + final_dir.string(), Exit::io);
@@ -146,8 +144,10 @@ RuntimeInfo runtime_info(const stdfs::path& runtime_dir) {
   info.dir = runtime_dir;
   info.version = package_version(runtime_dir);
   if (info.version.empty())
-    throw Error(runtime_dir.string() + " is not a Pyodide runtime (pyodide.mjs, pyodide-lock.json, "
-                "pyodide.asm.wasm, package.json)", Exit::usage);
+    throw Error(runtime_dir.string() +
+                    " is not a Pyodide runtime (pyodide.mjs, pyodide-lock.json, "
+                    "pyodide.asm.wasm, package.json)",
+                Exit::usage);
   // Pyodide's loader embeds BUILD_ID, a hash over pyodide.asm.js/.mjs and pyodide.asm.wasm; its own
   // snapshots carry it too. Fall back to hashing the wasm when a release spells it differently.
   auto mjs = fs::read_file(runtime_dir / "pyodide.mjs");

@@ -23,7 +23,8 @@ namespace {
 
 bool identifier(const std::string& s) {
   if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
-  return std::all_of(s.begin(), s.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
+  return std::all_of(s.begin(), s.end(),
+                     [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; });
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {
@@ -150,8 +151,9 @@ size_t SmokeReport::failed() const {
   return static_cast<size_t>(std::count_if(results.begin(), results.end(), [](const SmokeResult& r) { return !r.ok; }));
 }
 
-SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir, const std::vector<std::string>& modules,
-                  const stdfs::path& cache_dir, const std::vector<std::string>& host_args) {
+SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
+                  const std::vector<std::string>& modules, const stdfs::path& cache_dir,
+                  const std::vector<std::string>& host_args) {
   if (modules.empty()) return {};
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> args{"--modules", smoke_list(modules)};
@@ -182,7 +184,8 @@ std::vector<std::string> string_list(const nlohmann::json& answer, const char* k
 std::string smoke_list(const std::vector<std::string>& modules) {
   std::string list;
   for (const auto& m : modules) {
-    if (m.empty() || m.find(',') != std::string::npos) throw Error("smoke: '" + m + "' is not a module name", Exit::usage);
+    if (m.empty() || m.find(',') != std::string::npos)
+      throw Error("smoke: '" + m + "' is not a module name", Exit::usage);
     list += (list.empty() ? "" : ",") + m;
   }
   return list;

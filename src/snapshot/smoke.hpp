@@ -39,9 +39,9 @@ struct SmokeResult {
 };
 
 struct SmokeReport {
-  std::vector<SmokeResult> results;  // in the order asked
-  nlohmann::json timings;            // the host's timings_ms
-  double process_ms = 0;             // spawn to answer
+  std::vector<SmokeResult> results;            // in the order asked
+  nlohmann::json timings;                      // the host's timings_ms
+  double process_ms = 0;                       // spawn to answer
   std::vector<std::string> missing_app_files;  // "app/x" the imports tried to open and did not find
   size_t failed() const;
 };

@@ -79,9 +79,9 @@ struct DataSegment {
   std::string_view bytes;
 };
 struct HeapBase {
-  std::shared_ptr<const char> wasm;        // the module, mapped read-only; segments point into it
+  std::shared_ptr<const char> wasm;  // the module, mapped read-only; segments point into it
   size_t wasm_size = 0;
-  std::vector<DataSegment> segments;       // sorted by offset
+  std::vector<DataSegment> segments;  // sorted by offset
 };
 HeapBase load_heap_base(const std::filesystem::path& wasm_file);  // throws on a malformed module
 // XOR the segments into `data`, which holds heap bytes [heap_pos, heap_pos + size).
@@ -112,20 +112,20 @@ std::string stale_reason(const SnapshotHeader& header, const std::filesystem::pa
 // ---- Making ---------------------------------------------------------------------------------
 struct MakeOptions {
   std::filesystem::path runtime_dir;
-  std::filesystem::path bundle_dir;        // staged bundle holding bundle.json, app/, python_modules/
-  std::string entry_module;                // e.g. "app"
+  std::filesystem::path bundle_dir;  // staged bundle holding bundle.json, app/, python_modules/
+  std::string entry_module;          // e.g. "app"
   std::vector<std::string> preimport;
-  std::filesystem::path cache_dir;         // where the host script is written (default: the user cache)
-  std::vector<std::string> smoke;          // modules to import after the snapshot is written, each on its own
+  std::filesystem::path cache_dir;                   // where the host script is written (default: the user cache)
+  std::vector<std::string> smoke;                    // modules to import after the snapshot is written, each on its own
   std::function<void(const SmokeReport&)> on_smoke;  // gets their results (also when the entry failed)
-  int level = 6;                           // zstd level: 12 made files 8 % smaller in 4x the time and RSS
-  std::optional<uint32_t> hash_seed;       // PYTHONHASHSEED while importing; default: from the bundle digest
-  std::vector<std::string> host_args;      // more host options (the build's --app-left-out)
+  int level = 6;                                     // zstd level: 12 made files 8 % smaller in 4x the time and RSS
+  std::optional<uint32_t> hash_seed;                 // PYTHONHASHSEED while importing; default: from the bundle digest
+  std::vector<std::string> host_args;                // more host options (the build's --app-left-out)
 };
 
 struct MakeResult {
-  nlohmann::json facts;                    // for bundle.json "snapshot" (file, sha256, size, ...)
-  std::vector<std::string> warnings;       // entropy drawn at import time, with call sites
+  nlohmann::json facts;                        // for bundle.json "snapshot" (file, sha256, size, ...)
+  std::vector<std::string> warnings;           // entropy drawn at import time, with call sites
   std::vector<std::string> missing_app_files;  // "app/x": the import tried to open it and it was not there
 };
 
@@ -147,11 +147,11 @@ struct RunOptions {
   std::filesystem::path bundle_dir;
   std::filesystem::path cache_dir;
   bool use_snapshot = true;
-  bool allow_stale = false;                // a stale snapshot falls back to importing
+  bool allow_stale = false;  // a stale snapshot falls back to importing
   std::string url = "http://localhost/";
   std::map<std::string, std::string> vars;  // --var K=V: over bundle.json "vars" (a worker's self.env)
   std::vector<std::string> node_flags;
-  std::vector<std::string> smoke;          // run: modules to import after the request (answer "smoke")
+  std::vector<std::string> smoke;                // run: modules to import after the request (answer "smoke")
   std::function<void(const std::string&)> warn;  // e.g. why an existing snapshot is not used
 };
 
@@ -159,9 +159,9 @@ struct RunOptions {
 struct Prepared {
   nlohmann::json manifest;
   RuntimeInfo runtime;
-  std::filesystem::path snapshot;          // empty: import from scratch
+  std::filesystem::path snapshot;  // empty: import from scratch
   SnapshotHeader header;
-  std::string note;                        // why the snapshot is not used, when it exists
+  std::string note;  // why the snapshot is not used, when it exists
 };
 Prepared prepare(const RunOptions& options);
 
@@ -172,8 +172,8 @@ struct ServeOptions {
   RunOptions run;
   std::string host = "127.0.0.1";
   int port = 8787;
-  bool json = false;                       // print the host's startup JSON on stdout
-  int workers = 1;                         // Node processes restoring the snapshot, taking connections in turn
+  bool json = false;                        // print the host's startup JSON on stdout
+  int workers = 1;                          // Node processes restoring the snapshot, taking connections in turn
   uint64_t max_body = uint64_t(100) << 20;  // request bodies past this are answered 413
 };
 // Serve until interrupted; returns the exit code.

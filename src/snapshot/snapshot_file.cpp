@@ -104,7 +104,8 @@ void check_metadata(const nlohmann::json& meta, const stdfs::path& file) {
     if (!count(size) || size.get<uint64_t>() % kWasmPage != 0)
       throw edited("'heap_size' is not a whole number of 64 KiB pages");
     if (size.get<uint64_t>() != heap)
-      throw edited("'heap_size' " + size.dump() + " is not 'raw_size' less 'heap_offset' (" + std::to_string(heap) + ")");
+      throw edited("'heap_size' " + size.dump() + " is not 'raw_size' less 'heap_offset' (" + std::to_string(heap) +
+                   ")");
   }
   if (const auto& modules = json_at(meta, "modules"); !modules.is_null() && !modules.is_array())
     throw edited("'modules' is not a list");
@@ -235,8 +236,9 @@ SnapshotHeader read_header(const stdfs::path& file) {
   SnapshotHeader h;
   h.version = get_u32(head + 8);
   if (h.version != kFormatVersion)
-    throw Error(file.string() + ": snapshot format " + std::to_string(h.version) + " is not supported (this pybundle reads format " +
-                    std::to_string(kFormatVersion) + "); rebuild the bundle",
+    throw Error(file.string() + ": snapshot format " + std::to_string(h.version) +
+                    " is not supported (this pybundle reads format " + std::to_string(kFormatVersion) +
+                    "); rebuild the bundle",
                 Exit::problems);
   uint32_t len = get_u32(head + 12);
   if (len > (64u << 20)) throw Error(file.string() + ": snapshot metadata too large", Exit::problems);
@@ -352,8 +354,10 @@ void write_snapshot_file(const stdfs::path& file, nlohmann::json meta, const Raw
     if (last) break;
     have = 0;
     fill();
-    if (have == 0) throw Error("snapshot: Pyodide's snapshot ended after " + std::to_string(pos) + " of " +
-                                   std::to_string(raw_size) + " bytes", Exit::internal);
+    if (have == 0)
+      throw Error("snapshot: Pyodide's snapshot ended after " + std::to_string(pos) + " of " +
+                      std::to_string(raw_size) + " bytes",
+                  Exit::internal);
   }
   bool ok = ::fsync(fd) == 0;
   ok = ::close(fd) == 0 && ok;
@@ -369,7 +373,7 @@ void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,
   bool xored = header.meta.value("xor_wasm_data", false);
   if (xored && !base) throw Error(file.string() + ": restoring needs the runtime's wasm module", Exit::internal);
   uint64_t heap_offset = header.meta.value("heap_offset", uint64_t{0});
-  uint64_t pos = 0;  // position in the raw stream
+  uint64_t pos = 0;          // position in the raw stream
   std::string pyodide_head;  // its first 8 bytes: Pyodide's magic, then where the heap starts
   auto emit = [&](char* data, size_t size) {
     if (pyodide_head.size() < 8) {
@@ -416,7 +420,8 @@ void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,
     } while (ib.pos < ib.size || full);
   }
   if (!any || last != 0) throw Error(file.string() + ": truncated snapshot data", Exit::problems);
-  if (const auto& raw_size = json_at(header.meta, "raw_size"); raw_size.is_number_unsigned() && pos != raw_size.get<uint64_t>())
+  if (const auto& raw_size = json_at(header.meta, "raw_size");
+      raw_size.is_number_unsigned() && pos != raw_size.get<uint64_t>())
     throw Error(file.string() + ": the snapshot decompresses to " + std::to_string(pos) + " bytes, its metadata says " +
                     raw_size.dump() + " (edited or damaged); remake it with `pybundle snapshot`",
                 Exit::problems);
@@ -440,8 +445,8 @@ bool inside_bundle(const std::string& p) {
 
 }  // namespace
 
-std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir,
-                         const nlohmann::json& manifest, const RuntimeInfo& runtime) {
+std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir, const nlohmann::json& manifest,
+                         const RuntimeInfo& runtime) {
   const auto& meta = header.meta;
   auto str = [&](const char* key) { return json_string(meta, key); };
   if (str("pyodide") != runtime.version)

@@ -18,13 +18,12 @@ using json = nlohmann::json;
 
 std::string str_field(const json& obj, const char* key, const std::string& where, const std::string& file) {
   auto it = obj.find(key);
-  if (it == obj.end() || !it->is_string())
-    throw file_error(file, 0, where + ": missing string field '" + key + "'");
+  if (it == obj.end() || !it->is_string()) throw file_error(file, 0, where + ": missing string field '" + key + "'");
   return it->get<std::string>();
 }
 
-std::vector<std::string> str_list(const json& obj, const char* key, const std::string& where,
-                                  const std::string& file, bool normalize) {
+std::vector<std::string> str_list(const json& obj, const char* key, const std::string& where, const std::string& file,
+                                  bool normalize) {
   std::vector<std::string> out;
   auto it = obj.find(key);
   if (it == obj.end() || it->is_null()) return out;
@@ -81,8 +80,7 @@ std::string parse_target_spec(std::string_view spec) {
                 Exit::usage);
   std::string version(spec.substr(prefix.size()));
   if (!pep440::Version::try_parse(version) || version.find_first_of(" \t/\\") != std::string::npos)
-    throw Error("invalid target '" + std::string(spec) + "': '" + version + "' is not a release version",
-                Exit::usage);
+    throw Error("invalid target '" + std::string(spec) + "': '" + version + "' is not a release version", Exit::usage);
   return version;
 }
 

@@ -15,12 +15,12 @@ namespace pb::target {
 
 // A package built by the Pyodide distribution (an entry of pyodide-lock.json "packages").
 struct PyodidePackage {
-  std::string name;          // as in the lock (normalized for lookups)
+  std::string name;  // as in the lock (normalized for lookups)
   std::string version;
-  std::string file_name;     // relative to the distribution's index URL
+  std::string file_name;  // relative to the distribution's index URL
   std::string sha256;
-  std::string package_type;  // "package", "cpython_module" (unvendored stdlib), "shared_library"
-  std::string install_dir;   // "site", "stdlib", "dynlib"
+  std::string package_type;          // "package", "cpython_module" (unvendored stdlib), "shared_library"
+  std::string install_dir;           // "site", "stdlib", "dynlib"
   std::vector<std::string> depends;  // normalized names
   std::vector<std::string> imports;  // top-level import names
 };
@@ -33,14 +33,14 @@ std::string parse_target_spec(std::string_view spec);
 std::string find_index_url(std::string_view js, std::string_view version);
 
 struct Target {
-  std::string pyodide_version;      // e.g. "0.29.3" (the requested release)
-  std::string python_version;       // full, e.g. "3.13.2"
-  std::string abi_version;          // e.g. "2025_0"
-  std::string platform;             // e.g. "emscripten_4_0_9"
-  std::string emscripten_version;   // e.g. "4.0.9"
-  std::string arch;                 // "wasm32"
-  std::filesystem::path runtime_dir;  // directory holding pyodide.mjs and pyodide-lock.json
-  std::string index_url;            // where the distribution's own wheels live (ends with '/')
+  std::string pyodide_version;                     // e.g. "0.29.3" (the requested release)
+  std::string python_version;                      // full, e.g. "3.13.2"
+  std::string abi_version;                         // e.g. "2025_0"
+  std::string platform;                            // e.g. "emscripten_4_0_9"
+  std::string emscripten_version;                  // e.g. "4.0.9"
+  std::string arch;                                // "wasm32"
+  std::filesystem::path runtime_dir;               // directory holding pyodide.mjs and pyodide-lock.json
+  std::string index_url;                           // where the distribution's own wheels live (ends with '/')
   std::map<std::string, PyodidePackage> packages;  // by normalized name
 
   // Compatible wheel tags, best first (DESIGN.md).

@@ -25,17 +25,14 @@ class Error : public std::runtime_error {
 };
 
 // A parse error at a place in a file: "uv.lock:412: package 'foo': ...".
-inline Error file_error(const std::string& file, long line, const std::string& message,
-                        Exit code = Exit::usage) {
-  return Error(line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message,
-               code);
+inline Error file_error(const std::string& file, long line, const std::string& message, Exit code = Exit::usage) {
+  return Error(line > 0 ? file + ":" + std::to_string(line) + ": " + message : file + ": " + message, code);
 }
 
 // Several problems found by one stage, reported together.
 class Errors : public Error {
  public:
-  Errors(std::vector<std::string> problems, Exit code)
-      : Error(join(problems), code), problems_(std::move(problems)) {}
+  Errors(std::vector<std::string> problems, Exit code) : Error(join(problems), code), problems_(std::move(problems)) {}
   const std::vector<std::string>& problems() const { return problems_; }
 
  private:

@@ -74,7 +74,10 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
 
   ProcessResult result;
   // Drain both pipes together so neither child stream can fill up and block.
-  struct Stream { int fd; std::string* sink; };
+  struct Stream {
+    int fd;
+    std::string* sink;
+  };
   std::vector<Stream> streams;
   if (out_pipe[0] >= 0) streams.push_back({out_pipe[0], &result.out});
   if (err_pipe[0] >= 0) streams.push_back({err_pipe[0], &result.err});
@@ -98,8 +101,7 @@ ProcessResult run_process(const std::vector<std::string>& argv, const ProcessOpt
     }
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }

@@ -8,9 +8,9 @@
 namespace pb {
 
 struct ProcessResult {
-  int exit_code = -1;     // -1 when killed by a signal
-  std::string out;        // captured stdout (stderr is passed through unless captured)
-  std::string err;        // captured stderr when capture_stderr
+  int exit_code = -1;  // -1 when killed by a signal
+  std::string out;     // captured stdout (stderr is passed through unless captured)
+  std::string err;     // captured stderr when capture_stderr
 };
 
 struct ProcessOptions {

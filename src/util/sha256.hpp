@@ -15,7 +15,7 @@ class Sha256 {
   Sha256& operator=(const Sha256&) = delete;
   void update(const void* data, size_t size);
   void update(std::string_view data) { update(data.data(), data.size()); }
-  std::string hex();     // lowercase hex digest; finishes the hash
+  std::string hex();        // lowercase hex digest; finishes the hash
   std::string base64url();  // urlsafe base64 without padding, as in wheel RECORD files
 
  private:

@@ -36,10 +36,8 @@ class UtcZone {
     ::tzset();
   }
   ~UtcZone() {
-    if (saved_)
-      ::setenv("TZ", saved_->c_str(), 1);
-    else
-      ::unsetenv("TZ");
+    if (saved_) ::setenv("TZ", saved_->c_str(), 1);
+    else ::unsetenv("TZ");
     ::tzset();
   }
   UtcZone(const UtcZone&) = delete;
@@ -73,7 +71,8 @@ void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64
     auto rel = it->path().lexically_relative(bundle_dir).generic_string();
     if (rel == "import-times.json") continue;  // measured, not built (snapshot::kImportTimesFile)
     if (type != stdfs::file_type::directory && type != stdfs::file_type::regular)
-      throw Error("bundle " + bundle_dir.string() + ": '" + rel + "' is not a regular file or directory", Exit::internal);
+      throw Error("bundle " + bundle_dir.string() + ": '" + rel + "' is not a regular file or directory",
+                  Exit::internal);
     bool dir = type == stdfs::file_type::directory;
     items.push_back({dir ? rel + "/" : rel, dir});
   }

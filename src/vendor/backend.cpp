@@ -28,7 +28,9 @@ std::string strip_slashes(std::string p) {
   return p;
 }
 
-bool has_glob(const std::string& p) { return p.find_first_of("*?[") != std::string::npos; }
+bool has_glob(const std::string& p) {
+  return p.find_first_of("*?[") != std::string::npos;
+}
 
 std::string dotted_path(const std::string& name) {
   std::string out = name;
@@ -85,7 +87,8 @@ void hatch(const toml::table& doc, Reader r) {
     for (const auto& s : strings(t["sources"])) rewrite.emplace_back(strip_slashes(s), "");
     if (const auto* m = t["sources"].as_table())
       for (const auto& [from, to] : *m)
-        if (auto s = to.value<std::string>()) rewrite.emplace_back(strip_slashes(std::string(from.str())), strip_slashes(*s));
+        if (auto s = to.value<std::string>())
+          rewrite.emplace_back(strip_slashes(std::string(from.str())), strip_slashes(*s));
     r.where = std::string("[") + key + "] only-include";
     for (auto p : only) {
       p = strip_slashes(p);
@@ -121,16 +124,17 @@ void setuptools(const toml::table& doc, Reader r) {
   r.where = "[tool.setuptools] packages";
   for (const auto& name : names) {
     // A subpackage comes with its parent's directory.
-    bool parent_listed = std::any_of(names.begin(), names.end(),
-                                     [&](const std::string& p) { return name.starts_with(p + "."); });
+    bool parent_listed =
+        std::any_of(names.begin(), names.end(), [&](const std::string& p) { return name.starts_with(p + "."); });
     if (parent_listed) continue;
-    auto mapped = std::find_if(package_dir.begin(), package_dir.end(), [&](const auto& kv) { return kv.first == name; });
+    auto mapped =
+        std::find_if(package_dir.begin(), package_dir.end(), [&](const auto& kv) { return kv.first == name; });
     if (mapped != package_dir.end()) r.path(mapped->second, dotted_path(name));
     else r.path((stdfs::path(base) / dotted_path(name)).lexically_normal().generic_string(), dotted_path(name));
   }
   r.where = "[tool.setuptools] py-modules";
-  for (const auto& m : modules) r.path((stdfs::path(base) / (dotted_path(m) + ".py")).lexically_normal().generic_string(),
-                                       dotted_path(m) + ".py");
+  for (const auto& m : modules)
+    r.path((stdfs::path(base) / (dotted_path(m) + ".py")).lexically_normal().generic_string(), dotted_path(m) + ".py");
   if (find.as_table()) {
     r.where = "[tool.setuptools.packages.find] where";
     auto where = strings(find["where"]);
@@ -165,7 +169,8 @@ void uv_build(const toml::table& doc, Reader r, const std::string& project_name)
   auto names = strings(t["module-name"]);
   if (names.empty()) {  // the project name, normalised to an identifier
     std::string n;
-    for (char c : project_name) n += (c == '-' || c == '.') ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    for (char c : project_name)
+      n += (c == '-' || c == '.') ? '_' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     names.push_back(n);
   }
   r.where = "[tool.uv.build-backend] module-name (under module-root '" + root + "')";
@@ -218,7 +223,8 @@ BackendModules backend_modules(const stdfs::path& dir, const std::string& projec
   auto backend = doc.at_path("build-system.build-backend").value_or(std::string());
   std::vector<std::string> order{"hatchling", "setuptools", "flit", "uv_build", "pdm"};
   for (size_t i = 0; i < order.size(); ++i)
-    if (backend.starts_with(order[i] == "flit" ? "flit_core" : order[i])) std::rotate(order.begin(), order.begin() + i, order.begin() + i + 1);
+    if (backend.starts_with(order[i] == "flit" ? "flit_core" : order[i]))
+      std::rotate(order.begin(), order.begin() + i, order.begin() + i + 1);
   for (const auto& b : order) {
     if (b == "hatchling") hatch(doc, r);
     if (b == "setuptools") setuptools(doc, r);

@@ -22,8 +22,8 @@ namespace stdfs = std::filesystem;
 namespace {
 
 bool never_copied(const std::string& name) {
-  static const std::set<std::string> names = {"__pycache__", "venv", "node_modules", "pyproject.toml",
-                                              "uv.lock", "pylock.toml"};
+  static const std::set<std::string> names = {"__pycache__",    "venv",    "node_modules",
+                                              "pyproject.toml", "uv.lock", "pylock.toml"};
   return name.empty() || name[0] == '.' || names.count(name) > 0;
 }
 
@@ -40,10 +40,10 @@ bool not_app(const stdfs::path& dir, const std::string& name) {
 
 struct Walker {
   CopyPlan& plan;
-  stdfs::path project;                // symlinks must stay inside it
-  std::set<stdfs::path> skip;         // the bundle's own output, if it lies inside
-  std::set<stdfs::path> visiting;     // directory loops through symlinks
-  bool app = false;                   // leave out what is never part of an app (not_app)
+  stdfs::path project;             // symlinks must stay inside it
+  std::set<stdfs::path> skip;      // the bundle's own output, if it lies inside
+  std::set<stdfs::path> visiting;  // directory loops through symlinks
+  bool app = false;                // leave out what is never part of an app (not_app)
 
   // Type of `path` after following a symlink that stays inside the project.
   stdfs::file_type resolve(const stdfs::path& path, const std::string& shown) {
@@ -57,8 +57,7 @@ struct Walker {
     auto target = stdfs::weakly_canonical(path, ec);
     auto rel = target.lexically_relative(project);
     if (ec || rel.empty() || *rel.begin() == "..") {
-      plan.problems.push_back(plan.label + ": '" + shown + "' is a symbolic link leading outside " +
-                              project.string());
+      plan.problems.push_back(plan.label + ": '" + shown + "' is a symbolic link leading outside " + project.string());
       return stdfs::file_type::none;
     }
     return stdfs::status(path, ec).type();
@@ -69,8 +68,7 @@ struct Walker {
     auto canon = stdfs::canonical(abs, ec);
     if (ec || skip.count(canon) || !visiting.insert(canon).second) return;
     std::vector<stdfs::path> children;
-    for (stdfs::directory_iterator it(abs, ec), end; !ec && it != end; it.increment(ec))
-      children.push_back(it->path());
+    for (stdfs::directory_iterator it(abs, ec), end; !ec && it != end; it.increment(ec)) children.push_back(it->path());
     if (ec) plan.problems.push_back(plan.label + ": cannot list " + abs.string() + ": " + ec.message());
     std::sort(children.begin(), children.end());
     for (const auto& child : children) {
@@ -114,17 +112,14 @@ struct Walker {
             return ::fnmatch(top.c_str(), stdfs::path(name).stem().c_str(), 0) == 0;
           }))
         continue;
-      if (ends_with(name, ".py") && stdfs::is_regular_file(child, ec))
-        add(child, name);
-      else if (stdfs::is_directory(child, ec) && stdfs::is_regular_file(child / "__init__.py", ec))
-        add(child, name);
+      if (ends_with(name, ".py") && stdfs::is_regular_file(child, ec)) add(child, name);
+      else if (stdfs::is_directory(child, ec) && stdfs::is_regular_file(child / "__init__.py", ec)) add(child, name);
     }
   }
 };
 
 void sort_items(CopyPlan& plan) {
-  std::sort(plan.items.begin(), plan.items.end(),
-            [](const CopyItem& a, const CopyItem& b) { return a.dest < b.dest; });
+  std::sort(plan.items.begin(), plan.items.end(), [](const CopyItem& a, const CopyItem& b) { return a.dest < b.dest; });
 }
 
 std::set<stdfs::path> output_paths(const BundleSpec& spec) {
@@ -201,7 +196,8 @@ CopyPlan plan_app(const BundleSpec& spec) {
     std::vector<CopyItem> kept;
     for (auto& item : plan.items) {
       auto top = item.dest.substr(0, item.dest.find('/'));
-      bool module = item.dest == entry_name || (item.dest.find('/') == std::string::npos && ends_with(item.dest, ".py")) ||
+      bool module = item.dest == entry_name ||
+                    (item.dest.find('/') == std::string::npos && ends_with(item.dest, ".py")) ||
                     (top != item.dest && stdfs::is_regular_file(spec.app_dir / entry_dir / top / "__init__.py", ec));
       if (module || any_glob_hits(*spec.include, item.dest)) kept.push_back(std::move(item));
     }
@@ -234,7 +230,8 @@ CopyPlan plan_source(const Input& input, const BundleSpec& spec) {
   if (plan.items.empty() && plan.problems.empty())
     plan.problems.push_back(
         input.name + ": no Python modules or packages in " + (backend.configured() ? input.file : root).string() +
-        (backend.backend.empty() ? "" : " where its " + backend.backend + " configuration in pyproject.toml puts them") +
+        (backend.backend.empty() ? ""
+                                 : " where its " + backend.backend + " configuration in pyproject.toml puts them") +
         ", and pybundle does not run build backends: build the directory into a wheel first (`uv build --wheel " +
         input.file.string() + "`) and depend on the wheel");
   sort_items(plan);

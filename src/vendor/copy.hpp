@@ -15,9 +15,9 @@ struct CopyItem {
 };
 
 struct CopyPlan {
-  std::string label;                                         // for messages
-  std::vector<CopyItem> items;                               // sorted by dest
-  std::vector<std::pair<std::string, std::string>> generated; // dest, content
+  std::string label;                                           // for messages
+  std::vector<CopyItem> items;                                 // sorted by dest
+  std::vector<std::pair<std::string, std::string>> generated;  // dest, content
   std::vector<Dropped> dropped;
   std::vector<std::string> problems;
 };

@@ -11,10 +11,9 @@ namespace pb::vendor {
 const EVP_MD* Digest::find(const std::string& algorithm) {
   static const std::map<std::string, EVP_MD*> fetched = [] {
     static const std::map<std::string, const char*> names = {
-        {"sha224", "SHA224"},     {"sha256", "SHA256"},     {"sha384", "SHA384"},
-        {"sha512", "SHA512"},     {"sha3_224", "SHA3-224"}, {"sha3_256", "SHA3-256"},
-        {"sha3_384", "SHA3-384"}, {"sha3_512", "SHA3-512"}, {"blake2b", "BLAKE2B-512"},
-        {"blake2s", "BLAKE2S-256"}};
+        {"sha224", "SHA224"},       {"sha256", "SHA256"},      {"sha384", "SHA384"},     {"sha512", "SHA512"},
+        {"sha3_224", "SHA3-224"},   {"sha3_256", "SHA3-256"},  {"sha3_384", "SHA3-384"}, {"sha3_512", "SHA3-512"},
+        {"blake2b", "BLAKE2B-512"}, {"blake2s", "BLAKE2S-256"}};
     std::map<std::string, EVP_MD*> out;
     for (const auto& [name, openssl] : names)
       if (EVP_MD* md = EVP_MD_fetch(nullptr, openssl, nullptr)) out.emplace(name, md);
@@ -32,9 +31,13 @@ Digest::Digest(const std::string& algorithm) : ctx_(EVP_MD_CTX_new()) {
   }
 }
 
-Digest::~Digest() { EVP_MD_CTX_free(ctx_); }
+Digest::~Digest() {
+  EVP_MD_CTX_free(ctx_);
+}
 
-void Digest::update(const void* data, size_t size) { EVP_DigestUpdate(ctx_, data, size); }
+void Digest::update(const void* data, size_t size) {
+  EVP_DigestUpdate(ctx_, data, size);
+}
 
 std::string Digest::finish() {
   unsigned char md[EVP_MAX_MD_SIZE];

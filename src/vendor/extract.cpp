@@ -71,7 +71,9 @@ std::string entry_name(archive_entry* e) {
   return "";
 }
 
-std::string first_component(const std::string& name) { return name.substr(0, name.find('/')); }
+std::string first_component(const std::string& name) {
+  return name.substr(0, name.find('/'));
+}
 
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
@@ -139,15 +141,15 @@ std::string damaged(const WheelPlan& plan, const std::string& why) {
   std::string now;
   try {
     now = sha256_file(plan.file);
-  } catch (const Error&) {
-  }
+  } catch (const Error&) {}
   std::string head = plan.wheel + " (" + plan.file.string() + "): " + why;
   if (plan.sha256.empty() || now.empty())
     return head + "; the wheel file itself is damaged: build " + plan.name + " into a new wheel";
-  if (now != plan.sha256)
-    return head + "; the file changed after its sha256 was checked: build again to fetch it anew";
-  return head + "; the file has the sha256 the lock pins, so the wheel is damaged as published and fetching it "
-                "again will not help: lock another version of " + plan.name;
+  if (now != plan.sha256) return head + "; the file changed after its sha256 was checked: build again to fetch it anew";
+  return head +
+         "; the file has the sha256 the lock pins, so the wheel is damaged as published and fetching it "
+         "again will not help: lock another version of " +
+         plan.name;
 }
 
 }  // namespace
@@ -176,9 +178,9 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
     fail_damaged("not a readable zip archive: " + reader.error());
     return plan;
   }
-  std::unordered_map<std::string, std::string> seen;        // name without '/' -> name
+  std::unordered_map<std::string, std::string> seen;         // name without '/' -> name
   std::unordered_map<std::string, std::string> seen_folded;  // case-folded -> name
-  std::map<std::string, std::string> record_texts;          // candidate RECORD files
+  std::map<std::string, std::string> record_texts;           // candidate RECORD files
   uint64_t declared_total = 0;
   bool unsafe = false;
 
@@ -346,8 +348,7 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
     std::string reason;
     if (options.trim) {
       bool has_source = false;
-      if (ends_with(entry.dest, ".pyc"))
-        has_source = dests.count(entry.dest.substr(0, entry.dest.size() - 1)) > 0;
+      if (ends_with(entry.dest, ".pyc")) has_source = dests.count(entry.dest.substr(0, entry.dest.size() - 1)) > 0;
       reason = trim_reason(entry.dest, has_source);
     }
     if (reason.empty() && any_glob_hits(options.exclude, bundle_path)) reason = "exclude";
@@ -360,8 +361,8 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
   return plan;
 }
 
-void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_modules,
-                   const Options& options, std::vector<std::string>& problems) {
+void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_modules, const Options& options,
+                   std::vector<std::string>& problems) {
   auto fail = [&](const std::string& entry, const std::string& why) {
     problems.push_back(plan.wheel + ": entry '" + entry + "': " + why);
   };
@@ -428,13 +429,11 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
         break;
       }
     }
-    if (fd >= 0 && ::close(fd) != 0 && error.empty())
-      error = "cannot write " + out_path + ": " + std::strerror(errno);
+    if (fd >= 0 && ::close(fd) != 0 && error.empty()) error = "cannot write " + out_path + ": " + std::strerror(errno);
     if (!damage.empty()) return fail_damaged(entry.name, damage);
     if (!error.empty()) return fail(entry.name, error);
     if (got != entry.declared) return fail_damaged(entry.name, "size differs from its header");
-    if (digest && digest->base64url() != entry.expected)
-      fail(entry.name, entry.algorithm + " does not match RECORD");
+    if (digest && digest->base64url() != entry.expected) fail(entry.name, entry.algorithm + " does not match RECORD");
   }
   if (index != plan.entries.size()) fail_wheel("the archive changed while it was being read");
 }

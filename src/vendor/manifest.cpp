@@ -88,7 +88,9 @@ int64_t source_date_epoch() {
   return n;
 }
 
-int64_t resolve_mtime(const Options& options) { return options.mtime ? *options.mtime : source_date_epoch(); }
+int64_t resolve_mtime(const Options& options) {
+  return options.mtime ? *options.mtime : source_date_epoch();
+}
 
 ManifestTotals write_manifest_with(const stdfs::path& staged, const BundleSpec& spec) {
   const int64_t mtime = resolve_mtime(spec.options);
@@ -102,13 +104,10 @@ ManifestTotals write_manifest_with(const stdfs::path& staged, const BundleSpec& 
     if (type == stdfs::file_type::directory) {
       dirs.push_back(it->path());
     } else if (type == stdfs::file_type::regular) {
-      if (rel.compare(0, 15, "python_modules/") == 0 || rel.compare(0, 4, "app/") == 0)
-        files.push_back(rel);
-      else if (rel != "bundle.json")
-        set_mode_and_time(it->path(), 0644, mtime);
+      if (rel.compare(0, 15, "python_modules/") == 0 || rel.compare(0, 4, "app/") == 0) files.push_back(rel);
+      else if (rel != "bundle.json") set_mode_and_time(it->path(), 0644, mtime);
     } else {
-      throw Error("bundle " + staged.string() + ": '" + rel + "' is not a regular file or directory",
-                  Exit::internal);
+      throw Error("bundle " + staged.string() + ": '" + rel + "' is not a regular file or directory", Exit::internal);
     }
   }
   if (ec) throw Error("cannot list " + staged.string() + ": " + ec.message(), Exit::io);

@@ -42,7 +42,9 @@ bool is_bundle(const stdfs::path& dir) {
 
 }  // namespace
 
-bool is_within(const stdfs::path& inner, const stdfs::path& outer) { return within(real(inner), real(outer)); }
+bool is_within(const stdfs::path& inner, const stdfs::path& outer) {
+  return within(real(inner), real(outer));
+}
 
 std::optional<std::string> out_refusal(const stdfs::path& out, const OutGuard& guard) {
   auto o = real(out);
@@ -53,9 +55,10 @@ std::optional<std::string> out_refusal(const stdfs::path& out, const OutGuard& g
     const char* is;
     const char* contains;
   };
-  for (auto [path, is, contains] : {Place{guard.home, "is your home directory", "contains your home directory"},
-                                    Place{guard.project_dir, "is the project directory", "contains the project directory"},
-                                    Place{guard.cache_dir, "is the cache directory", "contains the cache directory"}}) {
+  for (auto [path, is, contains] :
+       {Place{guard.home, "is your home directory", "contains your home directory"},
+        Place{guard.project_dir, "is the project directory", "contains the project directory"},
+        Place{guard.cache_dir, "is the cache directory", "contains the cache directory"}}) {
     if (path.empty()) continue;
     auto p = real(path);
     if (o == p) return is;
@@ -78,8 +81,7 @@ std::optional<std::string> out_refusal(const stdfs::path& out, const OutGuard& g
 
 void check_out(const stdfs::path& out, const OutGuard& guard) {
   if (auto why = out_refusal(out, guard))
-    throw Error("--out " + out.string() + ": " + *why +
-                    "; it may replace only an empty directory or an earlier bundle",
+    throw Error("--out " + out.string() + ": " + *why + "; it may replace only an empty directory or an earlier bundle",
                 Exit::usage);
 }
 

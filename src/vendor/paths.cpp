@@ -149,11 +149,8 @@ class Glob {
             case Kind::any_name:
               if (c != '/') any |= add(next, k);
               break;
-            case Kind::any_path:
-              any |= add(next, k);
-              break;
-            case Kind::dirs:
-              break;
+            case Kind::any_path: any |= add(next, k); break;
+            case Kind::dirs: break;
           }
         }
         if (t.kind == Kind::dirs && (now[k] || now[n + 1 + k])) {
@@ -193,7 +190,9 @@ class Glob {
   std::vector<Token> tokens_;
 };
 
-bool match(std::string_view p, std::string_view s) { return Glob(p).match(s); }
+bool match(std::string_view p, std::string_view s) {
+  return Glob(p).match(s);
+}
 
 }  // namespace
 
@@ -205,8 +204,7 @@ std::optional<std::string> unsafe_name(std::string_view name) {
     if (c == '\\') return "backslash in name (a Windows path separator)";
   }
   if (name[0] == '/') return "absolute path";
-  if (name.size() >= 2 && name[1] == ':' &&
-      ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
+  if (name.size() >= 2 && name[1] == ':' && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
     return "absolute path (drive letter)";
   auto body = name;
   if (body.back() == '/') body.remove_suffix(1);
@@ -225,7 +223,9 @@ std::string fold_case(std::string_view s) {
   return out;
 }
 
-bool glob_match(std::string_view pattern, std::string_view path) { return match(pattern, path); }
+bool glob_match(std::string_view pattern, std::string_view path) {
+  return match(pattern, path);
+}
 
 bool glob_hits(std::string_view pattern, std::string_view path) {
   while (!pattern.empty() && pattern[0] == '/') pattern.remove_prefix(1);

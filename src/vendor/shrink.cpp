@@ -14,7 +14,9 @@ namespace {
 
 constexpr std::string_view kModules = "python_modules/";
 
-bool starts_with(std::string_view s, std::string_view prefix) { return s.substr(0, prefix.size()) == prefix; }
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
 bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
@@ -106,10 +108,8 @@ void prove(const MinimizeSpec& spec, const MinimizeReport& report, const HostRun
                        ": " + r.value("message", std::string());
     auto files = suspects(report.dropped, module, r.value("missing_module", std::string()),
                           r.value("missing_file", std::string()));
-    if (!files.empty())
-      line += "; dropped: " + listing(files);
-    else
-      line += "; " + std::to_string(report.dropped.size()) + " files were dropped";
+    if (!files.empty()) line += "; dropped: " + listing(files);
+    else line += "; " + std::to_string(report.dropped.size()) + " files were dropped";
     problems.push_back(line + " (keep files with --keep GLOB)");
   }
   if (problems.empty()) {
@@ -137,8 +137,8 @@ CompileReport compile_bundle(const stdfs::path& staged, CompileMode mode, const 
                              const HostRun& host) {
   CompileReport report;
   if (mode == CompileMode::none) return report;
-  auto answer = host("compile", {"--placement", mode == CompileMode::drop_sources ? "legacy" : "pycache",
-                                 "--python", python});
+  auto answer =
+      host("compile", {"--placement", mode == CompileMode::drop_sources ? "legacy" : "pycache", "--python", python});
   report.magic = answer.value("magic", "");
   report.python = answer.value("python", "");
   for (const auto& f : answer.value("failed", nlohmann::json::array()))
@@ -164,7 +164,8 @@ std::vector<std::string> minimize_drops(const std::vector<std::string>& files, c
   std::set<std::string> used_dirs;
   for (const auto& t : traced) used_dirs.insert(t.substr(0, t.rfind('/') + 1));
   auto is_code = [](std::string_view f) {
-    return ends_with(f, ".py") || ends_with(f, ".pyc") || ends_with(f, ".so") || f.find(".so.") != std::string_view::npos;
+    return ends_with(f, ".py") || ends_with(f, ".pyc") || ends_with(f, ".so") ||
+           f.find(".so.") != std::string_view::npos;
   };
   std::vector<std::string> out;
   for (const auto& f : files) {
@@ -188,8 +189,7 @@ MinimizeReport minimize_bundle(const stdfs::path& staged, const MinimizeSpec& sp
   try {
     answer = host("trace", trace_args);
   } catch (const Error& e) {
-    throw Error("--minimize: tracing the entry failed before anything was dropped: " + std::string(e.what()),
-                e.code());
+    throw Error("--minimize: tracing the entry failed before anything was dropped: " + std::string(e.what()), e.code());
   }
   auto traced_list = strings(answer, "files");
   std::set<std::string> traced(traced_list.begin(), traced_list.end());

@@ -24,10 +24,10 @@ enum class CompileMode { none, keep_sources, drop_sources };
 CompileMode parse_compile_mode(std::string_view text);
 
 struct CompileReport {
-  size_t compiled = 0;         // .pyc written
-  size_t sources_dropped = 0;  // .py removed (drop-sources)
-  std::string magic;           // the runtime's importlib MAGIC_NUMBER, hex
-  std::string python;          // the runtime's Python version
+  size_t compiled = 0;                // .pyc written
+  size_t sources_dropped = 0;         // .py removed (drop-sources)
+  std::string magic;                  // the runtime's importlib MAGIC_NUMBER, hex
+  std::string python;                 // the runtime's Python version
   std::vector<std::string> warnings;  // sources that do not compile; they stay as they are
 };
 

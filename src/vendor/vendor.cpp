@@ -57,7 +57,9 @@ void parallel_for(size_t n, int jobs, const std::function<void(size_t)>& fn) {
   if (error) std::rethrow_exception(error);
 }
 
-std::string staging_prefix(const stdfs::path& out) { return "." + out.filename().string() + ".tmp-"; }
+std::string staging_prefix(const stdfs::path& out) {
+  return "." + out.filename().string() + ".tmp-";
+}
 
 // Staging directories "<prefix><pid>-<random>" left by builds that were killed.
 void remove_stale_staging(const stdfs::path& out) {
@@ -83,7 +85,9 @@ struct Claim {
   std::string entry;  // path inside it
 };
 
-std::string describe(const Claim& c) { return c.owner + " (entry '" + c.entry + "')"; }
+std::string describe(const Claim& c) {
+  return c.owner + " (entry '" + c.entry + "')";
+}
 
 // Every path written under python_modules/ has exactly one owner, and no two paths differ only
 // by case; checked before anything is written.
@@ -94,16 +98,16 @@ class Claims {
     for (size_t pos = 0; (pos = dest.find('/', pos)) != std::string::npos; ++pos) {
       auto dir = dest.substr(0, pos);
       if (auto f = files_.find(dir); f != files_.end()) {
-        problems.push_back(describe(who) + " needs directory python_modules/" + dir + ", which " +
-                           describe(f->second) + " writes as a file");
+        problems.push_back(describe(who) + " needs directory python_modules/" + dir + ", which " + describe(f->second) +
+                           " writes as a file");
         return;
       }
       if (dirs_.emplace(dir, who).second && !fold(dir, who, problems)) return;
     }
     if (auto f = files_.find(dest); f != files_.end()) {
       problems.push_back(f->second.owner == who.owner
-                             ? who.owner + ": entries '" + f->second.entry + "' and '" + who.entry +
-                                   "' both write " + shown
+                             ? who.owner + ": entries '" + f->second.entry + "' and '" + who.entry + "' both write " +
+                                   shown
                              : shown + " is written by both " + describe(f->second) + " and " + describe(who));
       return;
     }
@@ -120,8 +124,9 @@ class Claims {
   bool fold(const std::string& path, const Claim& who, std::vector<std::string>& problems) {
     auto [it, fresh] = folded_.emplace(fold_case(path), std::make_pair(path, who));
     if (fresh || it->second.first == path) return true;
-    problems.push_back("python_modules/" + path + " from " + describe(who) + " differs only by case from python_modules/" +
-                       it->second.first + " from " + describe(it->second.second));
+    problems.push_back("python_modules/" + path + " from " + describe(who) +
+                       " differs only by case from python_modules/" + it->second.first + " from " +
+                       describe(it->second.second));
     return false;
   }
   std::unordered_map<std::string, Claim> files_, dirs_;
@@ -209,7 +214,8 @@ stdfs::path assemble(const BundleSpec& spec, Report* report) {
       for (const auto& p : plans)
         for (const auto& e : p.entries)
           if (!e.dropped.empty()) report->dropped.push_back({p.wheel, e.name, e.dropped, e.declared});
-      for (const auto& p : source_plans) report->dropped.insert(report->dropped.end(), p.dropped.begin(), p.dropped.end());
+      for (const auto& p : source_plans)
+        report->dropped.insert(report->dropped.end(), p.dropped.begin(), p.dropped.end());
       report->dropped.insert(report->dropped.end(), app.dropped.begin(), app.dropped.end());
     }
     return staged;

@@ -18,30 +18,30 @@ struct Input {
 
 // How wheels are unpacked and trimmed.
 struct Options {
-  bool trim = true;                   // default trimming (__pycache__, stubs, tests, docs, ...)
-  std::vector<std::string> exclude;   // extra globs to drop ([tool.pybundle] exclude)
-  std::vector<std::string> keep;      // globs never dropped by trimming or excludes (--keep)
+  bool trim = true;                           // default trimming (__pycache__, stubs, tests, docs, ...)
+  std::vector<std::string> exclude;           // extra globs to drop ([tool.pybundle] exclude)
+  std::vector<std::string> keep;              // globs never dropped by trimming or excludes (--keep)
   uint64_t max_unpacked = uint64_t(1) << 30;  // zip bomb cap: uncompressed bytes per wheel
-  double max_ratio = 100;             // zip bomb cap: uncompressed / compressed size per wheel,
-                                      // applied once a wheel unpacks to more than 1 MiB
-  uint64_t max_entries = 100000;      // cap on entries per wheel (empty files cost no bytes)
-  std::optional<int64_t> mtime;       // file times; unset: $SOURCE_DATE_EPOCH, else 0
-  int jobs = 2;                       // wheels extracted in parallel
+  double max_ratio = 100;                     // zip bomb cap: uncompressed / compressed size per wheel,
+                                              // applied once a wheel unpacks to more than 1 MiB
+  uint64_t max_entries = 100000;              // cap on entries per wheel (empty files cost no bytes)
+  std::optional<int64_t> mtime;               // file times; unset: $SOURCE_DATE_EPOCH, else 0
+  int jobs = 2;                               // wheels extracted in parallel
 };
 
 struct BundleSpec {
-  std::filesystem::path out;          // final bundle directory
-  std::filesystem::path app_dir;      // project directory holding the entry
-  std::string entry;                  // entry path relative to app_dir, e.g. "src/app.py"
+  std::filesystem::path out;      // final bundle directory
+  std::filesystem::path app_dir;  // project directory holding the entry
+  std::string entry;              // entry path relative to app_dir, e.g. "src/app.py"
   // app/ besides the entry: globs relative to the entry's directory ([tool.pybundle] include);
   // unset: that directory's whole tree (see plan_app in vendor/copy.hpp).
   std::optional<std::vector<std::string>> include;
-  nlohmann::json target;              // target facts for the manifest
+  nlohmann::json target;  // target facts for the manifest
   std::vector<Input> inputs;
   Options options;
-  nlohmann::json snapshot;            // manifest "snapshot": null, or the snapshot's facts
-  nlohmann::json vars;                // manifest "vars" (a worker's env), left out when empty
-  std::string name;                   // manifest "name": the project's, left out when empty
+  nlohmann::json snapshot;  // manifest "snapshot": null, or the snapshot's facts
+  nlohmann::json vars;      // manifest "vars" (a worker's env), left out when empty
+  std::string name;         // manifest "name": the project's, left out when empty
 };
 
 // A file left out of the bundle, and why: "scripts", "headers", "data" (wheel schemes that
@@ -55,8 +55,8 @@ struct Dropped {
 };
 
 struct Report {
-  std::vector<Dropped> dropped;  // in wheel order, then entry order
-  uint64_t files = 0, bytes = 0; // written under python_modules/ and app/
+  std::vector<Dropped> dropped;   // in wheel order, then entry order
+  uint64_t files = 0, bytes = 0;  // written under python_modules/ and app/
 };
 
 // Assemble the bundle in a temporary directory next to `out` and return it (the caller
@@ -74,8 +74,7 @@ void write_manifest(const std::filesystem::path& staged, const BundleSpec& spec,
 // Pack a bundle directory into `file`, by extension ".tar.zst" or ".zip": sorted entries,
 // modes 0644/0755, owner 0, every time `mtime`. Written to a temporary file and renamed.
 // Throws pb::Error (Exit::usage) for another extension.
-void write_archive(const std::filesystem::path& bundle_dir, const std::filesystem::path& file,
-                   int64_t mtime);
+void write_archive(const std::filesystem::path& bundle_dir, const std::filesystem::path& file, int64_t mtime);
 
 // Throws pb::Error (Exit::usage) unless `file` ends in ".tar.zst" or ".zip".
 void check_archive_name(const std::filesystem::path& file);

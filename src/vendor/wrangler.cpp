@@ -32,7 +32,9 @@ bool ends_with(std::string_view s, std::string_view suffix) {
 }
 
 // A TOML basic string (JSON's escapes are valid TOML).
-std::string toml_string(const std::string& s) { return nlohmann::json(s).dump(); }
+std::string toml_string(const std::string& s) {
+  return nlohmann::json(s).dump();
+}
 
 // An existing `out` may be replaced only when it is empty or an earlier export.
 void check_replaceable(const stdfs::path& out) {
@@ -53,8 +55,9 @@ void copy_checked(const stdfs::path& from, const stdfs::path& to, const std::str
   if (!stdfs::is_regular_file(from, ec))
     throw Error((bundle / rel).string() + ": listed in bundle.json but missing; rebuild the bundle", Exit::problems);
   if (sha256_file(from) != sha256)
-    throw Error((bundle / rel).string() + ": does not match bundle.json; rebuild the bundle (`pybundle check --bundle " +
-                    bundle.string() + "` lists every changed file)",
+    throw Error((bundle / rel).string() +
+                    ": does not match bundle.json; rebuild the bundle (`pybundle check --bundle " + bundle.string() +
+                    "` lists every changed file)",
                 Exit::problems);
   stdfs::create_directories(to.parent_path(), ec);
   if (!ec) stdfs::copy_file(from, to, stdfs::copy_options::overwrite_existing, ec);
@@ -67,10 +70,8 @@ std::vector<std::string> python_worker_flags(const std::string& python, bool cla
   // Cloudflare's Python runtimes: 3.12 (Pyodide 0.26) by `python_workers` alone, 3.13 (Pyodide
   // 0.28) implied by it after 2025-09-29, 3.14 (Pyodide 314) by its own flag.
   std::vector<std::string> flags{"python_workers"};
-  if (python.starts_with("3.12."))
-    flags.push_back("no_python_workers_20250116");
-  else if (python.starts_with("3.14."))
-    flags.push_back("python_workers_20260610");
+  if (python.starts_with("3.12.")) flags.push_back("no_python_workers_20250116");
+  else if (python.starts_with("3.14.")) flags.push_back("python_workers_20260610");
   else if (!python.starts_with("3.13."))
     throw Error("no Cloudflare Python Workers runtime runs Python " + python +
                     "; build for a target with Python 3.12, 3.13 or 3.14 (e.g. --target pyodide@0.29.3)",
@@ -84,8 +85,7 @@ std::string worker_name(std::string_view text) {
   for (char c : text) {
     if (std::isalnum(static_cast<unsigned char>(c)))
       out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    else if (!out.empty() && out.back() != '-')
-      out += '-';
+    else if (!out.empty() && out.back() != '-') out += '-';
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
   if (out.size() > 63) out.resize(63);
@@ -200,12 +200,11 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
       copy_checked(o.bundle / rel, staged / dest, json_string(f, "sha256"), o.bundle, rel);
       bool uploads = !rel.starts_with("app/") || ends_with(rel, ".py");
       if (!uploads) continue;
-      if (dest == r.main)
-        main_file = staged / dest;
-      else
-        uploaded.push_back(staged / dest);
+      if (dest == r.main) main_file = staged / dest;
+      else uploaded.push_back(staged / dest);
     }
-    if (main_file.empty()) throw Error(manifest_file.string() + ": the entry " + entry_path + " is not in files", Exit::usage);
+    if (main_file.empty())
+      throw Error(manifest_file.string() + ": the entry " + entry_path + " is not in files", Exit::usage);
     uploaded.push_back(main_file);  // wrangler measures its modules, then main
     for (const auto& p : uploaded) r.bytes += stdfs::file_size(p);
     r.files = uploaded.size();

@@ -14,19 +14,19 @@ namespace pb::vendor {
 inline constexpr std::string_view kCompatibilityDate = "2025-10-16";
 
 struct WranglerOptions {
-  std::filesystem::path bundle;     // holds bundle.json
-  std::filesystem::path out;        // the project directory to write (replaced when pybundle wrote it)
-  std::string name;                 // worker name; empty: bundle.json "name", else the entry module
-  std::string compatibility_date;   // empty: kCompatibilityDate
+  std::filesystem::path bundle;    // holds bundle.json
+  std::filesystem::path out;       // the project directory to write (replaced when pybundle wrote it)
+  std::string name;                // worker name; empty: bundle.json "name", else the entry module
+  std::string compatibility_date;  // empty: kCompatibilityDate
 };
 
 struct WranglerExport {
   std::string name, main, compatibility_date;
   std::vector<std::string> flags;
-  bool uploads_pyc = false;         // sourceless .pyc (--compile=drop-sources): python_modules.exclude = []
-  uint64_t skipped_pyc = 0;         // __pycache__/*.pyc left out: wrangler would not upload them
-  uint64_t files = 0, bytes = 0;    // what wrangler uploads: main, the other modules, python_modules/
-  uint64_t gzip_bytes = 0;          // measured as wrangler's "Total Upload … gzip" is
+  bool uploads_pyc = false;       // sourceless .pyc (--compile=drop-sources): python_modules.exclude = []
+  uint64_t skipped_pyc = 0;       // __pycache__/*.pyc left out: wrangler would not upload them
+  uint64_t files = 0, bytes = 0;  // what wrangler uploads: main, the other modules, python_modules/
+  uint64_t gzip_bytes = 0;        // measured as wrangler's "Total Upload … gzip" is
 };
 
 // The compatibility flags that select the Cloudflare runtime running `python` ("3.13.2"), plus

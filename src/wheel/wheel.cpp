@@ -7,9 +7,15 @@ namespace pb::wheel {
 
 namespace {
 
-bool is_digit(char c) { return c >= '0' && c <= '9'; }
-bool is_alnum(char c) { return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-char lower(char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; }
+bool is_digit(char c) {
+  return c >= '0' && c <= '9';
+}
+bool is_alnum(char c) {
+  return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
 
 std::vector<std::string_view> split(std::string_view s, char sep) {
   std::vector<std::string_view> out;
@@ -101,7 +107,9 @@ WheelName WheelName::parse(std::string_view filename) {
   return std::move(*w);
 }
 
-std::optional<WheelName> WheelName::try_parse(std::string_view filename) { return parse_name(filename, nullptr); }
+std::optional<WheelName> WheelName::try_parse(std::string_view filename) {
+  return parse_name(filename, nullptr);
+}
 
 std::string filename_from_url(std::string_view url) {
   size_t end = url.find_first_of("?#");
@@ -153,16 +161,11 @@ Metadata parse_metadata(std::string_view text) {
   }
   Metadata m;
   for (auto& [key, value] : headers) {
-    if (iequals(key, "Name"))
-      m.name = value;
-    else if (iequals(key, "Version"))
-      m.version = value;
-    else if (iequals(key, "Requires-Python"))
-      m.requires_python = value;
-    else if (iequals(key, "Requires-Dist"))
-      m.requires_dist.push_back(value);
-    else if (iequals(key, "Provides-Extra"))
-      m.provides_extra.push_back(value);
+    if (iequals(key, "Name")) m.name = value;
+    else if (iequals(key, "Version")) m.version = value;
+    else if (iequals(key, "Requires-Python")) m.requires_python = value;
+    else if (iequals(key, "Requires-Dist")) m.requires_dist.push_back(value);
+    else if (iequals(key, "Provides-Extra")) m.provides_extra.push_back(value);
   }
   return m;
 }
@@ -218,8 +221,8 @@ std::vector<RecordEntry> parse_record(std::string_view text) {
     }
     if (fields.size() == 1 && fields[0].empty() && !quoted_any) continue;  // blank line
     if (fields.size() != 3)
-      throw file_error("RECORD", row_line,
-                       "expected 3 fields (path,hash,size), found " + std::to_string(fields.size()), Exit::problems);
+      throw file_error("RECORD", row_line, "expected 3 fields (path,hash,size), found " + std::to_string(fields.size()),
+                       Exit::problems);
     RecordEntry e;
     e.path = std::move(fields[0]);
     if (e.path.empty()) throw file_error("RECORD", row_line, "empty path", Exit::problems);
@@ -233,7 +236,8 @@ std::vector<RecordEntry> parse_record(std::string_view text) {
     if (!fields[2].empty()) {
       uint64_t n = 0;
       for (char c : fields[2]) {
-        if (!is_digit(c)) throw file_error("RECORD", row_line, "size '" + fields[2] + "' is not a number", Exit::problems);
+        if (!is_digit(c))
+          throw file_error("RECORD", row_line, "size '" + fields[2] + "' is not a number", Exit::problems);
         uint64_t d = uint64_t(c - '0');
         if (n > (UINT64_MAX - d) / 10) throw file_error("RECORD", row_line, "size too large", Exit::problems);
         n = n * 10 + d;

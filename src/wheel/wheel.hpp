@@ -19,7 +19,7 @@ struct WheelName {
   std::string distribution;  // as in the file name (underscores)
   std::string version;
   std::optional<std::pair<uint64_t, std::string>> build;  // build tag: number, rest
-  std::vector<Tag> tags;     // compressed tag sets expanded (py2.py3-none-any -> 2 tags)
+  std::vector<Tag> tags;                                  // compressed tag sets expanded (py2.py3-none-any -> 2 tags)
 
   // Throws pb::Error (Exit::usage) when `filename` is not a wheel file name.
   static WheelName parse(std::string_view filename);

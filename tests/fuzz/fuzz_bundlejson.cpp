@@ -32,8 +32,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       if (manifest.is_null()) std::abort();  // a clean manifest check hands the document on
       (void)pb::check::files(dir(), manifest);
     }
-  } catch (const pb::Error&) {
-  }
+  } catch (const pb::Error&) {}
   // run/serve: the parsed document against a snapshot header made for it (read_manifest refuses
   // deep nesting before parsing, as check::manifest does).
   if (pb::json_too_deep(std::string_view(reinterpret_cast<const char*>(data), size))) return 0;
@@ -46,7 +45,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pb::snapshot::RuntimeInfo runtime{dir(), "0.29.3", "b"};
   try {
     (void)pb::snapshot::stale_reason(header, dir(), doc, runtime);
-  } catch (const pb::Error&) {
-  }
+  } catch (const pb::Error&) {}
   return 0;
 }

@@ -13,11 +13,16 @@ using namespace pb::pep508;
 namespace {
 const Environment& env() {
   static const Environment e = {
-      {"python_version", "3.13"},          {"python_full_version", "3.13.2"},
-      {"implementation_version", "3.13.2"}, {"os_name", "posix"},
-      {"sys_platform", "emscripten"},       {"platform_system", "Emscripten"},
-      {"platform_machine", "wasm32"},       {"platform_release", "4.0.9"},
-      {"platform_version", ""},             {"implementation_name", "cpython"},
+      {"python_version", "3.13"},
+      {"python_full_version", "3.13.2"},
+      {"implementation_version", "3.13.2"},
+      {"os_name", "posix"},
+      {"sys_platform", "emscripten"},
+      {"platform_system", "Emscripten"},
+      {"platform_machine", "wasm32"},
+      {"platform_release", "4.0.9"},
+      {"platform_version", ""},
+      {"implementation_name", "cpython"},
       {"platform_python_implementation", "CPython"},
   };
   return e;
@@ -36,15 +41,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     auto again = Marker::parse(printed);
     if (again.str() != printed) std::abort();
     if (again.evaluate(env()) != none || again.evaluate(env(), extras) != some) std::abort();
-  } catch (const pb::Error&) {
-  }
+  } catch (const pb::Error&) {}
   try {
     auto r = Requirement::parse(in);
     auto printed = r.str();
     auto again = Requirement::parse(printed);
     if (again.str() != printed) std::abort();
     if (again.marker.evaluate(env(), extras) != r.marker.evaluate(env(), extras)) std::abort();
-  } catch (const pb::Error&) {
-  }
+  } catch (const pb::Error&) {}
   return 0;
 }

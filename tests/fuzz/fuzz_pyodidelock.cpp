@@ -16,8 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       (void)t.python_minor();
       if (auto w = pb::wheel::WheelName::try_parse("demo-1.0-py3-none-any.whl")) (void)t.rank(*w);
       if (auto w = pb::wheel::WheelName::try_parse("demo-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl")) (void)t.rank(*w);
-    } catch (const pb::Error&) {
-    }
+    } catch (const pb::Error&) {}
   }
   return 0;
 }

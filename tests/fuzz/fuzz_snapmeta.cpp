@@ -78,12 +78,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         std::abort();
   try {
     pb::snapshot::HeapBase base;  // no data segments: the XOR leaves the heap as it is
-    pb::snapshot::decompress_payload(path, header, [](std::string_view) {}, &base);
-  } catch (const pb::Error&) {
-  }
+    pb::snapshot::decompress_payload(
+        path, header, [](std::string_view) {}, &base);
+  } catch (const pb::Error&) {}
   try {
     (void)pb::snapshot::stale_reason(header, f.dir, f.manifest, {f.dir, "0.29.3", "b"});
-  } catch (const pb::Error&) {
-  }
+  } catch (const pb::Error&) {}
   return 0;
 }

@@ -20,7 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     for (const auto& row : pb::wheel::parse_record(in))
       if (row.path.empty()) std::abort();
-  } catch (const pb::Error&) {
-  }
+  } catch (const pb::Error&) {}
   return 0;
 }

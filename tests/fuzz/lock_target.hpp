@@ -22,7 +22,6 @@ int fuzz_lock_reader(const uint8_t* data, size_t size, Parse parse, pb::lock::Fo
       for (const auto& w : p.wheels) (void)w.sha256();
       if (p.sdist) (void)p.sdist->sha256();
     }
-  } catch (const pb::Error&) {
-  }
+  } catch (const pb::Error&) {}
   return 0;
 }

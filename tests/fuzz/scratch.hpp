@@ -15,8 +15,8 @@
 inline const std::filesystem::path& scratch_dir(const char* target) {
   // Never destroyed: the exit handler that removes it runs after static destructors.
   static const std::filesystem::path* d = [target] {
-    std::string tmpl = (std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp") + std::string("/fuzz-") + target +
-                       "-XXXXXX";
+    std::string tmpl =
+        (std::filesystem::exists("/dev/shm") ? "/dev/shm" : "/tmp") + std::string("/fuzz-") + target + "-XXXXXX";
     if (!mkdtemp(tmpl.data())) std::abort();
     std::atexit([] {
       std::error_code ec;

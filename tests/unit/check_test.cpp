@@ -71,7 +71,9 @@ source = { registry = "https://pypi.invalid/simple" }
 wheels = [{ url = "https://files.invalid/nowheel-0.5-cp313-cp313-manylinux_2_17_x86_64.whl", hash = "sha256:dd", size = 100 }]
 )";
 
-lock::Lock test_lock() { return lock::parse_uv(kLock, "/p/uv.lock"); }
+lock::Lock test_lock() {
+  return lock::parse_uv(kLock, "/p/uv.lock");
+}
 
 plan::Item item(const std::string& name, const std::string& version, std::optional<uint64_t> size,
                 plan::Origin origin = plan::Origin::lock_wheel) {
@@ -90,9 +92,11 @@ plan::Plan test_plan() {
   plan::Plan p;
   p.items = {item("flask", "3.0.0", 5000), item("fromurl", "2.0", 3000),
              item("onlysdist", "1.1", std::nullopt, plan::Origin::pyodide)};
-  p.problems = {{"fromgit", "fromgit 1.0 comes from git (https://git.invalid/fromgit): only wheels run on Pyodide", "build a wheel"},
-                {"nowheel", "nowheel 0.5: no wheel in the lock runs on Pyodide 0.29.3; the lock has only manylinux wheels",
-                 "re-lock for Pyodide"}};
+  p.problems = {
+      {"fromgit", "fromgit 1.0 comes from git (https://git.invalid/fromgit): only wheels run on Pyodide",
+       "build a wheel"},
+      {"nowheel", "nowheel 0.5: no wheel in the lock runs on Pyodide 0.29.3; the lock has only manylinux wheels",
+       "re-lock for Pyodide"}};
   p.warnings = {"other: using Pyodide's build 2.0 instead of the locked 1.0"};
   return p;
 }
@@ -161,7 +165,8 @@ check::Check run_files(const stdfs::path& dir) {
 }  // namespace
 
 TEST_CASE("from_error splits a file:line prefix off the message") {
-  auto f = check::from_error(file_error("pyproject.toml", 12, "[tool.pybundle] size-budget: not a size"), "pyproject-invalid");
+  auto f = check::from_error(file_error("pyproject.toml", 12, "[tool.pybundle] size-budget: not a size"),
+                             "pyproject-invalid");
   CHECK(f.file == "pyproject.toml");
   CHECK(f.line == 12);
   CHECK(f.message == "[tool.pybundle] size-budget: not a size");
@@ -371,7 +376,7 @@ TEST_CASE("files: changed, missing and extra files are each named") {
   TempDir t;
   make_bundle(t.path, kFiles);
   write(t.path / "app/app.py", "def on_fetch(request):\n    return 'HI'\n");  // same size, other bytes
-  write(t.path / "python_modules/lib/data.txt", "short");                  // other size
+  write(t.path / "python_modules/lib/data.txt", "short");                     // other size
   stdfs::remove(t.path / "python_modules/lib/__init__.py");
   write(t.path / "python_modules/lib/evil.py", "import os\n");
   write(t.path / "notes.txt", "hello");
@@ -383,7 +388,8 @@ TEST_CASE("files: changed, missing and extra files are each named") {
   auto shown = [&](const std::string& rel) { return check::shown(t.path, rel); };
   bool saw_app = false, saw_size = false;
   for (const auto& f : c.findings) {
-    if (f.code == "file-changed" && f.file == shown("app/app.py")) saw_app = f.message.find("sha256") != std::string::npos;
+    if (f.code == "file-changed" && f.file == shown("app/app.py"))
+      saw_app = f.message.find("sha256") != std::string::npos;
     if (f.code == "file-changed" && f.file == shown("python_modules/lib/data.txt"))
       saw_size = f.message.find("size 5 bytes, bundle.json says 3000") != std::string::npos;
   }
@@ -436,8 +442,8 @@ TEST_CASE("measure: the gzip size of the tar stream, deterministic, and the larg
   for (const auto& [_, text] : kFiles) listed += text.size();
   CHECK(m.bytes == (1u << 20) + 200000 + listed + stdfs::file_size(t.path / "bundle.json"));
   CHECK(m.tar_bytes >= m.bytes);
-  CHECK(m.gzip_bytes > 200000);           // noise does not compress
-  CHECK(m.gzip_bytes < 200000 + 20000);   // a MiB of zeros nearly vanishes
+  CHECK(m.gzip_bytes > 200000);          // noise does not compress
+  CHECK(m.gzip_bytes < 200000 + 20000);  // a MiB of zeros nearly vanishes
   REQUIRE(m.largest.size() == 6);
   CHECK(m.largest[0] == std::pair<std::string, uint64_t>{"python_modules/lib/zeros.bin", 1u << 20});
   CHECK(m.largest[1].first == "python_modules/lib/noise.bin");
@@ -469,7 +475,8 @@ check::Report sample_report() {
   r.path = "out";
   r.target = "pyodide@0.29.3";
   check::Check files{.name = "files", .title = "every file matches bundle.json", .summary = "3 files"};
-  files.add({.code = "file-changed", .message = "app/app.py: changed, 50% more", .file = "out/app/app.py", .fix = "rebuild"});
+  files.add(
+      {.code = "file-changed", .message = "app/app.py: changed, 50% more", .file = "out/app/app.py", .fix = "rebuild"});
   files.add({.severity = Severity::warning, .code = "w", .message = "line one\nline two", .file = "a,b:c"});
   files.add({.severity = Severity::note, .code = "n", .message = "no file"});
   r.checks.push_back(files);
@@ -489,7 +496,9 @@ TEST_CASE("github format: one workflow command per line, with escapes") {
   for (size_t start = 0, nl; (nl = text.find('\n', start)) != std::string::npos; start = nl + 1)
     lines.push_back(text.substr(start, nl - start));
   REQUIRE(lines.size() == 5);
-  CHECK(lines[0] == "::error file=out/app/app.py,title=pybundle files%3A file-changed::app/app.py: changed, 50%25 more (fix: rebuild)");
+  CHECK(lines[0] ==
+        "::error file=out/app/app.py,title=pybundle files%3A file-changed::app/app.py: changed, 50%25 more (fix: "
+        "rebuild)");
   CHECK(lines[1] == "::warning file=a%2Cb%3Ac,title=pybundle files%3A w::line one%0Aline two");
   CHECK(lines[2] == "::notice title=pybundle files%3A n::no file");
   CHECK(lines[3] == "::error file=uv.lock,line=7,title=pybundle lock-fresh%3A lock-stale::out of date");
@@ -519,8 +528,9 @@ TEST_CASE("json format: every key, always present") {
 TEST_CASE("human format: quiet prints only errors; colour only when asked") {
   auto r = sample_report();
   auto quiet = check::render_human(r, {.quiet = true});
-  CHECK(quiet == "error[file-changed]: out/app/app.py: app/app.py: changed, 50% more\n"
-                 "error[lock-stale]: uv.lock:7: out of date\n");
+  CHECK(quiet ==
+        "error[file-changed]: out/app/app.py: app/app.py: changed, 50% more\n"
+        "error[lock-stale]: uv.lock:7: out of date\n");
   auto plain = check::render_human(r, {});
   CHECK(plain.find('\033') == std::string::npos);
   CHECK(plain.find("  FAIL files") != std::string::npos);
@@ -549,8 +559,11 @@ namespace {
 // check reads only the header).
 void write_snapshot(const stdfs::path& bundle, const snapshot::RuntimeInfo& runtime, const std::string& digest,
                     const std::string& pyodide) {
-  nlohmann::json meta = {{"pyodide", pyodide}, {"build_id", runtime.build_id}, {"bundle_digest", digest},
-                         {"heap_size", 65536}, {"modules", {"app"}}};
+  nlohmann::json meta = {{"pyodide", pyodide},
+                         {"build_id", runtime.build_id},
+                         {"bundle_digest", digest},
+                         {"heap_size", 65536},
+                         {"modules", {"app"}}};
   std::string raw(16 + 65536, 'h');  // Pyodide's header: magic, then the heap's offset (16); one page
   raw[4] = 16;
   raw[5] = raw[6] = raw[7] = 0;
@@ -652,7 +665,8 @@ TEST_CASE("traceback_place: app/ frames named by their project path map back int
   CHECK(file == "out/app/notes/store.py");
   CHECK(line == 12);
   m["entry"]["source"] = "app.py";  // flat layout: app/ is the project root
-  CHECK(check::traceback_place("out", m, "  File \"notes/store.py\", line 3, in f\n").first == "out/app/notes/store.py");
+  CHECK(check::traceback_place("out", m, "  File \"notes/store.py\", line 3, in f\n").first ==
+        "out/app/notes/store.py");
   m["entry"].erase("source");  // a bundle that does not record it
   CHECK(check::traceback_place("out", m, "  File \"src/notes/store.py\", line 3, in f\n").first.empty());
   CHECK(check::traceback_place("out", m, "  File \"app/x.py\", line 3, in f\n").first == "out/app/x.py");
@@ -662,7 +676,8 @@ TEST_CASE("request: the host's answer read as a check") {
   TempDir t;
   make_bundle(t.path, kFiles);
   auto m = load_manifest(t.path);
-  auto good = nlohmann::json::parse(R"j({"ok": true, "restored": false, "response": {"status": 200, "headers": {}, "body": "hi"},
+  auto good = nlohmann::json::parse(
+      R"j({"ok": true, "restored": false, "response": {"status": 200, "headers": {}, "body": "hi"},
                                         "timings_ms": {"runtime_ready": 812.5, "handler": 1.5}, "process_ms": 900})j");
   auto c = check::request(t.path, m, good);
   CHECK(c.status() == Status::pass);
@@ -698,7 +713,8 @@ TEST_CASE("entry: import errors, a missing on_fetch and a called handler, from t
   TempDir t;
   make_bundle(t.path, kFiles);
   auto m = load_manifest(t.path);
-  auto called = nlohmann::json::parse(R"j({"ok": false, "error": "on_fetch raised: KeyError: 'x'", "response": {"status": 500}})j");
+  auto called = nlohmann::json::parse(
+      R"j({"ok": false, "error": "on_fetch raised: KeyError: 'x'", "response": {"status": 500}})j");
   auto c = check::entry(t.path, m, called);
   CHECK(c.status() == Status::pass);  // on_fetch exists; `request` reports what it did
   CHECK(c.summary == "app.on_fetch found (module-level on_fetch style)");
@@ -708,7 +724,8 @@ TEST_CASE("entry: import errors, a missing on_fetch and a called handler, from t
   CHECK(c.summary.find("app.Default.fetch found (Cloudflare Workers style") == 0);
   CHECK(c.metrics["style"] == "workers");
 
-  auto import_error = nlohmann::json::parse(R"j({"ok": false, "module": "app", "error": "importing 'app' failed: ImportError: no x",
+  auto import_error =
+      nlohmann::json::parse(R"j({"ok": false, "module": "app", "error": "importing 'app' failed: ImportError: no x",
       "traceback": "  File \"/bundle/app/app.py\", line 3, in <module>\nImportError: no x\n"})j");
   c = check::entry(t.path, m, import_error);
   REQUIRE(find_code(c, "import-error"));
@@ -721,23 +738,26 @@ TEST_CASE("entry: import errors, a missing on_fetch and a called handler, from t
   REQUIRE(find_code(c, "no-on-fetch"));
   CHECK(find_code(c, "no-on-fetch")->file == check::shown(t.path, "app/app.py"));
 
-  CHECK(find_code(check::entry(t.path, m, nlohmann::json::parse(R"j({"ok": false, "error": "host died"})j")), "entry-error"));
+  CHECK(find_code(check::entry(t.path, m, nlohmann::json::parse(R"j({"ok": false, "error": "host died"})j")),
+                  "entry-error"));
   m["entry"] = nullptr;
   CHECK(find_code(check::entry(t.path, m, called), "no-entry"));
 }
 
 TEST_CASE("inspect: files grouped by the distribution whose RECORD names their top-level module") {
   TempDir t;
-  make_bundle(t.path, {
-      {"app/app.py", "import big\n"},
-      {"python_modules/big/__init__.py", std::string(5000, 'x')},
-      {"python_modules/big/__pycache__/__init__.cpython-313.pyc", "bytecode"},  // --compile: in no RECORD
-      {"python_modules/Big_Pkg-2.0.dist-info/RECORD", "big/__init__.py,sha256=x,5000\nBig_Pkg-2.0.dist-info/RECORD,,\n"},
-      {"python_modules/small.py", "S = 1\n"},
-      {"python_modules/__pycache__/small.cpython-313.pyc", "b"},
-      {"python_modules/small-1.0.dist-info/RECORD", "small.py,,\n"},
-      {"python_modules/stray/x.py", "y = 2\n"},
-  });
+  make_bundle(t.path,
+              {
+                  {"app/app.py", "import big\n"},
+                  {"python_modules/big/__init__.py", std::string(5000, 'x')},
+                  {"python_modules/big/__pycache__/__init__.cpython-313.pyc", "bytecode"},  // --compile: in no RECORD
+                  {"python_modules/Big_Pkg-2.0.dist-info/RECORD",
+                   "big/__init__.py,sha256=x,5000\nBig_Pkg-2.0.dist-info/RECORD,,\n"},
+                  {"python_modules/small.py", "S = 1\n"},
+                  {"python_modules/__pycache__/small.cpython-313.pyc", "b"},
+                  {"python_modules/small-1.0.dist-info/RECORD", "small.py,,\n"},
+                  {"python_modules/stray/x.py", "y = 2\n"},
+              });
   auto m = nlohmann::json::parse(fs::read_file(t.path / "bundle.json"));
   m["packages"] = {{{"name", "big-pkg"}, {"version", "2.0"}}, {{"name", "small"}, {"version", "1.0"}}};
   auto r = check::inspect(t.path, m);

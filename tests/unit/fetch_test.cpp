@@ -33,7 +33,9 @@ std::vector<stdfs::path> files_under(const stdfs::path& dir) {
 }
 
 // A local wheel must at least look like one (a zip archive) before it is copied into the cache.
-std::string wheel(std::string_view tail) { return std::string("PK\x03\x04", 4) + std::string(tail); }
+std::string wheel(std::string_view tail) {
+  return std::string("PK\x03\x04", 4) + std::string(tail);
+}
 
 Request local_request(const stdfs::path& file, std::string label) {
   auto data = pb::fs::read_file(file);
@@ -209,7 +211,8 @@ TEST_CASE("offline: cached files are served, missing ones are all named") {
   // The cache is keyed by hash, so the URL no longer matters.
   a.url = "http://127.0.0.1:9/a.whl";
   CHECK(fetch_all({a}, o).size() == 1);
-  std::vector<Request> reqs = {a, {"http://127.0.0.1:9/b.whl", pb::sha256_hex("b"), {}, "bee"},
+  std::vector<Request> reqs = {a,
+                               {"http://127.0.0.1:9/b.whl", pb::sha256_hex("b"), {}, "bee"},
                                {"http://127.0.0.1:9/c.whl", pb::sha256_hex("c"), {}, "sea"}};
   size_t failed_events = 0, failed_count = 0;
   o.reporter = [&](const Event& e) {

@@ -110,10 +110,8 @@ source = { git = "https://git.invalid/tool?rev=abc#0123456789abcdef0123456789abc
 
 std::string error_of(std::string_view text, bool pylock = false) {
   try {
-    if (pylock)
-      parse_pylock(text, "pylock.toml");
-    else
-      parse_uv(text, "uv.lock");
+    if (pylock) parse_pylock(text, "pylock.toml");
+    else parse_uv(text, "uv.lock");
   } catch (const pb::Error& e) {
     CHECK(e.code() == pb::Exit::usage);
     return e.what();
@@ -222,7 +220,8 @@ wheels = [{ url = "https://files.invalid/six-1.16.0-py2.py3-none-any.whl", hash 
 
 [distribution.dependency-groups]
 dev = [{ name = "pytest" }]
-)", "uv.lock");
+)",
+                       "uv.lock");
   CHECK(lock.revision == 0);
   REQUIRE(lock.packages.size() == 1);
   CHECK(lock.packages[0].name == "six");
@@ -231,9 +230,10 @@ dev = [{ name = "pytest" }]
 }
 
 TEST_CASE("uv.lock revision 4 omits [package.metadata]; a newer revision is read with a warning") {
-  auto lock = parse_uv("version = 1\nrevision = 4\nrequires-python = \">=3.12\"\n[[package]]\nname = \"a\"\n"
-                       "version = \"1\"\nsource = { virtual = \".\" }\n",
-                       "uv.lock");
+  auto lock = parse_uv(
+      "version = 1\nrevision = 4\nrequires-python = \">=3.12\"\n[[package]]\nname = \"a\"\n"
+      "version = \"1\"\nsource = { virtual = \".\" }\n",
+      "uv.lock");
   CHECK(lock.revision == 4);
   CHECK(lock.warnings.empty());
   CHECK_FALSE(lock.packages[0].requires_dist);
@@ -331,7 +331,8 @@ vcs = { type = "git", url = "https://git.invalid/gitpkg", commit-id = "abc123" }
 name = "direct"
 version = "1.0"
 archive = { url = "https://files.invalid/direct-1.0-py3-none-any.whl", hashes = { sha256 = "3333333333333333333333333333333333333333333333333333333333333333" } }
-)", "pylock.toml");
+)",
+                           "pylock.toml");
   CHECK(lock.format == Format::pylock);
   CHECK(lock.supported_markers.size() == 1);
   CHECK(lock.pylock_extras == std::vector<std::string>{"fast"});
@@ -404,7 +405,8 @@ std::string summary(const pb::lock::Lock& lock) {
     out += p.name + " " + p.version + " @" + std::to_string(p.line) + " " + p.source.value + " deps " +
            std::to_string(p.dependencies.size()) + " opt " + std::to_string(p.optional_dependencies.size()) + " dev " +
            std::to_string(p.dev_dependencies.size()) + " rd " +
-           std::to_string(p.requires_dist ? p.requires_dist->size() : 99999) + " sdist " + (p.sdist ? p.sdist->hash : "");
+           std::to_string(p.requires_dist ? p.requires_dist->size() : 99999) + " sdist " +
+           (p.sdist ? p.sdist->hash : "");
     for (const auto& w : p.wheels) out += " " + w.filename + "=" + w.hash + ":" + std::to_string(w.size.value_or(0));
     for (const auto& d : p.dependencies) out += " " + d.name + "[" + d.marker + "]";
     out += "\n";
@@ -424,10 +426,11 @@ TEST_CASE("uv.lock: read a package at a time, the same as whole") {
     CHECK(summary(parse_uv(text, "uv.lock")) == summary(parse_uv(text + "\n[zz-read-whole]\n", "uv.lock")));
   }
   // A header line inside a multi-line string is not a header; CRLF lines are.
-  auto lock = parse_uv("version = 1\r\nrequires-python = \">=3.12\"\r\n[[package]]\r\nname = \"a\"\r\n"
-                       "version = \"1\"\r\nsource = { virtual = \".\" }\r\nnote = \"\"\"\r\n[[package]]\r\n\"\"\"\r\n"
-                       "[[package]]\r\nname = \"b\"\r\nversion = \"2\"\r\nsource = { virtual = \".\" }\r\n",
-                       "uv.lock");
+  auto lock = parse_uv(
+      "version = 1\r\nrequires-python = \">=3.12\"\r\n[[package]]\r\nname = \"a\"\r\n"
+      "version = \"1\"\r\nsource = { virtual = \".\" }\r\nnote = \"\"\"\r\n[[package]]\r\n\"\"\"\r\n"
+      "[[package]]\r\nname = \"b\"\r\nversion = \"2\"\r\nsource = { virtual = \".\" }\r\n",
+      "uv.lock");
   REQUIRE(lock.packages.size() == 2);
   CHECK(lock.packages[1].name == "b");
   CHECK(lock.packages[1].line == 10);
@@ -442,6 +445,7 @@ name = "torch"
 version = "2.5.0+cu121"
 source = { registry = "https://index.invalid/whl/cu121" }
 wheels = [{ url = "https://files.invalid/whl/cu121/torch-2.5.0%2Bcu121-cp313-cp313-linux_x86_64.whl", hash = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa" }]
-)", "uv.lock");
+)",
+                       "uv.lock");
   CHECK(lock.packages[0].wheels[0].filename == "torch-2.5.0+cu121-cp313-cp313-linux_x86_64.whl");
 }

@@ -11,7 +11,9 @@ using pb::pep440::SpecifierSet;
 using pb::pep440::Version;
 
 namespace {
-std::string norm(const char* s) { return Version::parse(s).str(); }
+std::string norm(const char* s) {
+  return Version::parse(s).str();
+}
 bool in(const char* version, const char* spec, bool pre = false) {
   return SpecifierSet::parse(spec).contains(Version::parse(version), pre);
 }
@@ -67,9 +69,13 @@ TEST_CASE("pep440: normalization (PEP 440 'Normalization' section)") {
 }
 
 TEST_CASE("pep440: invalid versions") {
-  for (const char* bad : {"", "v", "1.", ".1", "1..0", "1.0-", "1.0+", "1.0+a..b", "1.0+a-", "1.0 a1",
-                          "1.0ab", "1.0.post1.post2", "1.0dev1.a1", "!1.0", "1!", "a1", "1.0-1-1",
-                          "1.0.*", "1.0 1", "1.0++", "99999999999999999999999"}) {
+  for (const char* bad : {"",           "v",        "1.",
+                          ".1",         "1..0",     "1.0-",
+                          "1.0+",       "1.0+a..b", "1.0+a-",
+                          "1.0 a1",     "1.0ab",    "1.0.post1.post2",
+                          "1.0dev1.a1", "!1.0",     "1!",
+                          "a1",         "1.0-1-1",  "1.0.*",
+                          "1.0 1",      "1.0++",    "99999999999999999999999"}) {
     INFO(bad);
     CHECK_FALSE(Version::try_parse(bad).has_value());
   }
@@ -96,11 +102,28 @@ TEST_CASE("pep440: parsed parts") {
 
 TEST_CASE("pep440: ordering (PEP 440 'Summary of permitted suffixes and relative ordering')") {
   const char* order[] = {
-      "1.dev0",        "1.0.dev456",          "1.0a1",           "1.0a2.dev456",     "1.0a12.dev456",
-      "1.0a12",        "1.0b1.dev456",        "1.0b2",           "1.0b2.post345.dev456",
-      "1.0b2.post345", "1.0rc1.dev456",       "1.0rc1",          "1.0",              "1.0+abc.5",
-      "1.0+abc.7",     "1.0+5",               "1.0.post456.dev34", "1.0.post456",    "1.0.15",
-      "1.1.dev1",      "1!0.1",               "1!1.0",
+      "1.dev0",
+      "1.0.dev456",
+      "1.0a1",
+      "1.0a2.dev456",
+      "1.0a12.dev456",
+      "1.0a12",
+      "1.0b1.dev456",
+      "1.0b2",
+      "1.0b2.post345.dev456",
+      "1.0b2.post345",
+      "1.0rc1.dev456",
+      "1.0rc1",
+      "1.0",
+      "1.0+abc.5",
+      "1.0+abc.7",
+      "1.0+5",
+      "1.0.post456.dev34",
+      "1.0.post456",
+      "1.0.15",
+      "1.1.dev1",
+      "1!0.1",
+      "1!1.0",
   };
   size_t n = sizeof(order) / sizeof(order[0]);
   for (size_t i = 0; i < n; ++i)
@@ -118,8 +141,8 @@ TEST_CASE("pep440: equality pads the release and ignores spelling") {
   CHECK(Version::parse("1.0a") == Version::parse("1.0.alpha.0"));
   CHECK(Version::parse("1.0+AbC") == Version::parse("1.0+abc"));
   CHECK(Version::parse("1.0+1") != Version::parse("1.0+01.0"));
-  CHECK(Version::parse("1.0+a") < Version::parse("1.0+1"));       // strings sort before numbers
-  CHECK(Version::parse("1.0+a") < Version::parse("1.0+a.0"));     // shorter local sorts first
+  CHECK(Version::parse("1.0+a") < Version::parse("1.0+1"));    // strings sort before numbers
+  CHECK(Version::parse("1.0+a") < Version::parse("1.0+a.0"));  // shorter local sorts first
   CHECK(Version::parse("1.0.dev1") < Version::parse("1.0a1.dev1"));
   CHECK(Version::parse("1.0.post1.dev1") < Version::parse("1.0.post1"));
   CHECK(Version::parse("1.0a1.post1") < Version::parse("1.0a2"));
@@ -232,10 +255,10 @@ TEST_CASE("pep440: arbitrary equality ===") {
 TEST_CASE("pep440: pre-release rules of a specifier set") {
   CHECK_FALSE(in("1.0a1", ">=0.9"));
   CHECK(in("1.0a1", ">=0.9", true));
-  CHECK(in("1.0a1", ">=1.0a1"));           // the specifier names a pre-release
+  CHECK(in("1.0a1", ">=1.0a1"));  // the specifier names a pre-release
   CHECK(in("1.1a1", ">=1.0a1,<2"));
   CHECK_FALSE(in("1.0a1", ">=0.9,!=1.0a2"));  // != does not admit pre-releases
-  CHECK(in("1.0.post1", ">=0.9"));          // post-releases are not pre-releases
+  CHECK(in("1.0.post1", ">=0.9"));            // post-releases are not pre-releases
   CHECK(in("1.0", ""));
   CHECK_FALSE(in("1.0a1", ""));
   CHECK(in("1.0a1", "", true));

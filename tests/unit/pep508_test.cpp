@@ -21,11 +21,16 @@ namespace {
 
 const Environment& pyodide_env() {
   static const Environment env = {
-      {"python_version", "3.13"},          {"python_full_version", "3.13.2"},
-      {"implementation_version", "3.13.2"}, {"os_name", "posix"},
-      {"sys_platform", "emscripten"},       {"platform_system", "Emscripten"},
-      {"platform_machine", "wasm32"},       {"platform_release", "4.0.9"},
-      {"platform_version", ""},             {"implementation_name", "cpython"},
+      {"python_version", "3.13"},
+      {"python_full_version", "3.13.2"},
+      {"implementation_version", "3.13.2"},
+      {"os_name", "posix"},
+      {"sys_platform", "emscripten"},
+      {"platform_system", "Emscripten"},
+      {"platform_machine", "wasm32"},
+      {"platform_release", "4.0.9"},
+      {"platform_version", ""},
+      {"implementation_name", "cpython"},
       {"platform_python_implementation", "CPython"},
   };
   return env;
@@ -142,8 +147,8 @@ TEST_CASE("pep508: marker grammar") {
 
 TEST_CASE("pep508: malformed markers report the column") {
   for (const char* bad :
-       {"", "sys_platform", "sys_platform ==", "sys_platform == 'x", "sys_platform = 'x'", "foo == 'x'",
-        "'a' == 'b'", "os_name == sys_platform", "(os_name == 'x'", "os_name == 'x')", "os_name == 'x' and",
+       {"", "sys_platform", "sys_platform ==", "sys_platform == 'x", "sys_platform = 'x'", "foo == 'x'", "'a' == 'b'",
+        "os_name == sys_platform", "(os_name == 'x'", "os_name == 'x')", "os_name == 'x' and",
         "os_name == 'x' andsys_platform == 'y'", "os_name not 'x'", "os_name == 'x' xor os_name == 'y'"}) {
     INFO(bad);
     if (*bad == '\0') {
@@ -190,12 +195,12 @@ TEST_CASE("pep508: extra is a set (uv conflict markers)") {
   CHECK_FALSE(ev("extra == 'cov'"));
   CHECK(ev("extra != 'cov'"));
   CHECK(ev("extra == 'cov'", {"cov"}));
-  CHECK(ev("extra == 'tests_no_zope'", {"tests-no-zope"}));   // both sides normalized
+  CHECK(ev("extra == 'tests_no_zope'", {"tests-no-zope"}));  // both sides normalized
   CHECK(ev("extra == 'Tests.No-Zope'", {"tests-no-zope"}));
   CHECK(ev("extra == 'extra-11-pydantic-ai-mcp' and extra == 'group-11-pydantic-ai-dev'",
            {"extra-11-pydantic-ai-mcp", "group-11-pydantic-ai-dev"}));
-  CHECK_FALSE(ev("extra == 'extra-11-pydantic-ai-mcp' and extra == 'group-11-pydantic-ai-dev'",
-                 {"extra-11-pydantic-ai-mcp"}));
+  CHECK_FALSE(
+      ev("extra == 'extra-11-pydantic-ai-mcp' and extra == 'group-11-pydantic-ai-dev'", {"extra-11-pydantic-ai-mcp"}));
   CHECK(ev("extra == 'project-8-my-app' and extra != 'group-8-my-app-dev'", {"project-8-my-app"}));
   CHECK(ev("(platform_python_implementation == \"CPython\") and extra == 'tests-no-zope'", {"tests-no-zope"}));
   CHECK(ev("'cov' == extra", {"cov"}));
@@ -220,7 +225,8 @@ TEST_CASE("pep508: possible() asks whether some choice of extras satisfies the m
   CHECK(Marker::parse("(extra == 'a' or extra == 'b') and extra != 'a'").possible(env));
   // A uv marker with many extras stays fast (pruned search, not 2^n).
   std::string big = "python_full_version < '3.10'";
-  for (int i = 0; i < 40; ++i) big += " or (extra == 'x" + std::to_string(i) + "' and extra != 'y" + std::to_string(i) + "')";
+  for (int i = 0; i < 40; ++i)
+    big += " or (extra == 'x" + std::to_string(i) + "' and extra != 'y" + std::to_string(i) + "')";
   CHECK(Marker::parse(big).possible(env));
   std::string none = "sys_platform == 'win32'";
   for (int i = 0; i < 40; ++i) none += " and extra != 'x" + std::to_string(i) + "'";
@@ -228,7 +234,8 @@ TEST_CASE("pep508: possible() asks whether some choice of extras satisfies the m
   // A contradiction hidden behind 60 unrelated extras exhausts the bounded search, which
   // answers "possible" (the actual extras decide later) instead of searching 2^60 cases.
   std::string hard;
-  for (int i = 0; i < 30; ++i) hard += "(extra == 'a" + std::to_string(i) + "' or extra == 'b" + std::to_string(i) + "') and ";
+  for (int i = 0; i < 30; ++i)
+    hard += "(extra == 'a" + std::to_string(i) + "' or extra == 'b" + std::to_string(i) + "') and ";
   hard += "extra == 'z' and extra != 'z'";
   CHECK(Marker::parse(hard).possible(env));
   CHECK_FALSE(Marker::parse(hard).evaluate(env, {"a1", "z"}));
@@ -250,7 +257,8 @@ TEST_CASE("pep508: requirements") {
   CHECK_FALSE(r.marker.evaluate(pyodide_env()));
   CHECK(r.str() == "coverage[toml]>=5.3; extra == 'cov'");
 
-  r = Requirement::parse("mypy (<0.990,>=0.971) ; (platform_python_implementation == \"CPython\") and extra == 'tests'");
+  r = Requirement::parse(
+      "mypy (<0.990,>=0.971) ; (platform_python_implementation == \"CPython\") and extra == 'tests'");
   CHECK(r.specifier.specs.size() == 2);
   CHECK(r.marker.str() == "platform_python_implementation == 'CPython' and extra == 'tests'");
 
@@ -285,8 +293,7 @@ TEST_CASE("pep508: requirements") {
 
 TEST_CASE("pep508: malformed requirements") {
   for (const char* bad : {"", "-foo", "foo[", "foo[bar", "foo[bar,]x", "foo >= ", "foo (>=1.0", "foo @ ",
-                          "foo @ https://x y", "foo >=1.0 ; os_name ==", "foo bar", "foo ~= 1",
-                          "foo[-x]", "foo ; "}) {
+                          "foo @ https://x y", "foo >=1.0 ; os_name ==", "foo bar", "foo ~= 1", "foo[-x]", "foo ; "}) {
     INFO(bad);
     if (std::string(bad) == "foo ; ") {
       CHECK(Requirement::parse(bad).marker.is_true());

@@ -41,10 +41,13 @@ target::Target pyodide_0_29() {
   t.emscripten_version = "4.0.9";
   t.arch = "wasm32";
   t.index_url = "https://cdn.invalid/pyodide/v0.29.3/full/";
-  t.packages["pydantic-core"] = pyodide_pkg("pydantic_core", "2.41.5", "pydantic_core-2.41.5-cp313-cp313-pyodide_2025_0_wasm32.whl");
-  t.packages["numpy"] = pyodide_pkg("numpy", "2.2.5", "numpy-2.2.5-cp313-cp313-pyodide_2025_0_wasm32.whl", "package", {"libopenblas"});
+  t.packages["pydantic-core"] =
+      pyodide_pkg("pydantic_core", "2.41.5", "pydantic_core-2.41.5-cp313-cp313-pyodide_2025_0_wasm32.whl");
+  t.packages["numpy"] =
+      pyodide_pkg("numpy", "2.2.5", "numpy-2.2.5-cp313-cp313-pyodide_2025_0_wasm32.whl", "package", {"libopenblas"});
   t.packages["libopenblas"] = pyodide_pkg("libopenblas", "0.3.26", "libopenblas-0.3.26.zip", "shared_library");
-  t.packages["ssl"] = pyodide_pkg("ssl", "1.0.0", "ssl-1.0.0-cp313-cp313-pyodide_2025_0_wasm32.whl", "cpython_module", {"libopenssl"});
+  t.packages["ssl"] =
+      pyodide_pkg("ssl", "1.0.0", "ssl-1.0.0-cp313-cp313-pyodide_2025_0_wasm32.whl", "cpython_module", {"libopenssl"});
   t.packages["libopenssl"] = pyodide_pkg("libopenssl", "1.1.1w", "libopenssl-1.1.1w.zip", "shared_library");
   return t;
 }
@@ -140,14 +143,16 @@ TEST_CASE("the root project's dependencies are followed; host-only ones are drop
 }
 
 TEST_CASE("the best wheel follows the target's tag order; a build tag breaks ties") {
-  auto lock = uv_lock(kApp + "dependencies = [{ name = \"fast\" }, { name = \"tagged\" }]\n" +
-                      registry("fast", "1.0", "wheels = [" + whl("fast-1.0-py3-none-any.whl") + ", " +
-                                                   whl("fast-1.0-cp313-cp313-manylinux_2_17_x86_64.whl") + ", " +
-                                                   whl("fast-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl") + ", " +
-                                                   whl("fast-1.0-cp312-cp312-pyemscripten_2024_0_wasm32.whl") + "]") +
-                      registry("tagged", "1.0", "wheels = [" + whl("tagged-1.0-1-py3-none-any.whl") + ", " +
-                                                     whl("tagged-1.0-7-py3-none-any.whl") + ", " +
-                                                     whl("tagged-1.0-py3-none-any.whl") + "]"));
+  auto lock =
+      uv_lock(kApp + "dependencies = [{ name = \"fast\" }, { name = \"tagged\" }]\n" +
+              registry("fast", "1.0",
+                       "wheels = [" + whl("fast-1.0-py3-none-any.whl") + ", " +
+                           whl("fast-1.0-cp313-cp313-manylinux_2_17_x86_64.whl") + ", " +
+                           whl("fast-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl") + ", " +
+                           whl("fast-1.0-cp312-cp312-pyemscripten_2024_0_wasm32.whl") + "]") +
+              registry("tagged", "1.0",
+                       "wheels = [" + whl("tagged-1.0-1-py3-none-any.whl") + ", " +
+                           whl("tagged-1.0-7-py3-none-any.whl") + ", " + whl("tagged-1.0-py3-none-any.whl") + "]"));
   auto on_029 = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
   CHECK(on_029.find("fast")->filename == "fast-1.0-cp313-cp313-pyemscripten_2025_0_wasm32.whl");
   CHECK(on_029.find("tagged")->filename == "tagged-1.0-7-py3-none-any.whl");
@@ -168,13 +173,14 @@ TEST_CASE("no lock wheel, Pyodide ships the same version: its build is used") {
   CHECK(core->origin == Origin::pyodide);
   CHECK(core->version == "2.41.5");
   CHECK(core->filename == "pydantic_core-2.41.5-cp313-cp313-pyodide_2025_0_wasm32.whl");
-  CHECK(core->url == "https://cdn.invalid/pyodide/v0.29.3/full/pydantic_core-2.41.5-cp313-cp313-pyodide_2025_0_wasm32.whl");
+  CHECK(core->url ==
+        "https://cdn.invalid/pyodide/v0.29.3/full/pydantic_core-2.41.5-cp313-cp313-pyodide_2025_0_wasm32.whl");
   CHECK(core->sha256 == std::string(64, 'f'));
 }
 
 TEST_CASE("Pyodide ships another version: both versions and the dependents' requirements are reported") {
-  const std::string core = registry("pydantic-core", "2.41.1",
-                                    "wheels = [" + whl("pydantic_core-2.41.1-cp313-cp313-win_amd64.whl") + "]");
+  const std::string core =
+      registry("pydantic-core", "2.41.1", "wheels = [" + whl("pydantic_core-2.41.1-cp313-cp313-win_amd64.whl") + "]");
   SUBCASE("a registry dependent whose METADATA is unknown: could not be checked") {
     auto lock = uv_lock(kApp + "dependencies = [{ name = \"pydantic\" }]\n" +
                         pure("pydantic", "2.12.0", "dependencies = [{ name = \"pydantic-core\" }]\n") + core);
@@ -192,7 +198,8 @@ TEST_CASE("Pyodide ships another version: both versions and the dependents' requ
     auto lock = uv_lock(kApp + "dependencies = [{ name = \"pydantic\" }]\n" +
                         pure("pydantic", "2.12.0", "dependencies = [{ name = \"pydantic-core\" }]\n") + core);
     plan::Context ctx;
-    ctx.requires_dist = [](const std::string& name, const std::string& version) -> std::optional<std::vector<std::string>> {
+    ctx.requires_dist = [](const std::string& name,
+                           const std::string& version) -> std::optional<std::vector<std::string>> {
       if (name == "pydantic" && version == "2.12.0")
         return std::vector<std::string>{"annotated-types>=0.6.0", "pydantic-core==2.41.1",
                                         "email-validator>=2.0.0; extra == 'email'"};
@@ -204,8 +211,10 @@ TEST_CASE("Pyodide ships another version: both versions and the dependents' requ
     CHECK(p.problems[0].fix.find("Pyodide release that ships pydantic-core 2.41.1") != std::string::npos);
   }
   SUBCASE("the root's requires-dist accepts it: Pyodide's build is used, with a warning") {
-    auto lock = uv_lock(kApp + "dependencies = [{ name = \"pydantic-core\" }]\n[package.metadata]\n"
-                               "requires-dist = [{ name = \"pydantic-core\", specifier = \">=2.40\" }]\n" + core);
+    auto lock = uv_lock(kApp +
+                        "dependencies = [{ name = \"pydantic-core\" }]\n[package.metadata]\n"
+                        "requires-dist = [{ name = \"pydantic-core\", specifier = \">=2.40\" }]\n" +
+                        core);
     auto p = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
     CHECK(p.ok());
     CHECK(p.find("pydantic-core")->origin == Origin::pyodide);
@@ -214,8 +223,10 @@ TEST_CASE("Pyodide ships another version: both versions and the dependents' requ
     REQUIRE(p.warnings.size() == 1);
   }
   SUBCASE("the root's requires-dist rejects it") {
-    auto lock = uv_lock(kApp + "dependencies = [{ name = \"pydantic-core\" }]\n[package.metadata]\n"
-                               "requires-dist = [{ name = \"pydantic-core\", specifier = \"<2.41.2\" }]\n" + core);
+    auto lock = uv_lock(kApp +
+                        "dependencies = [{ name = \"pydantic-core\" }]\n[package.metadata]\n"
+                        "requires-dist = [{ name = \"pydantic-core\", specifier = \"<2.41.2\" }]\n" +
+                        core);
     auto p = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
     REQUIRE(p.problems.size() == 1);
     CHECK(p.problems[0].message.find("app 0.1.0 requires pydantic-core<2.41.2") != std::string::npos);
@@ -223,12 +234,15 @@ TEST_CASE("Pyodide ships another version: both versions and the dependents' requ
 }
 
 TEST_CASE("manylinux-only, sdist-only, git and url sources: problems that say why and what to do") {
-  auto lock = uv_lock(kApp + R"(dependencies = [{ name = "native" }, { name = "sdonly" }, { name = "fromgit" }, { name = "fromurl" }]
-)" + registry("native", "1.0", "wheels = [" + whl("native-1.0-cp313-cp313-manylinux_2_17_x86_64.whl") + ", " +
-                                   whl("native-1.0-cp313-cp313-macosx_11_0_arm64.whl") + "]") +
-                      registry("sdonly", "1.0", "sdist = { url = \"https://files.invalid/sdonly-1.0.tar.gz\", hash = \"" +
-                                                    std::string(kHash) + "\" }") +
-                      R"(
+  auto lock = uv_lock(
+      kApp + R"(dependencies = [{ name = "native" }, { name = "sdonly" }, { name = "fromgit" }, { name = "fromurl" }]
+)" +
+      registry("native", "1.0",
+               "wheels = [" + whl("native-1.0-cp313-cp313-manylinux_2_17_x86_64.whl") + ", " +
+                   whl("native-1.0-cp313-cp313-macosx_11_0_arm64.whl") + "]") +
+      registry("sdonly", "1.0",
+               "sdist = { url = \"https://files.invalid/sdonly-1.0.tar.gz\", hash = \"" + std::string(kHash) + "\" }") +
+      R"(
 [[package]]
 name = "fromgit"
 version = "0.1"
@@ -261,13 +275,14 @@ sdist = { hash = "sha256:1111111111111111111111111111111111111111111111111111111
 }
 
 TEST_CASE("a Pyodide wheel for another ABI is named as such") {
-  auto lock = uv_lock(kApp + "dependencies = [{ name = \"onnx\" }]\n" +
-                      registry("onnx", "1.22.0", "wheels = [" + whl("onnx-1.22.0-cp312-abi3-pyemscripten_2025_0_wasm32.whl") + "]"));
+  auto lock = uv_lock(
+      kApp + "dependencies = [{ name = \"onnx\" }]\n" +
+      registry("onnx", "1.22.0", "wheels = [" + whl("onnx-1.22.0-cp312-abi3-pyemscripten_2025_0_wasm32.whl") + "]"));
   CHECK(plan::make_plan(app_project(), lock, pyodide_0_29(), {}).ok());
   auto p = plan::make_plan(app_project(), lock, pyodide_0_27(), {});
   REQUIRE(p.problems.size() == 1);
-  CHECK(p.problems[0].message.find("Pyodide wheels for another Python or ABI (cp312-abi3-pyemscripten_2025_0_wasm32)") !=
-        std::string::npos);
+  CHECK(p.problems[0].message.find(
+            "Pyodide wheels for another Python or ABI (cp312-abi3-pyemscripten_2025_0_wasm32)") != std::string::npos);
 }
 
 TEST_CASE("workspace members and local directories are vendored from source, unless they need a native build") {
@@ -286,7 +301,8 @@ source = { directory = "packages/rusty" }
 name = "gone"
 version = "0.1.0"
 source = { editable = "../gone" }
-)", "[manifest]\nmembers = [\"app\", \"lib\", \"rusty\"]\n");
+)",
+                      "[manifest]\nmembers = [\"app\", \"lib\", \"rusty\"]\n");
   plan::Context ctx;
   ctx.local_project = [](const std::filesystem::path& dir) {
     plan::LocalProject l;
@@ -313,7 +329,8 @@ cli = [{ name = "click" }]
 [package.metadata]
 requires-dist = [{ name = "orjson", marker = "extra == 'fast'" }, { name = "click", marker = "extra == 'cli'" }]
 provides-extras = ["fast", "cli"]
-)" + pure("orjson", "3.0") + pure("click", "8.1.0"));
+)" + pure("orjson", "3.0") +
+                      pure("click", "8.1.0"));
   auto proj = app_project();
   CHECK(plan::make_plan(proj, lock, pyodide_0_29(), {}).items.empty());
   Selection fast;
@@ -326,7 +343,8 @@ provides-extras = ["fast", "cli"]
   CHECK(names(plan::make_plan(proj, lock, pyodide_0_29(), all)) == std::vector<std::string>{"click", "orjson"});
   Selection bad;
   bad.extras = {"turbo"};
-  CHECK(usage_error(proj, lock, bad).find("extra 'turbo' is not defined by app (extras: cli, fast)") != std::string::npos);
+  CHECK(usage_error(proj, lock, bad).find("extra 'turbo' is not defined by app (extras: cli, fast)") !=
+        std::string::npos);
 }
 
 TEST_CASE("groups: dev by default, --no-dev, --only-group, --all-groups, --no-default-groups, default-groups") {
@@ -335,9 +353,12 @@ TEST_CASE("groups: dev by default, --no-dev, --only-group, --all-groups, --no-de
 [package.dev-dependencies]
 dev = [{ name = "pytest" }]
 docs = [{ name = "mkdocs" }]
-)" + pure("click", "8.1.0") + pure("pytest", "8.0.0") + pure("mkdocs", "1.6.0"));
+)" + pure("click", "8.1.0") +
+                      pure("pytest", "8.0.0") + pure("mkdocs", "1.6.0"));
   auto proj = app_project("[dependency-groups]\ndev = [\"pytest\"]\ndocs = [\"mkdocs\"]\n");
-  auto run = [&](const Selection& s, const project::Project& p) { return names(plan::make_plan(p, lock, pyodide_0_29(), s)); };
+  auto run = [&](const Selection& s, const project::Project& p) {
+    return names(plan::make_plan(p, lock, pyodide_0_29(), s));
+  };
   CHECK(run({}, proj) == std::vector<std::string>{"click", "pytest"});
   Selection no_dev;
   no_dev.no_dev = true;
@@ -357,7 +378,8 @@ docs = [{ name = "mkdocs" }]
   Selection docs;
   docs.groups = {"docs"};
   CHECK(run(docs, proj) == std::vector<std::string>{"click", "mkdocs", "pytest"});
-  auto docs_default = app_project("[dependency-groups]\ndev = [\"pytest\"]\ndocs = [\"mkdocs\"]\n[tool.uv]\ndefault-groups = [\"docs\"]\n");
+  auto docs_default = app_project(
+      "[dependency-groups]\ndev = [\"pytest\"]\ndocs = [\"mkdocs\"]\n[tool.uv]\ndefault-groups = [\"docs\"]\n");
   CHECK(run({}, docs_default) == std::vector<std::string>{"click", "mkdocs"});
   Selection bad;
   bad.groups = {"lint"};
@@ -366,16 +388,19 @@ docs = [{ name = "mkdocs" }]
 
 TEST_CASE("uv conflict markers pick the variant of the chosen extra; conflicting choices are errors") {
   // Two torch builds, forked on the app's conflicting extras (uv encodes them as extra-3-app-…).
-  auto lock = uv_lock(kApp + R"(
+  auto lock =
+      uv_lock(kApp + R"(
 [package.optional-dependencies]
 cpu = [{ name = "torch", version = "2.5.0", source = { registry = "https://index.invalid/simple" }, marker = "extra == 'extra-3-app-cpu'" }]
 gpu = [{ name = "torch", version = "2.5.0+cu121", source = { registry = "https://index.invalid/simple" }, marker = "extra == 'extra-3-app-gpu'" }]
 
 [package.dev-dependencies]
 dev = [{ name = "helper", marker = "extra != 'extra-3-app-gpu'" }]
-)" + pure("torch", "2.5.0") + registry("torch", "2.5.0+cu121", "wheels = [" + whl("torch-2.5.0+cu121-cp313-cp313-manylinux_2_28_x86_64.whl") + "]") +
-                          pure("helper", "1.0"),
-                      "conflicts = [[{ package = \"app\", extra = \"cpu\" }, { package = \"app\", extra = \"gpu\" }]]\n");
+)" + pure("torch", "2.5.0") +
+                  registry("torch", "2.5.0+cu121",
+                           "wheels = [" + whl("torch-2.5.0+cu121-cp313-cp313-manylinux_2_28_x86_64.whl") + "]") +
+                  pure("helper", "1.0"),
+              "conflicts = [[{ package = \"app\", extra = \"cpu\" }, { package = \"app\", extra = \"gpu\" }]]\n");
   auto proj = app_project();
   Selection cpu;
   cpu.extras = {"cpu"};
@@ -386,7 +411,7 @@ dev = [{ name = "helper", marker = "extra != 'extra-3-app-gpu'" }]
   Selection gpu;
   gpu.extras = {"gpu"};
   auto g = plan::make_plan(proj, lock, pyodide_0_29(), gpu);
-  CHECK(g.find("torch") == nullptr);  // the gpu build has no wheel for Pyodide: a problem, not an item
+  CHECK(g.find("torch") == nullptr);   // the gpu build has no wheel for Pyodide: a problem, not an item
   CHECK(g.find("helper") == nullptr);  // the group's marker excludes it when gpu is active
   CHECK(problems(g).find("torch 2.5.0+cu121") != std::string::npos);
   Selection both;
@@ -396,14 +421,15 @@ dev = [{ name = "helper", marker = "extra != 'extra-3-app-gpu'" }]
 }
 
 TEST_CASE("a group conflicting with an extra: the error says the group is on by default") {
-  auto lock = uv_lock(kApp + R"(
+  auto lock =
+      uv_lock(kApp + R"(
 [package.optional-dependencies]
 tasks = [{ name = "helper" }]
 
 [package.dev-dependencies]
 dev = [{ name = "helper" }]
 )" + pure("helper", "1.0"),
-                      "conflicts = [[{ package = \"app\", extra = \"tasks\" }, { package = \"app\", group = \"dev\" }]]\n");
+              "conflicts = [[{ package = \"app\", extra = \"tasks\" }, { package = \"app\", group = \"dev\" }]]\n");
   Selection tasks;
   tasks.extras = {"tasks"};
   auto msg = usage_error(app_project(), lock, tasks);
@@ -414,13 +440,15 @@ dev = [{ name = "helper" }]
 
 TEST_CASE("extras activated deep in the graph count for conflict markers (uv's first traversal)") {
   // lib[fast] is reached through a dependency; an edge elsewhere is gated on lib's extra.
-  auto lock = uv_lock(kApp + "dependencies = [{ name = \"mid\" }, { name = \"other\" }]\n" +
-                          pure("mid", "1.0", "dependencies = [{ name = \"lib\", extra = [\"fast\"] }]\n") +
-                          pure("other", "1.0", "dependencies = [{ name = \"gated\", marker = \"extra == 'extra-3-lib-fast'\" }]\n") +
-                          registry("lib", "1.0", "wheels = [" + whl("lib-1.0-py3-none-any.whl") +
-                                                     "]\n[package.optional-dependencies]\nfast = [{ name = \"speedup\" }]") +
-                          pure("speedup", "1.0") + pure("gated", "1.0"),
-                      "conflicts = [[{ package = \"lib\", extra = \"fast\" }, { package = \"lib\", extra = \"slow\" }]]\n");
+  auto lock = uv_lock(
+      kApp + "dependencies = [{ name = \"mid\" }, { name = \"other\" }]\n" +
+          pure("mid", "1.0", "dependencies = [{ name = \"lib\", extra = [\"fast\"] }]\n") +
+          pure("other", "1.0", "dependencies = [{ name = \"gated\", marker = \"extra == 'extra-3-lib-fast'\" }]\n") +
+          registry("lib", "1.0",
+                   "wheels = [" + whl("lib-1.0-py3-none-any.whl") +
+                       "]\n[package.optional-dependencies]\nfast = [{ name = \"speedup\" }]") +
+          pure("speedup", "1.0") + pure("gated", "1.0"),
+      "conflicts = [[{ package = \"lib\", extra = \"fast\" }, { package = \"lib\", extra = \"slow\" }]]\n");
   auto p = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
   CHECK(p.ok());
   CHECK(names(p) == std::vector<std::string>{"gated", "lib", "mid", "other", "speedup"});
@@ -431,10 +459,13 @@ TEST_CASE("a name locked twice for two Python forks: the target's fork wins") {
     { name = "numpy", version = "2.1.0", source = { registry = "https://index.invalid/simple" }, marker = "python_full_version >= '3.13'" },
     { name = "numpy", version = "1.26.4", source = { registry = "https://index.invalid/simple" }, marker = "python_full_version < '3.13'" },
 ]
-)" + registry("numpy", "2.1.0", "resolution-markers = [\"python_full_version >= '3.13'\"]\nwheels = [" +
-                                      whl("numpy-2.1.0-cp313-cp313-pyodide_2025_0_wasm32.whl") + "]") +
-                      registry("numpy", "1.26.4", "resolution-markers = [\"python_full_version < '3.13'\"]\nwheels = [" +
-                                                      whl("numpy-1.26.4-cp312-cp312-pyodide_2024_0_wasm32.whl") + "]"));
+)" +
+                      registry("numpy", "2.1.0",
+                               "resolution-markers = [\"python_full_version >= '3.13'\"]\nwheels = [" +
+                                   whl("numpy-2.1.0-cp313-cp313-pyodide_2025_0_wasm32.whl") + "]") +
+                      registry("numpy", "1.26.4",
+                               "resolution-markers = [\"python_full_version < '3.13'\"]\nwheels = [" +
+                                   whl("numpy-1.26.4-cp312-cp312-pyodide_2024_0_wasm32.whl") + "]"));
   auto p29 = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
   CHECK(p29.find("numpy")->version == "2.1.0");
   auto p27 = plan::make_plan(app_project(), lock, pyodide_0_27(), {});
@@ -444,8 +475,9 @@ TEST_CASE("a name locked twice for two Python forks: the target's fork wins") {
 
 TEST_CASE("a Pyodide build brings its Pyodide dependencies (shared libraries)") {
   auto lock = uv_lock(kApp + "dependencies = [{ name = \"numpy\" }]\n" +
-                      registry("numpy", "2.2.5", "sdist = { url = \"https://files.invalid/numpy-2.2.5.tar.gz\", hash = \"" +
-                                                     std::string(kHash) + "\" }"));
+                      registry("numpy", "2.2.5",
+                               "sdist = { url = \"https://files.invalid/numpy-2.2.5.tar.gz\", hash = \"" +
+                                   std::string(kHash) + "\" }"));
   auto p = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
   CHECK(p.ok());
   CHECK(names(p) == std::vector<std::string>{"libopenblas", "numpy"});
@@ -468,11 +500,13 @@ TEST_CASE("unvendored stdlib modules resolve by name") {
 }
 
 TEST_CASE("the lock's requires-python and supported environments must admit the target") {
-  auto lock = lock::parse_uv("version = 1\nrequires-python = \">=3.13\"\nsupported-markers = [\"sys_platform == 'linux'\"]\n" + kApp,
-                             "/work/app/uv.lock");
+  auto lock = lock::parse_uv(
+      "version = 1\nrequires-python = \">=3.13\"\nsupported-markers = [\"sys_platform == 'linux'\"]\n" + kApp,
+      "/work/app/uv.lock");
   auto p = plan::make_plan(app_project(), lock, pyodide_0_27(), {});
   REQUIRE(p.problems.size() == 2);
-  CHECK(p.problems[0].message.find("requires-python >=3.13 excludes Python 3.12.7 of Pyodide 0.27.7") != std::string::npos);
+  CHECK(p.problems[0].message.find("requires-python >=3.13 excludes Python 3.12.7 of Pyodide 0.27.7") !=
+        std::string::npos);
   CHECK(p.problems[1].message.find("supports only sys_platform == 'linux'") != std::string::npos);
 }
 
@@ -483,7 +517,8 @@ name = "worker"
 version = "0.1.0"
 source = { editable = "workers/worker" }
 dependencies = [{ name = "jinja2" }]
-)" + pure("click", "8.1.0") + pure("jinja2", "3.1.6"),
+)" + pure("click", "8.1.0") +
+                          pure("jinja2", "3.1.6"),
                       "[manifest]\nmembers = [\"app\", \"worker\"]\n");
   Selection one;
   one.packages = {"worker"};
@@ -509,7 +544,8 @@ name = "a"
 version = "1.0"
 source = { editable = "a" }
 dependencies = [{ name = "click" }]
-)" + pure("click", "8.1.0") + pure("ruff", "0.5.0"),
+)" + pure("click", "8.1.0") +
+                          pure("ruff", "0.5.0"),
                       "[manifest]\nmembers = [\"a\"]\n\n[manifest.dependency-groups]\nlint = [{ name = \"ruff\" }]\n");
   Selection lint;
   lint.groups = {"lint"};
@@ -547,7 +583,8 @@ name = "pytest"
 version = "8.0.0"
 marker = "'dev' in dependency_groups"
 wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes = { sha256 = "4444444444444444444444444444444444444444444444444444444444444444" } }]
-)", "/work/app/pylock.toml");
+)",
+                                 "/work/app/pylock.toml");
   auto proj = app_project();
   CHECK(names(plan::make_plan(proj, lock, pyodide_0_29(), {})) == std::vector<std::string>{"click", "pytest"});
   Selection fast;
@@ -577,7 +614,8 @@ version = "8.0.0"
 marker = "'dev' in dependency_groups"
 dependencies = [{ name = "pluggy" }]
 wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes = { sha256 = "4444444444444444444444444444444444444444444444444444444444444444" } }]
-)", "/work/app/pylock.toml");
+)",
+                                 "/work/app/pylock.toml");
   auto proj = app_project("dependencies = [\"click\", \"pluggy\"]\n[dependency-groups]\ndev = [\"pytest\"]\n");
   Selection only;
   only.only_groups = {"dev"};
@@ -613,13 +651,15 @@ marker = "'dev' in dependency_groups"
 wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes = { sha256 = "4444444444444444444444444444444444444444444444444444444444444444" } }]
 )";
   auto lock = lock::parse_pylock(text, "/work/app/pylock.toml");
-  auto fresh = app_project("dependencies = [\"click>=8\", \"tomli; python_version < '3.11'\"]\n"
-                           "[project.optional-dependencies]\nfast = [\"orjson\"]\n[dependency-groups]\ndev = [\"pytest>=8\"]\n");
+  auto fresh = app_project(
+      "dependencies = [\"click>=8\", \"tomli; python_version < '3.11'\"]\n"
+      "[project.optional-dependencies]\nfast = [\"orjson\"]\n[dependency-groups]\ndev = [\"pytest>=8\"]\n");
   CHECK(plan::check_freshness(fresh, lock).empty());
 
-  auto changed = app_project("dependencies = [\"click>=8.2\", \"rich\"]\n"
-                             "[project.optional-dependencies]\nfast = [\"orjson\", \"ujson\"]\n"
-                             "[dependency-groups]\ndev = [\"pytest>=8\", \"click\"]\n");
+  auto changed = app_project(
+      "dependencies = [\"click>=8.2\", \"rich\"]\n"
+      "[project.optional-dependencies]\nfast = [\"orjson\", \"ujson\"]\n"
+      "[dependency-groups]\ndev = [\"pytest>=8\", \"click\"]\n");
   changed.requires_python = ">=3.10";
   auto diffs = plan::check_freshness(changed, lock);
   std::string all;
@@ -629,7 +669,8 @@ wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes 
   CHECK(all.find("requires-python: pyproject.toml has >=3.10, pylock.toml has >=3.12") != std::string::npos);
   CHECK(all.find("app dependencies: pyproject.toml has click>=8.2, pylock.toml has click 8.1.0") != std::string::npos);
   CHECK(all.find("app dependencies: pyproject.toml has rich, pylock.toml has nothing for 'rich'") != std::string::npos);
-  CHECK(all.find("app extra 'fast': pyproject.toml has ujson, pylock.toml has nothing for 'ujson'") != std::string::npos);
+  CHECK(all.find("app extra 'fast': pyproject.toml has ujson, pylock.toml has nothing for 'ujson'") !=
+        std::string::npos);
 
   // A group the lock lists that pyproject.toml no longer defines; an orjson only the extra installs
   // does not meet a plain dependency.
@@ -640,14 +681,16 @@ wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes 
   CAPTURE(all);
   CHECK(diffs.size() == 2);
   CHECK(all.find("group 'dev': pylock.toml has it, pyproject.toml does not define it") != std::string::npos);
-  CHECK(all.find("app dependencies: pyproject.toml has orjson, pylock.toml has nothing for 'orjson'") != std::string::npos);
+  CHECK(all.find("app dependencies: pyproject.toml has orjson, pylock.toml has nothing for 'orjson'") !=
+        std::string::npos);
 }
 
 TEST_CASE("--allow-substitutes: Pyodide's build of another version even when a dependent rejects it") {
-  auto lock = uv_lock(kApp + "dependencies = [{ name = \"pydantic-core\" }]\n[package.metadata]\n"
-                             "requires-dist = [{ name = \"pydantic-core\", specifier = \"<2.41.2\" }]\n" +
-                      registry("pydantic-core", "2.41.1",
-                               "wheels = [" + whl("pydantic_core-2.41.1-cp313-cp313-win_amd64.whl") + "]"));
+  auto lock = uv_lock(
+      kApp +
+      "dependencies = [{ name = \"pydantic-core\" }]\n[package.metadata]\n"
+      "requires-dist = [{ name = \"pydantic-core\", specifier = \"<2.41.2\" }]\n" +
+      registry("pydantic-core", "2.41.1", "wheels = [" + whl("pydantic_core-2.41.1-cp313-cp313-win_amd64.whl") + "]"));
   auto refused = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
   REQUIRE(refused.problems.size() == 1);
   CHECK(refused.problems[0].fix.find("--allow-substitutes") != std::string::npos);
@@ -658,12 +701,15 @@ TEST_CASE("--allow-substitutes: Pyodide's build of another version even when a d
   CHECK(p.find("pydantic-core")->origin == Origin::pyodide);
   CHECK(p.find("pydantic-core")->version == "2.41.5");
   REQUIRE(p.warnings.size() == 1);
-  CHECK(p.warnings[0].find("--allow-substitutes; although app 0.1.0 requires pydantic-core<2.41.2") != std::string::npos);
+  CHECK(p.warnings[0].find("--allow-substitutes; although app 0.1.0 requires pydantic-core<2.41.2") !=
+        std::string::npos);
 }
 
 TEST_CASE("a wheel without a sha256 cannot be verified") {
-  auto lock = uv_lock(kApp + "dependencies = [{ name = \"weak\" }]\n" +
-                      registry("weak", "1.0", "wheels = [{ url = \"https://files.invalid/weak-1.0-py3-none-any.whl\", hash = \"md5:00\" }]"));
+  auto lock =
+      uv_lock(kApp + "dependencies = [{ name = \"weak\" }]\n" +
+              registry("weak", "1.0",
+                       "wheels = [{ url = \"https://files.invalid/weak-1.0-py3-none-any.whl\", hash = \"md5:00\" }]"));
   auto p = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
   REQUIRE(p.problems.size() == 1);
   CHECK(p.problems[0].message.find("/work/app/uv.lock:") == 0);
@@ -738,7 +784,8 @@ dev = [{ name = "pytest", specifier = ">=8" }]
   CAPTURE(all);
   CHECK(diffs.size() == 4);
   CHECK(all.find("requires-python: pyproject.toml has >=3.10, uv.lock has >=3.12") != std::string::npos);
-  CHECK(all.find("app dependencies: pyproject.toml has click>=8.1 for 'click', uv.lock has click>=8") != std::string::npos);
+  CHECK(all.find("app dependencies: pyproject.toml has click>=8.1 for 'click', uv.lock has click>=8") !=
+        std::string::npos);
   CHECK(all.find("pyproject.toml has rich for 'rich', uv.lock has nothing") != std::string::npos);
   CHECK(all.find("app group 'dev': pyproject.toml has ruff for 'ruff', uv.lock has nothing") != std::string::npos);
 }
@@ -774,12 +821,14 @@ source = { editable = "workers/worker" }
 [package.dev-dependencies]
 dev = [{ name = "pytest" }]
 docs = [{ name = "mkdocs" }]
-)" + pure("pytest", "8.0.0") + pure("mkdocs", "1.6.0"),
+)" + pure("pytest", "8.0.0") +
+                          pure("mkdocs", "1.6.0"),
                       "[manifest]\nmembers = [\"app\", \"worker\"]\n");
   auto proj = app_project();
-  proj.members.push_back(project::parse("[project]\nname = \"worker\"\n[dependency-groups]\ndev = [\"pytest\"]\n"
-                                        "docs = [\"mkdocs\"]\n[tool.uv]\ndefault-groups = [\"docs\"]\n",
-                                        "/work/app/workers/worker/pyproject.toml"));
+  proj.members.push_back(
+      project::parse("[project]\nname = \"worker\"\n[dependency-groups]\ndev = [\"pytest\"]\n"
+                     "docs = [\"mkdocs\"]\n[tool.uv]\ndefault-groups = [\"docs\"]\n",
+                     "/work/app/workers/worker/pyproject.toml"));
   Selection worker;
   worker.packages = {"worker"};
   CHECK(names(plan::make_plan(proj, lock, pyodide_0_29(), worker)) == std::vector<std::string>{"mkdocs", "worker"});

@@ -35,7 +35,8 @@ dynamic = ["Readme"]
 dependencies = ["fastapi>=0.100", "colorama; sys_platform == 'win32'"]
 [project.optional-dependencies]
 Fast_JSON = ["orjson"]
-)", "proj/pyproject.toml");
+)",
+                 "proj/pyproject.toml");
   CHECK(p.has_project_table);
   CHECK(p.name == "My_App");
   CHECK(p.version == "1.2.3");
@@ -63,7 +64,8 @@ dev = [{include-group = "test"}, "ruff"]
 [tool.uv]
 dev-dependencies = ["mypy"]
 default-groups = ["dev", "test"]
-)", "pyproject.toml");
+)",
+                 "pyproject.toml");
   CHECK(p.dependency_groups.at("dev") == std::vector<std::string>{"include-group:test", "ruff", "mypy"});
   CHECK(p.group_requirements("dev") == std::vector<std::string>{"pytest", "ruff", "mypy"});
   REQUIRE(p.default_groups);
@@ -93,7 +95,8 @@ lib = { workspace = true }
 Sdk = { path = "../sdk", editable = true }
 tool = { git = "https://example.invalid/tool.git" }
 torch = [{ index = "cpu", marker = "sys_platform == 'linux'" }]
-)", "pyproject.toml");
+)",
+                 "pyproject.toml");
   CHECK(p.sources.at("lib").kind == "workspace");
   CHECK(p.sources.at("sdk").kind == "path");
   CHECK(p.sources.at("sdk").value == "../sdk");
@@ -120,7 +123,8 @@ mirrors = { "https://a.invalid/" = "http://127.0.0.1:1/" }
 pyodide-index = "http://127.0.0.1:2/full"
 stdlib = ["SSL"]
 vars = { GREETING = "hi", "API URL" = "http://127.0.0.1:3/" }
-)", "pyproject.toml");
+)",
+                 "pyproject.toml");
   const auto& c = p.config;
   CHECK(c.vars == std::map<std::string, std::string>{{"API URL", "http://127.0.0.1:3/"}, {"GREETING", "hi"}});
   CHECK(c.target == "pyodide@0.29.3");
@@ -142,7 +146,8 @@ TEST_CASE("mirrors may also be an array of {from, to}; size-budget may be bytes"
 [tool.pybundle]
 mirrors = [{ from = "https://a.invalid/", to = "file:///srv/" }]
 size-budget = 4096
-)", "pyproject.toml");
+)",
+                 "pyproject.toml");
   CHECK(p.config.mirrors.size() == 1);
   CHECK(p.config.size_budget == 4096u);
 }
@@ -152,7 +157,8 @@ TEST_CASE("mirrors may be an array of \"FROM=TO\" strings, as --mirror takes the
 [tool.pybundle]
 mirrors = ["https://a.invalid/=file:///srv/", { from = "https://b.invalid/", to = "http://127.0.0.1:1/" }]
 include = ["templates/**", "config.yaml"]
-)", "pyproject.toml");
+)",
+                 "pyproject.toml");
   REQUIRE(p.config.mirrors.size() == 2);
   CHECK(p.config.mirrors[0] == std::pair<std::string, std::string>{"https://a.invalid/", "file:///srv/"});
   CHECK(p.config.mirrors[1].first == "https://b.invalid/");
@@ -188,7 +194,8 @@ TEST_CASE("[project] without a name is an error") {
 }
 
 TEST_CASE("a bad requirement string names its line") {
-  CHECK(error_of("[project]\nname = \"a\"\ndependencies = [\n  \"ok\",\n  \"bad ==\",\n]\n").rfind("pyproject.toml:5: ", 0) == 0);
+  CHECK(error_of("[project]\nname = \"a\"\ndependencies = [\n  \"ok\",\n  \"bad ==\",\n]\n")
+            .rfind("pyproject.toml:5: ", 0) == 0);
 }
 
 TEST_CASE("parse_size: decimal and binary units, bytes, and nonsense") {

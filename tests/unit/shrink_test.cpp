@@ -91,10 +91,12 @@ TEST_CASE("minimize_bundle drops what the trace did not touch, then proves the r
   TempBundle b;
   fill(b);
   FakeHost host;
-  host.answers["trace"] = {{"ok", true},
-                           {"files", {"app/app.py", "python_modules/used/__init__.py", "python_modules/used/data.json"}},
-                           {"bundle_modules", {"app", "used"}}};
-  host.answers["smoke"] = {{"ok", true}, {"modules", {{{"module", "app"}, {"ok", true}}, {{"module", "used"}, {"ok", true}}}}};
+  host.answers["trace"] = {
+      {"ok", true},
+      {"files", {"app/app.py", "python_modules/used/__init__.py", "python_modules/used/data.json"}},
+      {"bundle_modules", {"app", "used"}}};
+  host.answers["smoke"] = {{"ok", true},
+                           {"modules", {{{"module", "app"}, {"ok", true}}, {{"module", "used"}, {"ok", true}}}}};
   bool after = false;
   MinimizeSpec spec{"app", {"extra"}, {}, [&] { after = true; }};
   auto report = minimize_bundle(b.dir, spec, host.fn());
@@ -102,7 +104,8 @@ TEST_CASE("minimize_bundle drops what the trace did not touch, then proves the r
   CHECK(host.args[0] == std::vector<std::string>{"--entry", "app", "--preimport", "extra"});
   CHECK(host.args[1] == std::vector<std::string>{"--modules", "app,used"});
   CHECK(after);
-  CHECK(report.dropped == std::vector<std::string>{"python_modules/other/__init__.py", "python_modules/other/sub/deep.py",
+  CHECK(report.dropped == std::vector<std::string>{"python_modules/other/__init__.py",
+                                                   "python_modules/other/sub/deep.py",
                                                    "python_modules/used/unused.py"});
   CHECK(report.files_before == 7);
   CHECK(report.files_kept == 4);
@@ -158,7 +161,8 @@ TEST_CASE("a failed proof names the module and the dropped files it needed") {
   host.answers["smoke"] = {{"ok", true}, {"modules", {{{"module", "used"}, {"ok", true}}}}};
   host.errors["run"] = "on_fetch raised: KeyError: 'x'";
   CHECK_THROWS_WITH_AS(minimize_bundle(d.dir, {"app", {}, {}, {}}, host.fn()),
-                       doctest::Contains("the entry no longer answers a request: on_fetch raised: KeyError"), pb::Error);
+                       doctest::Contains("the entry no longer answers a request: on_fetch raised: KeyError"),
+                       pb::Error);
 }
 
 TEST_CASE("a trace that fails drops nothing") {
@@ -198,7 +202,8 @@ TEST_CASE("compile_bundle: drop-sources removes python_modules sources that comp
   CHECK(b.has("python_modules/other/__init__.py"));
   CHECK(b.has("app/app.py"));
 
-  host.answers["compile"]["compiled"] = {{{"file", "python_modules/other/sub/deep.py"}, {"pyc", "python_modules/other/sub/deep.pyc"}}};
+  host.answers["compile"]["compiled"] = {
+      {{"file", "python_modules/other/sub/deep.py"}, {"pyc", "python_modules/other/sub/deep.pyc"}}};
   CHECK_THROWS_WITH_AS(compile_bundle(b.dir, CompileMode::keep_sources, "3.13.2", host.fn()),
                        doctest::Contains("which is not there"), pb::Error);
   CHECK(host.args[1][1] == "pycache");

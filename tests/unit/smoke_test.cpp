@@ -77,9 +77,13 @@ TEST_CASE("the default smoke list starts with the entry") {
 }
 
 TEST_CASE("culprits: the removed files a failure names as missing") {
-  std::vector<std::string> removed = {"pkg/tests/__init__.py", "pkg/tests/test_a.py", "pkg/testsuite.py",
-                                      "pkg/core.pyi", "pkg/_speed.cpython-313-wasm32-emscripten.so",
-                                      "pkg/docs/index.rst", "other/tests/__init__.py"};
+  std::vector<std::string> removed = {"pkg/tests/__init__.py",
+                                      "pkg/tests/test_a.py",
+                                      "pkg/testsuite.py",
+                                      "pkg/core.pyi",
+                                      "pkg/_speed.cpython-313-wasm32-emscripten.so",
+                                      "pkg/docs/index.rst",
+                                      "other/tests/__init__.py"};
   SmokeResult r;
   r.missing_module = "pkg.tests";
   CHECK(culprits(r, removed) == std::vector<std::string>{"pkg/tests/__init__.py", "pkg/tests/test_a.py"});

@@ -34,10 +34,8 @@ struct EnvVar {
     ::setenv(name.c_str(), value.c_str(), 1);
   }
   ~EnvVar() {
-    if (had)
-      ::setenv(name.c_str(), old.c_str(), 1);
-    else
-      ::unsetenv(name.c_str());
+    if (had) ::setenv(name.c_str(), old.c_str(), 1);
+    else ::unsetenv(name.c_str());
   }
 };
 
@@ -139,8 +137,9 @@ TEST_CASE("edited snapshot metadata is refused by name, before any restore") {
   CHECK(error_of([&] { read_header(file); }).find("'xor_wasm_data' is not true or false") != std::string::npos);
   edit("\"raw_size\":100000", "\"raw_size\":100001");
   auto h = read_header(file);
-  CHECK(error_of([&] { decompress_payload(file, h, [](std::string_view) {}); })
-            .find("decompresses to 100000 bytes, its metadata says 100001") != std::string::npos);
+  CHECK(error_of([&] {
+          decompress_payload(file, h, [](std::string_view) {});
+        }).find("decompresses to 100000 bytes, its metadata says 100001") != std::string::npos);
 }
 
 TEST_CASE("every metadata member a restore uses is checked by name, with the file") {
@@ -148,9 +147,15 @@ TEST_CASE("every metadata member a restore uses is checked by name, with the fil
   auto file = t.path / "snapshot.bin.zst";
   std::string raw(64 + 2 * 65536, '\x11');  // Pyodide's header (heap at 64), then two wasm pages
   raw.replace(4, 4, std::string("\x40\0\0\0", 4));
-  nlohmann::json lib = {{"path", "python_modules/x/lib.so"}, {"sha256", std::string(64, 'a')}, {"global", false},
-                        {"memory_base", 1024}, {"memory_size", 16}, {"table_length", 10}, {"table_size", 1},
-                        {"free_slots", {3}}, {"handles", {1}}};
+  nlohmann::json lib = {{"path", "python_modules/x/lib.so"},
+                        {"sha256", std::string(64, 'a')},
+                        {"global", false},
+                        {"memory_base", 1024},
+                        {"memory_size", 16},
+                        {"table_length", 10},
+                        {"table_size", 1},
+                        {"free_slots", {3}},
+                        {"handles", {1}}};
   write_snapshot_file(file, {{"heap_size", 131072}, {"modules", {"app"}}, {"libraries", {lib}}}, raw, 3);
   const auto whole = pb::fs::read_file(file);
   const auto len = static_cast<unsigned char>(whole[12]) | static_cast<unsigned char>(whole[13]) << 8;
@@ -188,13 +193,16 @@ TEST_CASE("every metadata member a restore uses is checked by name, with the fil
 
   auto broken = whole.substr(0, 16) + "{\"raw_size\": 1" + std::string(len - 14, ' ') + whole.substr(16 + len);
   pb::fs::write_file_atomic(file, broken);
-  CHECK(error_of([&] { read_header(file); }).rfind(file.string() + ": bad snapshot metadata: parse error at line 1", 0) == 0);
+  CHECK(error_of([&] {
+          read_header(file);
+        }).rfind(file.string() + ": bad snapshot metadata: parse error at line 1", 0) == 0);
   has(refused([](auto& m) { m["heap_offset"] = nullptr; }), "'heap_offset' is not an offset inside the snapshot");
   has(refused([](auto& m) { m["heap_offset"] = 200000; }), "'heap_offset' is not an offset");
   has(refused([](auto& m) { m["raw_size"] = uint64_t(1) << 40; }), "'raw_size' leaves a heap larger than wasm's 4 GiB");
   has(refused([](auto& m) { m.erase("xor_wasm_data"); }), "'xor_wasm_data' is not true or false");
   has(refused([](auto& m) { m["heap_size"] = 1000; }), "'heap_size' is not a whole number of 64 KiB pages");
-  has(refused([](auto& m) { m["heap_size"] = 65536; }), "'heap_size' 65536 is not 'raw_size' less 'heap_offset' (131072)");
+  has(refused([](auto& m) { m["heap_size"] = 65536; }),
+      "'heap_size' 65536 is not 'raw_size' less 'heap_offset' (131072)");
   has(refused([](auto& m) { m["modules"] = "app"; }), "'modules' is not a list");
   has(refused([](auto& m) { m["libraries"] = nlohmann::json::object(); }), "'libraries' is not a list");
   has(refused([](auto& m) { m["libraries"][0] = 5; }), "'libraries[0]' is not an object");
@@ -260,7 +268,8 @@ TEST_CASE("the heap is stored XOR the wasm module's data segments, and restored 
   decompress_payload(file, plain, [&](std::string_view s) { stored.append(s); });
   CHECK(stored.substr(32 + 16, 4) == std::string(4, '\0'));
   CHECK(stored.substr(32 + 1024, 3) == std::string("\0\0", 2) + static_cast<char>('q' ^ 'z'));
-  decompress_payload(file, h, [&](std::string_view s) { back.append(s); }, &base);
+  decompress_payload(
+      file, h, [&](std::string_view s) { back.append(s); }, &base);
   CHECK(back == raw);
   // Pieces that start past a segment, inside one, or across one.
   for (uint64_t start : {0u, 17u, 20u, 1000u, 1025u, 1100u}) {
@@ -316,8 +325,8 @@ TEST_CASE("without node on PATH the error says what to install") {
 TEST_CASE("a snapshot is stale when the bundle, the version or the build changed") {
   TempDir t;
   auto bundle = t.path / "b";
-  auto manifest = write_bundle(bundle, {{"app/app.py", "def on_fetch(r):\n    return 'ok'\n"},
-                                        {"python_modules/six.py", "x = 1\n"}});
+  auto manifest = write_bundle(
+      bundle, {{"app/app.py", "def on_fetch(r):\n    return 'ok'\n"}, {"python_modules/six.py", "x = 1\n"}});
   RuntimeInfo rt{t.path, "0.29.3", "abcdef0123456789"};
   SnapshotHeader h;
   h.meta = {{"pyodide", "0.29.3"}, {"build_id", "abcdef0123456789"}, {"bundle_digest", manifest["digest"]}};
@@ -348,7 +357,9 @@ TEST_CASE("a snapshot is stale when a shared library it recorded changed") {
   auto manifest = write_bundle(bundle, {{"app/app.py", "x = 1\n"}, {"python_modules/ext/_e.so", "wasm-one"}});
   RuntimeInfo rt{t.path, "0.29.3", "b"};
   SnapshotHeader h;
-  h.meta = {{"pyodide", "0.29.3"}, {"build_id", "b"}, {"bundle_digest", manifest["digest"]},
+  h.meta = {{"pyodide", "0.29.3"},
+            {"build_id", "b"},
+            {"bundle_digest", manifest["digest"]},
             {"libraries", {{{"path", "python_modules/ext/_e.so"}, {"sha256", pb::sha256_hex("wasm-one")}}}}};
   CHECK(stale_reason(h, bundle, manifest, rt) == "");
   pb::fs::write_file_atomic(bundle / "python_modules/ext/_e.so", "wasm-two");  // same size

@@ -14,7 +14,9 @@ namespace {
 std::filesystem::path fixture(const char* version) {
   return std::filesystem::path(PYBUNDLE_SOURCE_ROOT) / "fixtures/targets" / version;
 }
-std::optional<size_t> rank(const Target& t, const char* wheel) { return t.rank(WheelName::parse(wheel)); }
+std::optional<size_t> rank(const Target& t, const char* wheel) {
+  return t.rank(WheelName::parse(wheel));
+}
 }  // namespace
 
 TEST_CASE("target: parse_target_spec") {
@@ -79,9 +81,9 @@ TEST_CASE("target: the index URL is derived from the runtime's own pyodide.mjs")
   CHECK(find_index_url("x=`http://h.invalid/a/v${v}/b/`", "1.0") == "http://h.invalid/a/v1.0/b/");
   CHECK(find_index_url("x=`https://h.invalid/v${a.b}/`;y", "2") == "https://h.invalid/v2/");
   CHECK(find_index_url("no template here", "1.0").empty());
-  CHECK(find_index_url("`/v${x}/`", "1.0").empty());                  // not a URL
-  CHECK(find_index_url("`https://h.invalid/v${f(x)}/`", "1.0").empty());  // not a plain expression
-  CHECK(find_index_url("`https://h.invalid/v${x}/${y}`", "1.0").empty()); // two substitutions
+  CHECK(find_index_url("`/v${x}/`", "1.0").empty());                       // not a URL
+  CHECK(find_index_url("`https://h.invalid/v${f(x)}/`", "1.0").empty());   // not a plain expression
+  CHECK(find_index_url("`https://h.invalid/v${x}/${y}`", "1.0").empty());  // two substitutions
   CHECK(find_index_url("/v${", "1.0").empty());
   CHECK(find_index_url("`https://h.invalid/v${x", "1.0").empty());
 
@@ -159,7 +161,8 @@ TEST_CASE("target: marker environment") {
   CHECK(env.at("python_full_version") == "3.13.2");
   CHECK(env.at("implementation_version") == "3.13.2");
   CHECK(env.at("platform_version") == "");
-  auto m = pb::pep508::Marker::parse("python_full_version >= '3.13' and sys_platform == 'emscripten' and platform_machine == 'wasm32'");
+  auto m = pb::pep508::Marker::parse(
+      "python_full_version >= '3.13' and sys_platform == 'emscripten' and platform_machine == 'wasm32'");
   CHECK(m.evaluate(env));
   CHECK_FALSE(pb::pep508::Marker::parse("python_version < '3.13'").evaluate(env));
 }
@@ -167,9 +170,7 @@ TEST_CASE("target: marker environment") {
 TEST_CASE("target: bad runtime directories are explained") {
   auto dir = pb::fs::make_temp_dir(std::filesystem::temp_directory_path() / "x", "pb-target-");
   CHECK_THROWS_WITH_AS(Target::load(dir, "0.29.3"), doctest::Contains("pyodide-lock.json"), pb::Error);
-  auto write = [&](const char* text) {
-    pb::fs::write_file_atomic(dir / "pyodide-lock.json", text);
-  };
+  auto write = [&](const char* text) { pb::fs::write_file_atomic(dir / "pyodide-lock.json", text); };
   write("{not json");
   CHECK_THROWS_WITH_AS(Target::load(dir, "1"), doctest::Contains("invalid JSON"), pb::Error);
   write("[]");

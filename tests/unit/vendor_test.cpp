@@ -117,9 +117,9 @@ std::string record_hash(const std::string& data) {
 struct WheelBuilder {
   std::string dist = "demo", version = "1.0";
   std::vector<ZipEntry> entries;
-  std::set<std::string> unlisted;              // left out of RECORD
-  std::map<std::string, std::string> rows;     // RECORD row overrides, by name
-  std::vector<std::string> extra_rows;         // rows for entries that do not exist
+  std::set<std::string> unlisted;           // left out of RECORD
+  std::map<std::string, std::string> rows;  // RECORD row overrides, by name
+  std::vector<std::string> extra_rows;      // rows for entries that do not exist
 
   std::string dist_info() const { return dist + "-" + version + ".dist-info"; }
   WheelBuilder& add(std::string name, std::string data, uint32_t mode = 0100644) {
@@ -324,8 +324,8 @@ bool reference_match(std::string_view p, std::string_view s) {
 
 TEST_CASE("globs mean what the backtracking matcher meant, on every small pattern and path") {
   const std::vector<std::string> atoms = {"a", "b", "/", "*", "**", "**/", "?", "[a]", "[!a]", "[", "\\*", "\\"};
-  const std::vector<std::string> paths = {"", "a", "b", "/", "ab", "a/b", "a/", "/a", "aa/b/a", "[a", "*",
-                                          "a/b/c", "ba/ab", "\\a", "a//b"};
+  const std::vector<std::string> paths = {"",       "a",  "b", "/",     "ab",    "a/b", "a/",  "/a",
+                                          "aa/b/a", "[a", "*", "a/b/c", "ba/ab", "\\a", "a//b"};
   size_t checked = 0;
   std::function<void(std::string, int)> patterns = [&](std::string p, int depth) {
     for (const auto& s : paths) {
@@ -523,7 +523,8 @@ TEST_CASE("every file is checked against RECORD") {
     // Other strong algorithms from hashlib are verified too.
     WheelBuilder w;
     w.add("demo/a.py", "abc");
-    w.rows["demo/a.py"] = "demo/a.py,sha512=3a81oZNherrMQXNJriBBMRLm-k6JqX6iCp7u5ktV05ohkpkqJ0_BqDa6PCOj_uu9RU1EI2Q86A4qmslPpUyknw,3";
+    w.rows["demo/a.py"] =
+        "demo/a.py,sha512=3a81oZNherrMQXNJriBBMRLm-k6JqX6iCp7u5ktV05ohkpkqJ0_BqDa6PCOj_uu9RU1EI2Q86A4qmslPpUyknw,3";
     auto staged = pb::vendor::assemble(box.spec({box.wheel(w)}));
     stdfs::remove_all(staged);
   }
@@ -590,11 +591,13 @@ TEST_CASE("two wheels writing one path: an error naming both, with every problem
   CHECK_MESSAGE(has(problems, "gamma-1.0-py3-none-any.whl: entry '../escape.py'"), joined(problems));
   // Nothing is claimed while any wheel is unsafe; without gamma the clashes show.
   problems = refused(box, box.spec({box.wheel(b), box.wheel(a)}));
-  CHECK_MESSAGE(has(problems, "python_modules/shared/util.py is written by both alpha-1.0-py3-none-any.whl "
-                              "(entry 'shared/util.py') and beta-1.0-py3-none-any.whl (entry 'shared/util.py')"),
+  CHECK_MESSAGE(has(problems,
+                    "python_modules/shared/util.py is written by both alpha-1.0-py3-none-any.whl "
+                    "(entry 'shared/util.py') and beta-1.0-py3-none-any.whl (entry 'shared/util.py')"),
                 joined(problems));
-  CHECK_MESSAGE(has(problems, "python_modules/Alpha from beta-1.0-py3-none-any.whl (entry 'Alpha/x.py') differs "
-                              "only by case from python_modules/alpha"),
+  CHECK_MESSAGE(has(problems,
+                    "python_modules/Alpha from beta-1.0-py3-none-any.whl (entry 'Alpha/x.py') differs "
+                    "only by case from python_modules/alpha"),
                 joined(problems));
 }
 
@@ -693,7 +696,7 @@ TEST_CASE("app/: the entry's directory, minus what is never copied") {
   spec.include = std::vector<std::string>{"*.yaml", "notes/**"};
   staged = pb::vendor::assemble(spec);
   CHECK(listing(staged / "app") == std::set<std::string>{"main.py", "setup_helpers.py", "pkg/__init__.py",
-                                                        "pkg/data.json", "notes/readme.txt", "config.yaml"});
+                                                         "pkg/data.json", "notes/readme.txt", "config.yaml"});
   stdfs::remove_all(staged);
   spec.include.reset();
 
@@ -758,8 +761,8 @@ TEST_CASE("source packages: their modules and packages, a .dist-info, trimmed li
   pb::vendor::Report report;
   auto staged = pb::vendor::assemble(spec, &report);
   CHECK(listing(staged / "python_modules") == std::set<std::string>{"my_lib/__init__.py", "tool.py",
-                                                                     "my_lib-0.2.dist-info/METADATA",
-                                                                     "my_lib-0.2.dist-info/RECORD"});
+                                                                    "my_lib-0.2.dist-info/METADATA",
+                                                                    "my_lib-0.2.dist-info/RECORD"});
   CHECK(pb::fs::read_file(staged / "python_modules/my_lib-0.2.dist-info/METADATA") ==
         "Metadata-Version: 2.1\nName: My.Lib\nVersion: 0.2\n");
   // RECORD lists the trimmed files too, as a wheel's does (the host names them when an import misses one).
@@ -768,8 +771,9 @@ TEST_CASE("source packages: their modules and packages, a .dist-info, trimmed li
         "my_lib-0.2.dist-info/METADATA,,\nmy_lib-0.2.dist-info/RECORD,,\n");
   CHECK(report.dropped.size() == 2);
   auto m = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
-  CHECK(m["packages"][0] == nlohmann::json{{"name", "My.Lib"}, {"version", "0.2"}, {"origin", "source"},
-                                           {"wheel", nullptr}, {"sha256", nullptr}});
+  CHECK(m["packages"][0] ==
+        nlohmann::json{
+            {"name", "My.Lib"}, {"version", "0.2"}, {"origin", "source"}, {"wheel", nullptr}, {"sha256", nullptr}});
   stdfs::remove_all(staged);
 
   // A source package and a wheel writing the same module.
@@ -777,8 +781,9 @@ TEST_CASE("source packages: their modules and packages, a .dist-info, trimmed li
   w.dist = "tool";
   w.add("tool.py", "");
   spec.inputs.push_back(box.wheel(w));
-  CHECK(has(refused(box, spec), "python_modules/tool.py is written by both tool-1.0-py3-none-any.whl (entry "
-                                "'tool.py') and My.Lib (entry 'tool.py')"));
+  CHECK(has(refused(box, spec),
+            "python_modules/tool.py is written by both tool-1.0-py3-none-any.whl (entry "
+            "'tool.py') and My.Lib (entry 'tool.py')"));
 }
 
 TEST_CASE("bundle.json: stable key order, sorted files, the digest, the snapshot") {
@@ -796,7 +801,8 @@ TEST_CASE("bundle.json: stable key order, sorted files, the digest, the snapshot
   auto m = nlohmann::ordered_json::parse(text);
   std::vector<std::string> keys;
   for (auto& [k, v] : m.items()) keys.push_back(k);
-  CHECK(keys == std::vector<std::string>{"schema", "tool", "target", "entry", "packages", "files", "digest", "snapshot"});
+  CHECK(keys ==
+        std::vector<std::string>{"schema", "tool", "target", "entry", "packages", "files", "digest", "snapshot"});
   CHECK(m["packages"][0]["name"] == "alpha");
   CHECK(m["packages"][1]["name"] == "beta");
   std::vector<std::string> paths;
@@ -851,8 +857,7 @@ TEST_CASE("default trimming, excludes and --keep on a wheel") {
   spec.options.exclude = {"demo/plotting", "*.csv"};
   spec.options.keep = {"**/tests/**"};
   staged = pb::vendor::assemble(spec);
-  CHECK(listing(staged / "python_modules/demo") ==
-        std::set<std::string>{"__init__.py", "mod.py", "tests/test_mod.py"});
+  CHECK(listing(staged / "python_modules/demo") == std::set<std::string>{"__init__.py", "mod.py", "tests/test_mod.py"});
   stdfs::remove_all(staged);
 
   spec.options = {};
@@ -956,13 +961,15 @@ TEST_CASE("source packages: the build backend's static configuration says where 
   write(d / "lib/x/__init__.py", "");
   write(d / "lib/x/data.json", "{}");
   write(d / "stray.py", "");  // what the old heuristic took from the root
-  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"hatchling.build\"\n"
-                              "[tool.hatch.build.targets.wheel]\npackages = [\"lib/x\"]\n");
+  write(d / "pyproject.toml",
+        "[build-system]\nbuild-backend = \"hatchling.build\"\n"
+        "[tool.hatch.build.targets.wheel]\npackages = [\"lib/x\"]\n");
   CHECK(source_modules(box, d) == std::set<std::string>{"x/__init__.py", "x/data.json"});
   // only-include keeps the path, `sources` rewrites a prefix.
   write(d / "pyproject.toml", "[tool.hatch.build.targets.wheel]\nonly-include = [\"lib/x\"]\nsources = [\"lib\"]\n");
   CHECK(source_modules(box, d) == std::set<std::string>{"x/__init__.py", "x/data.json"});
-  write(d / "pyproject.toml", "[tool.hatch.build.targets.wheel]\nonly-include = [\"lib/x\"]\nsources = {\"lib/x\" = \"y\"}\n");
+  write(d / "pyproject.toml",
+        "[tool.hatch.build.targets.wheel]\nonly-include = [\"lib/x\"]\nsources = {\"lib/x\" = \"y\"}\n");
   CHECK(source_modules(box, d) == std::set<std::string>{"y/__init__.py", "y/data.json"});
 
   // setuptools: named packages placed by package-dir, py-modules, subpackages with their parent.
@@ -970,8 +977,9 @@ TEST_CASE("source packages: the build backend's static configuration says where 
   write(d / "code/pkg/sub/__init__.py", "");
   write(d / "code/single.py", "");
   write(d / "code/other/__init__.py", "");
-  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"setuptools.build_meta\"\n[tool.setuptools]\n"
-                              "packages = [\"pkg\", \"pkg.sub\"]\npy-modules = [\"single\"]\npackage-dir = {\"\" = \"code\"}\n");
+  write(d / "pyproject.toml",
+        "[build-system]\nbuild-backend = \"setuptools.build_meta\"\n[tool.setuptools]\n"
+        "packages = [\"pkg\", \"pkg.sub\"]\npy-modules = [\"single\"]\npackage-dir = {\"\" = \"code\"}\n");
   CHECK(source_modules(box, d) == std::set<std::string>{"pkg/__init__.py", "pkg/sub/__init__.py", "single.py"});
   write(d / "pyproject.toml", "[tool.setuptools]\npackage-dir = {\"x\" = \"lib/x\"}\npackages = [\"x\"]\n");
   CHECK(source_modules(box, d) == std::set<std::string>{"x/__init__.py", "x/data.json"});
@@ -982,7 +990,8 @@ TEST_CASE("source packages: the build backend's static configuration says where 
 
   // flit: the module by name, at the root or under src/.
   write(d / "src/flitmod.py", "");
-  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"flit_core.buildapi\"\n[tool.flit.module]\nname = \"flitmod\"\n");
+  write(d / "pyproject.toml",
+        "[build-system]\nbuild-backend = \"flit_core.buildapi\"\n[tool.flit.module]\nname = \"flitmod\"\n");
   CHECK(source_modules(box, d) == std::set<std::string>{"flitmod.py"});
 
   // uv_build: module-name under module-root; by default the project's name under src/.
@@ -995,7 +1004,8 @@ TEST_CASE("source packages: the build backend's static configuration says where 
   // pdm-backend: includes relative to package-dir; package-dir alone takes its modules.
   write(d / "pyproject.toml", "[tool.pdm.build]\npackage-dir = \"code\"\nincludes = [\"code/pkg\"]\n");
   CHECK(source_modules(box, d) == std::set<std::string>{"pkg/__init__.py", "pkg/sub/__init__.py"});
-  write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"pdm.backend\"\n[tool.pdm.build]\npackage-dir = \"code\"\n");
+  write(d / "pyproject.toml",
+        "[build-system]\nbuild-backend = \"pdm.backend\"\n[tool.pdm.build]\npackage-dir = \"code\"\n");
   CHECK(source_modules(box, d) ==
         std::set<std::string>{"other/__init__.py", "pkg/__init__.py", "pkg/sub/__init__.py", "single.py"});
 }
@@ -1006,16 +1016,19 @@ TEST_CASE("source packages: a configured path that is not there, or nothing foun
   write(d / "lib/readme.txt", "");
   write(d / "pyproject.toml", "[tool.hatch.build.targets.wheel]\npackages = [\"lib/x\"]\n");
   auto problems = refused(box, box.spec({Input{"demo", "1.0", "source", "", "", d}}));
-  CHECK_MESSAGE(has(problems, "demo: " + d.string() + "/pyproject.toml: [tool.hatch.build.targets.wheel] packages "
-                              "names 'lib/x', which is not in " + d.string()),
+  CHECK_MESSAGE(has(problems, "demo: " + d.string() +
+                                  "/pyproject.toml: [tool.hatch.build.targets.wheel] packages "
+                                  "names 'lib/x', which is not in " +
+                                  d.string()),
                 joined(problems));
   // A backend configured by code (setup.py) and no modules where pybundle looks.
   write(d / "pyproject.toml", "[build-system]\nbuild-backend = \"setuptools.build_meta\"\n");
   write(d / "setup.py", "from setuptools import setup\nsetup(packages=['x'], package_dir={'': 'lib'})\n");
   problems = refused(box, box.spec({Input{"demo", "1.0", "source", "", "", d}}));
   CHECK_MESSAGE(has(problems, "demo: no Python modules or packages in " + d.string() +
-                              ", and pybundle does not run build backends: build the directory into a wheel first "
-                              "(`uv build --wheel " + d.string() + "`) and depend on the wheel"),
+                                  ", and pybundle does not run build backends: build the directory into a wheel first "
+                                  "(`uv build --wheel " +
+                                  d.string() + "`) and depend on the wheel"),
                 joined(problems));
   write(d / "pyproject.toml", "[tool.pdm.build]\nincludes = [\"lib/*.py\"]\n");
   problems = refused(box, box.spec({Input{"demo", "1.0", "source", "", "", d}}));

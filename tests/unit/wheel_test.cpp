@@ -66,7 +66,8 @@ TEST_CASE("wheel: malformed file names") {
 
 TEST_CASE("wheel: file names from URLs are percent-decoded") {
   using pb::wheel::filename_from_url;
-  CHECK(filename_from_url("https://example.invalid/whl/cu128/torch-2.11.0%2Bcu128-cp312-cp312-manylinux_2_28_aarch64.whl") ==
+  CHECK(filename_from_url(
+            "https://example.invalid/whl/cu128/torch-2.11.0%2Bcu128-cp312-cp312-manylinux_2_28_aarch64.whl") ==
         "torch-2.11.0+cu128-cp312-cp312-manylinux_2_28_aarch64.whl");
   CHECK(filename_from_url("https://example.invalid/a/b/six-1.16.0-py2.py3-none-any.whl#sha256=abc") ==
         "six-1.16.0-py2.py3-none-any.whl");
@@ -125,7 +126,8 @@ TEST_CASE("wheel: RECORD rows") {
 }
 
 TEST_CASE("wheel: malformed RECORD rows name their line") {
-  CHECK_THROWS_WITH_AS(pb::wheel::parse_record("a,sha256=x,1\nb,sha256=y\n"), doctest::Contains("RECORD:2:"), pb::Error);
+  CHECK_THROWS_WITH_AS(pb::wheel::parse_record("a,sha256=x,1\nb,sha256=y\n"), doctest::Contains("RECORD:2:"),
+                       pb::Error);
   CHECK_THROWS_WITH_AS(pb::wheel::parse_record("a,,1,2\n"), doctest::Contains("3 fields"), pb::Error);
   CHECK_THROWS_WITH_AS(pb::wheel::parse_record("a,md5,1\n"), doctest::Contains("algorithm=value"), pb::Error);
   CHECK_THROWS_WITH_AS(pb::wheel::parse_record("\n\na,sha256=x,12k\n"), doctest::Contains("RECORD:3:"), pb::Error);
