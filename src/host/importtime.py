@@ -5,7 +5,10 @@
 # nothing of this stays in the snapshot's import machinery.
 import sys
 
+from _pybundle_host import claim_monitoring, release_monitoring
+
 _BUNDLE = "/bundle/"
+_EVENTS = ("PY_START", "PY_RETURN", "PY_UNWIND")
 
 
 def _key(code):
@@ -30,31 +33,12 @@ class ImportClock:
         self.tool = None
 
     def start(self):
-        mon = getattr(sys, "monitoring", None)
-        if mon is None:
-            return
-        for tool in range(6):
-            if mon.get_tool(tool) is None:
-                self.tool = tool
-                break
-        if self.tool is None:
-            return
-        E = mon.events
-        mon.use_tool_id(self.tool, "pybundle-imports")
-        mon.register_callback(self.tool, E.PY_START, self._start)
-        mon.register_callback(self.tool, E.PY_RETURN, self._return)
-        mon.register_callback(self.tool, E.PY_UNWIND, self._unwind)
-        mon.set_events(self.tool, E.PY_START | E.PY_RETURN | E.PY_UNWIND)
+        self.tool = claim_monitoring("pybundle-imports",
+                                     {"PY_START": self._start, "PY_RETURN": self._return, "PY_UNWIND": self._unwind})
 
     def stop(self):
         self.enter = self.leave = None  # JS functions: the snapshot cannot hold a reference to them
-        if self.tool is None:
-            return
-        mon = sys.monitoring
-        mon.set_events(self.tool, 0)
-        for e in (mon.events.PY_START, mon.events.PY_RETURN, mon.events.PY_UNWIND):
-            mon.register_callback(self.tool, e, None)
-        mon.free_tool_id(self.tool)
+        release_monitoring(self.tool, _EVENTS)
         self.tool = None
 
     def _start(self, code, offset):

@@ -229,6 +229,33 @@ def _line_of(code, offset):
             return line
     return code.co_firstlineno
 
+def claim_monitoring(name, callbacks):
+    """A free sys.monitoring tool id used as `name`, with `callbacks` ({"EVENT": fn}) registered
+    and their events on; None before Python 3.12 or when every id is taken."""
+    mon = getattr(sys, "monitoring", None)
+    tool = next((t for t in range(6) if mon.get_tool(t) is None), None) if mon else None
+    if tool is None:
+        return None
+    mon.use_tool_id(tool, name)
+    events = 0
+    for event, fn in callbacks.items():
+        mon.register_callback(tool, getattr(mon.events, event), fn)
+        events |= getattr(mon.events, event)
+    mon.set_events(tool, events)
+    return tool
+
+
+def release_monitoring(tool, events):
+    """Undo claim_monitoring (None: nothing was claimed)."""
+    if tool is None:
+        return
+    mon = sys.monitoring
+    mon.set_events(tool, 0)
+    for event in events:
+        mon.register_callback(tool, getattr(mon.events, event), None)
+    mon.free_tool_id(tool)
+
+
 class EntropyWatch:
     def __init__(self):
         self.found = []
@@ -236,26 +263,10 @@ class EntropyWatch:
         self.tool = None
 
     def start(self):
-        mon = getattr(sys, "monitoring", None)
-        if mon is None:
-            return
-        for tool in range(6):
-            if mon.get_tool(tool) is None:
-                self.tool = tool
-                break
-        if self.tool is None:
-            return
-        mon.use_tool_id(self.tool, "pybundle")
-        mon.register_callback(self.tool, mon.events.CALL, self._on_call)
-        mon.set_events(self.tool, mon.events.CALL)
+        self.tool = claim_monitoring("pybundle", {"CALL": self._on_call})
 
     def stop(self):
-        if self.tool is None:
-            return
-        mon = sys.monitoring
-        mon.set_events(self.tool, 0)
-        mon.register_callback(self.tool, mon.events.CALL, None)
-        mon.free_tool_id(self.tool)
+        release_monitoring(self.tool, ("CALL",))
         self.tool = None
 
     def _on_call(self, code, offset, fn, arg0):
