@@ -2,6 +2,10 @@
 snapshot tests share one Pyodide runtime cache per machine."""
 import json
 import os
+import signal
+import subprocess
+import urllib.error
+import urllib.request
 import zipfile
 
 import support
@@ -121,3 +125,41 @@ def extfix_wheel(dest_dir):
     for so in ("_state.so", "libcore.so", "_linked.so", "libbase.so", "_needs.so", "_lazy.so"):
         files["extfix/" + so] = fixture_so(so)
     return wheel(dest_dir, "extfix", files)
+
+
+class ServedBundle:
+    """For a TestCase class that serves one bundle for all its tests: start_server() in setUpClass
+    (cls.tmp set), stop_server() in tearDownClass; then self.startup, self.base, self.log(), self.fetch()."""
+
+    @classmethod
+    def start_server(cls, bundle, *args):
+        cls.stderr_path = os.path.join(cls.tmp, "stderr.txt")
+        cls.stderr = open(cls.stderr_path, "w")
+        cls.proc = subprocess.Popen([support.PYBUNDLE, "serve", bundle, "--port", "0", "--format", "json", *args],
+                                    stdout=subprocess.PIPE, stderr=cls.stderr, text=True, env=dict(os.environ, **env()))
+        line = cls.proc.stdout.readline()
+        if not line:
+            cls.proc.wait()
+            raise AssertionError("serve exited: " + cls.log())
+        cls.startup = json.loads(line)
+        cls.base = cls.startup["listening"].rstrip("/")
+
+    @classmethod
+    def stop_server(cls):
+        cls.proc.send_signal(signal.SIGTERM)
+        cls.proc.wait()
+        cls.proc.stdout.close()
+        cls.stderr.close()
+
+    @classmethod
+    def log(cls):
+        with open(cls.stderr_path) as f:
+            return f.read()
+
+    def fetch(self, path, data=None, headers=None, method=None):
+        req = urllib.request.Request(self.base + path, data=data, headers=headers or {}, method=method)
+        try:
+            with urllib.request.urlopen(req) as r:
+                return r.status, r.headers, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.headers, e.read()

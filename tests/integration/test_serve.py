@@ -11,7 +11,6 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.error
 import urllib.request
 
 import bundles
@@ -62,7 +61,7 @@ def on_fetch(request):
 '''
 
 
-class ServeCase(unittest.TestCase):
+class ServeCase(bundles.ServedBundle, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="pb-serve-")
@@ -71,38 +70,12 @@ class ServeCase(unittest.TestCase):
         proc = support.run("snapshot", cls.bundle, "--level", "1", env=bundles.env())
         if proc.returncode != 0:
             raise AssertionError(proc.stderr)
-        env = dict(os.environ, **bundles.env())
-        cls.stderr_path = os.path.join(cls.tmp, "stderr.txt")
-        cls.stderr = open(cls.stderr_path, "w")
-        cls.proc = subprocess.Popen([support.PYBUNDLE, "serve", cls.bundle, "--port", "0", "--format", "json",
-                                     "--workers", "2", "--timeout", "2", "--max-body", "1000"],
-                                    stdout=subprocess.PIPE, stderr=cls.stderr, text=True, env=env)
-        line = cls.proc.stdout.readline()
-        if not line:
-            cls.proc.wait()
-            raise AssertionError("serve exited: " + cls.log())
-        cls.startup = json.loads(line)
-        cls.base = cls.startup["listening"].rstrip("/")
+        cls.start_server(cls.bundle, "--workers", "2", "--timeout", "2", "--max-body", "1000")
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        cls.proc.wait()
-        cls.stderr.close()
+        cls.stop_server()
         shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def log(cls):
-        with open(cls.stderr_path) as f:
-            return f.read()
-
-    def fetch(self, path, data=None, headers=None, method=None):
-        req = urllib.request.Request(self.base + path, data=data, headers=headers or {}, method=method)
-        try:
-            with urllib.request.urlopen(req) as r:
-                return r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read()
 
     def test_startup_reports_the_restore(self):
         self.assertTrue(self.startup["restored"])

@@ -4,12 +4,8 @@ import json
 import os
 import re
 import shutil
-import signal
-import subprocess
 import tempfile
 import unittest
-import urllib.error
-import urllib.request
 
 import bundles
 import support
@@ -44,7 +40,7 @@ def build_fixture(tmp, *args):
     return project, out, proc
 
 
-class WorkersStyle(unittest.TestCase):
+class WorkersStyle(bundles.ServedBundle, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="pb-workers-")
@@ -52,38 +48,12 @@ class WorkersStyle(unittest.TestCase):
         if proc.returncode != 0:
             raise AssertionError(proc.stderr)
         cls.manifest = bundles.load_json(os.path.join(cls.out, "bundle.json"))
-        env = dict(os.environ, **bundles.env())
-        cls.stderr_path = os.path.join(cls.tmp, "stderr.txt")
-        cls.stderr = open(cls.stderr_path, "w")
-        cls.proc = subprocess.Popen([support.PYBUNDLE, "serve", cls.out, "--port", "0", "--format", "json",
-                                     "--var", "GREETING=howdy"],
-                                    stdout=subprocess.PIPE, stderr=cls.stderr, text=True, env=env)
-        line = cls.proc.stdout.readline()
-        if not line:
-            cls.proc.wait()
-            raise AssertionError("serve exited: " + cls.log())
-        cls.startup = json.loads(line)
-        cls.base = cls.startup["listening"].rstrip("/")
+        cls.start_server(cls.out, "--var", "GREETING=howdy")
 
     @classmethod
     def tearDownClass(cls):
-        cls.proc.send_signal(signal.SIGTERM)
-        cls.proc.wait()
-        cls.stderr.close()
+        cls.stop_server()
         shutil.rmtree(cls.tmp, ignore_errors=True)
-
-    @classmethod
-    def log(cls):
-        with open(cls.stderr_path) as f:
-            return f.read()
-
-    def fetch(self, path, data=None, headers=None, method=None):
-        req = urllib.request.Request(self.base + path, data=data, headers=headers or {}, method=method)
-        try:
-            with urllib.request.urlopen(req) as r:
-                return r.status, r.headers, r.read()
-        except urllib.error.HTTPError as e:
-            return e.code, e.headers, e.read()
 
     def test_the_bundle_records_vars_and_a_snapshot_holding_jinja2_and_workers(self):
         self.assertEqual(self.manifest["vars"], {"GREETING": "hello"})
