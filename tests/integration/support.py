@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import unittest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PYBUNDLE = os.environ.get("PYBUNDLE", os.path.join(REPO, "build", "pybundle"))
@@ -107,3 +108,27 @@ def copy_project(src, dest_parent):
 
 def load_json(text):
     return json.loads(text)
+
+
+EXAMPLE = os.path.join(REPO, "fixtures", "example")
+
+
+class ExampleProjectCase(unittest.TestCase):
+    """Each test gets its own copy of fixtures/example (self.project; self.out beside it in self.tmp);
+    the class serves the example's package index on loopback (self.base)."""
+    tmp_prefix = "pb-example-"
+
+    @classmethod
+    def setUpClass(cls):
+        cls._server = serve_directory(os.path.join(EXAMPLE, "index"))
+        cls.base = cls._server.__enter__()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls._server.__exit__(None, None, None)
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix=self.tmp_prefix)
+        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        self.project = copy_project(EXAMPLE, self.tmp)
+        self.out = os.path.join(self.tmp, "out")

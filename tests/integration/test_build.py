@@ -21,23 +21,13 @@ def write(path, text, mode="w"):
         f.write(text)
 
 
-class BuildTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
-        cls.base = cls._server.__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._server.__exit__(None, None, None)
+class BuildTest(support.ExampleProjectCase):
+    tmp_prefix = "pb-build-"
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="pb-build-")
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        super().setUp()
         # One cache for all tests: installing the Pyodide runtime with npm is slow.
         self.env = {"PYBUNDLE_CACHE_DIR": os.path.join(support.CACHE_ROOT, "build-cache")}
-        self.project = support.copy_project(EXAMPLE, self.tmp)
-        self.out = os.path.join(self.tmp, "out")
 
     def build(self, *args, project=None):
         return support.run("build", project or self.project, "--out", self.out,

@@ -13,21 +13,8 @@ from test_gate import CLEAN_ENV, EXAMPLE, LOCK_BASE, TARGET, read, write
 HELPER = "src/helper.py"
 
 
-class ErrorsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
-        cls.base = cls._server.__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._server.__exit__(None, None, None)
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="pb-errors-")
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
-        self.project = support.copy_project(EXAMPLE, self.tmp)
-        self.out = os.path.join(self.tmp, "out")
+class ErrorsTest(support.ExampleProjectCase):
+    tmp_prefix = "pb-errors-"
 
     def build(self, *args):
         return support.run("build", self.project, "--out", self.out, "--mirror", f"{LOCK_BASE}={self.base}",

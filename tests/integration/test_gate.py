@@ -27,21 +27,8 @@ def write(path, text, mode="w"):
         f.write(text)
 
 
-class GateTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
-        cls.base = cls._server.__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._server.__exit__(None, None, None)
-
-    def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="pb-gate-")
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
-        self.project = support.copy_project(EXAMPLE, self.tmp)
-        self.out = os.path.join(self.tmp, "out")
+class GateTest(support.ExampleProjectCase):
+    tmp_prefix = "pb-gate-"
 
     def run_cmd(self, *args):
         return support.run(*args, env=bundles.env(**CLEAN_ENV))

@@ -31,26 +31,16 @@ def dead_pid():
     return proc.pid
 
 
-class OutGuardTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls._server = support.serve_directory(os.path.join(EXAMPLE, "index"))
-        cls.base = cls._server.__enter__()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls._server.__exit__(None, None, None)
+class OutGuardTest(support.ExampleProjectCase):
+    tmp_prefix = "pb-safety-"
 
     def setUp(self):
-        self.tmp = tempfile.mkdtemp(prefix="pb-safety-")
-        self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
+        super().setUp()
         self.cache = os.path.join(support.CACHE_ROOT, "build-cache")
         self.env = {"PYBUNDLE_CACHE_DIR": self.cache}
-        self.project = support.copy_project(EXAMPLE, self.tmp)
         os.makedirs(os.path.join(self.project, ".git"))
         with open(os.path.join(self.project, ".git", "HEAD"), "w") as f:
             f.write("ref: refs/heads/main\n")
-        self.out = os.path.join(self.tmp, "out")
 
     def build(self, out, *args, env=None):
         return support.run("build", self.project, "--out", out, "--mirror", f"{LOCK_BASE}={self.base}",
