@@ -32,9 +32,10 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kLockPoll = std::chrono::milliseconds(50);
 constexpr size_t kMaxErrorBody = 64 * 1024;
-// Connections to one host start few and grow by one per finished transfer (two new per
-// completion), so a server with a short listen queue (Python's http.server keeps 5) never sees
-// a burst of SYNs it drops; each dropped SYN costs a 1 s retransmit.
+// Connections to one host start few and grow by one per transfer that finished on a reused
+// connection. A server that closes every connection (HTTP/1.0, like Python's http.server with its
+// listen queue of 5) stays at this many: each transfer is a new SYN, and a burst of them
+// overflows a short queue, each dropped SYN costing a 1 s retransmit.
 constexpr int kFirstHostConnections = 4;
 
 // "http://h:1/x" -> "http://h:1": what one connection pool serves.
@@ -488,6 +489,8 @@ std::string http_cause(const Job& j) {
 void Engine::on_done(Job& j, CURLcode result) {
   curl_off_t retry_after = 0;
   curl_easy_getinfo(j.easy, CURLINFO_RETRY_AFTER, &retry_after);
+  long new_connections = 1;
+  curl_easy_getinfo(j.easy, CURLINFO_NUM_CONNECTS, &new_connections);
   if (result == CURLE_OK && !j.began && j.abort_cause.empty()) begin_response(j);
   if (!j.began) curl_easy_getinfo(j.easy, CURLINFO_RESPONSE_CODE, &j.status);
   curl_multi_remove_handle(multi_, j.easy);
@@ -496,7 +499,8 @@ void Engine::on_done(Job& j, CURLcode result) {
   --active_;
   auto& host = hosts_[j.host];
   --host.active;
-  if (result == CURLE_OK) host.limit = std::min(host.limit + 1, std::max(1, options_.concurrency));
+  if (result == CURLE_OK && new_connections == 0)
+    host.limit = std::min(host.limit + 1, std::max(1, options_.concurrency));
 
   if (!j.abort_cause.empty()) {
     if (j.abort_problem) return fail(j, j.abort_cause, true);

@@ -34,7 +34,8 @@ Fault kinds and their parameters:
     encoding  encoding="gzip"              the whole file gzip-compressed, with that Content-Encoding
     drip    chunk=1024, interval=0.01      the body in small, slow pieces
     wrong                                  the right length, different bytes
-    delay   seconds=0.2                    wait, then answer normally
+    delay   seconds=0.2, close=False       wait, then answer normally (close=True: with Connection: close,
+                                           as an HTTP/1.0 server does)
     auth    user, password                 Basic authentication required (401 otherwise)
 `times` is how many requests the fault applies to (None: all). A path's faults apply in the order
 they were added; a path's own faults come before those for "*".
@@ -196,6 +197,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Accept-Ranges", "bytes")
         if code == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{size}")
+        if kind == "delay" and p.get("close"):
+            self.send_header("Connection", "close")  # and BaseHTTPRequestHandler closes after the body
         self.end_headers()
         if head:
             return

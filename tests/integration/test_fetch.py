@@ -158,6 +158,20 @@ class HostRamp(FetchCase):
         self.assertGreaterEqual(times[4] - times[0], 0.4, times)
 
 
+class HostWithoutKeepAlive(FetchCase):
+    sizes = [40_000] * 12
+
+    def test_a_server_that_closes_every_connection_gets_no_more_than_four(self):
+        # Each transfer is a new SYN there: growing would overflow a short listen queue.
+        self.server.add_fault("*", "delay", times=None, seconds=0.3, close=True)
+        files = self.fetch_ok([self.request(i) for i in range(12)], concurrency=16)
+        self.assert_cached(files, range(12))
+        self.assertEqual(len({e["conn"] for e in self.server.log}), 12)
+        times = sorted(e["time"] for e in self.server.log)
+        # Three rounds of four: the ninth starts only once a transfer of the second round ended.
+        self.assertGreaterEqual(times[8] - times[0], 0.55, times)
+
+
 class TransientFaults(FetchCase):
     def test_http_500_twice_then_success(self):
         self.server.add_fault(self.path(0), "status", times=2, code=500)
