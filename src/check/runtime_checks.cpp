@@ -55,7 +55,7 @@ std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const js
   return place;
 }
 
-Check snapshot(const stdfs::path& bundle, const json& manifest, const snapshot::RuntimeInfo& runtime) {
+Check snapshot(const stdfs::path& bundle, const json& manifest, const runtime::RuntimeInfo& runtime) {
   Check c{.name = "snapshot", .title = "the snapshot matches the bundle and the runtime"};
   const json& facts = json_at(manifest, "snapshot");
   if (facts.is_null()) {

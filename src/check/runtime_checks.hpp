@@ -15,7 +15,7 @@ namespace pb::check {
 // "snapshot": bundle.json's "snapshot" names a file of that size and sha256, whose header says it
 // was made for this bundle's digest by this runtime (version and build). No snapshot is a note.
 Check snapshot(const std::filesystem::path& bundle, const nlohmann::json& manifest,
-               const snapshot::RuntimeInfo& runtime);
+               const runtime::RuntimeInfo& runtime);
 
 // "entry": from the same answer, the entry module imported (or was restored) and defines a callable
 // on_fetch — the host looks it up before it calls it. An import error names the module and the

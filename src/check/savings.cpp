@@ -5,6 +5,8 @@
 
 #include "check/inspect.hpp"
 #include "snapshot/snapshot.hpp"
+#include "runtime/host.hpp"
+#include "runtime/runtime.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -65,7 +67,7 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
   std::string version = json_string(target, "pyodide"), entry = json_string(json_at(manifest, "entry"), "module");
   if (version.empty() || entry.empty())
     throw Error((bundle / "bundle.json").string() + ": needs target.pyodide and entry.module", Exit::usage);
-  auto runtime = snapshot::ensure_runtime(version, cache_dir);
+  auto runtime = runtime::ensure_runtime(version, cache_dir);
 
   // Two copies: the trace's run may leave files behind that must not count as compiled output.
   auto copy = [&](std::string_view prefix) {
@@ -85,7 +87,7 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
       if (const auto& vars = json_at(manifest, "vars"); vars.is_object() && !vars.empty())
         full = {"--vars", vars.dump()};
       full.insert(full.end(), args.begin(), args.end());
-      return snapshot::run_host({mode, runtime, dir, cache_dir, true}, full);
+      return runtime::run_host({mode, runtime, dir, cache_dir, true}, full);
     };
   };
 

@@ -7,6 +7,7 @@
 
 #include "cli/common.hpp"
 #include "pep508/requirement.hpp"
+#include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
 #include "vendor/copy.hpp"
 #include "util/error.hpp"
@@ -140,14 +141,14 @@ BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& rep
     if (trimming(d.reason)) trimmed_.push_back(d);
   if (trimmed_.empty() && snapshot) return;
   try {
-    snapshot::find_node();
+    runtime::find_node();
   } catch (const Error& e) {
     throw Error(std::string(e.what()) + " (the build imports the trimmed bundle in Pyodide; --no-smoke skips that)",
                 e.code());
   }
   std::error_code ec;
   if (!stdfs::exists(runtime_ / "pyodide.mjs", ec))
-    runtime_ = snapshot::ensure_runtime(spec.target.value("pyodide", ""), global().cache());
+    runtime_ = runtime::ensure_runtime(spec.target.value("pyodide", ""), global().cache());
   if (!trimmed_.empty()) modules_ = snapshot::vendored_modules(staged_ / "python_modules");
   auto entry = vendor::entry_in_bundle(spec.entry).second;
   if (!entry.empty()) {

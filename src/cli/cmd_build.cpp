@@ -15,6 +15,7 @@
 #include "cli/planning.hpp"
 #include "fetch/fetch.hpp"
 #include "fetch/progress.hpp"
+#include "runtime/host.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -105,7 +106,7 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
     std::vector<std::string> full;
     if (!spec.vars.empty()) full = {"--vars", spec.vars.dump()};
     full.insert(full.end(), args.begin(), args.end());
-    return snapshot::run_host({mode, t.runtime_dir, staged, global().cache(), true}, full);
+    return runtime::run_host({mode, t.runtime_dir, staged, global().cache(), true}, full);
   };
   // A bare --compile arrives as "true" (CLI11 flag); only the --compile=MODE form takes a value.
   auto mode = o.compile.empty()     ? vendor::CompileMode::none

@@ -14,6 +14,7 @@
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
 #include "snapshot/smoke.hpp"
+#include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 
@@ -209,10 +210,10 @@ Report check_bundle(const CheckOptions& o) {
                                : files_ok           ? ""
                                                     : "the files do not match bundle.json";
 
-  std::optional<snapshot::RuntimeInfo> runtime;
+  std::optional<runtime::RuntimeInfo> runtime;
   run("runtime", "the bundle's Pyodide runtime is available", no_files, [&] {
     auto version = manifest["target"]["pyodide"].get<std::string>();
-    runtime = snapshot::runtime_info(snapshot::ensure_runtime(version, global().cache()));
+    runtime = runtime::runtime_info(runtime::ensure_runtime(version, global().cache()));
     Check c;
     c.summary =
         "Pyodide " + runtime->version + " (build " + runtime->build_id.substr(0, 12) + ") at " + runtime->dir.string();

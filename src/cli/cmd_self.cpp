@@ -8,13 +8,14 @@
 #include "fetch/ca_store.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
-#include "util/process.hpp"
+#include "runtime/process.hpp"
+#include "runtime/runtime.hpp"
 
 namespace pb::cli {
 
 namespace {
 
-constexpr int kMinNodeMajor = 18;  // the oldest Node.js the host runs on (snapshot.hpp: find_node)
+constexpr int kMinNodeMajor = 18;  // the oldest Node.js the host runs on (runtime/runtime.hpp: find_node)
 
 struct Tool {
   std::string path, version, problem;
@@ -22,9 +23,7 @@ struct Tool {
 
 // `PROGRAM --version`'s first line, e.g. "v20.19.2".
 std::string version_of(const std::string& program) {
-  ProcessOptions po;
-  po.capture_stderr = true;
-  auto r = run_process({program, "--version"}, po);
+  auto r = runtime::spawn({.argv = {program, "--version"}, .capture_stderr = true});
   if (r.exit_code != 0) return "";
   auto line = r.out.substr(0, r.out.find('\n'));
   return line;
@@ -33,7 +32,7 @@ std::string version_of(const std::string& program) {
 Tool node() {
   Tool t;
   try {
-    t.path = snapshot::find_node().string();
+    t.path = runtime::find_node().string();
   } catch (const Error& e) {
     t.problem = e.what();
     return t;
@@ -49,7 +48,7 @@ Tool node() {
 
 Tool npm() {
   Tool t;
-  t.path = find_program("npm").string();
+  t.path = runtime::find_program("npm").string();
   if (t.path.empty()) t.problem = "npm not found on PATH: it installs a Pyodide release on first use";
   else t.version = version_of(t.path);
   return t;
@@ -62,7 +61,7 @@ void check() {
   nlohmann::json releases = nlohmann::json::array();
   bool missing = false;
   for (const auto& r : supported_releases()) {
-    auto dir = snapshot::find_runtime(r, cache);
+    auto dir = runtime::find_runtime(r, cache);
     missing = missing || !dir;
     releases.push_back({{"target", "pyodide@" + r},
                         {"default", "pyodide@" + r == default_target()},

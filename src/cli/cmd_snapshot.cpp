@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "cli/common.hpp"
+#include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -35,10 +36,10 @@ void make(const SnapshotArgs& a) {
   if (version.empty() || entry.empty())
     throw Error(manifest_file.string() + ": needs target.pyodide and entry.module", Exit::usage);
 
-  snapshot::find_node();  // before installing a runtime that could not run anyway
+  runtime::find_node();  // before installing a runtime that could not run anyway
   snapshot::MakeOptions o;
   o.cache_dir = global().cache();
-  o.runtime_dir = snapshot::ensure_runtime(version, o.cache_dir);
+  o.runtime_dir = runtime::ensure_runtime(version, o.cache_dir);
   o.bundle_dir = dir;
   o.entry_module = entry;
   // The build's preimport list and hash seed (bundle.json snapshot.recipe) unless the options replace them.

@@ -1,6 +1,6 @@
 #include "cli/common.hpp"
 
-#include "snapshot/node_process.hpp"
+#include "runtime/host.hpp"
 #include "util/fs.hpp"
 
 #include <unistd.h>
@@ -77,7 +77,7 @@ void refuse_github_format(CLI::App& cmd) {
 
 void add_sandbox_flag(CLI::App& cmd) {
   cmd.add_flag_callback(
-      "--sandbox", [] { snapshot::set_sandbox(true); },
+      "--sandbox", [] { runtime::set_sandbox(true); },
       "Run the project's code (snapshot, smoke, check's imports) under Node's permission model: "
       "it reads only the bundle and the runtime, writes only the bundle, starts no processes");
 }

@@ -2,7 +2,8 @@
 #include <iostream>
 
 #include "cli/common.hpp"
-#include "snapshot/node_process.hpp"
+#include "runtime/host.hpp"
+#include "runtime/runtime.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/interrupt.hpp"
@@ -10,6 +11,12 @@
 int main(int argc, char** argv) {
   using namespace pb::cli;
   pb::interrupt::install();
+  // The environment is read here, once; library code is told.
+  auto env = [](const char* name) {
+    const char* v = std::getenv(name);
+    return std::filesystem::path(v && *v ? v : "");
+  };
+  pb::runtime::set_locations({.node = env("PYBUNDLE_NODE"), .pyodide_dir = env("PYBUNDLE_PYODIDE_DIR")});
   CLI::App app{"pybundle: bundle a Python project for Pyodide, with a memory snapshot"};
   app.set_version_flag("--version", version_text(), "Print the version, commit, default and supported targets");
   app.require_subcommand(1);
@@ -22,7 +29,7 @@ int main(int argc, char** argv) {
   app.add_option("--cache-dir", g.cache_dir, "Cache directory (default $XDG_CACHE_HOME/pybundle)")
       ->envname("PYBUNDLE_CACHE_DIR");
   app.add_option_function<double>(
-         "--timeout", [](const double& s) { pb::snapshot::set_host_timeout(s); },
+         "--timeout", [](const double& s) { pb::runtime::set_host_timeout(s); },
          "Seconds one run of the JavaScript host may take (snapshot, smoke, run, check; in serve, each "
          "request), default 300; 0: no limit")
       ->check(CLI::NonNegativeNumber);

@@ -12,6 +12,7 @@
 #include "fetch/fetch.hpp"
 #include "fetch/source.hpp"
 #include "pep508/requirement.hpp"
+#include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -212,7 +213,7 @@ target::Target resolve_target(const project::Project& project, const PlanOptions
     dir = *o.runtime;
   } else {
     // $PYBUNDLE_PYODIDE_DIR when it holds this version, else the npm package in the cache.
-    dir = snapshot::ensure_runtime(version, global().cache(), o.offline);
+    dir = runtime::ensure_runtime(version, global().cache(), o.offline);
   }
   auto t = target::Target::load(dir, version);
   if (project.config.pyodide_index) t.index_url = *project.config.pyodide_index;

@@ -65,7 +65,7 @@ struct AppFiles {
 };
 AppFiles app_files(const project::Project& project, const std::filesystem::path& out);
 
-// The target runtime: --runtime, else snapshot::ensure_runtime ($PYBUNDLE_PYODIDE_DIR when it holds
+// The target runtime: --runtime, else runtime::ensure_runtime ($PYBUNDLE_PYODIDE_DIR when it holds
 // the version, else the npm package in the cache).
 target::Target resolve_target(const project::Project& project, const PlanOptions& options);
 

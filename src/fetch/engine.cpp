@@ -23,6 +23,7 @@
 #include "fetch/committer.hpp"
 #include "fetch/retry.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/sha256.hpp"
 
 namespace pb::fetch::detail {
@@ -47,19 +48,6 @@ std::string host_key(const std::string& url) {
 
 std::string errno_text() {
   return std::strerror(errno);
-}
-
-bool write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
 }
 
 class Engine;
@@ -265,7 +253,7 @@ void Engine::copy_local(Job& j) {
       if (n < 0) return "cannot read " + src.string() + ": " + errno_text();
       if (at == 0 && (n < 4 || std::memcmp(buf.data(), "PK\x03\x04", 4) != 0))
         return src.string() + " is not a wheel (not a zip archive); nothing was copied into the cache";
-      if (copy && !write_all(j.lock.fd(), buf.data(), static_cast<size_t>(n)))
+      if (copy && !fs::write_all(j.lock.fd(), buf.data(), static_cast<size_t>(n)))
         return "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
       hash.update(buf.data(), static_cast<size_t>(n));
       at += static_cast<uint64_t>(n);
@@ -464,7 +452,7 @@ size_t Engine::write_body(Job& j, const char* data, size_t len) {
     j.abort_problem = true;
     return 0;
   }
-  if (!write_all(j.lock.fd(), data, len)) {
+  if (!fs::write_all(j.lock.fd(), data, len)) {
     j.abort_cause = "cannot write " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
     return 0;
   }

@@ -9,7 +9,6 @@
 #include <chrono>
 #include <vector>
 
-#include "snapshot/node_process.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -91,7 +90,7 @@ void HeapCacheWriter::write(std::string_view data) {
     if (!nonzero_[page] && !all_zero(data.data() + (pos - start), page_end - pos)) nonzero_[page] = true;
     pos = page_end;
   }
-  if (!write_all(fd_, data.data(), data.size())) {
+  if (!fs::write_all(fd_, data.data(), data.size())) {
     ::close(fd_);
     ::unlink(tmp_.c_str());
     fd_ = -1;

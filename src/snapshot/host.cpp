@@ -1,9 +1,6 @@
-// Making, checking and restoring snapshots through the JavaScript host.
-//
-// Protocol: `node host.mjs MODE --runtime DIR --bundle DIR --entry MODULE [...]`; the host prints one
-// JSON object on stdout ({"ok": true, ...} or {"ok": false, "error": "..."}), everything else on
-// stderr. A snapshot to restore arrives decompressed on the host's stdin (--snapshot-stdin BYTES),
-// so decompression overlaps Node's start-up and no raw heap is written to disk.
+// Making, checking and restoring snapshots through the JavaScript host (host/protocol.hpp). A
+// snapshot to restore arrives decompressed on the host's stdin, so decompression overlaps Node's
+// start-up and no raw heap is written to disk.
 #include <unistd.h>
 
 #include <chrono>
@@ -13,7 +10,9 @@
 #include <sstream>
 
 #include "snapshot/heap_cache.hpp"
-#include "snapshot/node_process.hpp"
+#include "host/protocol.hpp"
+#include "runtime/host.hpp"
+#include "runtime/runtime.hpp"
 #include "snapshot/smoke.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
@@ -24,65 +23,14 @@
 namespace pb::snapshot {
 
 namespace stdfs = std::filesystem;
+using runtime::find_node;
+using runtime::host_spawn;
+using runtime::NodeSpawn;
+using runtime::parse_answer;
+using runtime::runtime_info;
+using runtime::spawn_node;
 
 namespace {
-
-// The CLI resolves --cache-dir/PYBUNDLE_CACHE_DIR (cli::Global::cache); empty means the default.
-stdfs::path resolve_cache(const stdfs::path& cache_dir) {
-  return cache_dir.empty() ? fs::default_cache_dir() : cache_dir;
-}
-
-// The host in `mode` for the bundle at `bundle_dir`, and what --sandbox lets it read (its own files,
-// the runtime, the bundle) and write (the bundle, only when `writes_bundle`).
-NodeSpawn host_spawn(const stdfs::path& cache_dir, const std::vector<std::string>& flags, const std::string& mode,
-                     const stdfs::path& runtime_dir, const stdfs::path& bundle_dir, bool writes_bundle) {
-  NodeSpawn spawn;
-  auto script = host_script(resolve_cache(cache_dir));
-  spawn.argv = {find_node().string()};
-  spawn.argv.insert(spawn.argv.end(), flags.begin(), flags.end());
-  for (std::string a : {script.string(), mode, std::string("--runtime"), stdfs::absolute(runtime_dir).string(),
-                        std::string("--bundle"), stdfs::absolute(bundle_dir).string()})
-    spawn.argv.push_back(std::move(a));
-  // The V8 code cache is runtime code the next run trusts: a sandboxed app must not write it.
-  if (!sandboxed()) spawn.argv.insert(spawn.argv.end(), {"--code-cache", (resolve_cache(cache_dir) / "v8").string()});
-  spawn.reads = {script.parent_path(), runtime_dir};
-  (writes_bundle ? spawn.writes : spawn.reads).push_back(bundle_dir);
-  return spawn;
-}
-
-// The host's answer: the last line of stdout that parses as a JSON object.
-// 300, 2.5: seconds as people write them.
-std::string seconds_text(double s) {
-  std::ostringstream out;
-  out << s;
-  return out.str();
-}
-
-nlohmann::json parse_answer(const NodeResult& r, const std::string& mode) {
-  if (r.timed_out)
-    throw Error("the JavaScript host (" + mode + ") did not finish within " + seconds_text(r.timeout) +
-                    " s and was stopped (an import or handler that never returns?); raise the limit with "
-                    "--timeout SECONDS",
-                Exit::problems);
-  std::string_view out = r.out;
-  while (!out.empty()) {
-    auto end = out.find_last_not_of("\r\n ");
-    if (end == std::string_view::npos) break;
-    out = out.substr(0, end + 1);
-    auto start = out.rfind('\n');
-    auto line = out.substr(start == std::string_view::npos ? 0 : start + 1);
-    if (!line.empty() && line.front() == '{') {
-      try {
-        return nlohmann::json::parse(line);
-      } catch (const std::exception&) {}
-    }
-    if (start == std::string_view::npos) break;
-    out = out.substr(0, start);
-  }
-  std::string how =
-      r.signal ? "was killed by signal " + std::to_string(r.signal) : "exited with code " + std::to_string(r.exit_code);
-  throw Error("the JavaScript host (" + mode + ") " + how + " without an answer; see its output above", Exit::internal);
-}
 
 nlohmann::json read_manifest(const stdfs::path& bundle_dir) {
   auto file = bundle_dir / "bundle.json";
@@ -129,15 +77,6 @@ std::vector<std::string> app_source_args(const nlohmann::json& manifest) {
   return {"--app-source", dir.empty() ? "." : dir};
 }
 
-nlohmann::json run_host(const HostCall& call, const std::vector<std::string>& args) {
-  const auto& mode = call.mode;
-  auto spawn = host_spawn(call.cache_dir, {}, mode, call.runtime_dir, call.bundle_dir, call.writes_bundle);
-  spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-  auto answer = parse_answer(spawn_node(spawn), mode);
-  if (!answer.value("ok", false)) throw Error(answer.value("error", "the JavaScript host failed"), Exit::problems);
-  return answer;
-}
-
 MakeResult make_snapshot(const MakeOptions& options) {
   find_node();
   auto manifest = read_manifest(options.bundle_dir);
@@ -170,9 +109,9 @@ MakeResult make_snapshot(const MakeOptions& options) {
       stdfs::remove(p, ec);
     }
   } remove_raw{raw_file};
-  auto spawn = host_spawn(options.cache_dir, {}, "make-snapshot", options.runtime_dir, options.bundle_dir, true);
+  auto spawn = host_spawn({std::string(host::kMakeSnapshot), options.runtime_dir, options.bundle_dir, options.cache_dir, true});
   spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-  auto answer = parse_answer(spawn_node(spawn), "make-snapshot");
+  auto answer = parse_answer(spawn_node(spawn), std::string(host::kMakeSnapshot));
   // The smoke imports ran after the snapshot was written, or after the entry failed to import.
   if (!options.smoke.empty() && options.on_smoke && answer.contains("smoke"))
     options.on_smoke(smoke_report(answer["smoke"], options.smoke.size()));
@@ -205,7 +144,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
   raw.seekg(0);
   uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
   for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
-  HeapCacheWriter keep(resolve_cache(options.cache_dir) / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"),
+  HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"),
                        heap_offset);
   auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
   write_snapshot_file(
@@ -216,7 +155,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
       },
       raw_size, options.level, &base, [&](std::string_view chunk) { keep.write(chunk); });
   auto file_sha256 = sha256_file(file);
-  keep.commit(raw_size, heap_cache_path(resolve_cache(options.cache_dir), file_sha256));
+  keep.commit(raw_size, heap_cache_path(options.cache_dir, file_sha256));
 
   MakeResult result;
   for (const auto& e : meta["entropy"]) result.warnings.push_back(entropy_warning(e));
@@ -244,25 +183,13 @@ MakeResult make_snapshot(const MakeOptions& options) {
   return result;
 }
 
-nlohmann::json make_snapshot(const stdfs::path& runtime_dir, const stdfs::path& bundle_dir,
-                             const std::string& entry_module, const std::vector<std::string>& preimport) {
-  MakeOptions o;
-  o.runtime_dir = runtime_dir;
-  o.bundle_dir = bundle_dir;
-  o.entry_module = entry_module;
-  o.preimport = preimport;
-  auto r = make_snapshot(o);
-  r.facts["warnings"] = r.warnings;
-  return r.facts;
-}
-
 Prepared prepare(const RunOptions& options) {
   find_node();  // before installing a runtime that could not run anyway
   Prepared p;
   p.manifest = read_manifest(options.bundle_dir);
   std::string version = json_string(json_at(p.manifest, "target"), "pyodide");
   if (version.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no target.pyodide", Exit::usage);
-  p.runtime = runtime_info(ensure_runtime(version, resolve_cache(options.cache_dir)));
+  p.runtime = runtime_info(runtime::ensure_runtime(version, options.cache_dir));
 
   const auto& snap = json_at(p.manifest, "snapshot");
   std::string name = "snapshot.bin.zst";
@@ -314,7 +241,7 @@ void decompress_and_keep(const Prepared& p, const stdfs::path& cached,
 NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::string& mode, bool need_file = false) {
   std::string entry = json_string(json_at(p.manifest, "entry"), "module");
   if (entry.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no entry.module", Exit::usage);
-  auto spawn = host_spawn(options.cache_dir, options.node_flags, mode, p.runtime.dir, options.bundle_dir, false);
+  auto spawn = host_spawn({mode, p.runtime.dir, options.bundle_dir, options.cache_dir, false, options.node_flags});
   spawn.argv.insert(spawn.argv.end(), {"--entry", entry});
   for (auto& a : app_source_args(p.manifest)) spawn.argv.push_back(std::move(a));
   auto vars = nlohmann::json::object();
@@ -334,7 +261,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
       spawn.argv.push_back(libs->dump());
     }
     auto raw_size = p.header.meta.value("raw_size", uint64_t{0});
-    auto cached = heap_cache_path(resolve_cache(options.cache_dir), sha256_file(p.snapshot));
+    auto cached = heap_cache_path(options.cache_dir, sha256_file(p.snapshot));
     if (need_file && !heap_cache_ready(cached, p.header)) decompress_and_keep(p, cached, nullptr);
     if (heap_cache_ready(cached, p.header)) {
       spawn.argv.push_back("--snapshot-file");
@@ -362,7 +289,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
     spawn.feed = [p, cached](int fd) {
       bool reader_gone = false;
       decompress_and_keep(p, cached, [&](std::string_view chunk) {
-        if (!reader_gone && !write_all(fd, chunk.data(), chunk.size())) reader_gone = true;
+        if (!reader_gone && !fs::write_all(fd, chunk.data(), chunk.size())) reader_gone = true;
       });
     };
   }
@@ -379,14 +306,14 @@ nlohmann::json run_bundle(const RunOptions& options) {
   // No V8 flags, as for serve: V8 rejects a code cache made under other flags (with --liftoff-only
   // for run alone each would throw away the other's), and its dynamic tiering optimises only the
   // hot wasm functions, which --no-snapshot's imports need.
-  auto spawn = app_spawn(options, p, "run");
+  auto spawn = app_spawn(options, p, std::string(host::kRun));
   spawn.argv.push_back("--url");
   spawn.argv.push_back(options.url);
   if (!options.smoke.empty()) {
     spawn.argv.push_back("--smoke");
     spawn.argv.push_back(smoke_list(options.smoke));
   }
-  auto answer = parse_answer(spawn_node(spawn), "run");
+  auto answer = parse_answer(spawn_node(spawn), std::string(host::kRun));
   answer["process_ms"] = std::round(ms_since(start) * 10) / 10;
   answer["prepare_ms"] = std::round(prepare_ms * 10) / 10;
   if (!p.note.empty()) answer["note"] = p.note;
@@ -397,10 +324,10 @@ int serve_bundle(const ServeOptions& options) {
   auto p = prepare(options.run);
   if (!p.note.empty() && options.run.warn) options.run.warn(p.note);
   int workers = std::max(1, options.workers);
-  auto spawn = app_spawn(options.run, p, "serve", workers > 1 && !p.snapshot.empty());
+  auto spawn = app_spawn(options.run, p, std::string(host::kServe), workers > 1 && !p.snapshot.empty());
   for (std::string s : std::initializer_list<std::string>{
            "--host", options.host, "--port", std::to_string(options.port), "--workers", std::to_string(workers),
-           "--request-timeout", seconds_text(host_timeout()), "--max-body", std::to_string(options.max_body)})
+           "--request-timeout", runtime::seconds_text(runtime::host_timeout()), "--max-body", std::to_string(options.max_body)})
     spawn.argv.push_back(s);
   spawn.forward_signals = true;
   spawn.timeout = 0;  // serves until stopped; each request has its own limit
@@ -418,9 +345,9 @@ int serve_bundle(const ServeOptions& options) {
       chunk.remove_prefix(nl + 1);
       auto j = nlohmann::json::parse(first, nullptr, false);
       if (j.is_object() && !j.value("ok", true)) failed = std::move(j);
-      else if (options.json || !j.is_object()) write_all(1, (first + "\n").data(), first.size() + 1);
+      else if (options.json || !j.is_object()) fs::write_all(1, (first + "\n").data(), first.size() + 1);
     }
-    write_all(1, chunk.data(), chunk.size());
+    fs::write_all(1, chunk.data(), chunk.size());
   };
   auto r = spawn_node(spawn);
   if (failed.is_object()) {

@@ -10,6 +10,8 @@
 #include <set>
 
 #include "pep508/requirement.hpp"
+#include "host/protocol.hpp"
+#include "runtime/host.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -164,7 +166,7 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
     // No readable bundle.json: tracebacks show bundle paths.
   }
   args.insert(args.end(), host_args.begin(), host_args.end());
-  auto answer = run_host({"smoke", runtime_dir, bundle_dir, cache_dir}, args);
+  auto answer = runtime::run_host({std::string(host::kSmoke), runtime_dir, bundle_dir, cache_dir}, args);
   auto report = smoke_report(answer.value("modules", nlohmann::json::array()), modules.size());
   report.process_ms =
       std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() * 10) / 10;

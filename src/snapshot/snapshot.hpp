@@ -1,4 +1,4 @@
-// Node.js, the npm `pyodide` runtime, and the JavaScript host that makes and restores snapshots.
+// Making, checking and restoring snapshots of a bundle with the JavaScript host (runtime/host.hpp).
 #pragma once
 #include <cstdint>
 #include <filesystem>
@@ -11,45 +11,10 @@
 #include <vector>
 
 #include "nlohmann/json.hpp"
+#include "runtime/runtime.hpp"
 #include "snapshot/smoke.hpp"
 
 namespace pb::snapshot {
-
-// Path of `node` ($PYBUNDLE_NODE, else `node` or `nodejs` on PATH); throws pb::Error
-// (Exit::usage) saying what to install when missing.
-std::filesystem::path find_node();
-
-// Directory holding pyodide.mjs and pyodide-lock.json for `version`: $PYBUNDLE_PYODIDE_DIR when
-// it holds that version (the package itself, or <dir>/<version>/node_modules/pyodide), else
-// <cache>/runtimes/pyodide-<version>/node_modules/pyodide, installed with npm on first use
-// (under a lock, into a temporary directory renamed into place). `offline`: never start npm; a
-// missing runtime is an error (Exit::io) saying how to get it.
-std::filesystem::path ensure_runtime(const std::string& version, const std::filesystem::path& cache_dir,
-                                     bool offline = false);
-// That directory when `version` is already there; nullopt when ensure_runtime would install it.
-std::optional<std::filesystem::path> find_runtime(const std::string& version, const std::filesystem::path& cache_dir);
-
-// What identifies a runtime build: its version and Pyodide's BUILD_ID (a hash of the wasm
-// runtime; falls back to the sha256 of pyodide.asm.wasm).
-struct RuntimeInfo {
-  std::filesystem::path dir;
-  std::string version;
-  std::string build_id;
-};
-RuntimeInfo runtime_info(const std::filesystem::path& runtime_dir);
-
-// One run of the embedded host on a bundle.
-struct HostCall {
-  std::string mode;
-  std::filesystem::path runtime_dir;
-  std::filesystem::path bundle_dir;
-  std::filesystem::path cache_dir;  // empty: the default cache
-  bool writes_bundle = false;       // what --sandbox allows
-};
-
-// Run the embedded host; returns its JSON answer (stdout). Host logs and Python tracebacks go to
-// stderr. Throws pb::Error with the host's message on failure.
-nlohmann::json run_host(const HostCall& call, const std::vector<std::string>& args);
 
 // The host's --app-source: the project directory app/ was copied from (bundle.json entry.source's
 // directory, "." at the project root), so tracebacks name the project's files; none for a bundle
@@ -107,7 +72,7 @@ void decompress_payload(const std::filesystem::path& file, const SnapshotHeader&
 // contents of app/, the Pyodide version and the build id, and the sha256 of each shared library the
 // snapshot recorded (the host loads them again on restore).
 std::string stale_reason(const SnapshotHeader& header, const std::filesystem::path& bundle_dir,
-                         const nlohmann::json& manifest, const RuntimeInfo& runtime);
+                         const nlohmann::json& manifest, const runtime::RuntimeInfo& runtime);
 
 // ---- Making ---------------------------------------------------------------------------------
 struct MakeOptions {
@@ -138,9 +103,6 @@ inline constexpr const char* kImportTimesFile = "import-times.json";
 // <bundle>/import-times.json. Throws pb::Error
 // with the import error (the Python traceback went to stderr) or naming a shared library it cannot hold.
 MakeResult make_snapshot(const MakeOptions& options);
-// The same with default options; the warnings are in facts["warnings"] (strings) for the caller to show.
-nlohmann::json make_snapshot(const std::filesystem::path& runtime_dir, const std::filesystem::path& bundle_dir,
-                             const std::string& entry_module, const std::vector<std::string>& preimport);
 
 // ---- Running --------------------------------------------------------------------------------
 struct RunOptions {
@@ -158,7 +120,7 @@ struct RunOptions {
 // What `run`/`serve` need: the manifest, the runtime, and whether the snapshot is used.
 struct Prepared {
   nlohmann::json manifest;
-  RuntimeInfo runtime;
+  runtime::RuntimeInfo runtime;
   std::filesystem::path snapshot;  // empty: import from scratch
   SnapshotHeader header;
   std::string note;  // why the snapshot is not used, when it exists

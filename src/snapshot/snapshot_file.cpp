@@ -446,7 +446,7 @@ bool inside_bundle(const std::string& p) {
 }  // namespace
 
 std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir, const nlohmann::json& manifest,
-                         const RuntimeInfo& runtime) {
+                         const runtime::RuntimeInfo& runtime) {
   const auto& meta = header.meta;
   auto str = [&](const char* key) { return json_string(meta, key); };
   if (str("pyodide") != runtime.version)

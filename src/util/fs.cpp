@@ -31,6 +31,19 @@ std::string random_suffix() {
 
 }  // namespace
 
+bool write_all(int fd, const char* data, size_t size) {
+  while (size > 0) {
+    ssize_t n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    data += n;
+    size -= static_cast<size_t>(n);
+  }
+  return true;
+}
+
 std::string read_file(const stdfs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw io_error("cannot read", path);

@@ -10,6 +10,10 @@ namespace stdfs = std::filesystem;
 // Whole file as bytes; throws pb::Error (Exit::io) naming the path.
 std::string read_file(const stdfs::path& path);
 
+// Write all of `size` bytes to fd (retrying short writes and EINTR); false when that failed
+// (errno says why; EPIPE: the reader went away).
+bool write_all(int fd, const char* data, size_t size);
+
 // Write via a temporary file in the same directory, fsync, then rename over `path`.
 void write_file_atomic(const stdfs::path& path, std::string_view data);
 

@@ -15,6 +15,7 @@
 #include <unordered_set>
 
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/sha256.hpp"
 #include "vendor/digest.hpp"
 #include "vendor/paths.hpp"
@@ -121,19 +122,6 @@ class DirMaker {
   std::filesystem::path root_;
   std::unordered_set<std::string> made_;
 };
-
-bool write_all(int fd, const char* p, size_t n) {
-  while (n > 0) {
-    ssize_t w = ::write(fd, p, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    p += w;
-    n -= static_cast<size_t>(w);
-  }
-  return true;
-}
 
 // The file cannot be read as a zip: says which file, and whether fetching it again can help (the
 // download was verified, so a file that still has the lock's sha256 is damaged as published).
@@ -424,7 +412,7 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
         return fail_wheel(*why);
       }
       if (digest) digest->update(block, size);
-      if (fd >= 0 && !write_all(fd, static_cast<const char*>(block), size)) {
+      if (fd >= 0 && !fs::write_all(fd, static_cast<const char*>(block), size)) {
         error = "cannot write " + out_path + ": " + std::strerror(errno);
         break;
       }

@@ -42,7 +42,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   header.version = 1;
   header.meta = {{"pyodide", "0.29.3"}, {"build_id", "b"}};
   if (doc.is_object() && doc.contains("digest")) header.meta["bundle_digest"] = doc["digest"];
-  pb::snapshot::RuntimeInfo runtime{dir(), "0.29.3", "b"};
+  pb::runtime::RuntimeInfo runtime{dir(), "0.29.3", "b"};
   try {
     (void)pb::snapshot::stale_reason(header, dir(), doc, runtime);
   } catch (const pb::Error&) {}

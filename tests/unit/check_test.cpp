@@ -557,7 +557,7 @@ namespace {
 
 // A snapshot file made for `manifest`'s digest by `runtime` (the payload is not a real heap: the
 // check reads only the header).
-void write_snapshot(const stdfs::path& bundle, const snapshot::RuntimeInfo& runtime, const std::string& digest,
+void write_snapshot(const stdfs::path& bundle, const runtime::RuntimeInfo& runtime, const std::string& digest,
                     const std::string& pyodide) {
   nlohmann::json meta = {{"pyodide", pyodide},
                          {"build_id", runtime.build_id},
@@ -587,7 +587,7 @@ nlohmann::json load_manifest(const stdfs::path& bundle) {
 TEST_CASE("snapshot: made for this bundle by this runtime passes; another version, build or bundle does not") {
   TempDir t;
   make_bundle(t.path, kFiles);
-  snapshot::RuntimeInfo runtime{t.path, "0.29.3", std::string(64, 'b')};
+  runtime::RuntimeInfo runtime{t.path, "0.29.3", std::string(64, 'b')};
   auto digest = load_manifest(t.path)["digest"].get<std::string>();
 
   auto none = check::snapshot(t.path, load_manifest(t.path), runtime);
@@ -618,7 +618,7 @@ TEST_CASE("snapshot: made for this bundle by this runtime passes; another versio
 TEST_CASE("snapshot: a missing, resized or rewritten file is named before its header is read") {
   TempDir t;
   make_bundle(t.path, kFiles);
-  snapshot::RuntimeInfo runtime{t.path, "0.29.3", std::string(64, 'b')};
+  runtime::RuntimeInfo runtime{t.path, "0.29.3", std::string(64, 'b')};
   write_snapshot(t.path, runtime, load_manifest(t.path)["digest"].get<std::string>(), "0.29.3");
   auto m = load_manifest(t.path);
 

@@ -5,7 +5,6 @@
 #include <regex>
 #include <set>
 
-#include "snapshot/node_process.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/embedded.hpp"
 #include "util/error.hpp"
@@ -22,23 +21,6 @@ struct TempDir {
   ~TempDir() { stdfs::remove_all(path); }
 };
 
-// Sets an environment variable for one scope.
-struct EnvVar {
-  std::string name;
-  std::string old;
-  bool had;
-  EnvVar(std::string n, const std::string& value) : name(std::move(n)) {
-    const char* o = std::getenv(name.c_str());
-    had = o != nullptr;
-    if (had) old = o;
-    ::setenv(name.c_str(), value.c_str(), 1);
-  }
-  ~EnvVar() {
-    if (had) ::setenv(name.c_str(), old.c_str(), 1);
-    else ::unsetenv(name.c_str());
-  }
-};
-
 std::string error_of(const std::function<void()>& f) {
   try {
     f();
@@ -46,16 +28,6 @@ std::string error_of(const std::function<void()>& f) {
     return e.what();
   }
   return "";
-}
-
-// A fake runtime directory: enough files for runtime_info and ensure_runtime.
-stdfs::path fake_runtime(const stdfs::path& dir, const std::string& version, const std::string& build_id) {
-  stdfs::create_directories(dir);
-  pb::fs::write_file_atomic(dir / "package.json", "{\"name\": \"pyodide\", \"version\": \"" + version + "\"}");
-  pb::fs::write_file_atomic(dir / "pyodide-lock.json", "{}");
-  pb::fs::write_file_atomic(dir / "pyodide.asm.wasm", "wasm-bytes");
-  pb::fs::write_file_atomic(dir / "pyodide.mjs", "var x={a:1,BUILD_ID:\"" + build_id + "\"};");
-  return dir;
 }
 
 // A bundle with bundle.json listing its files and their digest.
@@ -281,53 +253,12 @@ TEST_CASE("the heap is stored XOR the wasm module's data segments, and restored 
         std::string::npos);
 }
 
-TEST_CASE("runtime_info reads the version and Pyodide's build id") {
-  TempDir t;
-  auto dir = fake_runtime(t.path / "pyodide", "0.29.3", "b7b7b0f46eb68e65c029c0dc739270e8");
-  auto info = runtime_info(dir);
-  CHECK(info.version == "0.29.3");
-  CHECK(info.build_id == "b7b7b0f46eb68e65c029c0dc739270e8");
-  pb::fs::write_file_atomic(dir / "pyodide.mjs", "no id here");
-  CHECK(runtime_info(dir).build_id == "sha256:" + pb::sha256_hex("wasm-bytes"));
-  CHECK(error_of([&] { runtime_info(t.path); }).find("is not a Pyodide runtime") != std::string::npos);
-}
-
-TEST_CASE("ensure_runtime honours PYBUNDLE_PYODIDE_DIR only for the version it holds") {
-  TempDir t;
-  fake_runtime(t.path / "0.27.7" / "node_modules" / "pyodide", "0.27.7", "1111111111111111");
-  auto direct = fake_runtime(t.path / "direct", "0.29.3", "2222222222222222");
-  auto cache = t.path / "cache";
-  fake_runtime(cache / "runtimes" / "pyodide-314.0.7" / "node_modules" / "pyodide", "314.0.7", "3333333333333333");
-  {
-    EnvVar env("PYBUNDLE_PYODIDE_DIR", t.path.string());
-    CHECK(ensure_runtime("0.27.7", cache) == stdfs::absolute(t.path / "0.27.7" / "node_modules" / "pyodide"));
-    CHECK(ensure_runtime("314.0.7", cache) ==
-          stdfs::absolute(cache / "runtimes" / "pyodide-314.0.7" / "node_modules" / "pyodide"));
-  }
-  {
-    EnvVar env("PYBUNDLE_PYODIDE_DIR", direct.string());
-    CHECK(ensure_runtime("0.29.3", cache) == stdfs::absolute(direct));
-  }
-  CHECK(error_of([&] { ensure_runtime("0.29.3; rm -rf /", cache); }).find("invalid Pyodide version") !=
-        std::string::npos);
-}
-
-TEST_CASE("without node on PATH the error says what to install") {
-  EnvVar path("PATH", "/nonexistent");
-  ::unsetenv("PYBUNDLE_NODE");
-  auto msg = error_of([] { find_node(); });
-  CHECK(msg.find("Node.js not found") != std::string::npos);
-  CHECK(msg.find("apt-get install nodejs") != std::string::npos);
-  EnvVar node("PYBUNDLE_NODE", "/nonexistent/node");
-  CHECK(error_of([] { find_node(); }).find("PYBUNDLE_NODE=/nonexistent/node") != std::string::npos);
-}
-
 TEST_CASE("a snapshot is stale when the bundle, the version or the build changed") {
   TempDir t;
   auto bundle = t.path / "b";
   auto manifest = write_bundle(
       bundle, {{"app/app.py", "def on_fetch(r):\n    return 'ok'\n"}, {"python_modules/six.py", "x = 1\n"}});
-  RuntimeInfo rt{t.path, "0.29.3", "abcdef0123456789"};
+  pb::runtime::RuntimeInfo rt{t.path, "0.29.3", "abcdef0123456789"};
   SnapshotHeader h;
   h.meta = {{"pyodide", "0.29.3"}, {"build_id", "abcdef0123456789"}, {"bundle_digest", manifest["digest"]}};
   CHECK(stale_reason(h, bundle, manifest, rt) == "");
@@ -355,7 +286,7 @@ TEST_CASE("a snapshot is stale when a shared library it recorded changed") {
   TempDir t;
   auto bundle = t.path / "b";
   auto manifest = write_bundle(bundle, {{"app/app.py", "x = 1\n"}, {"python_modules/ext/_e.so", "wasm-one"}});
-  RuntimeInfo rt{t.path, "0.29.3", "b"};
+  pb::runtime::RuntimeInfo rt{t.path, "0.29.3", "b"};
   SnapshotHeader h;
   h.meta = {{"pyodide", "0.29.3"},
             {"build_id", "b"},
@@ -376,7 +307,7 @@ TEST_CASE("a malformed bundle.json makes the snapshot stale instead of throwing"
   TempDir t;
   auto bundle = t.path / "b";
   write_bundle(bundle, {{"app/app.py", "x = 1\n"}});
-  RuntimeInfo rt{t.path, "0.29.3", "b"};
+  pb::runtime::RuntimeInfo rt{t.path, "0.29.3", "b"};
   SnapshotHeader h;
   h.meta = {{"pyodide", "0.29.3"}, {"build_id", "b"}};
   for (const char* text : {"[]", "1", "{\"digest\": 1}", "{\"files\": [1]}", "{\"files\": {}}",
@@ -392,19 +323,6 @@ TEST_CASE("a malformed bundle.json makes the snapshot stale instead of throwing"
     CHECK(!reason.empty());
     CHECK(reason.find("file list") != std::string::npos);
   }
-}
-
-TEST_CASE("the host is written once, into a directory named from its content") {
-  TempDir t;
-  auto a = host_script(t.path);
-  CHECK(a.filename() == "host.mjs");
-  CHECK(a.parent_path().parent_path() == t.path / "host");
-  CHECK(a.parent_path().filename().string().rfind("host-", 0) == 0);
-  CHECK(pb::fs::read_file(a).find("make-snapshot") != std::string::npos);
-  // A file lost from it (an interrupted write, a cleaned temp dir) is written again.
-  std::filesystem::remove(a.parent_path() / "prelude.py");
-  CHECK(host_script(t.path) == a);
-  CHECK(std::filesystem::exists(a.parent_path() / "prelude.py"));
 }
 
 TEST_CASE("every module and Python file the host loads is embedded") {

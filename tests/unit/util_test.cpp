@@ -2,7 +2,6 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/process.hpp"
 #include "util/sha256.hpp"
 
 TEST_CASE("sha256 of known inputs") {
@@ -36,16 +35,4 @@ TEST_CASE("replace_dir swaps a directory into place") {
   CHECK(std::filesystem::exists(dest / "new"));
   CHECK(!std::filesystem::exists(dest / "old"));
   std::filesystem::remove_all(base);
-}
-
-TEST_CASE("run_process captures output and exit codes") {
-  auto r = pb::run_process({"sh", "-c", "echo hi; echo err >&2; exit 3"}, [] {
-    pb::ProcessOptions o;
-    o.capture_stderr = true;
-    return o;
-  }());
-  CHECK(r.out == "hi\n");
-  CHECK(r.err == "err\n");
-  CHECK(r.exit_code == 3);
-  CHECK_THROWS_AS(pb::run_process({"definitely-not-a-program-xyz"}), pb::Error);
 }

@@ -7,20 +7,30 @@
 #include <optional>
 #include <regex>
 
-#include "snapshot/snapshot.hpp"
+#include "runtime/runtime.hpp"
+
+#include "nlohmann/json.hpp"
+#include "runtime/process.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/process.hpp"
 #include "util/sha256.hpp"
 
-namespace pb::snapshot {
+namespace pb::runtime {
 
 namespace stdfs = std::filesystem;
 
+namespace {
+Locations g_locations;
+}
+
+void set_locations(const Locations& locations) {
+  g_locations = locations;
+}
+
 stdfs::path find_node() {
-  if (const char* env = std::getenv("PYBUNDLE_NODE"); env && *env) {
-    if (::access(env, X_OK) == 0) return env;
-    throw Error(std::string("PYBUNDLE_NODE=") + env + " is not an executable", Exit::usage);
+  if (const auto& node = g_locations.node; !node.empty()) {
+    if (::access(node.c_str(), X_OK) == 0) return node;
+    throw Error("PYBUNDLE_NODE=" + node.string() + " is not an executable", Exit::usage);
   }
   for (const char* name : {"node", "nodejs"}) {
     if (auto p = find_program(name); !p.empty()) return p;
@@ -81,8 +91,8 @@ std::string tail_lines(const std::string& text, size_t n) {
 }  // namespace
 
 std::optional<stdfs::path> find_runtime(const std::string& version, const stdfs::path& cache_dir) {
-  if (const char* env = std::getenv("PYBUNDLE_PYODIDE_DIR"); env && *env) {
-    for (auto dir : {stdfs::path(env), stdfs::path(env) / version / "node_modules" / "pyodide"}) {
+  if (const auto& env = g_locations.pyodide_dir; !env.empty()) {
+    for (auto dir : {env, env / version / "node_modules" / "pyodide"}) {
       if (package_version(dir) == version) return stdfs::absolute(dir);
     }
   }
@@ -118,11 +128,12 @@ stdfs::path ensure_runtime(const std::string& version, const stdfs::path& cache_
   try {
     fs::write_file_atomic(tmp / "package.json", "{\"private\": true}\n");
     fs::write_file_atomic(tmp / ".npmrc", "omit-lockfile-registry-resolved=true\n");
-    ProcessOptions po;
-    po.cwd = tmp;
-    po.capture_stderr = true;
-    auto r = run_process(
-        {npm.string(), "install", "--no-audit", "--no-fund", "--prefix", tmp.string(), "pyodide@" + version}, po);
+    Spawn npm_install;
+    npm_install.argv = {npm.string(), "install", "--no-audit", "--no-fund", "--prefix", tmp.string(),
+                        "pyodide@" + version};
+    npm_install.cwd = tmp;
+    npm_install.capture_stderr = true;
+    auto r = spawn(npm_install);
     if (r.exit_code != 0)
       throw Error("npm install pyodide@" + version + " failed (exit " + std::to_string(r.exit_code) +
                       "): " + tail_lines(r.err + r.out, 6),
@@ -166,4 +177,4 @@ RuntimeInfo runtime_info(const stdfs::path& runtime_dir) {
   return info;
 }
 
-}  // namespace pb::snapshot
+}  // namespace pb::runtime

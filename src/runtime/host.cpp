@@ -1,23 +1,15 @@
-#include "snapshot/node_process.hpp"
+#include "runtime/host.hpp"
 
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
-#include <cerrno>
-#include <chrono>
-#include <condition_variable>
-#include <mutex>
-#include <cstdlib>
 #include <cstdio>
-#include <cstring>
-#include <exception>
-#include <thread>
+#include <cstdlib>
+#include <sstream>
 
+#include "host/protocol.hpp"
+#include "runtime/runtime.hpp"
 #include "util/embedded.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -26,7 +18,7 @@
 
 extern char** environ;
 
-namespace pb::snapshot {
+namespace pb::runtime {
 
 namespace stdfs = std::filesystem;
 
@@ -90,19 +82,6 @@ stdfs::path host_script(const stdfs::path& cache_dir) {
   return *private_host / "host.mjs";
 }
 
-bool write_all(int fd, const char* data, size_t size) {
-  while (size > 0) {
-    ssize_t n = ::write(fd, data, size);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data += n;
-    size -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
 namespace {
 std::atomic<double> g_host_timeout{300};
 std::atomic<bool> g_sandbox{false};
@@ -110,9 +89,9 @@ std::atomic<bool> g_sandbox{false};
 // Node 22.13+ spells the permission model --permission; 20 to 22.12 --experimental-permission.
 std::string permission_flag(const std::string& node) {
   static const std::string flag = [&node] {
-    NodeSpawn probe;
+    Spawn probe;
     probe.argv = {node, "--version"};
-    auto version = spawn_node(probe).out;  // "v20.20.2"
+    auto version = spawn(probe).out;  // "v20.20.2"
     int major = 0, minor = 0;
     if (std::sscanf(version.c_str(), "v%d.%d", &major, &minor) != 2 || major < 20)
       throw Error("--sandbox: " + node + " is Node.js " + version.substr(0, version.find('\n')) +
@@ -142,14 +121,15 @@ std::vector<std::string> sandboxed_argv(const NodeSpawn& spawn) {
 
 namespace {
 // A sandboxed host sees none of the user's secrets (tokens in CI): only what Node and the host read.
-std::vector<std::string> sandboxed_env() {
-  std::vector<std::string> env;
+std::map<std::string, std::string> sandboxed_env() {
+  std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string_view kv(*e);
-    auto name = kv.substr(0, kv.find('='));
+    auto eq = kv.find('=');
+    auto name = kv.substr(0, eq);
     if (name == "PATH" || name == "HOME" || name == "LANG" || name == "TZ" || name.starts_with("LC_") ||
         name == "PYBUNDLE_HOST_TRACE" || name == "PYBUNDLE_IMPORT_TRACE")
-      env.emplace_back(kv);
+      env.emplace(name, eq == std::string_view::npos ? "" : kv.substr(eq + 1));
   }
   return env;
 }
@@ -168,112 +148,75 @@ bool sandboxed() {
   return g_sandbox.load();
 }
 
-NodeResult spawn_node(const NodeSpawn& spawn) {
-  bool sandbox = sandboxed() && !spawn.reads.empty();
-  std::vector<std::string> args = sandbox ? sandboxed_argv(spawn) : spawn.argv;
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_strings = sandbox ? sandboxed_env() : std::vector<std::string>{};
-  std::vector<char*> env;
-  for (auto& e : env_strings) env.push_back(e.data());
-  env.push_back(nullptr);
-
-  int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1};
-  if (spawn.feed) {
-    if (::pipe2(in_pipe, O_CLOEXEC) != 0) throw Error("pipe failed", Exit::io);
-    ::fcntl(in_pipe[1], F_SETPIPE_SZ, 1 << 20);  // fewer wake-ups while streaming the heap
-  }
-  if (spawn.capture_stdout && ::pipe2(out_pipe, O_CLOEXEC) != 0) throw Error("pipe failed", Exit::io);
-  int devnull = spawn.feed ? -1 : ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-  pid_t parent = ::getpid();
-
-  pid_t pid = ::fork();
-  if (pid < 0) throw Error(std::string("fork failed: ") + std::strerror(errno), Exit::io);
-  if (pid == 0) {
-    // Child: only async-signal-safe calls until exec.
-    // SIGKILL: a host spinning in a handler never runs its SIGTERM handler.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(127);
-    ::dup2(spawn.feed ? in_pipe[0] : devnull, 0);
-    if (spawn.capture_stdout) ::dup2(out_pipe[1], 1);
-    ::signal(SIGPIPE, SIG_DFL);
-    ::execve(argv[0], argv.data(), sandbox ? env.data() : environ);
-    const char msg[] = "pybundle: cannot execute node\n";
-    (void)!::write(2, msg, sizeof msg - 1);
-    ::_exit(127);
-  }
-  if (devnull >= 0) ::close(devnull);
-  if (in_pipe[0] >= 0) ::close(in_pipe[0]);
-  if (out_pipe[1] >= 0) ::close(out_pipe[1]);
-
-  interrupt::add_child(pid, spawn.forward_signals);
-  // An app whose import never returns must not hold the build for ever.
-  std::mutex done_mu;
-  std::condition_variable done_cv;
-  bool done = false;
-  std::atomic<bool> timed_out{false};
-  std::thread watchdog;
-  if (spawn.timeout > 0) {
-    watchdog = std::thread([&] {
-      std::unique_lock<std::mutex> lock(done_mu);
-      if (!done_cv.wait_for(lock, std::chrono::duration<double>(spawn.timeout), [&] { return done; })) {
-        timed_out = true;
-        ::kill(pid, SIGKILL);
-      }
-    });
-  }
-
-  std::exception_ptr feed_error;
-  std::thread feeder;
-  if (spawn.feed) {
-    ::signal(SIGPIPE, SIG_IGN);  // a child that exits early must not kill us mid-write
-    int fd = in_pipe[1];
-    feeder = std::thread([&spawn, fd, &feed_error] {
-      try {
-        spawn.feed(fd);
-      } catch (...) {
-        feed_error = std::current_exception();
-      }
-      ::close(fd);
-    });
-  }
-
-  NodeResult result;
-  if (spawn.capture_stdout) {
-    char buf[1 << 16];
-    for (;;) {
-      ssize_t n = ::read(out_pipe[0], buf, sizeof buf);
-      if (n > 0) {
-        if (spawn.on_stdout) spawn.on_stdout(std::string_view(buf, static_cast<size_t>(n)));
-        else result.out.append(buf, static_cast<size_t>(n));
-      } else if (n == 0 || errno != EINTR) {
-        break;
-      }
-    }
-    ::close(out_pipe[0]);
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-  interrupt::remove_child(pid);
-  if (watchdog.joinable()) {
-    {
-      std::lock_guard<std::mutex> lock(done_mu);
-      done = true;
-    }
-    done_cv.notify_all();
-    watchdog.join();
-  }
-  result.timed_out = timed_out;
-  result.timeout = spawn.timeout;
-  if (feeder.joinable()) feeder.join();
-  if (WIFEXITED(status)) {
-    result.exit_code = WEXITSTATUS(status);
-  } else if (WIFSIGNALED(status)) {
-    result.signal = WTERMSIG(status);
-  }
-  if (feed_error) std::rethrow_exception(feed_error);
-  return result;
+ProcessResult spawn_node(const NodeSpawn& node) {
+  bool sandbox = sandboxed() && !node.reads.empty();
+  Spawn s;
+  s.argv = sandbox ? sandboxed_argv(node) : node.argv;
+  if (sandbox) s.env = sandboxed_env(), s.only_env = true;
+  s.feed = node.feed;
+  s.capture_stdout = node.capture_stdout;
+  s.on_stdout = node.on_stdout;
+  s.forward_signals = node.forward_signals;
+  s.timeout = node.timeout;
+  return spawn(s);
 }
 
-}  // namespace pb::snapshot
+std::string seconds_text(double s) {
+  std::ostringstream out;
+  out << s;
+  return out.str();
+}
+
+NodeSpawn host_spawn(const HostCall& call) {
+  if (call.cache_dir.empty()) throw Error("internal: the host needs a cache directory", Exit::internal);
+  NodeSpawn spawn;
+  auto script = host_script(call.cache_dir);
+  spawn.argv = {find_node().string()};
+  spawn.argv.insert(spawn.argv.end(), call.node_flags.begin(), call.node_flags.end());
+  for (std::string a : {script.string(), call.mode, std::string(host::kRuntime),
+                        stdfs::absolute(call.runtime_dir).string(), std::string(host::kBundle),
+                        stdfs::absolute(call.bundle_dir).string()})
+    spawn.argv.push_back(std::move(a));
+  // The V8 code cache is runtime code the next run trusts: a sandboxed app must not write it.
+  if (!sandboxed()) spawn.argv.insert(spawn.argv.end(), {std::string(host::kCodeCache), (call.cache_dir / "v8").string()});
+  spawn.reads = {script.parent_path(), call.runtime_dir};
+  (call.writes_bundle ? spawn.writes : spawn.reads).push_back(call.bundle_dir);
+  return spawn;
+}
+
+nlohmann::json parse_answer(const ProcessResult& r, const std::string& mode) {
+  if (r.timed_out)
+    throw Error("the JavaScript host (" + mode + ") did not finish within " + seconds_text(r.timeout) +
+                    " s and was stopped (an import or handler that never returns?); raise the limit with "
+                    "--timeout SECONDS",
+                Exit::problems);
+  std::string_view out = r.out;
+  while (!out.empty()) {
+    auto end = out.find_last_not_of("\r\n ");
+    if (end == std::string_view::npos) break;
+    out = out.substr(0, end + 1);
+    auto start = out.rfind('\n');
+    auto line = out.substr(start == std::string_view::npos ? 0 : start + 1);
+    if (!line.empty() && line.front() == '{') {
+      try {
+        return nlohmann::json::parse(line);
+      } catch (const std::exception&) {}
+    }
+    if (start == std::string_view::npos) break;
+    out = out.substr(0, start);
+  }
+  std::string how =
+      r.signal ? "was killed by signal " + std::to_string(r.signal) : "exited with code " + std::to_string(r.exit_code);
+  throw Error("the JavaScript host (" + mode + ") " + how + " without an answer; see its output above", Exit::internal);
+}
+
+nlohmann::json run_host(const HostCall& call, const std::vector<std::string>& args) {
+  auto spawn = host_spawn(call);
+  spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
+  auto answer = parse_answer(spawn_node(spawn), call.mode);
+  if (!answer.value(host::kOk, false))
+    throw Error(answer.value(host::kError, "the JavaScript host failed"), Exit::problems);
+  return answer;
+}
+
+}  // namespace pb::runtime
