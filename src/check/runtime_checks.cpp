@@ -4,6 +4,7 @@
 
 #include "check/bundle_checks.hpp"
 #include "check/project_checks.hpp"
+#include "host/protocol.hpp"
 #include "util/json.hpp"
 #include "util/sha256.hpp"
 
@@ -37,7 +38,7 @@ std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const js
   std::pair<std::string, long> place{"", 0};
   for (std::sregex_iterator it(traceback.begin(), traceback.end(), frame), end; it != end; ++it) {
     std::string file = (*it)[1].str(), rel;
-    if (file.starts_with("/bundle/")) {
+    if (file.starts_with(std::string(host::kMount) + "/")) {
       rel = file.substr(8);
     } else if (file.starts_with("python_modules/")) {
       rel = file;

@@ -4,9 +4,10 @@
 #include <utility>
 
 #include "check/inspect.hpp"
-#include "snapshot/snapshot.hpp"
+#include "host/protocol.hpp"
 #include "runtime/host.hpp"
 #include "runtime/runtime.hpp"
+#include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/json.hpp"
@@ -85,7 +86,7 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
     return [&, dir](const std::string& mode, const std::vector<std::string>& args) {
       std::vector<std::string> full;
       if (const auto& vars = json_at(manifest, "vars"); vars.is_object() && !vars.empty())
-        full = {"--vars", vars.dump()};
+        full = {host::kVars, vars.dump()};
       full.insert(full.end(), args.begin(), args.end());
       return runtime::run_host({mode, runtime, dir, cache_dir, true}, full);
     };
@@ -106,7 +107,7 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
     auto traced_copy = copy("inspect-trace-");
     nlohmann::json answer;
     try {
-      answer = host_on(traced_copy.path)("trace", args);
+      answer = host_on(traced_copy.path)(host::kTrace, args);
     } catch (const Error& e) {
       throw Error(bundle.string() + ": --shrink: tracing the entry failed: " + e.what(), e.code());
     }

@@ -15,6 +15,7 @@
 #include "cli/planning.hpp"
 #include "fetch/fetch.hpp"
 #include "fetch/progress.hpp"
+#include "host/protocol.hpp"
 #include "runtime/host.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
@@ -104,7 +105,7 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
   if (!o.minimize && o.compile.empty()) return;
   vendor::HostRun host = [&](const std::string& mode, const std::vector<std::string>& args) {
     std::vector<std::string> full;
-    if (!spec.vars.empty()) full = {"--vars", spec.vars.dump()};
+    if (!spec.vars.empty()) full = {host::kVars, spec.vars.dump()};
     full.insert(full.end(), args.begin(), args.end());
     return runtime::run_host({mode, t.runtime_dir, staged, global().cache(), true}, full);
   };

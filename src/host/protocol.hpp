@@ -5,34 +5,33 @@
 // arrives decompressed on stdin (--snapshot-stdin BYTES). Inside Pyodide the bundle is mounted at
 // kMount.
 #pragma once
-#include <string_view>
 
 namespace pb::host {
 
 // Modes.
-inline constexpr std::string_view kMakeSnapshot = "make-snapshot";  // import the entry, write the snapshot
-inline constexpr std::string_view kRun = "run";                     // restore or import, answer one request
-inline constexpr std::string_view kServe = "serve";                 // restore or import, serve HTTP
-inline constexpr std::string_view kSmoke = "smoke";                 // import modules one by one
-inline constexpr std::string_view kCompile = "compile";             // --compile: write .pyc files
-inline constexpr std::string_view kTrace = "trace";                 // --minimize: the files an import opens
+inline constexpr const char* kMakeSnapshot = "make-snapshot";  // import the entry, write the snapshot
+inline constexpr const char* kRun = "run";                     // restore or import, answer one request
+inline constexpr const char* kServe = "serve";                 // restore or import, serve HTTP
+inline constexpr const char* kSmoke = "smoke";                 // import modules one by one
+inline constexpr const char* kCompile = "compile";             // --compile: write .pyc files
+inline constexpr const char* kTrace = "trace";                 // --minimize: the files an import opens
 
 // Options every mode takes.
-inline constexpr std::string_view kRuntime = "--runtime";        // the Pyodide runtime directory
-inline constexpr std::string_view kBundle = "--bundle";          // the bundle directory
-inline constexpr std::string_view kCodeCache = "--code-cache";   // where V8's code cache is kept
-inline constexpr std::string_view kVars = "--vars";              // a worker's env as a JSON object
-inline constexpr std::string_view kAppSource = "--app-source";   // the project dir app/ came from
-inline constexpr std::string_view kEntry = "--entry";            // the entry module
-inline constexpr std::string_view kPreimport = "--preimport";    // modules imported after it, comma-separated
-inline constexpr std::string_view kSmokeAfter = "--smoke";       // make-snapshot, run: modules to import after
-inline constexpr std::string_view kModules = "--modules";        // smoke: the modules to import
+inline constexpr const char* kRuntime = "--runtime";       // the Pyodide runtime directory
+inline constexpr const char* kBundle = "--bundle";         // the bundle directory
+inline constexpr const char* kCodeCache = "--code-cache";  // where V8's code cache is kept
+inline constexpr const char* kVars = "--vars";             // a worker's env as a JSON object
+inline constexpr const char* kAppSource = "--app-source";  // the project dir app/ came from
+inline constexpr const char* kEntry = "--entry";           // the entry module
+inline constexpr const char* kPreimport = "--preimport";   // modules imported after it, comma-separated
+inline constexpr const char* kSmokeAfter = "--smoke";      // make-snapshot, run: modules to import after
+inline constexpr const char* kModules = "--modules";       // smoke: the modules to import
 
 // Answer keys.
 inline constexpr const char* kOk = "ok";
 inline constexpr const char* kError = "error";
 
 // Where the bundle is mounted inside Pyodide (host/common.mjs BUNDLE, prelude.py BUNDLE).
-inline constexpr std::string_view kMount = "/bundle";
+inline constexpr const char* kMount = "/bundle";
 
 }  // namespace pb::host

@@ -173,12 +173,11 @@ NodeSpawn host_spawn(const HostCall& call) {
   auto script = host_script(call.cache_dir);
   spawn.argv = {find_node().string()};
   spawn.argv.insert(spawn.argv.end(), call.node_flags.begin(), call.node_flags.end());
-  for (std::string a : {script.string(), call.mode, std::string(host::kRuntime),
-                        stdfs::absolute(call.runtime_dir).string(), std::string(host::kBundle),
-                        stdfs::absolute(call.bundle_dir).string()})
-    spawn.argv.push_back(std::move(a));
+  spawn.argv.insert(spawn.argv.end(),
+                    {script.string(), call.mode, host::kRuntime, stdfs::absolute(call.runtime_dir).string(),
+                     host::kBundle, stdfs::absolute(call.bundle_dir).string()});
   // The V8 code cache is runtime code the next run trusts: a sandboxed app must not write it.
-  if (!sandboxed()) spawn.argv.insert(spawn.argv.end(), {std::string(host::kCodeCache), (call.cache_dir / "v8").string()});
+  if (!sandboxed()) spawn.argv.insert(spawn.argv.end(), {host::kCodeCache, (call.cache_dir / "v8").string()});
   spawn.reads = {script.parent_path(), call.runtime_dir};
   (call.writes_bundle ? spawn.writes : spawn.reads).push_back(call.bundle_dir);
   return spawn;

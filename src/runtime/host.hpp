@@ -40,11 +40,11 @@ ProcessResult spawn_node(const NodeSpawn& spawn);
 
 // One run of the host on a bundle.
 struct HostCall {
-  std::string mode;                    // host/protocol.hpp: mode
-  std::filesystem::path runtime_dir;   // the Pyodide runtime
-  std::filesystem::path bundle_dir;    // mounted at /bundle
-  std::filesystem::path cache_dir;     // the host script and the V8 code cache live here
-  bool writes_bundle = false;          // what --sandbox allows
+  std::string mode;                          // host/protocol.hpp: mode
+  std::filesystem::path runtime_dir;         // the Pyodide runtime
+  std::filesystem::path bundle_dir;          // mounted at /bundle
+  std::filesystem::path cache_dir;           // the host script and the V8 code cache live here
+  bool writes_bundle = false;                // what --sandbox allows
   std::vector<std::string> node_flags = {};  // before the script (V8 flags)
 };
 

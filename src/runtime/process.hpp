@@ -13,14 +13,14 @@ namespace pb::runtime {
 struct Spawn {
   std::vector<std::string> argv;  // argv[0]: a path, or a name looked up on PATH
   std::optional<std::filesystem::path> cwd = {};
-  std::map<std::string, std::string> env = {};  // added to / overriding the inherited environment
-  bool only_env = false;                   // the child gets `env` alone, nothing inherited
-  std::function<void(int fd)> feed = {};   // writes the child's stdin on a thread; none: /dev/null
-  bool capture_stdout = true;              // else inherited
-  bool capture_stderr = false;             // else inherited
+  std::map<std::string, std::string> env = {};           // added to / overriding the inherited environment
+  bool only_env = false;                                 // the child gets `env` alone, nothing inherited
+  std::function<void(int fd)> feed = {};                 // writes the child's stdin on a thread; none: /dev/null
+  bool capture_stdout = true;                            // else inherited
+  bool capture_stderr = false;                           // else inherited
   std::function<void(std::string_view)> on_stdout = {};  // takes stdout as it comes (else it is collected)
-  bool forward_signals = false;                     // pass SIGINT/SIGTERM/SIGHUP on (interrupt.hpp)
-  double timeout = 0;                               // seconds until the child is killed; 0: none
+  bool forward_signals = false;                          // pass SIGINT/SIGTERM/SIGHUP on (interrupt.hpp)
+  double timeout = 0;                                    // seconds until the child is killed; 0: none
 };
 
 struct ProcessResult {

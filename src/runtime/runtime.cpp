@@ -129,8 +129,8 @@ stdfs::path ensure_runtime(const std::string& version, const stdfs::path& cache_
     fs::write_file_atomic(tmp / "package.json", "{\"private\": true}\n");
     fs::write_file_atomic(tmp / ".npmrc", "omit-lockfile-registry-resolved=true\n");
     Spawn npm_install;
-    npm_install.argv = {npm.string(), "install", "--no-audit", "--no-fund", "--prefix", tmp.string(),
-                        "pyodide@" + version};
+    npm_install.argv = {npm.string(), "install",    "--no-audit",        "--no-fund",
+                        "--prefix",   tmp.string(), "pyodide@" + version};
     npm_install.cwd = tmp;
     npm_install.capture_stderr = true;
     auto r = spawn(npm_install);

@@ -74,7 +74,7 @@ std::vector<std::string> app_source_args(const nlohmann::json& manifest) {
   auto source = json_string(json_at(manifest, "entry"), "source");
   if (source.empty()) return {};
   auto dir = stdfs::path(source).parent_path().generic_string();
-  return {"--app-source", dir.empty() ? "." : dir};
+  return {host::kAppSource, dir.empty() ? "." : dir};
 }
 
 MakeResult make_snapshot(const MakeOptions& options) {
@@ -89,16 +89,16 @@ MakeResult make_snapshot(const MakeOptions& options) {
       options.hash_seed.value_or(digest.size() >= 8 && digest.find_first_not_of("0123456789abcdef") == std::string::npos
                                      ? static_cast<uint32_t>(std::stoul(digest.substr(0, 8), nullptr, 16))
                                      : 0);
-  std::vector<std::string> args{"--entry",     options.entry_module,     "--out", stdfs::absolute(raw_file).string(),
+  std::vector<std::string> args{host::kEntry,  options.entry_module,     "--out", stdfs::absolute(raw_file).string(),
                                 "--hash-seed", std::to_string(hash_seed)};
   for (auto& a : app_source_args(manifest)) args.push_back(std::move(a));
   args.insert(args.end(), options.host_args.begin(), options.host_args.end());
   if (!options.preimport.empty()) {
-    args.push_back("--preimport");
+    args.push_back(host::kPreimport);
     args.push_back(join(options.preimport, ","));
   }
   if (!options.smoke.empty()) {
-    args.push_back("--smoke");
+    args.push_back(host::kSmokeAfter);
     args.push_back(smoke_list(options.smoke));
   }
   // The raw file is only ours: removed however this ends.
@@ -109,9 +109,9 @@ MakeResult make_snapshot(const MakeOptions& options) {
       stdfs::remove(p, ec);
     }
   } remove_raw{raw_file};
-  auto spawn = host_spawn({std::string(host::kMakeSnapshot), options.runtime_dir, options.bundle_dir, options.cache_dir, true});
+  auto spawn = host_spawn({host::kMakeSnapshot, options.runtime_dir, options.bundle_dir, options.cache_dir, true});
   spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-  auto answer = parse_answer(spawn_node(spawn), std::string(host::kMakeSnapshot));
+  auto answer = parse_answer(spawn_node(spawn), host::kMakeSnapshot);
   // The smoke imports ran after the snapshot was written, or after the entry failed to import.
   if (!options.smoke.empty() && options.on_smoke && answer.contains("smoke"))
     options.on_smoke(smoke_report(answer["smoke"], options.smoke.size()));
@@ -144,8 +144,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
   raw.seekg(0);
   uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
   for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
-  HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"),
-                       heap_offset);
+  HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"), heap_offset);
   auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
   write_snapshot_file(
       file, meta,
@@ -242,7 +241,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
   std::string entry = json_string(json_at(p.manifest, "entry"), "module");
   if (entry.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no entry.module", Exit::usage);
   auto spawn = host_spawn({mode, p.runtime.dir, options.bundle_dir, options.cache_dir, false, options.node_flags});
-  spawn.argv.insert(spawn.argv.end(), {"--entry", entry});
+  spawn.argv.insert(spawn.argv.end(), {host::kEntry, entry});
   for (auto& a : app_source_args(p.manifest)) spawn.argv.push_back(std::move(a));
   auto vars = nlohmann::json::object();
   if (const auto& listed = json_at(p.manifest, "vars"); listed.is_object())
@@ -250,7 +249,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
       if (v.is_string()) vars[k] = v;
   for (const auto& [k, v] : options.vars) vars[k] = v;
   if (!vars.empty()) {
-    spawn.argv.push_back("--vars");
+    spawn.argv.push_back(host::kVars);
     spawn.argv.push_back(vars.dump());
   }
   if (!p.snapshot.empty()) {
@@ -306,14 +305,14 @@ nlohmann::json run_bundle(const RunOptions& options) {
   // No V8 flags, as for serve: V8 rejects a code cache made under other flags (with --liftoff-only
   // for run alone each would throw away the other's), and its dynamic tiering optimises only the
   // hot wasm functions, which --no-snapshot's imports need.
-  auto spawn = app_spawn(options, p, std::string(host::kRun));
+  auto spawn = app_spawn(options, p, host::kRun);
   spawn.argv.push_back("--url");
   spawn.argv.push_back(options.url);
   if (!options.smoke.empty()) {
-    spawn.argv.push_back("--smoke");
+    spawn.argv.push_back(host::kSmokeAfter);
     spawn.argv.push_back(smoke_list(options.smoke));
   }
-  auto answer = parse_answer(spawn_node(spawn), std::string(host::kRun));
+  auto answer = parse_answer(spawn_node(spawn), host::kRun);
   answer["process_ms"] = std::round(ms_since(start) * 10) / 10;
   answer["prepare_ms"] = std::round(prepare_ms * 10) / 10;
   if (!p.note.empty()) answer["note"] = p.note;
@@ -324,10 +323,11 @@ int serve_bundle(const ServeOptions& options) {
   auto p = prepare(options.run);
   if (!p.note.empty() && options.run.warn) options.run.warn(p.note);
   int workers = std::max(1, options.workers);
-  auto spawn = app_spawn(options.run, p, std::string(host::kServe), workers > 1 && !p.snapshot.empty());
+  auto spawn = app_spawn(options.run, p, host::kServe, workers > 1 && !p.snapshot.empty());
   for (std::string s : std::initializer_list<std::string>{
            "--host", options.host, "--port", std::to_string(options.port), "--workers", std::to_string(workers),
-           "--request-timeout", runtime::seconds_text(runtime::host_timeout()), "--max-body", std::to_string(options.max_body)})
+           "--request-timeout", runtime::seconds_text(runtime::host_timeout()), "--max-body",
+           std::to_string(options.max_body)})
     spawn.argv.push_back(s);
   spawn.forward_signals = true;
   spawn.timeout = 0;  // serves until stopped; each request has its own limit

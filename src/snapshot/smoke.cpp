@@ -158,7 +158,7 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
                   const std::vector<std::string>& host_args) {
   if (modules.empty()) return {};
   auto start = std::chrono::steady_clock::now();
-  std::vector<std::string> args{"--modules", smoke_list(modules)};
+  std::vector<std::string> args{host::kModules, smoke_list(modules)};
   try {
     for (auto& a : app_source_args(nlohmann::json::parse(fs::read_file(bundle_dir / "bundle.json"))))
       args.push_back(std::move(a));
@@ -166,7 +166,7 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
     // No readable bundle.json: tracebacks show bundle paths.
   }
   args.insert(args.end(), host_args.begin(), host_args.end());
-  auto answer = runtime::run_host({std::string(host::kSmoke), runtime_dir, bundle_dir, cache_dir}, args);
+  auto answer = runtime::run_host({host::kSmoke, runtime_dir, bundle_dir, cache_dir}, args);
   auto report = smoke_report(answer.value("modules", nlohmann::json::array()), modules.size());
   report.process_ms =
       std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() * 10) / 10;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <system_error>
 
+#include "host/protocol.hpp"
 #include "util/error.hpp"
 #include "vendor/paths.hpp"
 
@@ -100,7 +101,7 @@ std::string listing(const std::vector<std::string>& files) {
 // runtime (host mode `smoke`); then the entry must answer one request (host mode `run`).
 void prove(const MinimizeSpec& spec, const MinimizeReport& report, const HostRun& host) {
   std::vector<std::string> problems;
-  auto answer = host("smoke", {"--modules", join(report.modules, ",")});
+  auto answer = host(host::kSmoke, {host::kModules, join(report.modules, ",")});
   for (const auto& r : answer.value("modules", nlohmann::json::array())) {
     if (r.value("ok", false)) continue;
     auto module = r.value("module", std::string("?"));
@@ -113,10 +114,10 @@ void prove(const MinimizeSpec& spec, const MinimizeReport& report, const HostRun
     problems.push_back(line + " (keep files with --keep GLOB)");
   }
   if (problems.empty()) {
-    std::vector<std::string> args{"--entry", spec.entry};
-    if (!spec.preimport.empty()) args.insert(args.end(), {"--preimport", join(spec.preimport, ",")});
+    std::vector<std::string> args{host::kEntry, spec.entry};
+    if (!spec.preimport.empty()) args.insert(args.end(), {host::kPreimport, join(spec.preimport, ",")});
     try {
-      host("run", args);
+      host(host::kRun, args);
     } catch (const Error& e) {
       problems.push_back("minimized bundle: the entry no longer answers a request: " + std::string(e.what()) + "; " +
                          std::to_string(report.dropped.size()) + " files were dropped (keep files with --keep GLOB)");
@@ -137,8 +138,8 @@ CompileReport compile_bundle(const stdfs::path& staged, CompileMode mode, const 
                              const HostRun& host) {
   CompileReport report;
   if (mode == CompileMode::none) return report;
-  auto answer =
-      host("compile", {"--placement", mode == CompileMode::drop_sources ? "legacy" : "pycache", "--python", python});
+  auto answer = host(host::kCompile,
+                     {"--placement", mode == CompileMode::drop_sources ? "legacy" : "pycache", "--python", python});
   report.magic = answer.value("magic", "");
   report.python = answer.value("python", "");
   for (const auto& f : answer.value("failed", nlohmann::json::array()))
@@ -183,11 +184,11 @@ std::vector<std::string> minimize_drops(const std::vector<std::string>& files, c
 
 MinimizeReport minimize_bundle(const stdfs::path& staged, const MinimizeSpec& spec, const HostRun& host) {
   MinimizeReport report;
-  std::vector<std::string> trace_args{"--entry", spec.entry};
-  if (!spec.preimport.empty()) trace_args.insert(trace_args.end(), {"--preimport", join(spec.preimport, ",")});
+  std::vector<std::string> trace_args{host::kEntry, spec.entry};
+  if (!spec.preimport.empty()) trace_args.insert(trace_args.end(), {host::kPreimport, join(spec.preimport, ",")});
   nlohmann::json answer;
   try {
-    answer = host("trace", trace_args);
+    answer = host(host::kTrace, trace_args);
   } catch (const Error& e) {
     throw Error("--minimize: tracing the entry failed before anything was dropped: " + std::string(e.what()), e.code());
   }
