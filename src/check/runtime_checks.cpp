@@ -244,8 +244,10 @@ Check smoke(const stdfs::path& bundle, const std::vector<snapshot::SmokeModule>&
   c.metrics["process_ms"] = report.process_ms;
   if (report.timings.is_object() && report.timings.contains("imports"))
     c.metrics["imports_ms"] = report.timings["imports"];
-  c.summary =
-      std::to_string(ok) + " of " + std::to_string(report.results.size()) + " modules imported in a fresh Pyodide";
+  c.summary = std::to_string(ok) + " of " + std::to_string(report.results.size()) + " modules imported " +
+              (report.after_request.empty()         ? "in a fresh Pyodide"
+               : report.after_request == "restored" ? "after the request, in the Pyodide restored from the snapshot"
+                                                    : "after the request, in the Pyodide that imported the entry");
   if (warnings)
     c.summary += ", " + std::to_string(warnings) + (warnings == 1 ? " needs" : " need") +
                  " a top-level module the bundle does not have";

@@ -250,9 +250,13 @@ Report check_bundle(const CheckOptions& o) {
       [&] { return check::entry(dir, manifest, run_once()); });
   const bool entry_ok = r.checks.back().status() != check::Status::fail;
   run("smoke", "the entry and every vendored top-level module import", no_runtime, [&] {
-    auto report = answer && answer->contains("smoke")
-                      ? snapshot::smoke_report((*answer)["smoke"], smoke_list.size())
-                      : snapshot::smoke(dir, runtime->dir, snapshot::names(smoke_list), global().cache());
+    snapshot::SmokeReport report;
+    if (answer && answer->contains("smoke")) {
+      report = snapshot::smoke_report((*answer)["smoke"], smoke_list.size());
+      report.after_request = answer->value("restored", false) ? "restored" : "imported";
+    } else {
+      report = snapshot::smoke(dir, runtime->dir, snapshot::names(smoke_list), global().cache());
+    }
     if (global().verbose > 0)
       for (const auto& m : report.results)
         if (!m.ok) std::cerr << "smoke: importing '" << m.module << "' raised:\n" << m.traceback;

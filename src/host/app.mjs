@@ -140,9 +140,9 @@ async function servePrimary(opts, cluster, n) {
   }
   const { host, port, restored, handler } = listening;
   const slowest = Math.max(...ready);
-  log(`serving ${opts.entry}.${handler} on http://${host}:${port}/ with ${n} workers ` +
+  log(`serving ${opts.entry}.${handler} on ${urlOf(host, port)} with ${n} workers ` +
       `(${restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${ms(t0, performance.now())} ms)`);
-  answer({ ok: true, listening: `http://${host}:${port}/`, port, restored, workers: n, timings_ms: { runtime_ready: slowest } });
+  answer({ ok: true, listening: urlOf(host, port), port, restored, workers: n, timings_ms: { runtime_ready: slowest } });
   for (const sig of ["SIGINT", "SIGTERM"]) {
     process.on(sig, () => {
       stopping = true;
@@ -173,6 +173,9 @@ function dieWithPrimary() {
 }
 
 // Why the server cannot listen, in words; exit 3 (an I/O error) as documented.
+// An IPv6 address goes in brackets in a URL.
+const urlOf = (host, port) => `http://${host.includes(":") ? `[${host}]` : host}:${port}/`;
+
 function listenError(e, host, port) {
   const why = { EADDRINUSE: "the port is in use (another server?); choose another with --port, or --port 0 for a free one",
                 EACCES: "permission denied (ports below 1024 need privileges); choose another with --port",
@@ -320,7 +323,7 @@ export async function serve(opts) {
     failed(listenError(e, host, wanted));
   }
   const port = server.address().port;
-  origin = `http://${host.includes(":") ? `[${host}]` : host}:${port}`;
+  origin = urlOf(host, port).slice(0, -1);
   saveCodeCache();
   const handlerName = app.style === "workers" ? "Default.fetch" : "on_fetch";
   if (cluster) {
@@ -329,9 +332,9 @@ export async function serve(opts) {
     process.on("SIGINT", () => {});  // the primary stops the workers
     return null;
   }
-  log(`serving ${opts.entry}.${handlerName} on http://${host}:${port}/ ` +
+  log(`serving ${opts.entry}.${handlerName} on ${urlOf(host, port)} ` +
       `(${app.restored ? "snapshot restored" : "imported without a snapshot"}, ready in ${app.ready} ms)`);
-  answer({ ok: true, listening: `http://${host}:${port}/`, port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });
+  answer({ ok: true, listening: urlOf(host, port), port, restored: app.restored, timings_ms: { runtime_ready: app.ready } });
   // Stop taking connections, let the requests in flight finish; pybundle kills us if that takes long.
   for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => { server.close(() => process.exit(0)); server.closeIdleConnections?.(); });
   return null;

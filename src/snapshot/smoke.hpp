@@ -43,6 +43,9 @@ struct SmokeReport {
   nlohmann::json timings;                      // the host's timings_ms
   double process_ms = 0;                       // spawn to answer
   std::vector<std::string> missing_app_files;  // "app/x" the imports tried to open and did not find
+  // Where the imports ran: a fresh Pyodide of their own (empty), or after a request in the runtime
+  // that answered it: "restored" from the snapshot, or "imported" without one.
+  std::string after_request;
   size_t failed() const;
 };
 

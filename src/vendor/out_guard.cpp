@@ -1,5 +1,7 @@
 #include "vendor/out_guard.hpp"
 
+#include <set>
+
 #include <nlohmann/json.hpp>
 
 #include "util/error.hpp"
@@ -24,20 +26,40 @@ bool within(const stdfs::path& inner, const stdfs::path& outer) {
   return !rel.empty() && *rel.begin() != "..";
 }
 
-bool is_bundle(const stdfs::path& dir) {
+// A directory a build wrote: bundle.json is a manifest of schema 1, and every file in the directory
+// is one it lists, the manifest itself, the snapshot, its import times, or Python's bytecode cache
+// (running the bundle may write that). Anything else is the user's: nullopt names the first.
+std::optional<std::string> not_a_bundle(const stdfs::path& dir) {
   std::error_code ec;
   auto file = dir / "bundle.json";
+  const std::string no_manifest = "is a directory that is neither empty nor a pybundle bundle (no bundle.json of schema 1)";
   if (!stdfs::is_regular_file(stdfs::symlink_status(file, ec)) || stdfs::file_size(file, ec) > (64u << 20))
-    return false;
+    return no_manifest;
+  nlohmann::json m;
   try {
     auto text = fs::read_file(file);
-    if (json_too_deep(text)) return false;
-    auto m = nlohmann::json::parse(text, nullptr, false);
-    const auto& schema = json_at(m, "schema");
-    return schema.is_number_integer() && schema == 1 && json_at(m, "files").is_array();
+    if (json_too_deep(text)) return no_manifest;
+    m = nlohmann::json::parse(text, nullptr, false);
   } catch (const Error&) {
-    return false;
+    return no_manifest;
   }
+  const auto& schema = json_at(m, "schema");
+  if (!schema.is_number_integer() || schema != 1 || !json_at(m, "files").is_array()) return no_manifest;
+  std::set<std::string> ours = {"bundle.json", "import-times.json", "snapshot.bin.zst"};
+  if (auto snap = json_string(json_at(m, "snapshot"), "file"); !snap.empty()) ours.insert(snap);
+  for (const auto& f : json_at(m, "files"))
+    if (auto path = json_string(f, "path"); !path.empty()) ours.insert(path);
+  for (auto it = stdfs::recursive_directory_iterator(dir, ec); !ec && it != stdfs::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
+    auto rel = it->path().lexically_relative(dir);
+    bool bytecode = false;
+    for (const auto& part : rel) bytecode = bytecode || part == "__pycache__";
+    if (!bytecode && !ours.contains(rel.generic_string()))
+      return "holds " + rel.string() + ", which its bundle.json does not list (a file pybundle did not write)";
+  }
+  if (ec) return "cannot be read: " + ec.message();
+  return std::nullopt;
 }
 
 }  // namespace
@@ -75,8 +97,7 @@ std::optional<std::string> out_refusal(const stdfs::path& out, const OutGuard& g
   if (st.type() == stdfs::file_type::symlink) return "is a symbolic link";
   if (st.type() != stdfs::file_type::directory) return "exists and is not a directory";
   if (stdfs::is_empty(out, ec) && !ec) return std::nullopt;
-  if (is_bundle(out)) return std::nullopt;
-  return "is a directory that is neither empty nor a pybundle bundle (no bundle.json of schema 1)";
+  return not_a_bundle(out);
 }
 
 void check_out(const stdfs::path& out, const OutGuard& guard) {

@@ -14,7 +14,7 @@ struct OutGuard {
 };
 
 // Why `out` must not be replaced, or nothing when it is absent, an empty directory, or a bundle
-// (a directory whose bundle.json is a pybundle manifest of schema 1).
+// (a directory whose bundle.json is a pybundle manifest of schema 1 listing every file in it).
 std::optional<std::string> out_refusal(const std::filesystem::path& out, const OutGuard& guard);
 
 // `inner` is `outer` or lies below it, symbolic links resolved.

@@ -287,6 +287,8 @@ class BundleChecks(unittest.TestCase):
         request = next(c for c in doc["checks"] if c["name"] == "request")
         self.assertEqual(request["metrics"]["status"], 200)
         self.assertTrue(request["metrics"]["restored"])
+        smoke = next(c for c in doc["checks"] if c["name"] == "smoke")
+        self.assertIn("imported after the request, in the Pyodide restored from the snapshot", smoke["summary"])
 
     def test_tampered_file(self):
         bundle = self.copy()
@@ -394,8 +396,8 @@ class BundleChecks(unittest.TestCase):
         smoke = next(c for c in doc["checks"] if c["name"] == "smoke")
         self.assertEqual(smoke["status"], "fail")
         self.assertEqual((smoke["metrics"]["modules"], smoke["metrics"]["failed"]), (6, 4))  # app + 5 vendored
-        self.assertEqual(smoke["summary"], "2 of 6 modules imported in a fresh Pyodide, "
-                                           "1 needs a top-level module the bundle does not have")
+        self.assertEqual(smoke["summary"], "2 of 6 modules imported after the request, in the Pyodide that imported "
+                                           "the entry, 1 needs a top-level module the bundle does not have")
         got = {f["message"].split("'")[1]: f for f in smoke["findings"]}
         self.assertEqual(sorted(got), ["exits", "halfpkg", "optional_extra", "raising"])
         # One failure does not stop the others; SystemExit is caught too.

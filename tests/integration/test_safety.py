@@ -96,6 +96,16 @@ class OutGuardTest(support.ExampleProjectCase):
         with open(os.path.join(self.out, "bundle.json")) as f:
             self.assertEqual(json.load(f)["schema"], 1)
 
+    def test_refuses_a_bundle_holding_a_file_it_does_not_list(self):
+        self.assertEqual(self.build(self.out).returncode, 0)
+        os.makedirs(os.path.join(self.out, "app", "__pycache__"))
+        with open(os.path.join(self.out, "app", "__pycache__", "app.cpython-313.pyc"), "wb") as f:
+            f.write(b"bytecode a run may leave")  # Python's cache: replaced with the bundle
+        self.assertEqual(self.build(self.out).returncode, 0)
+        with open(os.path.join(self.out, "notes.md"), "w") as f:
+            f.write("my notes")
+        self.assert_refused(self.out, "holds notes.md, which its bundle.json does not list")
+
     def test_bad_options_leave_the_earlier_bundle_untouched(self):
         self.assertEqual(self.build(self.out).returncode, 0)
         before = tree(self.out)

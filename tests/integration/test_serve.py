@@ -221,9 +221,6 @@ class ServeShutdownTest(unittest.TestCase):
         self.assertEqual(self.node_of(bundle), [], node)
 
 
-if __name__ == "__main__":
-    unittest.main()
-
 
 class ServeStartFailureTest(unittest.TestCase):
     """A server that cannot start says why in one line, with the documented exit code, and exits."""
@@ -266,3 +263,30 @@ class ServeStartFailureTest(unittest.TestCase):
         for workers in ("1", "2"):
             proc = self.serve(self.broken, "--port", "0", "--workers", workers)
             self.assert_one_error(proc, 1, "nosuchmodule")
+
+
+class ServeIPv6Test(bundles.ServedBundle, unittest.TestCase):
+    """On an IPv6 address the URL serve prints has the address in brackets, and it answers there."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-serve-v6-")
+        bundle = os.path.join(cls.tmp, "b")
+        bundles.make_bundle(bundle, {"app.py": "def on_fetch(request):\n    return request.url\n"})
+        cls.start_server(bundle, "--no-snapshot", "--host", "::1", "--workers", "2")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_server()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def test_the_url_has_the_address_in_brackets(self):
+        port = self.startup["port"]
+        self.assertEqual(self.startup["listening"], f"http://[::1]:{port}/")
+        self.assertIn(f"on http://[::1]:{port}/ with 2 workers", self.log())
+        status, _, body = self.fetch("/x?y=1")
+        self.assertEqual((status, body), (200, f"http://[::1]:{port}/x?y=1".encode()))
+
+
+if __name__ == "__main__":
+    unittest.main()
