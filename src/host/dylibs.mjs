@@ -4,8 +4,8 @@
 // memory base, table length, dlopen handles); on restore, before the heap is copied in, load the
 // same files again in the same order with each one's data forced to its recorded memory base (the
 // allocator state that reserved it is in the heap) and its functions at its recorded table base.
-import crypto from "node:crypto";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 
 import { BUNDLE, HostError } from "./common.mjs";
@@ -88,8 +88,9 @@ export function hookLoader(body) {
   return body.replace(PLACEMENT, HOOKED);
 }
 
+// node:crypto costs a few ms to load: only when there are libraries.
 function sha256(file) {
-  return crypto.createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+  return createRequire(import.meta.url)("node:crypto").createHash("sha256").update(fs.readFileSync(file)).digest("hex");
 }
 
 // After the imports: what the snapshot metadata records about each library loaded.

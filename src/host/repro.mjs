@@ -5,7 +5,6 @@
 // (so the host's own make-snapshot timings are not real times), Math.random is a generator seeded
 // likewise, and the bundle's files show fixed times, owner and inode numbers (fixFileStats).
 // Restores reseed from the system.
-import crypto from "node:crypto";
 import { createRequire } from "node:module";
 
 const EPOCH = Date.UTC(2020, 0, 1);
@@ -24,7 +23,7 @@ export function fixEntropy(seed) {
   const fill = (view) => {
     const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
     for (let pos = 0; pos < bytes.length; pos += 32) {
-      const block = crypto.createHash("sha256").update(`pybundle-entropy:${seed}:${counter++}`).digest();
+      const block = nodeCrypto.createHash("sha256").update(`pybundle-entropy:${seed}:${counter++}`).digest();
       bytes.set(block.subarray(0, Math.min(32, bytes.length - pos)), pos);
     }
     return view;

@@ -8,6 +8,7 @@ import {
   BUNDLE, HostError, log, ms, phase, pyToJs, pythonMessage, pythonSource, splitList, t0, writeAtomic,
 } from "./common.mjs";
 import { hookLoader, reloadLibraries } from "./dylibs.mjs";
+import { hookLinker, traceLink } from "./link.mjs";
 import { fixFileStats } from "./repro.mjs";
 
 // Python helpers, run in a private namespace in every process (after a restore too).
@@ -22,8 +23,8 @@ const WORKERS = pythonSource("workers.py");
 // import.meta inside it are routed to us; any source we do not recognise falls back to import().
 const codeCache = { script: null, file: null, write: false };
 
-function transformSource(body, isModule) {
-  body = hookLoader(body).replace(/(?<![\w$.])import\(/g, "__pb_import(");
+function transformSource(body, isModule, linkRecord) {
+  body = hookLinker(hookLoader(body), linkRecord).replace(/(?<![\w$.])import\(/g, "__pb_import(");
   if (isModule) {
     const exportRe = /export\s+default\s+_createPyodideModule\s*;?\s*$/;
     if (!exportRe.test(body)) return null;
@@ -38,13 +39,13 @@ function transformSource(body, isModule) {
 }
 
 // The transformed source, kept next to the code cache so later runs skip the rewrite.
-function scriptSource(file, isModule, cacheBase) {
+function scriptSource(file, isModule, cacheBase, linkRecord) {
   if (cacheBase) {
     try {
-      return hookLoader(fs.readFileSync(`${cacheBase}.js`, "utf8"));
+      return hookLinker(hookLoader(fs.readFileSync(`${cacheBase}.js`, "utf8")), linkRecord, true);
     } catch {}
   }
-  const source = transformSource(fs.readFileSync(file, "utf8"), isModule);
+  const source = transformSource(fs.readFileSync(file, "utf8"), isModule, linkRecord);
   if (source !== null && cacheBase) {
     try {
       writeAtomic(`${cacheBase}.js`, source);
@@ -57,12 +58,16 @@ async function loadCreateFunction(runtime, cacheDir) {
   const asmMjs = path.join(runtime, "pyodide.asm.mjs");
   const isModule = fs.existsSync(asmMjs);
   const file = isModule ? asmMjs : path.join(runtime, "pyodide.asm.js");
-  let cacheBase = null;
+  let cacheBase = null, linkRecord = null;
   if (cacheDir) {
     const st = fs.statSync(file);
-    cacheBase = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}-3`);
+    const id = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}`);
+    // V8 rejects a code cache made under other flags: one per set (a restored `run` uses --liftoff-only).
+    const flags = process.execArgv.length ? `-${fnv1a(process.execArgv.join(" "))}` : "";
+    cacheBase = `${id}${flags}-5`;
+    linkRecord = `${id}-link.json`;
   }
-  const source = scriptSource(file, isModule, cacheBase);
+  const source = scriptSource(file, isModule, cacheBase, linkRecord);
   if (source === null) {
     if (isModule) return (await import(pathToFileURL(file).href)).default;
     await import(pathToFileURL(file).href);
@@ -82,6 +87,7 @@ async function loadCreateFunction(runtime, cacheDir) {
   }
   const script = new vm.Script(source, { filename: file, cachedData });
   if (cachedData && script.cachedDataRejected) codeCache.write = true;
+  phase(`code cache ${!cachedData ? "absent" : script.cachedDataRejected ? "rejected" : "used"}`);
   codeCache.script = script;
   // Bare specifiers (the `ws` package) resolve from the runtime's node_modules.
   const dynImport = (spec) =>
@@ -156,7 +162,7 @@ function allowNodefsInSandbox() {
 export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {}) {
   allowNodefsInSandbox();
   const { loadPyodide, create } = await importRuntime(opts);
-  if (snapshot?.ready) await snapshot.ready;  // the heap read from stdin meanwhile
+  if (snapshot?.head) await snapshot.head;  // from stdin: Pyodide's header (the heap follows meanwhile)
   const tImported = performance.now();
   let module = null;
   const heap = { restored: 0, initial: 0 };
@@ -172,6 +178,7 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
     phase("create");
     const m = await create(settings);
     phase("created");
+    traceLink();
     module = m;
     if (snapshot) {
       heap.initial = m.HEAP8.length;
@@ -182,6 +189,7 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
         if (m.HEAP8.length < snapshot.heapSize) throw new HostError(`cannot grow the wasm heap to ${snapshot.heapSize} bytes`);
       }
       reloadLibraries(m, snapshot.libraries, opts.bundle);
+      if (snapshot.ready) await snapshot.ready;  // the heap from stdin, read while the runtime started
       snapshot.fillHeap?.(m.HEAP8, m);
       phase("heap filled");
     }

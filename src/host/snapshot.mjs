@@ -15,9 +15,14 @@ const fs = require("node:fs");
 const { workerData, parentPort } = require("node:worker_threads");
 const buf = new Uint8Array(workerData.sab);
 const pause = new Int32Array(new SharedArrayBuffer(4));
-let off = 0;
+let off = 0, head = false;
 try {
   while (off < buf.length) {
+    // Pyodide's header (its length is in it) is all the runtime needs to start: say when it is in.
+    if (!head && off >= 8 && off >= new DataView(workerData.sab).getUint32(4, true)) {
+      head = true;
+      parentPort.postMessage({ head: true });
+    }
     let n;
     try {
       n = fs.readSync(0, buf, off, buf.length - off, null);
@@ -37,7 +42,8 @@ try {
 // The snapshot to restore: Pyodide's header bytes and the heap's size, and fillHeap to copy the
 // heap into wasm memory once the module exists. From a file (the heap cache) the heap is read
 // straight into memory; from stdin (a first restore, decompressed by pybundle as it goes) a worker
-// thread reads it while this one loads and compiles the runtime: loadRuntime awaits `ready`.
+// thread reads it while this one loads, compiles, instantiates and links the runtime: loadRuntime
+// awaits `head` (Pyodide's header) before it starts the runtime and `ready` (all of it) before the copy.
 export function loadSnapshot(opts) {
   const libraries = JSON.parse(opts.libraries ?? "[]");
   if (opts["snapshot-stdin"]) {
@@ -45,10 +51,13 @@ export function loadSnapshot(opts) {
     const sab = new SharedArrayBuffer(size);
     const reader = new Worker(STDIN_READER, { eval: true, workerData: { sab } });
     const snap = { bytes: null, libraries, heapSize: 0, fillHeap: null };
+    let headIn;
+    const head = new Promise((resolve) => (headIn = resolve));
     snap.ready = new Promise((resolve, reject) => {
-      reader.once("message", (m) => (m.error ? reject(new HostError(m.error)) : resolve()));
+      reader.on("message", (m) => (m.error ? reject(new HostError(m.error)) : m.head ? headIn() : resolve()));
       reader.once("error", reject);
-    }).then(() => {
+    });
+    snap.head = Promise.race([head, snap.ready]).then(() => {
       const all = new Uint8Array(sab);
       const offset = new DataView(sab).getUint32(4, true);
       if (offset < 48 || offset > size) throw new HostError("the snapshot on stdin is not a Pyodide snapshot");
@@ -57,6 +66,7 @@ export function loadSnapshot(opts) {
       snap.fillHeap = (heap8) => heap8.set(all.subarray(offset));
     });
     snap.ready.catch(() => {});  // reported where loadRuntime awaits it
+    snap.head.catch(() => {});
     return snap;
   }
   if (!opts["snapshot-file"]) return null;

@@ -302,10 +302,12 @@ nlohmann::json run_bundle(const RunOptions& options) {
   auto p = prepare(options);
   double prepare_ms = ms_since(start);
   if (!p.note.empty() && options.warn) options.warn(p.note);
-  // No V8 flags, as for serve: V8 rejects a code cache made under other flags (with --liftoff-only
-  // for run alone each would throw away the other's), and its dynamic tiering optimises only the
-  // hot wasm functions, which --no-snapshot's imports need.
   auto spawn = app_spawn(options, p, host::kRun);
+  // A restored run executes little wasm: baseline code only. Optimising hot functions on V8's
+  // background threads costs CPU the start-up needs, and Node waits for those jobs at exit (140 ms
+  // of CPU per run measured). --no-snapshot's imports and the smoke imports do need the top tier.
+  // The host keeps one V8 code cache per flag set.
+  if (!p.snapshot.empty() && options.smoke.empty()) spawn.argv.insert(spawn.argv.begin() + 1, "--liftoff-only");
   spawn.argv.push_back("--url");
   spawn.argv.push_back(options.url);
   if (!options.smoke.empty()) {

@@ -1,7 +1,9 @@
 """Snapshots end to end: make one in Node with Pyodide, restore it, and check what must differ
 between restores, what must fail loudly, and what must be refused."""
+import glob
 import json
 import os
+import re
 import shutil
 import tempfile
 import unittest
@@ -30,6 +32,17 @@ def on_fetch(request):
         "url": request.url,
     }
 '''
+
+
+def link_paths(case, bundle, runs=1):
+    """The host's account of how it linked the main module (link.mjs), one per restore."""
+    paths = []
+    for _ in range(runs):
+        proc, answer = bundles.run_json(bundle, extra_env={"PYBUNDLE_HOST_TRACE": "1"})
+        case.assertEqual(proc.returncode, 0, proc.stderr)
+        case.assertTrue(answer["ok"] and answer["restored"], answer)
+        paths += re.findall(r"\] [\d.]+ link: (.*?)(?: in [\d.]+ ms.*)?$", proc.stderr, re.M)
+    return paths
 
 
 class SnapshotCase(unittest.TestCase):
@@ -77,6 +90,7 @@ class SnapshotCase(unittest.TestCase):
         self.assertEqual(body["url"], "http://localhost/")
         for key in ("runtime_ready", "handler", "total"):
             self.assertGreater(answer["timings_ms"][key], 0)
+        self.assertEqual(link_paths(self, self.bundle), ["replayed"])
 
     def test_ten_restores_share_no_entropy(self):
         bodies = [json.loads(self.run_ok()["response"]["body"]) for _ in range(10)]
@@ -88,6 +102,16 @@ class SnapshotCase(unittest.TestCase):
         answer = self.run_ok(None, "--no-snapshot")
         self.assertFalse(answer["restored"])
         self.assertEqual(json.loads(answer["response"]["body"])["idna"], "xn--bcher-kva.example")
+
+    def test_a_restore_and_an_import_keep_their_own_code_cache(self):
+        # A restored run starts Node with --liftoff-only, --no-snapshot without: V8 rejects a code
+        # cache made under other flags, so each keeps its own instead of rewriting one in turn.
+        trace = {"PYBUNDLE_HOST_TRACE": "1"}
+        self.run_ok()
+        self.run_ok(None, "--no-snapshot")
+        proc, answer = bundles.run_json(self.bundle, extra_env=trace)
+        self.assertTrue(answer["restored"], proc.stderr)
+        self.assertIn("code cache used", proc.stderr)
 
     def test_human_output_prints_the_body_and_the_timings(self):
         proc = support.run("run", self.bundle, env=bundles.env())
@@ -132,6 +156,23 @@ class RuntimesCase(unittest.TestCase):
             self.assertGreater(answer["heap"]["restored"], answer["heap"]["initial"])
             body = json.loads(answer["response"]["body"])
             self.assertEqual(body, {"expand": "x**3 + 3*x**2 + 3*x + 1", "path": [0, 1, 2, 3, 4]})
+        # The main module's dynamic linking is replayed from what the snapshot's build recorded
+        # (runtime.mjs, link.mjs) ...
+        self.assertEqual(link_paths(self, b), ["replayed"])
+        # ... and a record that disagrees with the module is not used: the stock code links, the
+        # answer is the same, and the record is made anew.
+        records = glob.glob(os.path.join(bundles.RUNTIME_CACHE, "v8", "*-link.json"))
+        self.assertTrue(records)
+        for path in records:
+            with open(path) as f:
+                rec = json.load(f)
+            i, j = rec["slots"][0], rec["slots"][1]
+            rec["values"][i], rec["values"][j] = rec["values"][j], rec["values"][i]
+            with open(path, "w") as f:
+                json.dump(rec, f)
+        paths = link_paths(self, b, runs=2)
+        self.assertRegex(paths[0], r"^stock \(.* is not at slot \d+\)$")
+        self.assertEqual(paths[1], "replayed")
 
     def test_0_27_round_trip(self):
         b = os.path.join(self.tmp, "old")
@@ -146,6 +187,7 @@ class RuntimesCase(unittest.TestCase):
             self.assertTrue(answer["restored"])
             values.add(answer["response"]["body"])
         self.assertEqual(len(values), 2)
+        self.assertEqual(link_paths(self, b), ["replayed"])
 
 
 def edit_metadata(path, change):
