@@ -1,8 +1,7 @@
 // Running the app: one request (run), or an HTTP server on loopback (serve).
 import fs from "node:fs";
-import { Worker } from "node:worker_threads";
 
-import { HostError, answer, log, ms, pythonMessage, splitList, t0 } from "./common.mjs";
+import { HostError, answer, log, ms, pythonMessage, splitList, startWorker, t0 } from "./common.mjs";
 import { findHandler, importEntry, loadRuntime, saveCodeCache } from "./runtime.mjs";
 import { loadSnapshot } from "./snapshot.mjs";
 import { runSmoke } from "./tools.mjs";
@@ -90,7 +89,7 @@ function requestWatchdog() {
   const shared = new SharedArrayBuffer(16);
   const interrupt = new Int32Array(shared, 0, 1);
   const deadline = new BigInt64Array(shared, 8, 1);  // Date.now() ms; 0: no request running
-  const worker = new Worker(
+  const worker = startWorker(
     `const { workerData } = require("node:worker_threads");
      const interrupt = new Int32Array(workerData, 0, 1), deadline = new BigInt64Array(workerData, 8, 1);
      setInterval(() => {
@@ -165,7 +164,7 @@ async function servePrimary(opts, cluster, n) {
 // A cluster worker dies with its primary (which dies with pybundle, PR_SET_PDEATHSIG), even while
 // a handler keeps its main thread busy: a thread watches for the primary going away.
 function dieWithPrimary() {
-  const watcher = new Worker(
+  const watcher = startWorker(
     `const { workerData } = require("node:worker_threads");
      setInterval(() => { if (process.ppid !== workerData) process.kill(process.pid, "SIGKILL"); }, 100);`,
     { eval: true, workerData: process.ppid });

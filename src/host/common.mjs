@@ -1,5 +1,6 @@
 // What every part of the host shares: the clock, logging, errors and the Python sources.
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import path from "node:path";
 
 // Module evaluation starts here, before the other parts of the host.
@@ -29,6 +30,12 @@ export function writeAtomic(file, data) {
   const tmp = `${file}.${process.pid}.tmp`;
   fs.writeFileSync(tmp, data);
   fs.renameSync(tmp, file);
+}
+
+// A worker thread; node:worker_threads is loaded on first use (a restore from the heap cache needs none).
+export function startWorker(source, options) {
+  const { Worker } = createRequire(import.meta.url)("node:worker_threads");
+  return new Worker(source, options);
 }
 
 export function splitList(s) {

@@ -1,9 +1,8 @@
 // Snapshots: reading one back into wasm memory, and making one after the entry's import.
 import fs from "node:fs";
-import { Worker } from "node:worker_threads";
 
 import { callHandler } from "./app.mjs";
-import { HostError, ms, phase, pyToJs, pythonSource, runPythonIn, splitList, t0 } from "./common.mjs";
+import { HostError, ms, phase, pyToJs, pythonSource, runPythonIn, splitList, startWorker, t0 } from "./common.mjs";
 import { recordLibraries } from "./dylibs.mjs";
 import { fixEntropy } from "./repro.mjs";
 import { importEntry, loadRuntime } from "./runtime.mjs";
@@ -49,7 +48,7 @@ export function loadSnapshot(opts) {
   if (opts["snapshot-stdin"]) {
     const size = Number(opts["snapshot-stdin"]);
     const sab = new SharedArrayBuffer(size);
-    const reader = new Worker(STDIN_READER, { eval: true, workerData: { sab } });
+    const reader = startWorker(STDIN_READER, { eval: true, workerData: { sab } });
     const snap = { bytes: null, libraries, heapSize: 0, fillHeap: null };
     let headIn;
     const head = new Promise((resolve) => (headIn = resolve));
