@@ -1,5 +1,5 @@
-// Drives the vendor stage from a JSON spec, the way `pybundle build` does: assemble, write the
-// manifest, swap the bundle into place, optionally pack it. For integration tests and bench/.
+// Drives the vendor stage from a JSON spec, the way `pybundle build` does: assemble (which writes
+// the manifest), swap the bundle into place, optionally pack it. For integration tests and bench/.
 // Usage: vendor_driver SPEC.json   (prints a JSON report; errors on stderr, pybundle's exit codes)
 #include <iostream>
 
@@ -19,7 +19,9 @@ int main(int argc, char** argv) {
     spec.out = j.at("out").get<std::string>();
     spec.app_dir = j.value("app_dir", std::string());
     spec.entry = j.value("entry", std::string());
-    spec.target = j.value("target", nlohmann::json::object());
+    auto target = j.value("target", nlohmann::json::object());
+    spec.target = {target.value("abi", ""), target.value("platform", ""), target.value("pyodide", ""),
+                   target.value("python", "")};
     for (const auto& in : j.value("inputs", nlohmann::json::array()))
       spec.inputs.push_back({in.at("name"), in.at("version"), in.value("origin", "lock-wheel"),
                              in.value("filename", ""), in.value("sha256", ""), in.at("file").get<std::string>()});
@@ -36,8 +38,6 @@ int main(int argc, char** argv) {
 
     pb::vendor::Report report;
     auto staged = pb::vendor::assemble(spec, &report);
-    spec.snapshot = j.value("snapshot", nlohmann::json());
-    pb::vendor::write_manifest(staged, spec);
     pb::fs::replace_dir(staged, spec.out);
     if (j.contains("archive"))
       pb::vendor::write_archive(spec.out, j["archive"].get<std::string>(),

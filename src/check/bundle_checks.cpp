@@ -7,8 +7,6 @@
 
 #include "snapshot/snapshot.hpp"
 #include "util/fs.hpp"
-#include "util/json.hpp"
-#include "util/sha256.hpp"
 
 namespace pb::check {
 
@@ -24,44 +22,11 @@ std::string shown(const stdfs::path& bundle, const std::string& rel) {
 
 namespace {
 
-const char* kManifest = "bundle.json";
-
-// A listed path we can safely open: relative, normalized, under python_modules/ or app/.
-bool safe_listed_path(const std::string& p) {
-  if (p.empty() || p.front() == '/' || p.find('\\') != std::string::npos || p.find('\0') != std::string::npos)
-    return false;
-  if (!(p.starts_with("python_modules/") || p.starts_with("app/"))) return false;
-  size_t start = 0;
-  while (start <= p.size()) {
-    auto end = p.find('/', start);
-    if (end == std::string::npos) end = p.size();
-    auto part = p.substr(start, end - start);
-    if (part.empty() || part == "." || part == "..") return false;
-    start = end + 1;
-  }
-  return true;
-}
-
-std::string type_name(stdfs::file_type t) {
-  switch (t) {
-    case stdfs::file_type::symlink: return "a symbolic link";
-    case stdfs::file_type::directory: return "a directory";
-    case stdfs::file_type::fifo: return "a FIFO";
-    case stdfs::file_type::socket: return "a socket";
-    case stdfs::file_type::block:
-    case stdfs::file_type::character: return "a device";
-    default: return "not a regular file";
-  }
-}
-
-std::string snapshot_file(const json& manifest) {
-  auto name = json_string(json_at(manifest, "snapshot"), "file");
-  return name.empty() ? "snapshot.bin.zst" : name;
-}
+const char* kManifest = bundle::kFile;
 
 }  // namespace
 
-Check manifest(const stdfs::path& bundle, json& out) {
+Check manifest(const stdfs::path& bundle, std::optional<bundle::Manifest>& out) {
   Check c{.name = "manifest", .title = "bundle.json is a bundle manifest pybundle can read"};
   std::error_code ec;
   auto file = shown(bundle, kManifest);
@@ -79,187 +44,87 @@ Check manifest(const stdfs::path& bundle, json& out) {
            .fix = "rebuild with `pybundle build`"});
     return c;
   }
-  json m;
+  bundle::Manifest m;
   try {
-    auto text = fs::read_file(bundle / kManifest);
-    if (json_too_deep(text)) {
-      c.add({.code = "manifest-invalid", .message = kTooDeep, .file = file});
-      return c;
-    }
-    m = json::parse(text);
-  } catch (const json::exception& e) {  // parse_error, or out_of_range for a number like 1e999
-    c.add({.code = "manifest-invalid", .message = std::string("not valid JSON: ") + e.what(), .file = file});
+    m = bundle::parse(fs::read_file(bundle / kManifest));
+  } catch (const bundle::Invalid& e) {
+    c.add({.code = "manifest-invalid", .message = e.what(), .file = file, .fix = "rebuild with `pybundle build`"});
     return c;
   } catch (const Error& e) {
     c.add({.code = "manifest-unreadable", .message = e.what(), .file = file, .exit = e.code()});
     return c;
   }
-  auto bad = [&](const std::string& what) {
-    c.add({.code = "manifest-invalid", .message = what, .file = file, .fix = "rebuild with `pybundle build`"});
-  };
-  if (!m.is_object()) {
-    bad("not a JSON object");
-    return c;
-  }
-  if (!m.contains("schema") || !m["schema"].is_number_integer()) {
-    bad("no \"schema\" number");
-    return c;
-  }
-  if (m["schema"] != 1) {
-    bad("schema " + m["schema"].dump() + " is not one this pybundle reads (1)");
-    return c;
-  }
-  auto need = [&](const char* key, bool ok) {
-    if (!ok) bad(std::string("\"") + key + "\" is missing or has the wrong type");
-    return ok;
-  };
-  need("target", m.contains("target") && m["target"].is_object() && m["target"].contains("pyodide") &&
-                     m["target"]["pyodide"].is_string());
-  need("entry", m.contains("entry") &&
-                    (m["entry"].is_null() ||
-                     (m["entry"].is_object() && m["entry"].contains("path") && m["entry"]["path"].is_string() &&
-                      m["entry"].contains("module") && m["entry"]["module"].is_string())));
-  need("packages", m.contains("packages") && m["packages"].is_array());
-  need("digest", m.contains("digest") && m["digest"].is_string());
-  need("snapshot", m.contains("snapshot") && (m["snapshot"].is_null() || m["snapshot"].is_object()));
-  if (need("files", m.contains("files") && m["files"].is_array())) {
-    size_t k = 0;
-    for (const auto& f : m["files"]) {
-      if (!f.is_object() || !f.contains("path") || !f["path"].is_string() || !f.contains("sha256") ||
-          !f["sha256"].is_string() || !f.contains("size") || !f["size"].is_number_unsigned()) {
-        bad("files[" + std::to_string(k) + "] is not {\"path\", \"sha256\", \"size\"}");
-      } else if (!safe_listed_path(f["path"].get<std::string>())) {
-        bad("files[" + std::to_string(k) + "]: '" + f["path"].get<std::string>() +
-            "' is not a path under python_modules/ or app/");
-      }
-      ++k;
-    }
+  // run and serve do without some keys; a bundle as the build writes it has every one.
+  std::set<std::string> reported;
+  for (const auto& key : m.missing) {
+    auto top = key.substr(0, key.find('.'));
+    if (reported.insert(top).second)
+      c.add({.code = "manifest-invalid",
+             .message = "\"" + top + "\" is missing or has the wrong type",
+             .file = file,
+             .fix = "rebuild with `pybundle build`"});
   }
   if (c.findings.empty()) {
-    out = m;
-    c.summary = "schema 1, " + std::to_string(m["files"].size()) + " files, target pyodide " +
-                m["target"]["pyodide"].get<std::string>() +
-                (m["snapshot"].is_null() ? ", no snapshot" : ", with a snapshot");
+    c.summary = "schema 1, " + std::to_string(m.files.size()) + " files, target pyodide " + m.target.pyodide +
+                (m.snapshot ? ", with a snapshot" : ", no snapshot");
+    out = std::move(m);
   }
   return c;
 }
 
-Check files(const stdfs::path& bundle, const json& m) {
+Check files(const stdfs::path& bundle, const bundle::Manifest& m) {
   Check c{.name = "files", .title = "every file matches bundle.json"};
-  struct Listed {
-    std::string sha256;
-    uint64_t size;
-  };
-  std::map<std::string, Listed> listed;
-  Sha256 digest;
-  for (const auto& f : m["files"]) {
-    auto path = f["path"].get<std::string>();
-    listed[path] = {f["sha256"].get<std::string>(), f["size"].get<uint64_t>()};
-    digest.update(path + "\t" + f["sha256"].get<std::string>() + "\n");
-  }
-  if (digest.hex() != m["digest"].get<std::string>())
+  auto v = bundle::verify(bundle, m);
+  if (!v.digest_ok)
     c.add({.code = "digest-mismatch",
            .message = "\"digest\" does not match the \"files\" list: bundle.json was edited after the build",
            .file = shown(bundle, kManifest),
            .fix = "rebuild with `pybundle build`"});
-
-  // What is on disk.
-  std::map<std::string, uint64_t> found;  // regular files under python_modules/ and app/
-  size_t extra = 0;
-  std::set<std::string> top_allowed = {kManifest, "python_modules", "app"};
-  if (m["snapshot"].is_object()) top_allowed.insert({snapshot_file(m), snapshot::kImportTimesFile});
-  std::error_code ec;
-  for (stdfs::recursive_directory_iterator it(bundle, ec), end; !ec && it != end; it.increment(ec)) {
-    auto rel = it->path().lexically_relative(bundle).generic_string();
-    auto type = it->symlink_status(ec).type();
-    if (ec) break;
-    const bool is_dir = type == stdfs::file_type::directory;
-    if (rel.find('/') == std::string::npos) {
-      if (!top_allowed.count(rel)) {
+  using Kind = bundle::Problem::Kind;
+  size_t changed = 0, missing = 0, extra = 0;
+  const std::string rebuild = "rebuild with `pybundle build`", remove = "remove it, or rebuild with `pybundle build`";
+  for (const auto& p : v.problems) {
+    auto where = shown(bundle, p.path);
+    switch (p.kind) {
+      case Kind::not_bundle:
         ++extra;
         c.add({.code = "file-extra",
-               .message = std::string(is_dir ? "a directory " : "") +
+               .message = std::string(p.is_dir ? "a directory " : "") +
                           "not part of a bundle (only bundle.json, python_modules/, app/ and the snapshot are)",
-               .file = shown(bundle, rel),
-               .fix = "remove it, or rebuild with `pybundle build`"});
-        if (is_dir) it.disable_recursion_pending();
-        continue;
-      }
-      const bool want_dir = rel == "python_modules" || rel == "app";
-      if (want_dir != is_dir || (!want_dir && type != stdfs::file_type::regular)) {
-        c.add({.code = "file-not-regular",
-               .message = (type == stdfs::file_type::regular ? std::string("a file") : type_name(type)) +
-                          (want_dir ? ", not a directory" : ", not a file"),
-               .file = shown(bundle, rel)});
-        if (is_dir) it.disable_recursion_pending();
-      }
-      continue;
+               .file = where,
+               .fix = remove});
+        break;
+      case Kind::not_regular: c.add({.code = "file-not-regular", .message = p.message, .file = where}); break;
+      case Kind::missing:
+        ++missing;
+        c.add({.code = "file-missing", .message = "listed in bundle.json but missing", .file = where, .fix = rebuild});
+        break;
+      case Kind::changed:
+        ++changed;
+        c.add({.code = "file-changed",
+               .message = "changed since the build (" + p.message + ")",
+               .file = where,
+               .fix = "rebuild with `pybundle build` instead of editing the bundle"});
+        break;
+      case Kind::unreadable:
+        c.add({.code = "file-unreadable", .message = p.message, .file = where, .exit = p.exit});
+        break;
+      case Kind::unlisted:
+        ++extra;
+        c.add({.code = "file-extra", .message = "not listed in bundle.json", .file = where, .fix = remove});
+        break;
     }
-    if (is_dir) continue;
-    if (type != stdfs::file_type::regular) {
-      c.add({.code = "file-not-regular",
-             .message = type_name(type) + "; a bundle holds only regular files",
-             .file = shown(bundle, rel)});
-      continue;
-    }
-    found[rel] = it->file_size(ec);
-    if (ec) break;
   }
-  if (ec) {
-    c.add({.code = "bundle-unreadable",
-           .message = "cannot list " + bundle.string() + ": " + ec.message(),
-           .exit = Exit::io});
+  if (!v.list_error.empty()) {
+    c.add({.code = "bundle-unreadable", .message = v.list_error, .exit = Exit::io});
     return c;
   }
-
-  uint64_t bytes = 0;
-  size_t changed = 0, missing = 0;
-  for (const auto& [rel, facts] : listed) {
-    auto it = found.find(rel);
-    if (it == found.end()) {
-      ++missing;
-      c.add({.code = "file-missing",
-             .message = "listed in bundle.json but missing",
-             .file = shown(bundle, rel),
-             .fix = "rebuild with `pybundle build`"});
-      continue;
-    }
-    bytes += it->second;
-    std::string what;
-    if (it->second != facts.size) {
-      what = "size " + std::to_string(it->second) + " bytes, bundle.json says " + std::to_string(facts.size);
-    } else {
-      std::string sha;
-      try {
-        sha = sha256_file(bundle / rel);
-      } catch (const Error& e) {
-        c.add({.code = "file-unreadable", .message = e.what(), .file = shown(bundle, rel), .exit = e.code()});
-        continue;
-      }
-      if (sha != facts.sha256) what = "sha256 " + sha + ", bundle.json says " + facts.sha256;
-    }
-    if (!what.empty()) {
-      ++changed;
-      c.add({.code = "file-changed",
-             .message = "changed since the build (" + what + ")",
-             .file = shown(bundle, rel),
-             .fix = "rebuild with `pybundle build` instead of editing the bundle"});
-    }
-  }
-  for (const auto& [rel, size] : found) {
-    if (listed.count(rel)) continue;
-    ++extra;
-    c.add({.code = "file-extra",
-           .message = "not listed in bundle.json",
-           .file = shown(bundle, rel),
-           .fix = "remove it, or rebuild with `pybundle build`"});
-  }
-  c.metrics["files"] = listed.size();
-  c.metrics["bytes"] = bytes;
+  c.metrics["files"] = m.files.size();
+  c.metrics["bytes"] = v.bytes;
   c.metrics["changed"] = changed;
   c.metrics["missing"] = missing;
   c.metrics["extra"] = extra;
-  c.summary = std::to_string(listed.size()) + " files (" + human_size(bytes) + ")";
+  c.summary = std::to_string(m.files.size()) + " files (" + human_size(v.bytes) + ")";
   if (c.findings.empty()) c.summary += ", all match bundle.json";
   else
     c.summary += ": " + std::to_string(changed) + " changed, " + std::to_string(missing) + " missing, " +
@@ -272,8 +137,7 @@ static std::string over_budget_fix(const stdfs::path& bundle) {
       "build with --minimize, trim with [tool.pybundle] exclude, drop or replace large packages, or raise "
       "size-budget";
   try {
-    auto manifest = nlohmann::json::parse(fs::read_file(bundle / "bundle.json"));
-    auto top = top_contributors(inspect(bundle, manifest));
+    auto top = top_contributors(inspect(bundle, bundle::read(bundle)));
     if (!top.empty()) fix = "the largest contributors are " + top + "; " + fix + " (`pybundle inspect` shows all)";
   } catch (const std::exception&) {  // the size finding stands without the breakdown
   }

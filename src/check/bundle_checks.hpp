@@ -9,17 +9,18 @@
 
 #include "check/project_checks.hpp"
 #include "check/report.hpp"
+#include "bundle/manifest.hpp"
 #include "nlohmann/json.hpp"
 
 namespace pb::check {
 
-// "manifest": OUT/bundle.json parses and has the keys of schema 1 (BUNDLE.md). `manifest`
-// receives the document when it parses. A missing directory is a usage error (exit 2).
-Check manifest(const std::filesystem::path& bundle, nlohmann::json& manifest);
+// "manifest": OUT/bundle.json parses (bundle::parse) and has the keys of schema 1 (BUNDLE.md).
+// `manifest` receives it when it passes. A missing directory is a usage error (exit 2).
+Check manifest(const std::filesystem::path& bundle, std::optional<bundle::Manifest>& manifest);
 
 // "files": every file under python_modules/ and app/ is in bundle.json with its size and sha256,
 // every listed file exists, nothing else lies in the bundle, and the digest matches the list.
-Check files(const std::filesystem::path& bundle, const nlohmann::json& manifest);
+Check files(const std::filesystem::path& bundle, const bundle::Manifest& manifest);
 
 // The bundle as one deterministic tar stream (sorted, owner 0, time 0), gzipped in memory.
 struct Measured {

@@ -37,16 +37,15 @@ std::string top_level(std::string_view rel) {
 
 }  // namespace
 
-Inspection inspect(const stdfs::path& bundle, const nlohmann::json& manifest) {
-  const auto& files = json_at(manifest, "files");
+Inspection inspect(const stdfs::path& bundle, const bundle::Manifest& manifest) {
+  const auto& files = manifest.files;
   std::map<std::string, std::string> versions;  // normalized name -> version
-  for (const auto& p : json_at(manifest, "packages"))
-    versions[pep508::normalize_name(json_string(p, "name"))] = json_string(p, "version");
+  for (const auto& p : manifest.packages) versions[pep508::normalize_name(p.name)] = p.version;
 
   // Top-level module -> distribution, from every RECORD; a .dist-info directory is its own.
   std::map<std::string, std::string> owner;
   for (const auto& f : files) {
-    std::string rel = json_string(f, "path");
+    const std::string& rel = f.path;
     if (!rel.starts_with(kModules) || !rel.ends_with(".dist-info/RECORD")) continue;
     std::string dir = rel.substr(kModules.size(), rel.size() - kModules.size() - 7);  // "name-1.0.dist-info"
     std::string stem = dir.substr(0, dir.size() - 10);
@@ -66,7 +65,7 @@ Inspection inspect(const stdfs::path& bundle, const nlohmann::json& manifest) {
   Inspection r;
   std::vector<stdfs::path> all;
   for (const auto& f : files) {
-    std::string rel = json_string(f, "path");
+    const std::string& rel = f.path;
     std::string name, top;
     if (rel.starts_with("app/")) {
       name = "(app)";
@@ -83,7 +82,7 @@ Inspection inspect(const stdfs::path& bundle, const nlohmann::json& manifest) {
     c.name = name;
     if (auto v = versions.find(name); v != versions.end()) c.version = v->second;
     if (!top.empty() && std::find(c.modules.begin(), c.modules.end(), top) == c.modules.end()) c.modules.push_back(top);
-    uint64_t size = f.value("size", uint64_t{0});
+    uint64_t size = f.size;
     c.files += 1;
     c.bytes += size;
     r.files += 1;

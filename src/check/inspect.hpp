@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "bundle/manifest.hpp"
 #include "nlohmann/json.hpp"
 
 namespace pb::check {
@@ -31,7 +32,7 @@ struct Inspection {
 };
 
 // Reads the files bundle.json lists; throws pb::Error naming a file that cannot be read.
-Inspection inspect(const std::filesystem::path& bundle, const nlohmann::json& manifest);
+Inspection inspect(const std::filesystem::path& bundle, const bundle::Manifest& manifest);
 
 // What --minimize and --compile=drop-sources would make of the upload, measured on copies of the
 // bundle in its own runtime: the host's trace (the files the entry's import and one request use,
@@ -46,7 +47,7 @@ struct Savings {
 
 // Boots the bundle's runtime twice (trace, compile); `cache_dir` holds the runtime and the copies.
 // Throws pb::Error naming the bundle when the trace or the compile fails.
-Savings measure_savings(const std::filesystem::path& bundle, const nlohmann::json& manifest,
+Savings measure_savings(const std::filesystem::path& bundle, const bundle::Manifest& manifest,
                         const std::filesystem::path& cache_dir);
 
 // "jinja2 3.1.2 (300.1 KiB, 72%), markupsafe 2.1.2 (...)": the `n` largest, for messages.

@@ -29,11 +29,11 @@ bool absent_top_level(const snapshot::SmokeResult& r) {
 
 }  // namespace
 
-std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const json& manifest,
+std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const bundle::Manifest& manifest,
                                              const std::string& traceback) {
   static const std::regex frame(R"re(File "([^"]+)", line (\d+))re");
   // The host names app/ files by their project path (bundle.json entry.source's directory).
-  auto source = json_string(json_at(manifest, "entry"), "source");
+  auto source = manifest.entry ? manifest.entry->source : "";
   auto dir = stdfs::path(source).parent_path().generic_string();
   std::pair<std::string, long> place{"", 0};
   for (std::sregex_iterator it(traceback.begin(), traceback.end(), frame), end; it != end; ++it) {
@@ -56,10 +56,9 @@ std::pair<std::string, long> traceback_place(const stdfs::path& bundle, const js
   return place;
 }
 
-Check snapshot(const stdfs::path& bundle, const json& manifest, const runtime::RuntimeInfo& runtime) {
+Check snapshot(const stdfs::path& bundle, const bundle::Manifest& manifest, const runtime::RuntimeInfo& runtime) {
   Check c{.name = "snapshot", .title = "the snapshot matches the bundle and the runtime"};
-  const json& facts = json_at(manifest, "snapshot");
-  if (facts.is_null()) {
+  if (!manifest.snapshot) {
     c.summary = "no snapshot: every start imports the entry";
     c.add({.severity = Severity::note,
            .code = "no-snapshot",
@@ -68,17 +67,11 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const runtime::R
            .fix = "build without --no-snapshot"});
     return c;
   }
-  std::string name = json_string(facts, "file");
-  if (name.empty()) name = "snapshot.bin.zst";
+  const auto& facts = *manifest.snapshot;
+  std::string name = facts.file_name();  // bundle::parse refused a path
   auto file = bundle / name;
   auto where = shown(bundle, name);
   std::error_code ec;
-  if (name.find('/') != std::string::npos || name.starts_with(".")) {
-    c.add({.code = "manifest-invalid",
-           .message = "\"snapshot\".\"file\" '" + name + "' is not a file name",
-           .file = shown(bundle, "bundle.json")});
-    return c;
-  }
   if (!stdfs::is_regular_file(file, ec)) {
     c.add({.code = "snapshot-missing",
            .message = "bundle.json lists " + name + ", which is missing",
@@ -87,14 +80,14 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const runtime::R
     return c;
   }
   auto size = stdfs::file_size(file, ec);
-  if (facts.contains("size") && facts["size"].is_number_unsigned() && facts["size"].get<uint64_t>() != size) {
+  if (facts.size && *facts.size != size) {
     c.add({.code = "snapshot-changed",
-           .message = name + " is " + std::to_string(size) + " bytes, bundle.json says " + facts["size"].dump(),
+           .message = name + " is " + std::to_string(size) + " bytes, bundle.json says " + std::to_string(*facts.size),
            .file = where,
            .fix = kRebuild});
     return c;
   }
-  if (auto sha = json_string(facts, "sha256"); !sha.empty() && sha256_file(file) != sha) {
+  if (auto sha = facts.sha256.value_or(""); !sha.empty() && sha256_file(file) != sha) {
     c.add({.code = "snapshot-changed",
            .message = name + " does not have the sha256 bundle.json gives",
            .file = where,
@@ -121,10 +114,9 @@ Check snapshot(const stdfs::path& bundle, const json& manifest, const runtime::R
   return c;
 }
 
-Check entry(const stdfs::path& bundle, const json& manifest, const json& answer) {
+Check entry(const stdfs::path& bundle, const bundle::Manifest& manifest, const json& answer) {
   Check c{.name = "entry", .title = "the entry imports and defines a handler (on_fetch or Default.fetch)"};
-  const json& listed = json_at(manifest, "entry");
-  std::string module = json_string(listed, "module");
+  std::string module = manifest.entry ? manifest.entry->module : "";
   if (module.empty()) {
     c.add({.code = "no-entry",
            .message = "bundle.json names no entry module",
@@ -151,7 +143,7 @@ Check entry(const stdfs::path& bundle, const json& manifest, const json& answer)
   } else if (error.find("defines no on_fetch") != std::string::npos) {
     c.add({.code = "no-on-fetch",
            .message = error,
-           .file = json_string(listed, "path").empty() ? "" : shown(bundle, json_string(listed, "path")),
+           .file = manifest.entry->path.empty() ? "" : shown(bundle, manifest.entry->path),
            .fix = "define `def on_fetch(request):` (or `async def`) in the entry module, or "
                   "`class Default(WorkerEntrypoint):` with `async def fetch(self, request):` (from workers import "
                   "WorkerEntrypoint)"});
@@ -161,9 +153,9 @@ Check entry(const stdfs::path& bundle, const json& manifest, const json& answer)
   return c;
 }
 
-Check request(const stdfs::path& bundle, const json& manifest, const json& answer) {
+Check request(const stdfs::path& bundle, const bundle::Manifest& manifest, const json& answer) {
   Check c{.name = "request", .title = "the bundle restores and answers one request"};
-  const bool has_snapshot = json_at(manifest, "snapshot").is_object();
+  const bool has_snapshot = manifest.snapshot.has_value();
   const bool restored = answer.value("restored", false);
   int status = 0;
   if (answer.contains("response") && answer["response"].is_object()) status = answer["response"].value("status", 0);

@@ -60,12 +60,11 @@ struct TempDir {
 
 }  // namespace
 
-Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifest, const stdfs::path& cache_dir) {
+Savings measure_savings(const stdfs::path& bundle, const bundle::Manifest& manifest, const stdfs::path& cache_dir) {
   std::vector<std::string> files;
-  for (const auto& f : json_at(manifest, "files"))
-    if (auto rel = json_string(f, "path"); uploaded(rel)) files.push_back(rel);
-  const auto& target = json_at(manifest, "target");
-  std::string version = json_string(target, "pyodide"), entry = json_string(json_at(manifest, "entry"), "module");
+  for (const auto& f : manifest.files)
+    if (uploaded(f.path)) files.push_back(f.path);
+  std::string version = manifest.target.pyodide, entry = manifest.entry ? manifest.entry->module : "";
   if (version.empty() || entry.empty())
     throw Error((bundle / "bundle.json").string() + ": needs target.pyodide and entry.module", Exit::usage);
   auto runtime = runtime::ensure_runtime(version, cache_dir);
@@ -85,8 +84,7 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
   auto host_on = [&](const stdfs::path& dir) -> vendor::HostRun {
     return [&, dir](const std::string& mode, const std::vector<std::string>& args) {
       std::vector<std::string> full;
-      if (const auto& vars = json_at(manifest, "vars"); vars.is_object() && !vars.empty())
-        full = {host::kVars, vars.dump()};
+      if (!manifest.vars.empty()) full = {host::kVars, nlohmann::json(manifest.vars).dump()};
       full.insert(full.end(), args.begin(), args.end());
       return runtime::run_host({mode, runtime, dir, cache_dir, true}, full);
     };
@@ -98,9 +96,8 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
   // --minimize's drops: its trace (entry import with the build's preimports, one request).
   std::vector<std::string> args{"--entry", entry};
   std::string preimport;
-  if (const auto& recipe = json_at(json_at(manifest, "snapshot"), "recipe"); recipe.is_object())
-    for (const auto& m : json_at(recipe, "preimport"))
-      if (m.is_string()) preimport += (preimport.empty() ? "" : ",") + m.get<std::string>();
+  if (manifest.snapshot && manifest.snapshot->recipe && manifest.snapshot->recipe->preimport)
+    for (const auto& m : *manifest.snapshot->recipe->preimport) preimport += (preimport.empty() ? "" : ",") + m;
   if (!preimport.empty()) args.insert(args.end(), {"--preimport", preimport});
   std::vector<std::string> dropped;
   {
@@ -125,8 +122,8 @@ Savings measure_savings(const stdfs::path& bundle, const nlohmann::json& manifes
   auto compiled_copy = copy("inspect-compile-");
   vendor::CompileReport report;
   try {
-    report = vendor::compile_bundle(compiled_copy.path, vendor::CompileMode::drop_sources,
-                                    json_string(target, "python"), host_on(compiled_copy.path));
+    report = vendor::compile_bundle(compiled_copy.path, vendor::CompileMode::drop_sources, manifest.target.python,
+                                    host_on(compiled_copy.path));
   } catch (const Error& e) {
     throw Error(bundle.string() + ": --shrink: compiling failed: " + e.what(), e.code());
   }

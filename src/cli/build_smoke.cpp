@@ -148,7 +148,7 @@ BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& rep
   }
   std::error_code ec;
   if (!stdfs::exists(runtime_ / "pyodide.mjs", ec))
-    runtime_ = runtime::ensure_runtime(spec.target.value("pyodide", ""), global().cache());
+    runtime_ = runtime::ensure_runtime(spec.target.pyodide, global().cache());
   if (!trimmed_.empty()) modules_ = snapshot::vendored_modules(staged_ / "python_modules");
   auto entry = vendor::entry_in_bundle(spec.entry).second;
   if (!entry.empty()) {

@@ -101,11 +101,11 @@ std::map<std::string, std::filesystem::path> fetch_wheels(const plan::Plan& p, c
 // --minimize and --compile on the staged bundle, then its manifest again (the snapshot records
 // the digest of the files as they will ship).
 void shrink(const BuildOptions& o, const project::Project& project, const target::Target& t,
-            const vendor::BundleSpec& spec, const std::filesystem::path& staged, vendor::Report* report) {
+            const vendor::BundleSpec& spec, const std::filesystem::path& staged, vendor::Report& report) {
   if (!o.minimize && o.compile.empty()) return;
   vendor::HostRun host = [&](const std::string& mode, const std::vector<std::string>& args) {
     std::vector<std::string> full;
-    if (!spec.vars.empty()) full = {host::kVars, spec.vars.dump()};
+    if (!spec.vars.empty()) full = {host::kVars, nlohmann::json(spec.vars).dump()};
     full.insert(full.end(), args.begin(), args.end());
     return runtime::run_host({mode, t.runtime_dir, staged, global().cache(), true}, full);
   };
@@ -137,7 +137,7 @@ void shrink(const BuildOptions& o, const project::Project& project, const target
   } else {
     compile();
   }
-  vendor::write_manifest(staged, spec, report);
+  vendor::write_manifest(staged, spec, report);  // hashes only the files that changed
 }
 
 // Every option that can be wrong, checked before anything touches the disk.
@@ -157,8 +157,8 @@ vendor::OutGuard out_guard(const project::Project& project, const std::string& e
 
 // The upload (app/ and python_modules/, gzipped as wrangler measures) against size-budget: a
 // warning naming the five largest distributions; `pybundle check` is the gate that fails.
-void warn_over_budget(const std::filesystem::path& out, uint64_t budget) {
-  auto r = check::inspect(out, nlohmann::json::parse(fs::read_file(out / "bundle.json")));
+void warn_over_budget(const std::filesystem::path& out, const bundle::Manifest& manifest, uint64_t budget) {
+  auto r = check::inspect(out, manifest);
   if (r.gzip_bytes <= budget) return;
   warning("the upload is " + check::human_size(r.gzip_bytes) + " gzipped, over [tool.pybundle] size-budget " +
           check::human_size(budget) + "; the largest contributors are " + check::top_contributors(r) +
@@ -191,8 +191,7 @@ void build(const BuildOptions& o) {
   spec.entry = entry_of(project);
   spec.include = project.config.include;
   spec.name = project.name;
-  spec.vars = nlohmann::json::object();
-  for (const auto& [k, v] : project.config.vars) spec.vars[k] = v;
+  spec.vars = project.config.vars;
   const auto guard = out_guard(project, spec.entry);
   vendor::check_out(spec.out, guard);
   if (!o.archive.empty() && vendor::is_within(o.archive, spec.out))
@@ -204,7 +203,7 @@ void build(const BuildOptions& o) {
   phase("fetch");
   const auto& t = inputs.target;
   spec.target = {
-      {"pyodide", t.pyodide_version}, {"python", t.python_version}, {"abi", t.abi_version}, {"platform", t.platform}};
+      .abi = t.abi_version, .platform = t.platform, .pyodide = t.pyodide_version, .python = t.python_version};
   spec.options.trim = !o.no_trim;
   spec.options.exclude = project.config.exclude;
   spec.options.keep = o.keep;
@@ -225,7 +224,7 @@ void build(const BuildOptions& o) {
   phase("vendor");
   std::optional<BuildSmoke> smoke;
   try {
-    shrink(o, project, t, spec, staged, &report);
+    shrink(o, project, t, spec, staged, report);
     // A minimised bundle was proved already: every module the app imported, and a request.
     if (!o.no_smoke && !o.minimize) smoke.emplace(spec, report, staged, t.runtime_dir, !o.no_snapshot);
     if (!o.no_snapshot) {
@@ -245,10 +244,10 @@ void build(const BuildOptions& o) {
       auto made = snapshot::make_snapshot(mo);
       for (const auto& w : made.warnings) warning(w);
       fail_on_missing_app_files(spec, made.missing_app_files);
-      spec.snapshot = made.facts;
-      spec.snapshot["recipe"] =
-          snapshot_recipe(mo.entry_module, mo.preimport, t.pyodide_version, made.facts["hash_seed"].get<uint32_t>());
-      vendor::write_manifest(staged, spec);
+      report.manifest.snapshot = made.facts;
+      report.manifest.snapshot->recipe =
+          snapshot_recipe(mo.entry_module, mo.preimport, t.pyodide_version, made.facts.hash_seed.value_or(0));
+      vendor::write_manifest(staged, spec, report);
       phase("snapshot");
     }
     if (smoke) smoke->finish();
@@ -273,17 +272,17 @@ void build(const BuildOptions& o) {
     interrupt::forget(staged);
     std::rethrow_exception(why);
   }
-  if (project.config.size_budget) warn_over_budget(spec.out, *project.config.size_budget);
+  if (project.config.size_budget) warn_over_budget(spec.out, report.manifest, *project.config.size_budget);
 
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   if (global().format == Format::json) {
     nlohmann::json j = {{"out", spec.out.string()}, {"packages", p.items.size()}, {"files", report.files},
-                        {"bytes", report.bytes},    {"snapshot", spec.snapshot},  {"seconds", seconds}};
+                        {"bytes", report.bytes},    {"snapshot", nullptr},        {"seconds", seconds}};
+    if (const auto& s = report.manifest.snapshot) j["snapshot"] = nlohmann::json(s->json());
     print_json(j);
   } else if (!global().quiet) {
-    std::string snap = spec.snapshot.is_null()
-                           ? "no snapshot"
-                           : fmt::format("snapshot {}", fetch::human_bytes(spec.snapshot.value("size", 0.0)));
+    const auto& s = report.manifest.snapshot;
+    std::string snap = !s ? "no snapshot" : fmt::format("snapshot {}", fetch::human_bytes(double(s->size.value_or(0))));
     std::cout << fmt::format("Built {} for pyodide {}: {} packages, {} files ({}), {} in {:.1f}s\n", spec.out.string(),
                              t.pyodide_version, p.items.size(), report.files,
                              fetch::human_bytes(static_cast<double>(report.bytes)), snap, seconds);

@@ -198,12 +198,12 @@ Report check_bundle(const CheckOptions& o) {
   r.path = project::display_path(dir);
   Runner run(r, o.skip);
 
-  nlohmann::json manifest;
+  std::optional<bundle::Manifest> manifest;
   run("manifest", "bundle.json is a bundle manifest pybundle can read", "",
       [&] { return check::manifest(dir, manifest); });
-  const std::string no_manifest = manifest.is_null() ? "bundle.json did not load" : "";
-  if (!manifest.is_null()) r.target = "pyodide@" + manifest["target"]["pyodide"].get<std::string>();
-  run("files", "every file matches bundle.json", no_manifest, [&] { return check::files(dir, manifest); });
+  const std::string no_manifest = manifest ? "" : "bundle.json did not load";
+  if (manifest) r.target = "pyodide@" + manifest->target.pyodide;
+  run("files", "every file matches bundle.json", no_manifest, [&] { return check::files(dir, *manifest); });
   const bool files_ok = r.checks.back().status() != check::Status::fail;
   // Running a bundle whose files are not those of bundle.json proves nothing about the build.
   const std::string no_files = !no_manifest.empty() ? no_manifest
@@ -212,7 +212,7 @@ Report check_bundle(const CheckOptions& o) {
 
   std::optional<runtime::RuntimeInfo> runtime;
   run("runtime", "the bundle's Pyodide runtime is available", no_files, [&] {
-    auto version = manifest["target"]["pyodide"].get<std::string>();
+    const auto& version = manifest->target.pyodide;
     runtime = runtime::runtime_info(runtime::ensure_runtime(version, global().cache()));
     Check c;
     c.summary =
@@ -224,7 +224,7 @@ Report check_bundle(const CheckOptions& o) {
                                  : r.checks.back().skipped ? "runtime: " + r.checks.back().summary
                                                            : "the runtime is not available";
   run("snapshot", "the snapshot matches the bundle and the runtime", no_runtime,
-      [&] { return check::snapshot(dir, manifest, *runtime); });
+      [&] { return check::snapshot(dir, *manifest, *runtime); });
   const bool snapshot_ok = r.checks.back().status() != check::Status::fail;
 
   // One run of the bundle (the host imports or restores the entry, finds on_fetch, calls it once)
@@ -234,7 +234,7 @@ Report check_bundle(const CheckOptions& o) {
   // check); only when that run cannot happen or does not answer for them, in a process of their own.
   std::vector<snapshot::SmokeModule> smoke_list;
   const bool skip_smoke = std::find(o.skip.begin(), o.skip.end(), "smoke") != o.skip.end();
-  if (no_runtime.empty() && !skip_smoke) smoke_list = snapshot::smoke_modules(dir, manifest);
+  if (no_runtime.empty() && !skip_smoke) smoke_list = snapshot::smoke_modules(dir, *manifest);
   std::optional<nlohmann::json> answer;
   auto run_once = [&]() -> const nlohmann::json& {
     if (!answer) {
@@ -247,7 +247,7 @@ Report check_bundle(const CheckOptions& o) {
     return *answer;
   };
   run("entry", "the entry imports and defines a handler (on_fetch or Default.fetch)", no_run,
-      [&] { return check::entry(dir, manifest, run_once()); });
+      [&] { return check::entry(dir, *manifest, run_once()); });
   const bool entry_ok = r.checks.back().status() != check::Status::fail;
   run("smoke", "the entry and every vendored top-level module import", no_runtime, [&] {
     snapshot::SmokeReport report;
@@ -282,7 +282,7 @@ Report check_bundle(const CheckOptions& o) {
       !no_run.empty() ? no_run
       : entry_ok      ? ""
                       : "the entry did not load",
-      [&] { return check::request(dir, manifest, run_once()); });
+      [&] { return check::request(dir, *manifest, run_once()); });
   return r;
 }
 

@@ -39,16 +39,7 @@ std::string percent(uint64_t part, uint64_t whole) {
 }
 
 void run_inspect(const InspectArgs& a) {
-  auto file = a.bundle / "bundle.json";
-  std::error_code ec;
-  if (!std::filesystem::exists(file, ec))
-    throw Error(a.bundle.string() + ": no bundle.json here; build a bundle with `pybundle build`", Exit::usage);
-  nlohmann::json manifest;
-  try {
-    manifest = nlohmann::json::parse(fs::read_file(file));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(file.string() + ": " + e.what(), Exit::usage);
-  }
+  auto manifest = bundle::read(a.bundle);
   std::optional<uint64_t> budget;
   std::string budget_source;
   auto budget_text = a.size_budget;
@@ -70,7 +61,7 @@ void run_inspect(const InspectArgs& a) {
   std::optional<check::Savings> savings;
   if (a.shrink) {
     info("measuring --minimize and --compile=drop-sources on copies of the bundle in Pyodide " +
-         json_string(json_at(manifest, "target"), "pyodide"));
+         manifest.target.pyodide);
     savings = check::measure_savings(a.bundle, manifest, global().cache());
   }
 

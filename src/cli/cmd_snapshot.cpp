@@ -5,8 +5,6 @@
 #include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
-#include "util/fs.hpp"
-#include "util/json.hpp"
 
 namespace pb::cli {
 
@@ -21,20 +19,11 @@ struct SnapshotArgs {
 
 void make(const SnapshotArgs& a) {
   std::filesystem::path dir = a.bundle;
-  auto manifest_file = dir / "bundle.json";
-  nlohmann::ordered_json manifest;
-  try {
-    auto text = fs::read_file(manifest_file);
-    if (json_too_deep(text)) throw Error(manifest_file.string() + ": " + kTooDeep, Exit::usage);
-    manifest = nlohmann::ordered_json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(manifest_file.string() + ": " + e.what(), Exit::usage);
-  }
-  // Only strings count: a hand-edited manifest gets the error below, not a JSON type exception.
-  std::string version = json_string(json_at(manifest, "target"), "pyodide");
-  std::string entry = json_string(json_at(manifest, "entry"), "module");
+  auto manifest = bundle::read(dir);
+  const std::string version = manifest.target.pyodide;
+  const std::string entry = manifest.entry ? manifest.entry->module : "";
   if (version.empty() || entry.empty())
-    throw Error(manifest_file.string() + ": needs target.pyodide and entry.module", Exit::usage);
+    throw Error((dir / bundle::kFile).string() + ": needs target.pyodide and entry.module", Exit::usage);
 
   runtime::find_node();  // before installing a runtime that could not run anyway
   snapshot::MakeOptions o;
@@ -43,25 +32,20 @@ void make(const SnapshotArgs& a) {
   o.bundle_dir = dir;
   o.entry_module = entry;
   // The build's preimport list and hash seed (bundle.json snapshot.recipe) unless the options replace them.
+  const auto* recipe = manifest.snapshot && manifest.snapshot->recipe ? &*manifest.snapshot->recipe : nullptr;
   o.preimport = a.preimport;
-  const nlohmann::json recipe = json_at(json_at(manifest, "snapshot"), "recipe");  // a copy: manifest is ordered
-  if (a.preimport.empty() && recipe.is_object() && recipe.contains("preimport") && recipe["preimport"].is_array())
-    for (const auto& m : recipe["preimport"])
-      if (m.is_string()) o.preimport.push_back(m.get<std::string>());
+  if (a.preimport.empty() && recipe && recipe->preimport) o.preimport = *recipe->preimport;
   o.level = a.level;
   o.hash_seed = a.hash_seed;
-  if (!o.hash_seed && recipe.is_object() && recipe.contains("hash_seed") && recipe["hash_seed"].is_number_unsigned() &&
-      recipe["hash_seed"].get<uint64_t>() <= UINT32_MAX)
-    o.hash_seed = recipe["hash_seed"].get<uint32_t>();
+  if (!o.hash_seed && recipe) o.hash_seed = recipe->hash_seed;
   info("making the snapshot: importing '" + entry + "' in Pyodide " + version);
   auto result = snapshot::make_snapshot(o);
   for (const auto& w : result.warnings) warning(w);
-  auto facts = result.facts;
-  facts["recipe"] = snapshot_recipe(entry, o.preimport, version, result.facts["hash_seed"].get<uint32_t>());
-  manifest["snapshot"] = nlohmann::ordered_json::parse(facts.dump());
-  fs::write_file_atomic(manifest_file, manifest.dump(2) + "\n");
-  info("wrote " + (dir / "snapshot.bin.zst").string() + " (" + std::to_string(result.facts.value("size", 0) >> 10) +
-       " KiB, heap " + std::to_string(result.facts.value("heap_size", 0) >> 20) + " MiB)");
+  manifest.snapshot = result.facts;
+  manifest.snapshot->recipe = snapshot_recipe(entry, o.preimport, version, result.facts.hash_seed.value_or(0));
+  manifest.write(dir);
+  info("wrote " + (dir / "snapshot.bin.zst").string() + " (" + std::to_string(result.facts.size.value_or(0) >> 10) +
+       " KiB, heap " + std::to_string(result.facts.heap_size.value_or(0) >> 20) + " MiB)");
 }
 
 }  // namespace

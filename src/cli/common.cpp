@@ -97,10 +97,9 @@ void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars) {
       ->type_name("NAME=VALUE");
 }
 
-nlohmann::json snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
+bundle::Recipe snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
                                const std::string& pyodide, uint32_t hash_seed) {
-  return {
-      {"entry", entry_module}, {"preimport", preimport}, {"target", "pyodide@" + pyodide}, {"hash_seed", hash_seed}};
+  return {.entry = entry_module, .hash_seed = hash_seed, .preimport = preimport, .target = "pyodide@" + pyodide};
 }
 
 // The newest release whose snapshot round trip passes on the flask-app corpus (README).

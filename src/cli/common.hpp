@@ -10,6 +10,8 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "bundle/manifest.hpp"
+
 namespace pb::cli {
 
 enum class Format { human, json, github };
@@ -43,7 +45,7 @@ CLI::Option* add_format_option(CLI::App& app, const std::vector<std::string>& na
 void refuse_github_format(CLI::App& cmd);
 
 // bundle.json snapshot.recipe: what the snapshot was made from, so `pybundle snapshot` remakes it alike.
-nlohmann::json snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
+bundle::Recipe snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
                                const std::string& pyodide, uint32_t hash_seed);
 
 // Register each command on the app. Each lives in cmd_<name>.cpp.

@@ -87,7 +87,7 @@ Cache::Entry Cache::verify(const std::string& sha256, std::string* why) const {
   } else if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
     problem = "is not a regular file";
   } else {
-    Sha256 h;
+    Hash h;
     char buf[1 << 16];
     ssize_t n;
     while ((n = ::read(fd, buf, sizeof buf)) > 0) h.update(buf, static_cast<size_t>(n));

@@ -57,7 +57,7 @@ struct Job {
   Item* item = nullptr;
   EntryLock lock;       // holds the open .part file the download goes into
   uint64_t offset = 0;  // bytes in the partial file (all hashed)
-  std::unique_ptr<Sha256> hash;
+  std::unique_ptr<Hash> hash;
   bool spliced = false;    // the partial holds bytes from an earlier attempt or run
   bool restarted = false;  // already re-downloaded from scratch after a spliced mismatch
   bool no_range = false;   // the server mishandled a Range request
@@ -204,7 +204,7 @@ void Engine::next_attempt(Job& j) {
 
 // Reopens what an interrupted run left behind, so the transfer can resume with a Range request.
 void Engine::open_partial(Job& j) {
-  j.hash = std::make_unique<Sha256>();
+  j.hash = std::make_unique<Hash>();
   j.offset = 0;
   char buf[1 << 16];
   ssize_t n;
@@ -224,7 +224,7 @@ void Engine::restart_partial(Job& j) {
     j.abort_cause = "cannot truncate " + cache_.partial(j.item->sha256).string() + ": " + errno_text();
     return;
   }
-  j.hash = std::make_unique<Sha256>();
+  j.hash = std::make_unique<Hash>();
   j.offset = 0;
   j.spliced = false;
 }
@@ -245,7 +245,7 @@ void Engine::copy_local(Job& j) {
   if (!S_ISREG(st.st_mode)) return fail(j, src.string() + " is not a regular file", true);
   std::vector<char> buf(1 << 18);
   // One pass: hash (and for the first pass, check the zip signature) or copy.
-  auto pass = [&](bool copy, Sha256& hash) -> std::optional<std::string> {
+  auto pass = [&](bool copy, Hash& hash) -> std::optional<std::string> {
     if (::lseek(in, 0, SEEK_SET) != 0) return "cannot read " + src.string() + ": " + errno_text();
     uint64_t at = 0;
     for (ssize_t n; (n = ::read(in, buf.data(), buf.size())) != 0;) {
@@ -265,7 +265,7 @@ void Engine::copy_local(Job& j) {
     if (at == 0) return src.string() + " is not a wheel (empty file); nothing was copied into the cache";
     return std::nullopt;
   };
-  Sha256 first;
+  Hash first;
   if (auto why = pass(false, first)) return fail(j, *why, true);
   if (auto got = first.hex(); got != j.item->sha256)
     return fail(j,
@@ -276,7 +276,7 @@ void Engine::copy_local(Job& j) {
   // Never more open than the source (the .part was created 0644 less the umask).
   struct stat part;
   if (::fstat(j.lock.fd(), &part) == 0) ::fchmod(j.lock.fd(), part.st_mode & st.st_mode & 0666);
-  j.hash = std::make_unique<Sha256>();
+  j.hash = std::make_unique<Hash>();
   j.offset = 0;
   if (auto why = pass(true, *j.hash)) return fail(j, *why, true);
   finish_file(j);

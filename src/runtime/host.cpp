@@ -46,7 +46,7 @@ void write_host(const stdfs::path& dir) {
 }  // namespace
 
 stdfs::path host_script(const stdfs::path& cache_dir) {
-  Sha256 h;
+  Hash h;
   for (const auto& f : embedded::host_files) {
     h.update(f.name);
     h.update(std::string_view("\0", 1));

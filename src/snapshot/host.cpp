@@ -32,20 +32,6 @@ using runtime::spawn_node;
 
 namespace {
 
-nlohmann::json read_manifest(const stdfs::path& bundle_dir) {
-  auto file = bundle_dir / "bundle.json";
-  std::error_code ec;
-  if (!stdfs::exists(file, ec))
-    throw Error(bundle_dir.string() + ": no bundle.json here; build a bundle with `pybundle build`", Exit::usage);
-  try {
-    auto text = fs::read_file(file);
-    if (json_too_deep(text)) throw Error(file.string() + ": " + kTooDeep, Exit::usage);
-    return nlohmann::json::parse(text);
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(file.string() + ": " + e.what(), Exit::usage);
-  }
-}
-
 std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string out;
   for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
@@ -70,8 +56,8 @@ std::string entropy_warning(const nlohmann::json& e) {
 
 }  // namespace
 
-std::vector<std::string> app_source_args(const nlohmann::json& manifest) {
-  auto source = json_string(json_at(manifest, "entry"), "source");
+std::vector<std::string> app_source_args(const bundle::Manifest& manifest) {
+  auto source = manifest.entry ? manifest.entry->source : "";
   if (source.empty()) return {};
   auto dir = stdfs::path(source).parent_path().generic_string();
   return {host::kAppSource, dir.empty() ? "." : dir};
@@ -79,12 +65,12 @@ std::vector<std::string> app_source_args(const nlohmann::json& manifest) {
 
 MakeResult make_snapshot(const MakeOptions& options) {
   find_node();
-  auto manifest = read_manifest(options.bundle_dir);
+  auto manifest = bundle::read(options.bundle_dir);
   auto runtime = runtime_info(options.runtime_dir);
   auto raw_file = options.bundle_dir / ".snapshot.raw.tmp";
   // The snapshot is a function of its inputs: the str hash seed and the entropy drawn while importing
   // come from the bundle digest unless given.
-  auto digest = json_string(manifest, "digest");
+  const auto& digest = manifest.digest;
   uint32_t hash_seed =
       options.hash_seed.value_or(digest.size() >= 8 && digest.find_first_not_of("0123456789abcdef") == std::string::npos
                                      ? static_cast<uint32_t>(std::stoul(digest.substr(0, 8), nullptr, 16))
@@ -159,19 +145,19 @@ MakeResult make_snapshot(const MakeOptions& options) {
   MakeResult result;
   for (const auto& e : meta["entropy"]) result.warnings.push_back(entropy_warning(e));
   result.missing_app_files = string_list(answer, "missing_app_files");
-  result.facts = {
-      {"file", "snapshot.bin.zst"},
-      {"sha256", file_sha256},
-      {"size", stdfs::file_size(file)},
-      {"pyodide", runtime.version},
-      {"build_id", runtime.build_id},
-      {"heap_size", meta["heap_size"]},
-      {"raw_size", raw_size},
-      {"hash_seed", hash_seed},
-      {"modules", meta["modules"].size()},
-      {"libraries", meta["libraries"].size()},
-      {"entropy_warnings", result.warnings.size()},
-  };
+  auto& facts = result.facts;
+  facts.file = "snapshot.bin.zst";
+  facts.sha256 = file_sha256;
+  facts.size = stdfs::file_size(file);
+  facts.pyodide = runtime.version;
+  facts.build_id = runtime.build_id;
+  // A signed number in meta: value()'s default 0 is an int.
+  facts.heap_size = meta["heap_size"].is_number_integer() ? meta["heap_size"].get<uint64_t>() : 0;
+  facts.raw_size = raw_size;
+  facts.hash_seed = hash_seed;
+  facts.modules = meta["modules"].size();
+  facts.libraries = meta["libraries"].size();
+  facts.entropy_warnings = result.warnings.size();
   // Self time of each bundle module's body during the import, by top-level name (inspect).
   auto times = options.bundle_dir / kImportTimesFile;
   if (answer.contains("imports") && answer["imports"].is_array()) {
@@ -185,22 +171,18 @@ MakeResult make_snapshot(const MakeOptions& options) {
 Prepared prepare(const RunOptions& options) {
   find_node();  // before installing a runtime that could not run anyway
   Prepared p;
-  p.manifest = read_manifest(options.bundle_dir);
-  std::string version = json_string(json_at(p.manifest, "target"), "pyodide");
+  p.manifest = bundle::read(options.bundle_dir);
+  const auto& version = p.manifest.target.pyodide;
   if (version.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no target.pyodide", Exit::usage);
   p.runtime = runtime_info(runtime::ensure_runtime(version, options.cache_dir));
 
-  const auto& snap = json_at(p.manifest, "snapshot");
-  std::string name = "snapshot.bin.zst";
-  if (auto listed = json_string(snap, "file"); !listed.empty()) name = listed;
-  if (name.find('/') != std::string::npos || name.starts_with("."))
-    throw Error((options.bundle_dir / "bundle.json").string() + ": snapshot.file '" + name + "' is not a file name",
-                Exit::usage);
+  const auto& snap = p.manifest.snapshot;
+  std::string name = snap ? snap->file_name() : "snapshot.bin.zst";  // bundle::parse refused a path
   auto file = options.bundle_dir / name;
   std::error_code ec;
   if (!options.use_snapshot) return p;
   if (!stdfs::exists(file, ec)) {
-    if (snap.is_object()) p.note = "bundle.json lists " + name + " but the file is missing; importing without it";
+    if (snap) p.note = "bundle.json lists " + name + " but the file is missing; importing without it";
     return p;
   }
   p.header = read_header(file);
@@ -238,19 +220,16 @@ void decompress_and_keep(const Prepared& p, const stdfs::path& cached,
 // `need_file`: the host must read the heap from a file (serve --workers: several processes restore
 // it); a snapshot not in the heap cache yet is decompressed into it first.
 NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::string& mode, bool need_file = false) {
-  std::string entry = json_string(json_at(p.manifest, "entry"), "module");
+  std::string entry = p.manifest.entry ? p.manifest.entry->module : "";
   if (entry.empty()) throw Error((options.bundle_dir / "bundle.json").string() + ": no entry.module", Exit::usage);
   auto spawn = host_spawn({mode, p.runtime.dir, options.bundle_dir, options.cache_dir, false, options.node_flags});
   spawn.argv.insert(spawn.argv.end(), {host::kEntry, entry});
   for (auto& a : app_source_args(p.manifest)) spawn.argv.push_back(std::move(a));
-  auto vars = nlohmann::json::object();
-  if (const auto& listed = json_at(p.manifest, "vars"); listed.is_object())
-    for (const auto& [k, v] : listed.items())
-      if (v.is_string()) vars[k] = v;
+  auto vars = p.manifest.vars;
   for (const auto& [k, v] : options.vars) vars[k] = v;
   if (!vars.empty()) {
     spawn.argv.push_back(host::kVars);
-    spawn.argv.push_back(vars.dump());
+    spawn.argv.push_back(nlohmann::json(vars).dump());
   }
   if (!p.snapshot.empty()) {
     // The shared libraries the host loads again before the heap is copied in.

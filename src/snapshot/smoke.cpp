@@ -134,9 +134,9 @@ std::vector<SmokeModule> vendored_modules(const stdfs::path& python_modules) {
   return out;
 }
 
-std::vector<SmokeModule> smoke_modules(const stdfs::path& bundle_dir, const nlohmann::json& manifest) {
+std::vector<SmokeModule> smoke_modules(const stdfs::path& bundle_dir, const bundle::Manifest& manifest) {
   std::vector<SmokeModule> out;
-  std::string entry = json_string(json_at(manifest, "entry"), "module");
+  std::string entry = manifest.entry ? manifest.entry->module : "";
   if (!entry.empty()) out.push_back({entry, ""});
   for (auto& m : vendored_modules(bundle_dir / "python_modules"))
     if (m.module != entry) out.push_back(std::move(m));
@@ -160,9 +160,8 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
   auto start = std::chrono::steady_clock::now();
   std::vector<std::string> args{host::kModules, smoke_list(modules)};
   try {
-    for (auto& a : app_source_args(nlohmann::json::parse(fs::read_file(bundle_dir / "bundle.json"))))
-      args.push_back(std::move(a));
-  } catch (const std::exception&) {
+    for (auto& a : app_source_args(bundle::read(bundle_dir))) args.push_back(std::move(a));
+  } catch (const Error&) {
     // No readable bundle.json: tracebacks show bundle paths.
   }
   args.insert(args.end(), host_args.begin(), host_args.end());

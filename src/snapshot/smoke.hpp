@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "bundle/manifest.hpp"
 #include "nlohmann/json.hpp"
 
 namespace pb::snapshot {
@@ -22,7 +23,7 @@ struct SmokeModule {
 std::vector<SmokeModule> vendored_modules(const std::filesystem::path& python_modules);
 
 // The default smoke list of a bundle: its entry module (bundle.json "entry"), then vendored_modules.
-std::vector<SmokeModule> smoke_modules(const std::filesystem::path& bundle_dir, const nlohmann::json& manifest);
+std::vector<SmokeModule> smoke_modules(const std::filesystem::path& bundle_dir, const bundle::Manifest& manifest);
 
 struct SmokeResult {
   std::string module;

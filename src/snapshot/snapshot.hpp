@@ -10,6 +10,7 @@
 #include <string_view>
 #include <vector>
 
+#include "bundle/manifest.hpp"
 #include "nlohmann/json.hpp"
 #include "runtime/runtime.hpp"
 #include "snapshot/smoke.hpp"
@@ -19,7 +20,7 @@ namespace pb::snapshot {
 // The host's --app-source: the project directory app/ was copied from (bundle.json entry.source's
 // directory, "." at the project root), so tracebacks name the project's files; none for a bundle
 // that does not record it.
-std::vector<std::string> app_source_args(const nlohmann::json& manifest);
+std::vector<std::string> app_source_args(const bundle::Manifest& manifest);
 
 // ---- The snapshot file (format 1) -------------------------------------------------------------
 // "PBSNAP\r\n", u32 format version, u32 metadata length (little endian), metadata JSON, then one
@@ -72,7 +73,7 @@ void decompress_payload(const std::filesystem::path& file, const SnapshotHeader&
 // contents of app/, the Pyodide version and the build id, and the sha256 of each shared library the
 // snapshot recorded (the host loads them again on restore).
 std::string stale_reason(const SnapshotHeader& header, const std::filesystem::path& bundle_dir,
-                         const nlohmann::json& manifest, const runtime::RuntimeInfo& runtime);
+                         const bundle::Manifest& manifest, const runtime::RuntimeInfo& runtime);
 
 // ---- Making ---------------------------------------------------------------------------------
 struct MakeOptions {
@@ -89,7 +90,7 @@ struct MakeOptions {
 };
 
 struct MakeResult {
-  nlohmann::json facts;                        // for bundle.json "snapshot" (file, sha256, size, ...)
+  bundle::Snapshot facts;                      // for bundle.json "snapshot" (file, sha256, size, ...)
   std::vector<std::string> warnings;           // entropy drawn at import time, with call sites
   std::vector<std::string> missing_app_files;  // "app/x": the import tried to open it and it was not there
 };
@@ -97,7 +98,7 @@ struct MakeResult {
 // Time spent importing each top-level module while the snapshot was made ([{where, module, ms}],
 // for `pybundle inspect`), kept beside bundle.json: a measurement, so not in bundle.json, which like
 // the snapshot is a function of the inputs; not in --archive either.
-inline constexpr const char* kImportTimesFile = "import-times.json";
+inline constexpr const char* kImportTimesFile = bundle::kImportTimes;
 
 // Import the entry (and preimport) in the host and write <bundle>/snapshot.bin.zst and
 // <bundle>/import-times.json. Throws pb::Error
@@ -119,7 +120,7 @@ struct RunOptions {
 
 // What `run`/`serve` need: the manifest, the runtime, and whether the snapshot is used.
 struct Prepared {
-  nlohmann::json manifest;
+  bundle::Manifest manifest;
   runtime::RuntimeInfo runtime;
   std::filesystem::path snapshot;  // empty: import from scratch
   SnapshotHeader header;

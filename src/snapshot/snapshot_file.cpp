@@ -445,7 +445,7 @@ bool inside_bundle(const std::string& p) {
 
 }  // namespace
 
-std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir, const nlohmann::json& manifest,
+std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir, const bundle::Manifest& manifest,
                          const runtime::RuntimeInfo& runtime) {
   const auto& meta = header.meta;
   auto str = [&](const char* key) { return json_string(meta, key); };
@@ -454,33 +454,23 @@ std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle
   if (str("build_id") != runtime.build_id)
     return "it was made by a different build of Pyodide " + runtime.version + " (build id " +
            str("build_id").substr(0, 12) + ", runtime " + runtime.build_id.substr(0, 12) + ")";
-  std::string digest = json_string(manifest, "digest");
+  const std::string& digest = manifest.digest;
   if (str("bundle_digest") != digest)
     return "it was made for bundle digest " + str("bundle_digest").substr(0, 12) + ", bundle.json has " +
            digest.substr(0, 12);
   // bundle.json's file list must still produce its digest, and the files must still be there.
-  auto files = manifest.is_object() ? manifest.find("files") : manifest.end();
-  if (files == manifest.end() || !files->is_array()) return "bundle.json has no file list";
-  Sha256 h;
-  for (const auto& f : *files) {
-    auto path = json_string(f, "path");
-    auto sha = json_string(f, "sha256");
-    auto size = f.is_object() ? f.find("size") : f.end();
-    if (!inside_bundle(path) || sha.empty() || size == f.end() || !size->is_number_unsigned())
-      return "bundle.json's file list has an entry that is not {\"path\", \"sha256\", \"size\"} inside the bundle";
-    h.update(path);
-    h.update("\t");
-    h.update(sha);
-    h.update("\n");
+  if (std::find(manifest.missing.begin(), manifest.missing.end(), "files") != manifest.missing.end())
+    return "bundle.json has no file list";
+  for (const auto& f : manifest.files) {
     std::error_code ec;
-    auto full = bundle_dir / path;
+    auto full = bundle_dir / f.path;
     auto on_disk = stdfs::file_size(full, ec);
-    if (ec) return path + " is missing";
-    if (on_disk != size->get<uint64_t>()) return path + " changed size since the build";
+    if (ec) return f.path + " is missing";
+    if (on_disk != f.size) return f.path + " changed size since the build";
     // The app's own modules are what people edit after a build; hash them (they are small).
-    if (path.rfind("app/", 0) == 0 && sha256_file(full) != sha) return path + " changed since the build";
+    if (f.path.starts_with("app/") && sha256_file(full) != f.sha256) return f.path + " changed since the build";
   }
-  if (h.hex() != digest) return "bundle.json's file list does not match its digest";
+  if (bundle::digest(manifest.files) != digest) return "bundle.json's file list does not match its digest";
   // The shared libraries a restore loads again must be the bytes the snapshot placed.
   if (auto libs = meta.find("libraries"); libs != meta.end()) {
     if (!libs->is_array()) return "its list of shared libraries is not a list";

@@ -3,35 +3,59 @@
 #include <openssl/evp.h>
 
 #include <cstdio>
-#include <stdexcept>
+#include <map>
 
 #include "util/error.hpp"
 
 namespace pb {
 
-struct Sha256::Impl {
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  ~Impl() { EVP_MD_CTX_free(ctx); }
-};
+namespace {
 
-Sha256::Sha256() : impl_(std::make_unique<Impl>()) {
-  if (!impl_->ctx || EVP_DigestInit_ex(impl_->ctx, EVP_sha256(), nullptr) != 1)
-    throw Error("OpenSSL: cannot initialise SHA-256", Exit::internal);
+const EVP_MD* find(const std::string& algorithm) {
+  static const std::map<std::string, EVP_MD*> fetched = [] {
+    static const std::map<std::string, const char*> names = {
+        {"sha224", "SHA224"},       {"sha256", "SHA256"},      {"sha384", "SHA384"},     {"sha512", "SHA512"},
+        {"sha3_224", "SHA3-224"},   {"sha3_256", "SHA3-256"},  {"sha3_384", "SHA3-384"}, {"sha3_512", "SHA3-512"},
+        {"blake2b", "BLAKE2B-512"}, {"blake2s", "BLAKE2S-256"}};
+    std::map<std::string, EVP_MD*> out;
+    for (const auto& [name, openssl] : names)
+      if (EVP_MD* md = EVP_MD_fetch(nullptr, openssl, nullptr)) out.emplace(name, md);
+    return out;
+  }();
+  auto it = fetched.find(algorithm);
+  return it == fetched.end() ? nullptr : it->second;
 }
-Sha256::~Sha256() = default;
 
-void Sha256::update(const void* data, size_t size) {
-  EVP_DigestUpdate(impl_->ctx, data, size);
+}  // namespace
+
+bool Hash::supports(const std::string& algorithm) {
+  return find(algorithm) != nullptr;
 }
 
-std::string Sha256::finish() {
+Hash::Hash(const std::string& algorithm) : ctx_(EVP_MD_CTX_new()) {
+  const EVP_MD* md = find(algorithm);
+  if (!ctx_ || !md || EVP_DigestInit_ex(ctx_, md, nullptr) != 1) {
+    EVP_MD_CTX_free(ctx_);
+    throw Error("OpenSSL: cannot initialise " + algorithm, Exit::internal);
+  }
+}
+
+Hash::~Hash() {
+  EVP_MD_CTX_free(ctx_);
+}
+
+void Hash::update(const void* data, size_t size) {
+  EVP_DigestUpdate(ctx_, data, size);
+}
+
+std::string Hash::finish() {
   unsigned char md[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  EVP_DigestFinal_ex(impl_->ctx, md, &len);
+  EVP_DigestFinal_ex(ctx_, md, &len);
   return std::string(reinterpret_cast<char*>(md), len);
 }
 
-std::string Sha256::hex() {
+std::string Hash::hex() {
   static const char* digits = "0123456789abcdef";
   std::string out;
   for (unsigned char c : finish()) {
@@ -41,25 +65,25 @@ std::string Sha256::hex() {
   return out;
 }
 
-std::string Sha256::base64url() {
+std::string Hash::base64url() {
   static const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string raw = finish(), out;
-  size_t i = 0;
-  for (; i + 2 < raw.size(); i += 3) {
-    unsigned v = (unsigned char)raw[i] << 16 | (unsigned char)raw[i + 1] << 8 | (unsigned char)raw[i + 2];
-    for (int s = 18; s >= 0; s -= 6) out += alphabet[(v >> s) & 63];
+  std::string out;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (unsigned char c : finish()) {
+    acc = acc << 8 | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += alphabet[(acc >> bits) & 63];
+    }
   }
-  if (size_t rest = raw.size() - i; rest > 0) {
-    unsigned v = (unsigned char)raw[i] << 16 | (rest > 1 ? (unsigned char)raw[i + 1] << 8 : 0);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    if (rest > 1) out += alphabet[(v >> 6) & 63];
-  }
+  if (bits > 0) out += alphabet[(acc << (6 - bits)) & 63];
   return out;
 }
 
 std::string sha256_hex(std::string_view data) {
-  Sha256 h;
+  Hash h;
   h.update(data);
   return h.hex();
 }
@@ -67,7 +91,7 @@ std::string sha256_hex(std::string_view data) {
 std::string sha256_file(const std::filesystem::path& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
   if (!f) throw Error("cannot read " + path.string(), Exit::io);
-  Sha256 h;
+  Hash h;
   char buf[1 << 16];
   size_t n;
   while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) h.update(buf, n);

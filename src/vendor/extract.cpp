@@ -17,7 +17,6 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
-#include "vendor/digest.hpp"
 #include "vendor/paths.hpp"
 #include "wheel/wheel.hpp"
 
@@ -298,7 +297,7 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
       fail(name, "RECORD gives no hash");
     } else if (r.hash_algorithm == "md5" || r.hash_algorithm == "sha1") {
       fail(name, "RECORD hash uses " + r.hash_algorithm + ", which is too weak");
-    } else if (!Digest::find(r.hash_algorithm)) {
+    } else if (!Hash::supports(r.hash_algorithm)) {
       fail(name, "RECORD hash uses unsupported algorithm '" + r.hash_algorithm + "'");
     } else {
       entry.algorithm = r.hash_algorithm;
@@ -382,7 +381,7 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
       fd = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
       if (fd < 0) return fail(entry.name, "cannot create " + out_path + ": " + std::strerror(errno));
     }
-    std::optional<Digest> digest;
+    std::optional<Hash> digest;
     if (!entry.algorithm.empty()) digest.emplace(entry.algorithm);
 
     uint64_t got = 0;

@@ -1,12 +1,11 @@
 #include "vendor/out_guard.hpp"
 
+#include <algorithm>
 #include <set>
 
-#include <nlohmann/json.hpp>
-
+#include "bundle/manifest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/json.hpp"
 
 namespace pb::vendor {
 
@@ -31,24 +30,20 @@ bool within(const stdfs::path& inner, const stdfs::path& outer) {
 // (running the bundle may write that). Anything else is the user's: nullopt names the first.
 std::optional<std::string> not_a_bundle(const stdfs::path& dir) {
   std::error_code ec;
-  auto file = dir / "bundle.json";
+  auto file = dir / bundle::kFile;
   const std::string no_manifest = "is a directory that is neither empty nor a pybundle bundle (no bundle.json of schema 1)";
   if (!stdfs::is_regular_file(stdfs::symlink_status(file, ec)) || stdfs::file_size(file, ec) > (64u << 20))
     return no_manifest;
-  nlohmann::json m;
+  bundle::Manifest m;
   try {
-    auto text = fs::read_file(file);
-    if (json_too_deep(text)) return no_manifest;
-    m = nlohmann::json::parse(text, nullptr, false);
+    m = bundle::parse(fs::read_file(file));  // schema 1, or it throws
   } catch (const Error&) {
     return no_manifest;
   }
-  const auto& schema = json_at(m, "schema");
-  if (!schema.is_number_integer() || schema != 1 || !json_at(m, "files").is_array()) return no_manifest;
-  std::set<std::string> ours = {"bundle.json", "import-times.json", "snapshot.bin.zst"};
-  if (auto snap = json_string(json_at(m, "snapshot"), "file"); !snap.empty()) ours.insert(snap);
-  for (const auto& f : json_at(m, "files"))
-    if (auto path = json_string(f, "path"); !path.empty()) ours.insert(path);
+  if (std::find(m.missing.begin(), m.missing.end(), "files") != m.missing.end()) return no_manifest;
+  std::set<std::string> ours = {bundle::kFile, bundle::kImportTimes, "snapshot.bin.zst"};
+  if (m.snapshot) ours.insert(m.snapshot->file_name());
+  for (const auto& f : m.files) ours.insert(f.path);
   for (auto it = stdfs::recursive_directory_iterator(dir, ec); !ec && it != stdfs::recursive_directory_iterator();
        it.increment(ec)) {
     if (it->is_directory(ec) && !it->is_symlink(ec)) continue;

@@ -206,18 +206,18 @@ stdfs::path assemble(const BundleSpec& spec, Report* report) {
     }
     if (!problems.empty()) fail_with(std::move(problems));
 
-    auto totals = write_manifest_with(staged, spec);
-    if (report) {
-      report->files = totals.files;
-      report->bytes = totals.bytes;
-      report->dropped.clear();
-      for (const auto& p : plans)
-        for (const auto& e : p.entries)
-          if (!e.dropped.empty()) report->dropped.push_back({p.wheel, e.name, e.dropped, e.declared});
-      for (const auto& p : source_plans)
-        report->dropped.insert(report->dropped.end(), p.dropped.begin(), p.dropped.end());
-      report->dropped.insert(report->dropped.end(), app.dropped.begin(), app.dropped.end());
-    }
+    Report local;
+    if (!report) report = &local;
+    report->manifest = manifest_of(spec);
+    report->hashed = 0;
+    write_manifest(staged, spec, *report);
+    report->dropped.clear();
+    for (const auto& p : plans)
+      for (const auto& e : p.entries)
+        if (!e.dropped.empty()) report->dropped.push_back({p.wheel, e.name, e.dropped, e.declared});
+    for (const auto& p : source_plans)
+      report->dropped.insert(report->dropped.end(), p.dropped.begin(), p.dropped.end());
+    report->dropped.insert(report->dropped.end(), app.dropped.begin(), app.dropped.end());
     return staged;
   } catch (...) {
     std::error_code ec;

@@ -2,11 +2,12 @@
 #pragma once
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "nlohmann/json.hpp"
+#include "bundle/manifest.hpp"
 
 namespace pb::vendor {
 
@@ -36,12 +37,11 @@ struct BundleSpec {
   // app/ besides the entry: globs relative to the entry's directory ([tool.pybundle] include);
   // unset: that directory's whole tree (see plan_app in vendor/copy.hpp).
   std::optional<std::vector<std::string>> include;
-  nlohmann::json target;  // target facts for the manifest
+  bundle::Target target;
   std::vector<Input> inputs;
   Options options;
-  nlohmann::json snapshot;  // manifest "snapshot": null, or the snapshot's facts
-  nlohmann::json vars;      // manifest "vars" (a worker's env), left out when empty
-  std::string name;         // manifest "name": the project's, left out when empty
+  std::map<std::string, std::string> vars;  // manifest "vars" (a worker's env), left out when empty
+  std::string name;                         // manifest "name": the project's, left out when empty
 };
 
 // A file left out of the bundle, and why: "scripts", "headers", "data" (wheel schemes that
@@ -57,6 +57,8 @@ struct Dropped {
 struct Report {
   std::vector<Dropped> dropped;   // in wheel order, then entry order
   uint64_t files = 0, bytes = 0;  // written under python_modules/ and app/
+  bundle::Manifest manifest;      // as last written to bundle.json
+  uint64_t hashed = 0;            // files read to hash them, over every write of the manifest
 };
 
 // Assemble the bundle in a temporary directory next to `out` and return it (the caller
@@ -67,9 +69,10 @@ struct Report {
 // interrupted (util/interrupt.hpp) until the caller forgets it.
 std::filesystem::path assemble(const BundleSpec& spec, Report* report = nullptr);
 
-// Re-write bundle.json of a staged bundle: every file under python_modules/ and app/ hashed,
-// the digest, and spec.snapshot. With `report`, its file and byte counts are updated.
-void write_manifest(const std::filesystem::path& staged, const BundleSpec& spec, Report* report = nullptr);
+// Write report.manifest to bundle.json of a staged bundle again, after its files changed
+// (--minimize, --compile) or the caller set its snapshot: files changed since the last write are
+// hashed again (bundle::scan), the others keep their hash. Updates report's counts.
+void write_manifest(const std::filesystem::path& staged, const BundleSpec& spec, Report& report);
 
 // Pack a bundle directory into `file`, by extension ".tar.zst" or ".zip": sorted entries,
 // modes 0644/0755, owner 0, every time `mtime`. Written to a temporary file and renamed.

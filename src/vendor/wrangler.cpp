@@ -8,15 +8,15 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <memory>
 
-#include "nlohmann/json.hpp"
+#include "bundle/manifest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
-#include "util/json.hpp"
 #include "util/sha256.hpp"
 
 namespace pb::vendor {
@@ -141,32 +141,21 @@ uint64_t gzip_concat_size(const std::vector<stdfs::path>& files) {
 }
 
 WranglerExport export_wrangler(const WranglerOptions& o) {
-  auto manifest_file = o.bundle / "bundle.json";
-  std::error_code ec;
-  if (!stdfs::exists(manifest_file, ec))
-    throw Error(o.bundle.string() + ": no bundle.json here; build a bundle with `pybundle build`", Exit::usage);
-  nlohmann::json m;
-  try {
-    m = nlohmann::json::parse(fs::read_file(manifest_file));
-  } catch (const nlohmann::json::exception& e) {
-    throw Error(manifest_file.string() + ": " + e.what(), Exit::usage);
-  }
-  const auto& entry = json_at(m, "entry");
-  std::string entry_path = json_string(entry, "path");
+  auto manifest_file = o.bundle / bundle::kFile;
+  const auto m = bundle::read(o.bundle);
+  std::string entry_path = m.entry ? m.entry->path : "";
   if (!entry_path.starts_with("app/") || !ends_with(entry_path, ".py"))
     throw Error(manifest_file.string() + ": entry.path is not a module under app/", Exit::usage);
-  std::string python = json_string(json_at(m, "target"), "python");
-  const auto& files = json_at(m, "files");
-  if (!files.is_array()) throw Error(manifest_file.string() + ": no files list", Exit::usage);
+  if (std::find(m.missing.begin(), m.missing.end(), "files") != m.missing.end())
+    throw Error(manifest_file.string() + ": no files list", Exit::usage);
 
   WranglerExport r;
   r.main = "src/" + entry_path.substr(4);
   r.compatibility_date = o.compatibility_date.empty() ? std::string(kCompatibilityDate) : o.compatibility_date;
-  std::string listed_name = json_string(m, "name");
-  r.name = worker_name(!o.name.empty() ? o.name : !listed_name.empty() ? listed_name : json_string(entry, "module"));
+  r.name = worker_name(!o.name.empty() ? o.name : !m.name.empty() ? m.name : m.entry->module);
   // A module-level on_fetch needs the flag that keeps global handlers; a WorkerEntrypoint does not.
   bool class_style = fs::read_file(o.bundle / entry_path).find("WorkerEntrypoint") != std::string::npos;
-  r.flags = python_worker_flags(python, class_style);
+  r.flags = python_worker_flags(m.target.python, class_style);
 
   auto out = o.out.lexically_normal();
   if (!out.has_filename()) out = out.parent_path();  // "deploy/" -> "deploy": its parent holds the staging dir
@@ -175,10 +164,8 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
   try {
     std::vector<stdfs::path> uploaded;
     stdfs::path main_file;
-    for (const auto& f : files) {
-      std::string rel = json_string(f, "path");
-      if (rel.empty() || rel.find("..") != std::string::npos || rel.front() == '/')
-        throw Error(manifest_file.string() + ": file path '" + rel + "' is not inside the bundle", Exit::usage);
+    for (const auto& f : m.files) {  // bundle::parse refused paths outside python_modules/ and app/
+      const std::string& rel = f.path;
       std::string dest;
       bool pyc = ends_with(rel, ".pyc");
       if (rel.starts_with("app/")) {
@@ -197,7 +184,7 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
       } else {
         continue;  // bundle.json, the snapshot: the platform makes its own
       }
-      copy_checked(o.bundle / rel, staged / dest, json_string(f, "sha256"), o.bundle, rel);
+      copy_checked(o.bundle / rel, staged / dest, f.sha256, o.bundle, rel);
       bool uploads = !rel.starts_with("app/") || ends_with(rel, ".py");
       if (!uploads) continue;
       if (dest == r.main) main_file = staged / dest;
@@ -221,14 +208,14 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
       toml += "\n# --compile=drop-sources left only bytecode for some modules: upload the .pyc files too.\n";
       toml += "[python_modules]\nexclude = []\n";
     }
-    if (const auto& vars = json_at(m, "vars"); vars.is_object() && !vars.empty()) {
+    if (!m.vars.empty()) {
       toml += "\n[vars]\n";
-      for (const auto& [k, v] : vars.items())
-        if (v.is_string()) toml += toml_string(k) + " = " + toml_string(v.get<std::string>()) + "\n";
+      for (const auto& [k, v] : m.vars) toml += toml_string(k) + " = " + toml_string(v) + "\n";
     }
     fs::write_file_atomic(staged / "wrangler.toml", toml);
     fs::replace_dir(staged, out);
   } catch (...) {
+    std::error_code ec;
     stdfs::remove_all(staged, ec);
     throw;
   }

@@ -27,7 +27,7 @@ std::string read_all(const stdfs::path& p) {
 struct Fixture {
   stdfs::path dir = scratch_dir("snapmeta");
   std::string payload;
-  nlohmann::json manifest;
+  pb::bundle::Manifest manifest;
   Fixture() {
     std::string raw(kHeapOffset + kHeap, '\x11');
     raw.replace(4, 4, std::string("\x40\0\0\0", 4));
@@ -39,8 +39,7 @@ struct Fixture {
     stdfs::create_directories(dir / "python_modules" / "x");
     std::ofstream(dir / "python_modules" / "x" / "lib.so") << "not really a library";
     // No files: the digest of an empty list (seeds name it as their bundle_digest).
-    manifest = {{"digest", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
-                {"files", nlohmann::json::array()}};
+    manifest.digest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
   }
 };
 

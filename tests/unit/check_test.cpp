@@ -156,10 +156,10 @@ const std::map<std::string, std::string> kFiles = {
 };
 
 check::Check run_files(const stdfs::path& dir) {
-  nlohmann::json m;
+  std::optional<bundle::Manifest> m;
   auto mc = check::manifest(dir, m);
   REQUIRE(mc.status() == Status::pass);
-  return check::files(dir, m);
+  return check::files(dir, *m);
 }
 
 }  // namespace
@@ -307,7 +307,7 @@ TEST_CASE("human_size") {
 
 TEST_CASE("manifest: a missing directory is a usage error, a missing or malformed bundle.json a problem") {
   TempDir t;
-  nlohmann::json m;
+  std::optional<bundle::Manifest> m;
   auto c = check::manifest(t.path / "nope", m);
   REQUIRE(c.findings.size() == 1);
   CHECK(c.findings[0].code == "bundle-missing");
@@ -344,7 +344,7 @@ TEST_CASE("manifest: a missing directory is a usage error, a missing or malforme
   make_bundle(t.path, kFiles);
   c = check::manifest(t.path, m);
   CHECK(c.status() == Status::pass);
-  CHECK(m["files"].size() == 3);
+  CHECK(m->files.size() == 3);
 }
 
 TEST_CASE("manifest: listed paths outside python_modules/ and app/ are refused before anything is opened") {
@@ -355,11 +355,11 @@ TEST_CASE("manifest: listed paths outside python_modules/ and app/ are refused b
     auto copy = doc;
     copy["files"][0]["path"] = bad;
     write(t.path / "bundle.json", copy.dump());
-    nlohmann::json m;
+    std::optional<bundle::Manifest> m;
     auto c = check::manifest(t.path, m);
     CAPTURE(bad);
     CHECK(find_code(c, "manifest-invalid"));
-    CHECK(m.is_null());
+    CHECK_FALSE(m);
   }
 }
 
@@ -576,10 +576,10 @@ void write_snapshot(const stdfs::path& bundle, const runtime::RuntimeInfo& runti
   write(bundle / "bundle.json", doc.dump(2));
 }
 
-nlohmann::json load_manifest(const stdfs::path& bundle) {
-  nlohmann::json m;
+bundle::Manifest load_manifest(const stdfs::path& bundle) {
+  std::optional<bundle::Manifest> m;
   REQUIRE(check::manifest(bundle, m).status() == Status::pass);
-  return m;
+  return *m;
 }
 
 }  // namespace
@@ -588,7 +588,7 @@ TEST_CASE("snapshot: made for this bundle by this runtime passes; another versio
   TempDir t;
   make_bundle(t.path, kFiles);
   runtime::RuntimeInfo runtime{t.path, "0.29.3", std::string(64, 'b')};
-  auto digest = load_manifest(t.path)["digest"].get<std::string>();
+  auto digest = load_manifest(t.path).digest;
 
   auto none = check::snapshot(t.path, load_manifest(t.path), runtime);
   CHECK(none.status() == Status::pass);
@@ -619,7 +619,7 @@ TEST_CASE("snapshot: a missing, resized or rewritten file is named before its he
   TempDir t;
   make_bundle(t.path, kFiles);
   runtime::RuntimeInfo runtime{t.path, "0.29.3", std::string(64, 'b')};
-  write_snapshot(t.path, runtime, load_manifest(t.path)["digest"].get<std::string>(), "0.29.3");
+  write_snapshot(t.path, runtime, load_manifest(t.path).digest, "0.29.3");
   auto m = load_manifest(t.path);
 
   auto bytes = fs::read_file(t.path / "snapshot.bin.zst");
@@ -632,11 +632,14 @@ TEST_CASE("snapshot: a missing, resized or rewritten file is named before its he
   stdfs::remove(t.path / "snapshot.bin.zst");
   CHECK(find_code(check::snapshot(t.path, m, runtime), "snapshot-missing"));
   write(t.path / "snapshot.bin.zst", "not a snapshot");
-  m["snapshot"]["size"] = 14;
-  m["snapshot"]["sha256"] = sha256_hex("not a snapshot");
+  m.snapshot->size = 14;
+  m.snapshot->sha256 = sha256_hex("not a snapshot");
   CHECK(find_code(check::snapshot(t.path, m, runtime), "snapshot-invalid"));
-  m["snapshot"]["file"] = "../elsewhere";
-  CHECK(find_code(check::snapshot(t.path, m, runtime), "manifest-invalid"));
+  auto doc = nlohmann::ordered_json::parse(fs::read_file(t.path / "bundle.json"));
+  doc["snapshot"]["file"] = "../elsewhere";
+  write(t.path / "bundle.json", doc.dump(2));
+  std::optional<bundle::Manifest> refused;
+  CHECK(find_code(check::manifest(t.path, refused), "manifest-invalid"));
 }
 
 TEST_CASE("traceback_place: the innermost frame inside the bundle") {
@@ -648,10 +651,10 @@ TEST_CASE("traceback_place: the innermost frame inside the bundle") {
       "  File \"/bundle/python_modules/lib/core.py\", line 17, in helper\n"
       "  File \"/lib/python313.zip/json/__init__.py\", line 3, in loads\n"
       "ValueError: boom\n";
-  auto [file, line] = check::traceback_place("out", nlohmann::json::object(), tb);
+  auto [file, line] = check::traceback_place("out", bundle::Manifest{}, tb);
   CHECK(file == "out/python_modules/lib/core.py");
   CHECK(line == 17);
-  CHECK(check::traceback_place("out", nlohmann::json::object(), "no frames").first.empty());
+  CHECK(check::traceback_place("out", bundle::Manifest{}, "no frames").first.empty());
 }
 
 TEST_CASE("traceback_place: app/ frames named by their project path map back into the bundle") {
@@ -660,14 +663,15 @@ TEST_CASE("traceback_place: app/ frames named by their project path map back int
       "  File \"src/notes/store.py\", line 12, in <module>\n"
       "  File \"/lib/python313.zip/json/__init__.py\", line 3, in loads\n"
       "ValueError: boom\n";
-  nlohmann::json m = {{"entry", {{"path", "app/app.py"}, {"module", "app"}, {"source", "src/app.py"}}}};
+  bundle::Manifest m;
+  m.entry = bundle::Entry{"app/app.py", "app", "src/app.py"};
   auto [file, line] = check::traceback_place("out", m, tb);
   CHECK(file == "out/app/notes/store.py");
   CHECK(line == 12);
-  m["entry"]["source"] = "app.py";  // flat layout: app/ is the project root
+  m.entry->source = "app.py";  // flat layout: app/ is the project root
   CHECK(check::traceback_place("out", m, "  File \"notes/store.py\", line 3, in f\n").first ==
         "out/app/notes/store.py");
-  m["entry"].erase("source");  // a bundle that does not record it
+  m.entry->source.clear();  // a bundle that does not record it
   CHECK(check::traceback_place("out", m, "  File \"src/notes/store.py\", line 3, in f\n").first.empty());
   CHECK(check::traceback_place("out", m, "  File \"app/x.py\", line 3, in f\n").first == "out/app/x.py");
 }
@@ -685,7 +689,7 @@ TEST_CASE("request: the host's answer read as a check") {
   CHECK(c.metrics["ready_ms"] == 812.5);
   CHECK(c.summary == "GET / answered 200 after importing the entry, ready in 812.5 ms");
 
-  m["snapshot"] = {{"file", "snapshot.bin.zst"}};
+  m.snapshot.emplace().file = "snapshot.bin.zst";
   CHECK(find_code(check::request(t.path, m, good), "snapshot-not-restored"));
   good["restored"] = true;
   CHECK(check::request(t.path, m, good).status() == Status::pass);
@@ -740,7 +744,7 @@ TEST_CASE("entry: import errors, a missing on_fetch and a called handler, from t
 
   CHECK(find_code(check::entry(t.path, m, nlohmann::json::parse(R"j({"ok": false, "error": "host died"})j")),
                   "entry-error"));
-  m["entry"] = nullptr;
+  m.entry.reset();
   CHECK(find_code(check::entry(t.path, m, called), "no-entry"));
 }
 
@@ -758,8 +762,8 @@ TEST_CASE("inspect: files grouped by the distribution whose RECORD names their t
                   {"python_modules/small-1.0.dist-info/RECORD", "small.py,,\n"},
                   {"python_modules/stray/x.py", "y = 2\n"},
               });
-  auto m = nlohmann::json::parse(fs::read_file(t.path / "bundle.json"));
-  m["packages"] = {{{"name", "big-pkg"}, {"version", "2.0"}}, {{"name", "small"}, {"version", "1.0"}}};
+  auto m = bundle::read(t.path);
+  m.packages = {{"big-pkg", "2.0", "", std::nullopt, std::nullopt}, {"small", "1.0", "", std::nullopt, std::nullopt}};
   auto r = check::inspect(t.path, m);
   CHECK_FALSE(r.import_times);
   REQUIRE(r.contributors.size() == 4);

@@ -69,7 +69,8 @@ TEST_CASE("the default smoke list starts with the entry") {
   TempDir t;
   put(t.path / "python_modules" / "six-1.16.0.dist-info" / "RECORD", "six.py,,\n");
   put(t.path / "python_modules" / "six.py");
-  nlohmann::json manifest = {{"entry", {{"path", "app/app.py"}, {"module", "app"}}}};
+  pb::bundle::Manifest manifest;
+  manifest.entry = pb::bundle::Entry{"app/app.py", "app", ""};
   auto mods = smoke_modules(t.path, manifest);
   CHECK(listed(mods) == "app() six(six) ");
   CHECK(names(mods) == std::vector<std::string>{"app", "six"});

@@ -7,9 +7,22 @@
 TEST_CASE("sha256 of known inputs") {
   CHECK(pb::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
   CHECK(pb::sha256_hex("abc") == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-  pb::Sha256 h;
+  pb::Hash h;
   h.update("abc");
   CHECK(h.base64url() == "ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0");
+}
+
+TEST_CASE("the hash wrapper serves RECORD's other algorithms and refuses weak ones") {
+  pb::Hash sha512("sha512");
+  sha512.update("abc");
+  CHECK(sha512.hex().starts_with("ddaf35a193617abacc417349ae204131"));
+  pb::Hash blake("blake2s");
+  blake.update("abc");
+  CHECK(blake.base64url() == "UIxejDJ8FOLhpyujTutFLzdFiyCe1jopTZmbTIZnWYI");
+  CHECK(pb::Hash::supports("sha3_256"));
+  CHECK_FALSE(pb::Hash::supports("md5"));
+  CHECK_FALSE(pb::Hash::supports("sha1"));
+  CHECK_THROWS_AS(pb::Hash("md5"), pb::Error);
 }
 
 TEST_CASE("atomic write replaces the file and leaves no temporary behind") {

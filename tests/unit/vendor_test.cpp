@@ -108,7 +108,7 @@ std::string make_zip(const std::vector<ZipEntry>& entries) {
 }
 
 std::string record_hash(const std::string& data) {
-  pb::Sha256 h;
+  pb::Hash h;
   h.update(data);
   return "sha256=" + h.base64url();
 }
@@ -163,7 +163,7 @@ struct Sandbox {
   BundleSpec spec(std::vector<Input> inputs) const {
     BundleSpec s;
     s.out = dir / "out" / "bundle";
-    s.target = {{"pyodide", "0.29.3"}, {"python", "3.13.2"}, {"abi", "2025_0"}, {"platform", "emscripten_4_0_9"}};
+    s.target = {.abi = "2025_0", .platform = "emscripten_4_0_9", .pyodide = "0.29.3", .python = "3.13.2"};
     s.inputs = std::move(inputs);
     s.options.mtime = 0;
     return s;
@@ -794,7 +794,8 @@ TEST_CASE("bundle.json: stable key order, sorted files, the digest, the snapshot
   a.dist = "alpha";
   a.add("alpha/__init__.py", "a\n");
   auto spec = box.spec({box.wheel(b), box.wheel(a)});
-  auto staged = pb::vendor::assemble(spec);
+  pb::vendor::Report report;
+  auto staged = pb::vendor::assemble(spec, &report);
   auto text = pb::fs::read_file(staged / "bundle.json");
   CHECK(text.back() == '\n');
   CHECK(text.rfind("{\n  \"schema\": 1,\n  \"tool\": \"pybundle ", 0) == 0);
@@ -817,14 +818,19 @@ TEST_CASE("bundle.json: stable key order, sorted files, the digest, the snapshot
   CHECK(paths.size() == listing(staged).size() - 1);  // everything but bundle.json
   CHECK(m["digest"] == pb::sha256_hex(lines));
 
-  // The build adds the snapshot, then writes the manifest again.
+  CHECK(report.hashed == paths.size());
+
+  // The build adds the snapshot, then writes the manifest again without reading any file again.
   write(staged / "snapshot.bin.zst", "heap");
-  spec.snapshot = {{"file", "snapshot.bin.zst"}, {"size", 4}};
-  pb::vendor::write_manifest(staged, spec);
+  report.manifest.snapshot.emplace().file = "snapshot.bin.zst";
+  report.manifest.snapshot->size = 4;
+  pb::vendor::write_manifest(staged, spec, report);
   auto again = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
   CHECK(again["snapshot"]["file"] == "snapshot.bin.zst");
   CHECK(again["digest"] == m["digest"]);
   CHECK(again["files"].size() == m["files"].size());
+  CHECK(report.hashed == paths.size());
+  CHECK(pb::bundle::read(staged).text() == pb::fs::read_file(staged / "bundle.json"));
   stdfs::remove_all(staged);
 }
 
