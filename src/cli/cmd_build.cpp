@@ -10,9 +10,10 @@
 
 #include "check/inspect.hpp"
 #include "check/project_checks.hpp"
-#include "cli/build_smoke.hpp"
+#include "build/smoke.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
+#include "cli/reporter.hpp"
 #include "fetch/fetch.hpp"
 #include "fetch/progress.hpp"
 #include "host/protocol.hpp"
@@ -59,7 +60,7 @@ struct BuildOptions {
 }
 
 std::string entry_of(const project::Project& project) {
-  if (auto entry = find_entry(project)) return *entry;
+  if (auto entry = build::find_entry(project)) return *entry;
   throw Error(project.file.string() + ": no entry module: set [tool.pybundle] entry = \"src/app.py\"", Exit::usage);
 }
 
@@ -176,9 +177,11 @@ void build(const BuildOptions& o) {
     lap = now;
   };
   validate(o);
-  auto plan_options = o.in;
+  auto plan_options = resolved(o.in);
   plan_options.offline = o.offline;
-  auto inputs = run_plan(plan_options);
+  TerminalReporter reporter;
+  const auto services = build::Services::real();
+  auto inputs = build::run_plan(plan_options, reporter);
   phase("plan");
   const auto& project = inputs.project;
   const auto& p = inputs.plan;
@@ -217,16 +220,18 @@ void build(const BuildOptions& o) {
     for (const auto& item : p.items)
       info("  " + item.name + " " + item.version + ": " + (item.filename.empty() ? item.path : item.filename) + " (" +
            plan::to_string(item.origin) + ")");
-    for (const auto& f : app_files(project, spec.out).files) info("  " + f);
+    for (const auto& f : build::app_files(project, spec.out).files) info("  " + f);
   }
   vendor::Report report;
   auto staged = vendor::assemble(spec, &report);
   phase("vendor");
-  std::optional<BuildSmoke> smoke;
+  std::optional<build::BuildSmoke> smoke;
   try {
     shrink(o, project, t, spec, staged, report);
     // A minimised bundle was proved already: every module the app imported, and a request.
-    if (!o.no_smoke && !o.minimize) smoke.emplace(spec, report, staged, t.runtime_dir, !o.no_snapshot);
+    if (!o.no_smoke && !o.minimize)
+      smoke.emplace(spec, report, staged, t.runtime_dir, !o.no_snapshot,
+                    build::BuildSmoke::Context{services, reporter, global().cache()});
     if (!o.no_snapshot) {
       snapshot::MakeOptions mo;
       if (smoke) {
@@ -239,11 +244,11 @@ void build(const BuildOptions& o) {
       mo.entry_module = std::filesystem::path(spec.entry).stem().string();
       mo.preimport = project.config.preimport;
       mo.hash_seed = o.hash_seed;
-      mo.host_args = app_left_out_args(spec, staged);
+      mo.host_args = build::app_left_out_args(spec, staged);
       info("making the snapshot: importing '" + mo.entry_module + "' in Pyodide " + t.pyodide_version);
       auto made = snapshot::make_snapshot(mo);
       for (const auto& w : made.warnings) warning(w);
-      fail_on_missing_app_files(spec, made.missing_app_files);
+      build::fail_on_missing_app_files(spec, made.missing_app_files, reporter);
       report.manifest.snapshot = made.facts;
       report.manifest.snapshot->recipe =
           snapshot_recipe(mo.entry_module, mo.preimport, t.pyodide_version, made.facts.hash_seed.value_or(0));

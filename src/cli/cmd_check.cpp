@@ -13,6 +13,7 @@
 #include "check/runtime_checks.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
+#include "cli/reporter.hpp"
 #include "snapshot/smoke.hpp"
 #include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
@@ -108,6 +109,8 @@ Check load_error(const Error& e, const std::string& code) {
 }
 
 Report check_project(const CheckOptions& o) {
+  const auto plan_options = resolved(o.plan);
+  TerminalReporter reporter;
   Report r;
   r.kind = "project";
   r.path = project::display_path(o.plan.dir);
@@ -156,7 +159,7 @@ Report check_project(const CheckOptions& o) {
   std::optional<target::Target> target;
   run("target", "the target runtime is available", project ? "" : "pyproject.toml did not load", [&] {
     try {
-      target = resolve_target(*project, o.plan);
+      target = build::resolve_target(*project, plan_options);
     } catch (const Error& e) {
       return load_error(e, "target-unavailable");
     }
@@ -172,8 +175,8 @@ Report check_project(const CheckOptions& o) {
   std::string plan_error;
   if (plan_blocked.empty()) {
     try {
-      plan = plan::make_plan(*project, *lock, *target, selection_for(*project, o.plan),
-                             make_context(*lock, project->config, o.plan.fetch_metadata));
+      plan = plan::make_plan(*project, *lock, *target, build::selection_for(*project, plan_options),
+                             build::make_context(*lock, project->config, plan_options, reporter));
     } catch (const Error& e) {
       plan_error = e.what();
       run("servable", "every needed package has a file that runs on the target", "",

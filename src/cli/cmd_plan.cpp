@@ -35,6 +35,7 @@
 
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
+#include "cli/reporter.hpp"
 #include "fetch/source.hpp"
 #include "util/error.hpp"
 
@@ -46,7 +47,7 @@ nlohmann::json opt(const std::string& s) {
   return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
 }
 
-nlohmann::json to_json(const Planned& p, const AppFiles& app) {
+nlohmann::json to_json(const build::Planned& p, const build::AppFiles& app) {
   using nlohmann::json;
   const auto& s = p.selection;
   json packages = json::array();
@@ -101,7 +102,7 @@ nlohmann::json to_json(const Planned& p, const AppFiles& app) {
   };
 }
 
-void print_app(const AppFiles& app) {
+void print_app(const build::AppFiles& app) {
   if (app.entry.empty()) {
     std::cout << "app: no entry module\n";
     return;
@@ -114,7 +115,7 @@ void print_app(const AppFiles& app) {
   for (const auto& pr : app.problems) error(pr);
 }
 
-void print_human(const Planned& p) {
+void print_human(const build::Planned& p) {
   const auto& plan = p.plan;
   std::string who = p.project.name.empty() ? project::display_path(p.project.dir) : p.project.name;
   std::cout << who << " for Pyodide " << p.target.pyodide_version << " (Python " << p.target.python_version << ", "
@@ -160,8 +161,9 @@ void register_plan(CLI::App& app) {
   cmd->add_option("DIR", options->dir, "Project directory (default: .)");
   add_plan_options(*cmd, *options);
   cmd->callback([options] {
-    Planned p = run_plan(*options);
-    auto app = app_files(p.project, {});
+    TerminalReporter reporter;
+    build::Planned p = build::run_plan(resolved(*options), reporter);
+    auto app = build::app_files(p.project, {});
     if (global().format == Format::json) {
       print_json(to_json(p, app));
     } else {

@@ -11,6 +11,7 @@
 
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
+#include "cli/reporter.hpp"
 #include "pep508/requirement.hpp"
 #include "util/error.hpp"
 
@@ -48,7 +49,8 @@ void register_why(CLI::App& app) {
   cmd->add_option("DIR", options->dir, "Project directory (default: .)");
   add_plan_options(*cmd, *options);
   cmd->callback([options, name] {
-    Planned p = run_plan(*options);
+    TerminalReporter reporter;
+    build::Planned p = build::run_plan(resolved(*options), reporter);
     const std::string pkg = pep508::normalize_name(*name);
     const auto& plan = p.plan;
     auto paths = plan::paths_to(plan, pkg);

@@ -19,9 +19,9 @@
 
 #include <fmt/format.h>
 
-#include "fetch/ca_store.hpp"
 #include "fetch/committer.hpp"
 #include "fetch/retry.hpp"
+#include "fetch/transport.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
@@ -86,23 +86,11 @@ struct Job {
 class Engine {
  public:
   Engine(const Cache& cache, const Options& options, Progress& progress)
-      : cache_(cache), options_(options), progress_(progress), rng_(std::random_device{}()) {
+      : cache_(cache), options_(options), progress_(progress), transport_(options), rng_(std::random_device{}()) {
     multi_ = curl_multi_init();
     if (!multi_) throw Error("libcurl: cannot create a transfer handle", Exit::internal);
     curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
     committer_ = std::make_unique<Committer>([this] { curl_multi_wakeup(multi_); });
-    // Always named explicitly: the static release build's libcurl only knows its build machine's paths.
-    if (options.ca_file.empty()) {
-      auto store = system_ca_store();
-      ca_file_ = store.file;
-      ca_dir_ = store.dir;
-    } else {
-      ca_file_ = options.ca_file.string();
-      if (const char* env = std::getenv("SSL_CERT_DIR"); env && *env) ca_dir_ = env;
-    }
-    netrc_file_ = options.netrc_file.string();
-    if (netrc_file_.empty())
-      if (const char* env = std::getenv("NETRC"); env && *env) netrc_file_ = env;
     // The lock's sha256 and size, and Range offsets, are of the file's own bytes: never a
     // compressed form of it.
     headers_ = curl_slist_append(nullptr, "Accept-Encoding: identity");
@@ -147,9 +135,9 @@ class Engine {
   const Cache& cache_;
   const Options& options_;
   Progress& progress_;
+  Transport transport_;
   std::mt19937_64 rng_;
   CURLM* multi_ = nullptr;
-  std::string ca_file_, ca_dir_, netrc_file_;
   curl_slist* headers_ = nullptr;
   std::vector<std::unique_ptr<Job>> jobs_;
   std::vector<Job*> delayed_;  // hold their lock; start when ready_at has passed
@@ -307,22 +295,12 @@ void Engine::start_attempt(Job& j) {
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, &Engine::on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, &j);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, j.errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(e, CURLOPT_MAXREDIRS, 10L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "pybundle/" PYBUNDLE_VERSION);
+  transport_.apply(e);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, headers_);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, static_cast<long>(std::max(1, options_.connect_timeout)));
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_2TLS);
   // Over TLS, wait to learn whether the first connection multiplexes (HTTP/2) before opening more.
   if (::strncasecmp(j.item->source.url.c_str(), "https://", 8) == 0) curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
-  curl_easy_setopt(e, CURLOPT_NETRC, static_cast<long>(CURL_NETRC_OPTIONAL));
-  if (!netrc_file_.empty()) curl_easy_setopt(e, CURLOPT_NETRC_FILE, netrc_file_.c_str());
-  if (!ca_file_.empty()) curl_easy_setopt(e, CURLOPT_CAINFO, ca_file_.c_str());
-  if (!ca_dir_.empty()) curl_easy_setopt(e, CURLOPT_CAPATH, ca_dir_.c_str());
   std::string range;
   if (j.offset > 0 && !j.no_range) {
     range = std::to_string(j.offset) + "-";

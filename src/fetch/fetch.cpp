@@ -2,26 +2,21 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <map>
-#include <mutex>
+#include <memory>
 
 #include "fetch/cache.hpp"
 #include "fetch/engine.hpp"
 #include "fetch/progress.hpp"
 #include "fetch/source.hpp"
+#include "fetch/transport.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 
 namespace pb::fetch {
 
 namespace {
-
-void init_curl() {
-  static std::once_flag once;
-  std::call_once(once, [] {
-    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) throw Error("libcurl: cannot initialise", Exit::internal);
-  });
-}
 
 std::string lower(std::string s) {
   for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
@@ -36,7 +31,7 @@ std::string message(const detail::Item& item, const std::string& cause) {
 }  // namespace
 
 std::vector<std::filesystem::path> fetch_all(const std::vector<Request>& requests, const Options& options) {
-  init_curl();
+  detail::init_curl();
   Cache cache(options.cache_dir.empty() ? fs::default_cache_dir() : options.cache_dir);
 
   // One item per distinct file; requests for the same hash share it.
@@ -147,6 +142,35 @@ std::vector<std::filesystem::path> fetch_all(const std::vector<Request>& request
                        "; run once without --offline to fill it");
   if (!problems.empty()) throw Errors(std::move(problems), any_problem ? Exit::problems : Exit::io);
   return out;
+}
+
+std::optional<std::string> get(const std::string& url, const Options& options, size_t max_bytes) {
+  auto source = classify(apply_mirrors(url, options.mirrors), options.base_dir);
+  if (options.offline || source.kind != Source::Kind::remote) return std::nullopt;
+  detail::init_curl();
+  std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> easy(curl_easy_init(), &curl_easy_cleanup);
+  if (!easy) return std::nullopt;
+  struct Body {
+    std::string text;
+    size_t max;
+  } body{{}, max_bytes};
+  auto on_body = +[](char* data, size_t size, size_t n, void* user) -> size_t {
+    auto* b = static_cast<Body*>(user);
+    if (b->text.size() + size * n > b->max) return 0;  // aborts the transfer
+    b->text.append(data, size * n);
+    return size * n;
+  };
+  CURL* e = easy.get();
+  detail::Transport(options).apply(e);
+  curl_easy_setopt(e, CURLOPT_URL, source.url.c_str());
+  curl_easy_setopt(e, CURLOPT_FAILONERROR, 1L);
+  // A stall ends it as it ends a download: no byte for stall_timeout seconds.
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(std::max(1.0, options.stall_timeout)));
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, &body);
+  if (curl_easy_perform(e) != CURLE_OK) return std::nullopt;
+  return std::move(body.text);
 }
 
 }  // namespace pb::fetch

@@ -62,6 +62,11 @@ struct Options {
 // (Exit::problems for hash mismatch / 404, Exit::io for network trouble).
 std::vector<std::filesystem::path> fetch_all(const std::vector<Request>& requests, const Options& options);
 
+// One small body (a PEP 658 .metadata file) with fetch_all's CA store, netrc, mirrors and
+// timeouts; nothing is cached. nullopt on any failure, offline, for a URL that is not http(s), or
+// past max_bytes: the caller falls back.
+std::optional<std::string> get(const std::string& url, const Options& options, size_t max_bytes = 16u << 20);
+
 // "FROM=TO" from the command line or [tool.pybundle] mirrors; throws pb::Error (Exit::usage).
 std::pair<std::string, std::string> parse_mirror(const std::string& spec);
 

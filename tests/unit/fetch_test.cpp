@@ -1,10 +1,14 @@
 #include <doctest/doctest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 #include "fetch/cache.hpp"
 #include "fetch/fetch.hpp"
@@ -41,6 +45,52 @@ Request local_request(const stdfs::path& file, std::string label) {
   auto data = pb::fs::read_file(file);
   return {file.string(), pb::sha256_hex(data), data.size(), std::move(label)};
 }
+
+// A loopback HTTP server answering each request with `status` and `body`; keeps the request heads.
+class OneShotServer {
+ public:
+  OneShotServer(std::string status, std::string body) : status_(std::move(status)), body_(std::move(body)) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    REQUIRE(::listen(fd_, 4) == 0);
+    thread_ = std::thread([this] {
+      for (int c; (c = ::accept(fd_, nullptr, nullptr)) >= 0;) {
+        std::string head;
+        char buf[4096];
+        while (head.find("\r\n\r\n") == std::string::npos) {
+          auto n = ::read(c, buf, sizeof buf);
+          if (n <= 0) break;
+          head.append(buf, static_cast<size_t>(n));
+        }
+        heads_.push_back(head);
+        auto answer = "HTTP/1.1 " + status_ + "\r\nContent-Length: " + std::to_string(body_.size()) +
+                      "\r\nConnection: close\r\n\r\n" + body_;
+        (void)!::write(c, answer.data(), answer.size());
+        ::close(c);
+      }
+    });
+  }
+  ~OneShotServer() {
+    ::shutdown(fd_, SHUT_RDWR);
+    thread_.join();
+    ::close(fd_);
+  }
+  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  // Read after the client is done (the server thread appends while it answers).
+  const std::vector<std::string>& heads() const { return heads_; }
+
+ private:
+  std::string status_, body_;
+  int fd_ = -1, port_ = 0;
+  std::vector<std::string> heads_;
+  std::thread thread_;
+};
 
 }  // namespace
 
@@ -301,4 +351,35 @@ TEST_CASE("human byte sizes") {
   CHECK(human_bytes(512) == "512 B");
   CHECK(human_bytes(1536) == "1.5 KiB");
   CHECK(human_bytes(3.0 * 1024 * 1024) == "3.0 MiB");
+}
+
+TEST_CASE("get: a small body through the mirrors, with the netrc's credentials") {
+  TempDir t;
+  OneShotServer server("200 OK", "Metadata-Version: 2.1\nName: x\n");
+  pb::fs::write_file_atomic(t.path / "netrc", "machine 127.0.0.1 login alice password s3cret\n");
+  Options o;
+  o.netrc_file = t.path / "netrc";
+  o.mirrors = {{"https://files.example/", server.url("/mirror/")}};
+  auto body = get("https://files.example/x-1.0-py3-none-any.whl.metadata", o);
+  REQUIRE(body);
+  CHECK(*body == "Metadata-Version: 2.1\nName: x\n");
+  REQUIRE(server.heads().size() == 1);
+  CHECK(server.heads()[0].starts_with("GET /mirror/x-1.0-py3-none-any.whl.metadata HTTP/1.1\r\n"));
+  CHECK(server.heads()[0].find("Authorization: Basic YWxpY2U6czNjcmV0\r\n") != std::string::npos);
+  CHECK_FALSE(get(server.url("/big"), o, 8));  // past max_bytes
+  o.offline = true;
+  CHECK_FALSE(get(server.url("/x"), o));
+  CHECK(server.heads().size() == 2);  // offline asked nothing
+}
+
+TEST_CASE("get: an error status, a refused connection, or a local path is nothing") {
+  TempDir t;
+  OneShotServer server("404 Not Found", "no");
+  Options o;
+  CHECK_FALSE(get(server.url("/x.metadata"), o));
+  o.connect_timeout = 2;
+  CHECK_FALSE(get("http://127.0.0.1:9/x.metadata", o));
+  pb::fs::write_file_atomic(t.path / "x.metadata", "Metadata-Version: 2.1\n");
+  CHECK_FALSE(get((t.path / "x.metadata").string(), o));
+  CHECK_FALSE(get("file://" + (t.path / "x.metadata").string(), o));
 }

@@ -1,18 +1,14 @@
-#include "cli/build_smoke.hpp"
+#include "build/smoke.hpp"
 
 #include <algorithm>
 #include <cctype>
-#include <iostream>
 #include <set>
 
-#include "cli/common.hpp"
 #include "pep508/requirement.hpp"
-#include "runtime/runtime.hpp"
-#include "snapshot/snapshot.hpp"
-#include "vendor/copy.hpp"
 #include "util/error.hpp"
+#include "vendor/copy.hpp"
 
-namespace pb::cli {
+namespace pb::build {
 
 namespace stdfs = std::filesystem;
 
@@ -116,7 +112,8 @@ std::vector<std::string> app_left_out_args(const vendor::BundleSpec& spec, const
   return {"--app-left-out", list};
 }
 
-void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened) {
+void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened,
+                               Reporter& reporter) {
   std::vector<std::string> problems;
   for (const auto& f : opened) {
     auto left = left_out_app_file(spec, f);
@@ -124,7 +121,7 @@ void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector
     auto line = "the app opens " + f.substr(4) + " while it is imported, but the bundle does not have it: " + left.why;
     // A file no glob can ship (pyproject.toml, a dot file) is the app's own business: a warning.
     if (left.fixable) problems.push_back(line);
-    else warning(line);
+    else reporter.warning(line);
   }
   if (!problems.empty()) throw Errors(problems, Exit::problems);
 }
@@ -135,20 +132,20 @@ std::string BuildSmoke::missing_app_file(const snapshot::SmokeResult& r) const {
 }
 
 BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& report, const stdfs::path& staged,
-                       const stdfs::path& runtime_dir, bool snapshot)
-    : spec_(spec), staged_(staged), runtime_(runtime_dir) {
+                       const stdfs::path& runtime_dir, bool snapshot, Context context)
+    : spec_(spec), context_(context), staged_(staged), runtime_(runtime_dir) {
   for (const auto& d : report.dropped)
     if (trimming(d.reason)) trimmed_.push_back(d);
   if (trimmed_.empty() && snapshot) return;
   try {
-    runtime::find_node();
+    context_.services.node();
   } catch (const Error& e) {
     throw Error(std::string(e.what()) + " (the build imports the trimmed bundle in Pyodide; --no-smoke skips that)",
                 e.code());
   }
   std::error_code ec;
   if (!stdfs::exists(runtime_ / "pyodide.mjs", ec))
-    runtime_ = runtime::ensure_runtime(spec.target.pyodide, global().cache());
+    runtime_ = context_.services.runtime(spec.target.pyodide, context_.cache_dir, false);
   if (!trimmed_.empty()) modules_ = snapshot::vendored_modules(staged_ / "python_modules");
   auto entry = vendor::entry_in_bundle(spec.entry).second;
   if (!entry.empty()) {
@@ -156,12 +153,13 @@ BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& rep
     modules_.insert(modules_.begin(), {entry, ""});
   }
   if (modules_.empty()) return;
-  info(trimmed_.empty() ? "checking that the entry imports"
-                        : "checking that " + std::to_string(modules_.size()) + " modules still import after trimming");
+  context_.reporter.info(trimmed_.empty() ? "checking that the entry imports"
+                                          : "checking that " + std::to_string(modules_.size()) +
+                                                " modules still import after trimming");
   if (snapshot) return;  // the snapshot's process imports them (modules(), take())
   run_ = std::async(std::launch::async, [this] {
-    return snapshot::smoke(staged_, runtime_, snapshot::names(modules_), global().cache(),
-                           app_left_out_args(spec_, staged_));
+    return context_.services.smoke(staged_, runtime_, snapshot::names(modules_), context_.cache_dir,
+                                   app_left_out_args(spec_, staged_));
   });
 }
 
@@ -197,7 +195,11 @@ void BuildSmoke::finish() {
   for (size_t i = 0; i < report.results.size(); ++i) {
     const auto& r = report.results[i];
     if (r.ok) continue;
-    if (global().verbose > 0) std::cerr << "importing '" << r.module << "' raised:\n" << r.traceback;
+    if (context_.reporter.details()) {
+      auto tb = r.traceback;
+      if (tb.ends_with('\n')) tb.pop_back();
+      context_.reporter.detail("importing '" + r.module + "' raised:\n" + tb);
+    }
     Suspect s{i, {}};
     auto named = snapshot::culprits(r, removed);
     for (size_t k = 0; k < removed.size(); ++k)
@@ -216,11 +218,11 @@ void BuildSmoke::finish() {
     untrimmed_spec.out = staged_.parent_path() / ("." + staged_.filename().string() + "-untrimmed");
     std::vector<std::string> names;
     for (const auto& s : suspects) names.push_back(modules_[s.index].module);
-    info("importing " + list(names) + " again without trimming");
+    context_.reporter.info("importing " + list(names) + " again without trimming");
     auto untrimmed = vendor::assemble(untrimmed_spec);
     snapshot::SmokeReport again;
     try {
-      again = snapshot::smoke(untrimmed, runtime_, names, global().cache());
+      again = context_.services.smoke(untrimmed, runtime_, names, context_.cache_dir, {});
     } catch (...) {
       std::error_code ec;
       stdfs::remove_all(untrimmed, ec);
@@ -269,9 +271,9 @@ void BuildSmoke::finish() {
       problems.push_back(line);
     }
   }
-  for (const auto& w : warnings) warning(w);
+  for (const auto& w : warnings) context_.reporter.warning(w);
   if (!problems.empty()) throw Errors(problems, Exit::problems);
-  fail_on_missing_app_files(spec_, report.missing_app_files);
+  fail_on_missing_app_files(spec_, report.missing_app_files, context_.reporter);
 }
 
-}  // namespace pb::cli
+}  // namespace pb::build

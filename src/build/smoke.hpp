@@ -6,15 +6,18 @@
 #include <string>
 #include <vector>
 
+#include "build/reporter.hpp"
+#include "build/services.hpp"
 #include "snapshot/smoke.hpp"
 #include "vendor/vendor.hpp"
 
-namespace pb::cli {
+namespace pb::build {
 
 // Fails the build (pb::Errors, Exit::problems) when the app tried to open a file under app/
 // (`opened`, "app/config.yaml") at import that the project has but the app's file set left out,
-// naming the file and the include glob that ships it.
-void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened);
+// naming the file and the include glob that ships it. A file no glob can ship is a warning.
+void fail_on_missing_app_files(const vendor::BundleSpec& spec, const std::vector<std::string>& opened,
+                               Reporter& reporter);
 
 // The host's --app-left-out: the modules and packages beside the entry in the project that the
 // staged app/ lacks ("lib,helpers.py"), so a ModuleNotFoundError for one says so; {} for none.
@@ -24,11 +27,16 @@ std::vector<std::string> app_left_out_args(const vendor::BundleSpec& spec, const
 // imported, and only without a snapshot (whose build imports it anyway): every build proves that its
 // entry imports. With a snapshot (`snapshot`) nothing starts here: the snapshot's process imports
 // modules() once the snapshot is written and hands the results to take(), so the build boots
-// Pyodide once.
+// Pyodide once. `services` and `reporter` must outlive it.
 class BuildSmoke {
  public:
+  struct Context {
+    const Services& services;
+    Reporter& reporter;
+    std::filesystem::path cache_dir;
+  };
   BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& report, const std::filesystem::path& staged,
-             const std::filesystem::path& runtime_dir, bool snapshot);
+             const std::filesystem::path& runtime_dir, bool snapshot, Context context);
   ~BuildSmoke();
   std::vector<std::string> modules() const { return snapshot::names(modules_); }
   void take(const snapshot::SmokeReport& report) { report_ = report; }
@@ -42,6 +50,7 @@ class BuildSmoke {
   std::string missing_app_file(const snapshot::SmokeResult& r) const;
 
   const vendor::BundleSpec& spec_;
+  Context context_;
   std::filesystem::path staged_, runtime_;
   std::vector<vendor::Dropped> trimmed_;
   std::vector<snapshot::SmokeModule> modules_;
@@ -49,4 +58,4 @@ class BuildSmoke {
   std::optional<snapshot::SmokeReport> report_;
 };
 
-}  // namespace pb::cli
+}  // namespace pb::build
