@@ -3,6 +3,7 @@
 #pragma once
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,8 +18,9 @@ namespace pb::build {
 
 struct Services {
   using Path = std::filesystem::path;
-  // fetch::fetch_all: each request's file in the cache, in the order asked.
-  std::function<std::vector<Path>(const std::vector<fetch::Request>&, const fetch::Options&)> fetch;
+  // fetch::fetch_all: each request's file in the cache, keyed by its label (the plan item's
+  // package name, unique in a plan).
+  std::function<std::map<std::string, Path>(const std::vector<fetch::Request>&, const fetch::Options&)> fetch;
   // runtime::find_node: Node's path; throws pb::Error saying what to install.
   std::function<Path()> node;
   // runtime::ensure_runtime(version, cache_dir, offline): the runtime directory.

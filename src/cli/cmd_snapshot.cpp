@@ -1,6 +1,8 @@
 // pybundle snapshot BUNDLE: (re)make the memory snapshot of an existing bundle directory.
 #include <iostream>
 
+#include "build/build.hpp"
+#include "build/build.hpp"
 #include "cli/common.hpp"
 #include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
@@ -42,7 +44,7 @@ void make(const SnapshotArgs& a) {
   auto result = snapshot::make_snapshot(o);
   for (const auto& w : result.warnings) warning(w);
   manifest.snapshot = result.facts;
-  manifest.snapshot->recipe = snapshot_recipe(entry, o.preimport, version, result.facts.hash_seed.value_or(0));
+  manifest.snapshot->recipe = build::snapshot_recipe(entry, o.preimport, version, result.facts.hash_seed.value_or(0));
   manifest.write(dir);
   info("wrote " + (dir / "snapshot.bin.zst").string() + " (" + std::to_string(result.facts.size.value_or(0) >> 10) +
        " KiB, heap " + std::to_string(result.facts.heap_size.value_or(0) >> 20) + " MiB)");

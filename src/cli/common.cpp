@@ -97,11 +97,6 @@ void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars) {
       ->type_name("NAME=VALUE");
 }
 
-bundle::Recipe snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
-                               const std::string& pyodide, uint32_t hash_seed) {
-  return {.entry = entry_module, .hash_seed = hash_seed, .preimport = preimport, .target = "pyodide@" + pyodide};
-}
-
 // The newest release whose snapshot round trip passes on the flask-app corpus (README).
 std::string default_target() {
   return "pyodide@314.0.7";

@@ -10,8 +10,6 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
-#include "bundle/manifest.hpp"
-
 namespace pb::cli {
 
 enum class Format { human, json, github };
@@ -43,10 +41,6 @@ bool json_printed();
 CLI::Option* add_format_option(CLI::App& app, const std::vector<std::string>& names, const std::string& help);
 // A command without GitHub annotations refuses a global --format github (usage error).
 void refuse_github_format(CLI::App& cmd);
-
-// bundle.json snapshot.recipe: what the snapshot was made from, so `pybundle snapshot` remakes it alike.
-bundle::Recipe snapshot_recipe(const std::string& entry_module, const std::vector<std::string>& preimport,
-                               const std::string& pyodide, uint32_t hash_seed);
 
 // Register each command on the app. Each lives in cmd_<name>.cpp.
 void register_build(CLI::App& app);
