@@ -345,9 +345,6 @@ export async function makeSnapshot(opts) {
   unfix();
   const m = rt.module();
   const tWritten = performance.now();
-  // What pybundle needs to compress the heap, ahead of the answer: it does that while the smoke
-  // imports run here.
-  process.stdout.write(JSON.stringify({ written: { heap_size: m.HEAP8.length, modules, libraries, entropy: warnings } }) + "\n");
   rt.py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");
   const smoke = smokeAfter(rt, opts);
   return {

@@ -3,15 +3,11 @@
 // start-up and no raw heap is written to disk.
 #include <unistd.h>
 
-#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
-#include <cstring>
 #include <fstream>
-#include <future>
 #include <sstream>
-#include <tuple>
 
 #include "snapshot/heap_cache.hpp"
 #include "host/protocol.hpp"
@@ -35,15 +31,6 @@ using runtime::runtime_info;
 using runtime::spawn_node;
 
 namespace {
-
-// A file of ours, removed however the scope ends.
-struct RemoveOnExit {
-  stdfs::path p;
-  ~RemoveOnExit() {
-    std::error_code ec;
-    stdfs::remove(p, ec);
-  }
-};
 
 std::string join(const std::vector<std::string>& v, const char* sep) {
   std::string out;
@@ -101,80 +88,59 @@ MakeResult make_snapshot(const MakeOptions& options) {
     args.push_back(smoke_list(options.smoke));
   }
   // The raw file is only ours: removed however this ends.
-  RemoveOnExit remove_raw{raw_file};
+  struct Remove {
+    stdfs::path p;
+    ~Remove() {
+      std::error_code ec;
+      stdfs::remove(p, ec);
+    }
+  } remove_raw{raw_file};
   auto spawn = host_spawn({host::kMakeSnapshot, options.runtime_dir, options.bundle_dir, options.cache_dir, true});
   spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-
-  auto file = options.bundle_dir / "snapshot.bin.zst";
-  auto fresh = options.bundle_dir / ".snapshot.new.zst";  // renamed over `file` once the host succeeded
-  RemoveOnExit remove_fresh{fresh};
-  // Compresses the raw heap into `fresh` (and the heap cache) given the snapshot's part of the answer.
-  auto compress = [&](const nlohmann::json& written) {
-    nlohmann::json meta = {
-        {"pyodide", runtime.version},
-        {"build_id", runtime.build_id},
-        {"bundle_digest", digest},
-        {"hash_seed", hash_seed},
-        {"entry", options.entry_module},
-        {"preimport", options.preimport},
-        {"heap_size", written.value("heap_size", 0)},
-        {"modules", written.value("modules", nlohmann::json::array())},
-        {"entropy", written.value("entropy", nlohmann::json::array())},
-        {"libraries", written.value("libraries", nlohmann::json::array())},
-        {"created_by", std::string("pybundle ") + PYBUNDLE_VERSION},
-        {"id", sha256_file(raw_file).substr(0, 32)},  // names the decompressed heap in the cache
-    };
-    std::error_code ec;
-    std::ifstream raw(raw_file, std::ios::binary);
-    auto raw_size = stdfs::file_size(raw_file, ec);
-    if (!raw || ec) throw Error("snapshot: cannot read " + raw_file.string(), Exit::io);
-    // The first restore on this machine then needs no decompression either. The heap is written
-    // while the file is, and named once the file's hash is known.
-    char head[8] = {};
-    raw.read(head, 8);
-    raw.seekg(0);
-    uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
-    for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
-    HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"), heap_offset);
-    auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
-    write_snapshot_file(
-        fresh, meta,
-        [&](char* buf, size_t n) {
-          raw.read(buf, static_cast<std::streamsize>(n));
-          return static_cast<size_t>(raw.gcount());
-        },
-        raw_size, options.level, &base, [&](std::string_view chunk) { keep.write(chunk); });
-    auto file_sha256 = sha256_file(fresh);
-    keep.commit(raw_size, heap_cache_path(options.cache_dir, file_sha256));
-    return std::tuple{meta, raw_size, file_sha256};
-  };
-  // The host says {"written": ...} on a line of its own once the raw heap is on disk; the file is
-  // compressed on a thread while the host goes on with the smoke imports.
-  std::future<decltype(compress(nlohmann::json()))> compressed;
-  std::string out;
-  size_t scanned = 0;
-  spawn.on_stdout = [&](std::string_view piece) {
-    out.append(piece);
-    for (size_t nl; !compressed.valid() && (nl = out.find('\n', scanned)) != std::string::npos; scanned = nl + 1) {
-      if (out.compare(scanned, 11, "{\"written\":") != 0) continue;
-      auto line = nlohmann::json::parse(out.substr(scanned, nl - scanned), nullptr, false);
-      if (line.is_object() && line["written"].is_object())
-        compressed = std::async(std::launch::async, compress, line["written"]);
-    }
-  };
-  auto r = spawn_node(spawn);
-  r.out = std::move(out);
-  auto answer = parse_answer(r, host::kMakeSnapshot);
+  auto answer = parse_answer(spawn_node(spawn), host::kMakeSnapshot);
   // The smoke imports ran after the snapshot was written, or after the entry failed to import.
   if (!options.smoke.empty() && options.on_smoke && answer.contains("smoke"))
     options.on_smoke(smoke_report(answer["smoke"], options.smoke.size()));
   if (!answer.value("ok", false))
     throw Error("snapshot: " + answer.value("error", "the JavaScript host failed"), Exit::problems);
-  auto [meta, raw_size, file_sha256] = compressed.valid() ? compressed.get() : compress(answer);
-  if (::rename(fresh.c_str(), file.c_str()) != 0)
-    throw Error("snapshot: cannot rename " + fresh.string() + " to " + file.string() + ": " + std::strerror(errno),
-                Exit::io);
   std::error_code ec;
+  std::ifstream raw(raw_file, std::ios::binary);
+  auto raw_size = stdfs::file_size(raw_file, ec);
+  if (!raw || ec) throw Error("snapshot: cannot read " + raw_file.string(), Exit::io);
+
+  nlohmann::json meta = {
+      {"pyodide", runtime.version},
+      {"build_id", runtime.build_id},
+      {"bundle_digest", digest},
+      {"hash_seed", hash_seed},
+      {"entry", options.entry_module},
+      {"preimport", options.preimport},
+      {"heap_size", answer.value("heap_size", 0)},
+      {"modules", answer.value("modules", nlohmann::json::array())},
+      {"entropy", answer.value("entropy", nlohmann::json::array())},
+      {"libraries", answer.value("libraries", nlohmann::json::array())},
+      {"created_by", std::string("pybundle ") + PYBUNDLE_VERSION},
+      {"id", sha256_file(raw_file).substr(0, 32)},  // names the decompressed heap in the cache
+  };
+  auto file = options.bundle_dir / "snapshot.bin.zst";
+  // The first restore on this machine then needs no decompression either. The heap is written
+  // while the file is, and named once the file's hash is known.
+  char head[8] = {};
+  raw.read(head, 8);
+  raw.seekg(0);
+  uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
+  for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
+  HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"), heap_offset);
+  auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
+  write_snapshot_file(
+      file, meta,
+      [&](char* buf, size_t n) {
+        raw.read(buf, static_cast<std::streamsize>(n));
+        return static_cast<size_t>(raw.gcount());
+      },
+      raw_size, options.level, &base, [&](std::string_view chunk) { keep.write(chunk); });
+  auto file_sha256 = sha256_file(file);
+  keep.commit(raw_size, heap_cache_path(options.cache_dir, file_sha256));
 
   MakeResult result;
   for (const auto& e : meta["entropy"]) result.warnings.push_back(entropy_warning(e));
