@@ -10,6 +10,7 @@
 #include "fetch/fetch.hpp"
 #include "fetch/progress.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 
 using nlohmann::json;
 namespace f = pb::fetch;
@@ -37,7 +38,7 @@ int main(int argc, char** argv) {
     }
     json o = input.value("options", json::object());
     f::Options options;
-    options.cache_dir = o.value("cache_dir", "");
+    options.cache_dir = o.value("cache_dir", pb::fs::default_cache_dir().string());
     options.base_dir = o.value("base_dir", "");
     options.concurrency = o.value("concurrency", options.concurrency);
     options.offline = o.value("offline", false);

@@ -32,7 +32,8 @@ std::string message(const detail::Item& item, const std::string& cause) {
 
 std::vector<std::filesystem::path> fetch_all(const std::vector<Request>& requests, const Options& options) {
   detail::init_curl();
-  Cache cache(options.cache_dir.empty() ? fs::default_cache_dir() : options.cache_dir);
+  if (options.cache_dir.empty()) throw Error("internal: fetch_all needs a cache directory", Exit::internal);
+  Cache cache(options.cache_dir);
 
   // One item per distinct file; requests for the same hash share it.
   std::vector<detail::Item> items;

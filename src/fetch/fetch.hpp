@@ -40,7 +40,7 @@ struct Event {
 using Reporter = std::function<void(const Event&)>;
 
 struct Options {
-  std::filesystem::path cache_dir;  // <cache>/wheels/<sha256[0:2]>/<sha256>
+  std::filesystem::path cache_dir;  // required (the CLI resolves it): <cache>/wheels/<sha256[0:2]>/<sha256>
   int concurrency = 16;
   bool offline = false;
   int retries = 5;
