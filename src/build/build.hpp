@@ -17,8 +17,8 @@
 namespace pb::build {
 
 struct BuildRequest {
-  PlanOptions
-      plan;  // the project, target and selection; plan.cache_dir is the build's cache, plan.offline its --offline
+  // The project, target and selection; plan.cache_dir is the build's cache, plan.offline its --offline.
+  PlanOptions plan;
   std::filesystem::path out;   // empty: <project>/dist
   std::filesystem::path home;  // $HOME, never replaced by --out (empty: not checked)
   bool snapshot = true;        // make snapshot.bin.zst
