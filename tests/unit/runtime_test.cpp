@@ -6,6 +6,7 @@
 #include "runtime/host.hpp"
 #include "runtime/process.hpp"
 #include "runtime/runtime.hpp"
+#include "testing.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
@@ -13,27 +14,16 @@
 namespace stdfs = std::filesystem;
 using namespace pb::runtime;
 
-namespace {
+using pb::testing::error_of;
+using pb::testing::TempDir;
 
-struct TempDir {
-  stdfs::path path = pb::fs::make_temp_dir(stdfs::temp_directory_path() / "x", "pb-runtime-test-");
-  ~TempDir() { stdfs::remove_all(path); }
-};
+namespace {
 
 // Sets the runtime locations for one scope.
 struct ScopedLocations {
   explicit ScopedLocations(const Locations& l) { set_locations(l); }
   ~ScopedLocations() { set_locations({}); }
 };
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const pb::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // A fake runtime directory: enough files for runtime_info and ensure_runtime.
 stdfs::path fake_runtime(const stdfs::path& dir, const std::string& version, const std::string& build_id) {

@@ -7,6 +7,7 @@
 
 #include "snapshot/snapshot.hpp"
 #include "util/embedded.hpp"
+#include "testing.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
@@ -14,21 +15,10 @@
 namespace stdfs = std::filesystem;
 using namespace pb::snapshot;
 
+using pb::testing::error_of;
+using pb::testing::TempDir;
+
 namespace {
-
-struct TempDir {
-  stdfs::path path = pb::fs::make_temp_dir(stdfs::temp_directory_path() / "x", "pb-snap-test-");
-  ~TempDir() { stdfs::remove_all(path); }
-};
-
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const pb::Error& e) {
-    return e.what();
-  }
-  return "";
-}
 
 // A bundle with bundle.json listing its files and their digest.
 pb::bundle::Manifest write_bundle(const stdfs::path& dir, const std::map<std::string, std::string>& files) {
