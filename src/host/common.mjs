@@ -19,8 +19,10 @@ export class HostError extends Error {
 }
 
 // PYBUNDLE_HOST_TRACE=1: print when each start-up phase ends (ms since process start).
+// The real clock, taken before make-snapshot fixes performance.now.
+const realNow = performance.now.bind(performance);
 export const phase = process.env.PYBUNDLE_HOST_TRACE
-  ? (name) => process.stderr.write(`[host] ${performance.now().toFixed(1)} ${name}\n`)
+  ? (name) => process.stderr.write(`[host] ${realNow().toFixed(1)} ${name}\n`)
   : () => {};
 export const log = (msg) => process.stderr.write(msg.endsWith("\n") ? msg : msg + "\n");
 export const ms = (a, b) => Math.round((b - a) * 10) / 10;
