@@ -36,17 +36,67 @@ std::string toml_string(const std::string& s) {
   return nlohmann::json(s).dump();
 }
 
-// An existing `out` may be replaced only when it is empty or an earlier export.
+// The export's second line: what it wrote, so a later export replaces only an untouched one.
+constexpr std::string_view kDigests = "# pybundle export digests: ";
+
+// sha256 over "path\tsha256\n" of each file written under src/ and python_modules/, sorted.
+std::string files_digest(std::vector<std::string> lines) {
+  std::sort(lines.begin(), lines.end());
+  Hash h;
+  for (const auto& l : lines) h.update(l);
+  return h.hex();
+}
+
+std::string digests_line(const std::string& files, std::string_view toml_body) {
+  return std::string(kDigests) + "files " + files + ", wrangler.toml " + sha256_hex(toml_body) + "\n";
+}
+
+// An existing `out` may be replaced only when it is empty or an earlier export exactly as export
+// wrote it: nothing beside wrangler.toml, src/ and python_modules/ (a .dev.vars, wrangler's own
+// .wrangler/ state), an unedited wrangler.toml (bindings added there) and the same files.
 void check_replaceable(const stdfs::path& out) {
   std::error_code ec;
   if (!stdfs::exists(out, ec)) return;
   if (!stdfs::is_directory(out, ec))
     throw Error(out.string() + ": exists and is not a directory; choose another --out", Exit::usage);
   if (stdfs::is_empty(out, ec)) return;
+  const std::string keep = "; choose another --out, or move what you need out of it and remove it";
   auto toml = out / "wrangler.toml";
-  if (stdfs::is_regular_file(toml, ec) && fs::read_file(toml).starts_with(kMarker)) return;
-  throw Error(out.string() + ": exists and was not written by `pybundle export`; choose another --out or remove it",
-              Exit::usage);
+  std::string text;
+  if (stdfs::is_regular_file(toml, ec)) text = fs::read_file(toml);
+  if (!text.starts_with(kMarker))
+    throw Error(out.string() + ": exists and was not written by `pybundle export`" + keep, Exit::usage);
+  for (const auto& e : stdfs::directory_iterator(out)) {
+    auto name = e.path().filename().string();
+    if (name != "wrangler.toml" && name != "src" && name != "python_modules")
+      throw Error(out.string() + ": holds " + name + ", which `pybundle export` did not write" + keep, Exit::usage);
+  }
+  auto line1 = text.find('\n');
+  auto line2 = line1 == std::string::npos ? line1 : text.find('\n', line1 + 1);
+  auto recorded = line2 == std::string::npos ? std::string() : text.substr(line1 + 1, line2 - line1);
+  if (!recorded.starts_with(kDigests))
+    throw Error(toml.string() + ": records no digests (written by an older pybundle, or edited)" + keep, Exit::usage);
+  std::vector<std::string> lines;
+  for (const char* top : {"src", "python_modules"}) {
+    if (!stdfs::exists(out / top, ec)) continue;
+    for (auto it = stdfs::recursive_directory_iterator(out / top); it != stdfs::recursive_directory_iterator(); ++it) {
+      if (it->is_directory(ec) && !it->is_symlink(ec)) continue;
+      auto rel = it->path().lexically_relative(out).generic_string();
+      if (!it->is_regular_file(ec) || it->is_symlink(ec))
+        throw Error((out / rel).string() + ": not a regular file, so not written by `pybundle export`" + keep,
+                    Exit::usage);
+      lines.push_back(rel + "\t" + sha256_file(it->path()) + "\n");
+    }
+  }
+  auto now = digests_line(files_digest(std::move(lines)), std::string_view(text).substr(line2 + 1));
+  auto files_part = [](const std::string& l) { return l.substr(0, l.find(',')); };
+  if (files_part(now) != files_part(recorded))
+    throw Error(out.string() + ": a file under src/ or python_modules/ was added, changed or removed since " +
+                    "`pybundle export` wrote it" + keep,
+                Exit::usage);
+  if (now != recorded)
+    throw Error(toml.string() + ": edited since `pybundle export` wrote it (an export would lose the edits)" + keep,
+                Exit::usage);
 }
 
 void copy_checked(const stdfs::path& from, const stdfs::path& to, const std::string& sha256, const stdfs::path& bundle,
@@ -159,10 +209,19 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
 
   auto out = o.out.lexically_normal();
   if (!out.has_filename()) out = out.parent_path();  // "deploy/" -> "deploy": its parent holds the staging dir
+  auto within = [](const stdfs::path& inner, const stdfs::path& outer) {
+    auto rel = stdfs::weakly_canonical(inner).lexically_relative(stdfs::weakly_canonical(outer));
+    return !rel.empty() && *rel.begin() != "..";
+  };
+  if (within(out, o.bundle) || within(o.bundle, out))
+    throw Error(out.string() + ": is inside the bundle " + o.bundle.string() +
+                    " or holds it (an export there would change the bundle); choose another --out",
+                Exit::usage);
   check_replaceable(out);
   auto staged = fs::make_temp_dir(out, "." + out.filename().string() + ".export-");
   try {
     std::vector<stdfs::path> uploaded;
+    std::vector<std::string> written;  // "dest\tsha256\n", for the digests line
     stdfs::path main_file;
     for (const auto& f : m.files) {  // bundle::parse refused paths outside python_modules/ and app/
       const std::string& rel = f.path;
@@ -185,6 +244,7 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
         continue;  // bundle.json, the snapshot: the platform makes its own
       }
       copy_checked(o.bundle / rel, staged / dest, f.sha256, o.bundle, rel);
+      written.push_back(dest + "\t" + f.sha256 + "\n");
       bool uploads = !rel.starts_with("app/") || ends_with(rel, ".py");
       if (!uploads) continue;
       if (dest == r.main) main_file = staged / dest;
@@ -197,8 +257,7 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
     r.files = uploaded.size();
     r.gzip_bytes = gzip_concat_size(uploaded);
 
-    std::string toml = std::string(kMarker) + " from " + o.bundle.string() + "; `wrangler deploy` uploads it.\n";
-    toml += "name = " + toml_string(r.name) + "\n";
+    std::string toml = "name = " + toml_string(r.name) + "\n";
     toml += "main = " + toml_string(r.main) + "\n";
     toml += "compatibility_date = " + toml_string(r.compatibility_date) + "\n";
     toml += "compatibility_flags = [";
@@ -212,7 +271,11 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
       toml += "\n[vars]\n";
       for (const auto& [k, v] : m.vars) toml += toml_string(k) + " = " + toml_string(v) + "\n";
     }
-    fs::write_file_atomic(staged / "wrangler.toml", toml);
+    auto from = o.bundle.string();
+    std::replace(from.begin(), from.end(), '\n', '?');  // the header stays one comment line
+    auto header = std::string(kMarker) + " from " + from + "; `wrangler deploy` uploads it.\n";
+    fs::write_file_atomic(staged / "wrangler.toml",
+                          header + digests_line(files_digest(std::move(written)), toml) + toml);
     fs::replace_dir(staged, out);
   } catch (...) {
     std::error_code ec;

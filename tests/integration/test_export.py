@@ -115,6 +115,39 @@ class Export(unittest.TestCase):
         text, _ = dry_run(out, os.path.join(self.tmp, "pyc-wrangler-out"))
         self.assertIn("fast/__init__.pyc", files_under(os.path.join(self.tmp, "pyc-wrangler-out", "python_modules")), text)
 
+    def test_an_export_the_user_changed_is_not_replaced(self):
+        b = os.path.join(self.tmp, "kept")
+        bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
+        out = os.path.join(self.tmp, "kept-deploy")
+        self.export(b, out)
+        self.export(b, out)  # an untouched export is replaced
+        toml = os.path.join(out, "wrangler.toml")
+        with open(toml) as f:
+            original = f.read()
+        # What a wrangler user adds beside the export, or edits in it, is never lost.
+        changes = [(os.path.join(out, ".dev.vars"), "SECRET=1\n", "holds .dev.vars, which `pybundle export` did not"),
+                   (toml, original + "[[d1_databases]]\nbinding = \"DB\"\n", "wrangler.toml: edited since"),
+                   (os.path.join(out, "src", "mine.py"), "x = 1\n", "a file under src/ or python_modules/ was")]
+        for path, text, message in changes:
+            with open(path, "w") as f:
+                f.write(text)
+            proc = support.run("export", b, "--out", out)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn(message, proc.stderr)
+            with open(path) as f:
+                self.assertEqual(f.read(), text)
+            if path == toml:
+                with open(path, "w") as f:
+                    f.write(original)
+            else:
+                os.remove(path)
+        self.export(b, out)  # undone, it is an export again
+        # Nor is the bundle itself an export directory.
+        proc = support.run("export", b, "--out", os.path.join(b, "deploy"))
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("is inside the bundle", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(b, "deploy")))
+
     def test_a_changed_file_is_refused_and_nothing_is_written(self):
         b = os.path.join(self.tmp, "changed")
         bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
