@@ -50,6 +50,7 @@ int main(int argc, char** argv) {
 
   // --format json: a command that fails before printing its result still prints one JSON object.
   auto fail = [&](pb::Exit code, const std::vector<std::string>& errors) {
+    pb::interrupt::hold_if_interrupted();
     if (g.format == Format::json && !json_printed())
       print_json({{"ok", false}, {"exit", static_cast<int>(code)}, {"errors", errors}});
     return static_cast<int>(code);
@@ -73,18 +74,25 @@ int main(int argc, char** argv) {
     error("unknown command '" + std::string(a) + "' (commands: " + names + "; see pybundle --help)");
     return fail(pb::Exit::usage, {"unknown command '" + std::string(a) + "'"});
   }
+  // An error or the end of a command while a signal is being handled waits there to be killed.
+  struct Hold {
+    ~Hold() { pb::interrupt::hold_if_interrupted(); }
+  } hold;
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : fail(pb::Exit::usage, {e.what()});
   } catch (const pb::Errors& e) {
+    pb::interrupt::hold_if_interrupted();
     error(e.what());
     return fail(e.code(), e.problems());
   } catch (const pb::Error& e) {
+    pb::interrupt::hold_if_interrupted();
     error(e.what());
     return fail(e.code(), {e.what()});
   } catch (const std::exception& e) {
+    pb::interrupt::hold_if_interrupted();
     error(std::string("internal error: ") + e.what());
     return fail(pb::Exit::internal, {std::string("internal error: ") + e.what()});
   }

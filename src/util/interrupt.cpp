@@ -5,12 +5,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "util/error.hpp"
 
 namespace pb::interrupt {
 
@@ -26,6 +29,8 @@ std::condition_variable children_changed;
 std::vector<std::string> paths;
 std::vector<Child> children;
 int wake_fd = -1;
+std::atomic<bool> dying{false};
+bool held = false;  // under mu: the main thread waits in hold_if_interrupted()
 
 void on_signal(int sig) {
   unsigned char b = static_cast<unsigned char>(sig);
@@ -61,9 +66,13 @@ void handle(int sig, int& forwarded) {
     }).detach();
     return;
   }
+  dying = true;
   for (const auto& c : children) ::kill(c.pid, SIGKILL);
-  // A worker thread may still be writing into a path; a few passes catch what it added, and what
-  // is left after we die is a staging directory of a dead PID, which the next build removes.
+  // Give the main thread a moment to stop writing (its worker loops check interrupted(), a killed
+  // child's read ends) and wait in hold_if_interrupted(). A worker thread may still be writing into a
+  // path; a few passes catch what it added, and what is left after we die is a staging directory
+  // of a dead PID, which the next build removes.
+  children_changed.wait_for(lock, std::chrono::seconds(2), [] { return held; });
   for (int pass = 0; pass < 3; ++pass) {
     for (const auto& p : paths) {
       std::error_code ec;
@@ -93,6 +102,24 @@ void install() {
   sigemptyset(&sa.sa_mask);
   sa.sa_flags = SA_RESTART;
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+}
+
+bool interrupted() {
+  return dying;
+}
+
+void throw_if_interrupted() {
+  if (dying) throw Error("interrupted", Exit::io);
+}
+
+void hold_if_interrupted() {
+  if (!dying) return;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    held = true;
+  }
+  children_changed.notify_all();
+  for (;;) ::pause();  // the watcher thread ends the process
 }
 
 void remove_on_signal(const std::filesystem::path& path) {

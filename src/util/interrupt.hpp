@@ -12,6 +12,18 @@ namespace pb::interrupt {
 // Once, early in main.
 void install();
 
+// True once a signal is being handled by removing paths and dying (not while it is forwarded).
+bool interrupted();
+
+// Throws pb::Error once interrupted(): loops that write into a path being removed call it per file,
+// so they stop instead of recreating what the removal took.
+void throw_if_interrupted();
+
+// Called by the main thread before it reports an error or exits: while a signal is being handled,
+// it waits there to be killed, so an error caused by the removal (a staging directory that went
+// away) is not printed, the exit status stays the signal's, and the removal is not cut short.
+void hold_if_interrupted();
+
 // Removed (recursively) if we are interrupted, until forgotten.
 void remove_on_signal(const std::filesystem::path& path);
 void forget(const std::filesystem::path& path);

@@ -12,6 +12,7 @@
 #include <unordered_set>
 
 #include "util/error.hpp"
+#include "util/interrupt.hpp"
 #include "vendor/backend.hpp"
 #include "vendor/paths.hpp"
 
@@ -272,6 +273,7 @@ void run_copy(const CopyPlan& plan, const stdfs::path& root, std::vector<std::st
     problems.push_back(plan.label + ": '" + dest + "': " + why);
   };
   auto write = [&](const std::string& dest, const char* data, size_t size, const stdfs::path* from) {
+    interrupt::throw_if_interrupted();
     auto path = root / dest;
     std::error_code ec;
     stdfs::create_directories(path.parent_path(), ec);

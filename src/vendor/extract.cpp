@@ -16,6 +16,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
 #include "util/sha256.hpp"
 #include "vendor/paths.hpp"
 #include "wheel/wheel.hpp"
@@ -365,6 +366,7 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
   size_t index = 0;
   archive_entry* e = nullptr;
   while (true) {
+    interrupt::throw_if_interrupted();
     int rc = archive_read_next_header(reader.get(), &e);
     if (rc == ARCHIVE_EOF) break;
     if (rc < ARCHIVE_WARN) return fail_damaged("", "corrupt zip archive: " + reader.error());

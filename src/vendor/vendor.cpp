@@ -30,18 +30,20 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-// Runs fn(0..n-1) on up to `jobs` threads; rethrows the first exception.
+// Runs fn(0..n-1) on up to `jobs` threads; rethrows the first exception. Stops taking items once a
+// signal is being handled (the staging directory is going away) and throws.
 void parallel_for(size_t n, int jobs, const std::function<void(size_t)>& fn) {
   size_t workers = std::min<size_t>(n, static_cast<size_t>(std::max(1, jobs)));
   if (workers <= 1) {
-    for (size_t i = 0; i < n; ++i) fn(i);
+    for (size_t i = 0; i < n && !interrupt::interrupted(); ++i) fn(i);
+    interrupt::throw_if_interrupted();
     return;
   }
   std::atomic<size_t> next{0};
   std::exception_ptr error;
   std::mutex mu;
   auto work = [&] {
-    for (size_t i; (i = next.fetch_add(1)) < n;) {
+    for (size_t i; (i = next.fetch_add(1)) < n && !interrupt::interrupted();) {
       try {
         fn(i);
       } catch (...) {
@@ -55,6 +57,7 @@ void parallel_for(size_t n, int jobs, const std::function<void(size_t)>& fn) {
   work();
   for (auto& t : threads) t.join();
   if (error) std::rethrow_exception(error);
+  interrupt::throw_if_interrupted();
 }
 
 std::string staging_prefix(const stdfs::path& out) {

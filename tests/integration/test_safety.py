@@ -159,6 +159,35 @@ class OutGuardTest(support.ExampleProjectCase):
                     continue
                 self.assertNotIn(staging[0].encode(), cmdline, pid)
 
+    def test_interrupted_while_copying_leaves_nothing_and_says_nothing(self):
+        # The app copy runs on the main thread while the signal's watcher removes the staging
+        # directory: the copy must stop rather than recreate it, and the files vanishing under it
+        # must not end the build with an I/O error (exit 3) instead of the signal.
+        data = os.path.join(self.project, "src", "data")
+        os.makedirs(data)
+        for i in range(10000):
+            with open(os.path.join(data, f"f{i}.txt"), "w") as f:
+                f.write("x" * 64)
+        for sig in (signal.SIGTERM, signal.SIGINT) * 4:
+            proc = subprocess.Popen([support.PYBUNDLE, "build", self.project, "--out", self.out, "--mirror",
+                                     f"{LOCK_BASE}={self.base}", "--no-snapshot", "--no-smoke"],
+                                    stderr=subprocess.PIPE, text=True, env=dict(os.environ, **self.env))
+            while proc.poll() is None:
+                staging = [n for n in os.listdir(self.tmp) if n.startswith(".out.tmp-")]
+                copied = os.path.join(self.tmp, staging[0], "app", "data") if staging else ""
+                try:
+                    if len(os.listdir(copied)) > 500:
+                        break
+                except OSError:
+                    pass
+            proc.send_signal(sig)
+            stderr = proc.stderr.read()
+            proc.stderr.close()
+            self.assertEqual(proc.wait(), -sig, stderr)
+            self.assertNotIn("error:", stderr)
+            self.assertEqual([n for n in os.listdir(self.tmp) if n.startswith(".out")], [])
+            self.assertFalse(os.path.exists(self.out))
+
 
 if __name__ == "__main__":
     unittest.main()
