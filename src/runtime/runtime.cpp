@@ -134,10 +134,21 @@ stdfs::path ensure_runtime(const std::string& version, const stdfs::path& cache_
     npm_install.cwd = tmp;
     npm_install.capture_stderr = true;
     auto r = spawn(npm_install);
-    if (r.exit_code != 0)
-      throw Error("npm install pyodide@" + version + " failed (exit " + std::to_string(r.exit_code) +
-                      "): " + tail_lines(r.err + r.out, 6),
+    if (r.exit_code != 0) {
+      auto said = r.err + r.out;
+      // A release npm does not have is a wrong --target, not a network failure.
+      if (said.find("code ETARGET") != std::string::npos || said.find("code E404") != std::string::npos)
+        throw Error("pyodide@" + version +
+                        ": npm has no such release of the pyodide package (`pybundle --version` lists the "
+                        "supported targets)",
+                    Exit::usage);
+      auto tail = tail_lines(said, 6);
+      while (!tail.empty() && tail.back() == '\n') tail.pop_back();
+      for (auto pos = tail.find('\n'); pos != std::string::npos; pos = tail.find('\n', pos))
+        tail.replace(pos, 1, " | ");  // one line
+      throw Error("npm install pyodide@" + version + " failed (exit " + std::to_string(r.exit_code) + "): " + tail,
                   Exit::io);
+    }
     auto got = package_version(tmp / "node_modules" / "pyodide");
     if (got != version) throw Error("npm installed pyodide '" + got + "', expected " + version, Exit::io);
     stdfs::remove_all(final_dir, ec);

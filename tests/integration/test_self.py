@@ -109,5 +109,31 @@ class SelfCheck(unittest.TestCase):
         self.assertEqual(support.run("self").returncode, 2)
 
 
+class NpmInstall(unittest.TestCase):
+    """A runtime npm cannot install is one line: a release npm does not have is a usage error."""
+
+    def test_npm_failures_are_one_line(self):
+        tmp = tempfile.mkdtemp(prefix="pb-npm-")
+        self.addCleanup(shutil.rmtree, tmp)
+        os.makedirs(os.path.join(tmp, "bin"))
+        npm = os.path.join(tmp, "bin", "npm")
+        example = os.path.join(support.REPO, "fixtures", "example")
+        env = {"PYBUNDLE_CACHE_DIR": os.path.join(tmp, "cache"), "PYBUNDLE_PYODIDE_DIR": "",
+               "PATH": os.path.join(tmp, "bin") + os.pathsep + os.environ["PATH"]}
+        for said, code, exit_code, message in [
+                ("npm error code ETARGET\nnpm error notarget No matching version found for pyodide@9.9.9.\n"
+                 "npm error A complete log of this run can be found in: /x.log", 1, 2,
+                 "pyodide@9.9.9: npm has no such release of the pyodide package"),
+                ("npm error code ECONNREFUSED\nnpm error errno ECONNREFUSED\nnpm error A complete log", 7, 3,
+                 "npm install pyodide@9.9.9 failed (exit 7): npm error code ECONNREFUSED | npm error errno")]:
+            with open(npm, "w") as f:
+                f.write(f"#!/bin/sh\nprintf '{said}\\n' >&2\nexit {code}\n")
+            os.chmod(npm, 0o755)
+            proc = support.run("plan", example, "--target", "pyodide@9.9.9", env=env)
+            self.assertEqual(proc.returncode, exit_code, proc.stderr)
+            self.assertEqual(proc.stderr.count("\n"), 1, proc.stderr)
+            self.assertIn(message, proc.stderr)
+
+
 if __name__ == "__main__":
     unittest.main()
