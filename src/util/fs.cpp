@@ -8,7 +8,6 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <random>
 
 #include "util/error.hpp"
@@ -45,10 +44,40 @@ bool write_all(int fd, const char* data, size_t size) {
 }
 
 std::string read_file(const stdfs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw io_error("cannot read", path);
-  std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw io_error("cannot read", path);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw io_error("cannot read", path);
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    auto err = io_error("cannot read", path);
+    ::close(fd);
+    throw err;
+  }
+  // A project can ship a symbolic link as its pyproject.toml or lock: /dev/zero would be read
+  // until memory runs out. A pipe stays readable (--lock <(...)), within the cap.
+  if (!S_ISREG(st.st_mode) && !S_ISFIFO(st.st_mode)) {
+    ::close(fd);
+    throw Error("cannot read " + path.string() + ": " + (S_ISDIR(st.st_mode) ? "a directory" : "not a regular file"),
+                Exit::io);
+  }
+  std::string data;
+  char buf[1 << 16];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      auto err = io_error("cannot read", path);
+      ::close(fd);
+      throw err;
+    }
+    if (n == 0) break;
+    if (data.size() + static_cast<size_t>(n) > kMaxReadFile) {
+      ::close(fd);
+      throw Error("cannot read " + path.string() + ": larger than " + std::to_string(kMaxReadFile >> 20) + " MiB",
+                  Exit::io);
+    }
+    data.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
   return data;
 }
 

@@ -7,7 +7,9 @@ namespace pb::fs {
 
 namespace stdfs = std::filesystem;
 
-// Whole file as bytes; throws pb::Error (Exit::io) naming the path.
+// Whole file as bytes; throws pb::Error (Exit::io) naming the path, also for a device, a
+// directory or a file larger than kMaxReadFile (a pipe is read).
+inline constexpr size_t kMaxReadFile = size_t(256) << 20;
 std::string read_file(const stdfs::path& path);
 
 // Write all of `size` bytes to fd (retrying short writes and EINTR); false when that failed

@@ -25,6 +25,21 @@ TEST_CASE("the hash wrapper serves RECORD's other algorithms and refuses weak on
   CHECK_THROWS_AS(pb::Hash("md5"), pb::Error);
 }
 
+TEST_CASE("read_file refuses a device or a directory instead of reading it for ever") {
+  // A project may ship pyproject.toml as a symbolic link to /dev/zero.
+  auto err = [](const std::filesystem::path& p) {
+    try {
+      pb::fs::read_file(p);
+    } catch (const pb::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("read");
+  };
+  CHECK(err("/dev/zero") == "cannot read /dev/zero: not a regular file");
+  CHECK(err("/") == "cannot read /: a directory");
+  CHECK(err("/nonexistent-pb") == "cannot read /nonexistent-pb: No such file or directory");
+}
+
 TEST_CASE("atomic write replaces the file and leaves no temporary behind") {
   auto dir = pb::fs::make_temp_dir(std::filesystem::temp_directory_path() / "x", "pb-test-");
   auto file = dir / "f.txt";
