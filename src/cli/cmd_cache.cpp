@@ -22,23 +22,41 @@ void register_cache(CLI::App& app) {
   cache->require_subcommand(1);
 
   cache->add_subcommand("dir", "Print the cache directory")->callback([] {
+    if (global().format == Format::json) return print_json({{"ok", true}, {"dir", global().cache().string()}});
     std::cout << global().cache().string() << "\n";
   });
 
-  cache->add_subcommand("clean", "Remove everything in the cache")->callback([] {
+  cache->add_subcommand("clean", "Remove what pybundle keeps in the cache")->callback([] {
     auto dir = global().cache();
     auto stats = pb::fetch::clean_cache(dir, global().cache_dir.empty());
+    if (global().format == Format::json)
+      return print_json({{"ok", true},
+                         {"dir", dir.string()},
+                         {"removed_files", stats.files},
+                         {"removed_bytes", stats.bytes},
+                         {"kept", stats.kept}});
     info("removed " + describe(stats) + " from " + dir.string());
+    if (!stats.kept.empty()) {
+      std::string names;
+      for (const auto& n : stats.kept) names += (names.empty() ? "" : ", ") + n;
+      warning("kept what pybundle did not write there: " + names);
+    }
   });
 
   auto* prune = cache->add_subcommand("prune", "Remove downloads not used for a number of days");
   static int days = 30;
   prune->add_option("--days", days, "Keep files used within this many days")
       ->default_val(30)
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 36500));
   prune->callback([] {
     auto dir = global().cache();
     auto stats = pb::fetch::prune_cache(dir, std::chrono::hours(24) * days);
+    if (global().format == Format::json)
+      return print_json({{"ok", true},
+                         {"dir", dir.string()},
+                         {"days", days},
+                         {"removed_files", stats.files},
+                         {"removed_bytes", stats.bytes}});
     info("removed " + describe(stats) + " not used for " + std::to_string(days) + " days from " + dir.string());
   });
 }

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <set>
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -211,18 +213,34 @@ CacheStats clean_cache(const stdfs::path& root, bool is_default_location) {
     throw Error("refusing to clean " + root.string() +
                     ": it holds no CACHEDIR.TAG, so it may not be a pybundle cache (remove it by hand)",
                 Exit::usage);
-  for (auto it = stdfs::recursive_directory_iterator(root, ec); it != stdfs::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (ec) break;
-    if (it->is_regular_file(ec)) {
-      ++stats.files;
-      stats.bytes += it->file_size(ec);
-    }
-  }
+  // Only what pybundle writes there: a build may have been pointed (--cache-dir) at a directory
+  // that already held other files, and tagged it.
+  static const std::set<std::string> ours{"CACHEDIR.TAG", "wheels", "heaps", "host", "runtimes", "v8"};
+  auto is_ours = [](const std::string& name) {  // inspect --shrink's copies of a bundle, if left behind
+    return ours.count(name) || name.starts_with("inspect-trace-") || name.starts_with("inspect-compile-");
+  };
+  std::vector<stdfs::path> remove;
   for (const auto& e : stdfs::directory_iterator(root, ec)) {
+    if (is_ours(e.path().filename().string())) remove.push_back(e.path());
+    else stats.kept.push_back(e.path().filename().string());
+  }
+  std::sort(stats.kept.begin(), stats.kept.end());
+  for (const auto& p : remove) {
+    if (!stdfs::is_directory(p, ec) || stdfs::is_symlink(p, ec)) {
+      ++stats.files;
+      stats.bytes += stdfs::is_regular_file(p, ec) ? stdfs::file_size(p, ec) : 0;
+    }
+    for (auto it = stdfs::recursive_directory_iterator(p, ec); it != stdfs::recursive_directory_iterator();
+         it.increment(ec)) {
+      if (ec) break;
+      if (it->is_regular_file(ec)) {
+        ++stats.files;
+        stats.bytes += it->file_size(ec);
+      }
+    }
     std::error_code rm;
-    stdfs::remove_all(e.path(), rm);
-    if (rm) throw Error("cache: cannot remove " + e.path().string() + ": " + rm.message(), Exit::io);
+    stdfs::remove_all(p, rm);
+    if (rm) throw Error("cache: cannot remove " + p.string() + ": " + rm.message(), Exit::io);
   }
   return stats;
 }

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace pb::fetch {
 
@@ -60,13 +61,16 @@ class Cache {
 struct CacheStats {
   size_t files = 0;
   uint64_t bytes = 0;
+  std::vector<std::string> kept;  // clean: entries of the directory pybundle did not write
 };
 
 // Removes entries and abandoned partial downloads not used for max_age. Skips downloads in progress.
 CacheStats prune_cache(const std::filesystem::path& root, std::chrono::seconds max_age);
 
-// Removes everything in the cache directory. Refuses (Exit::usage) a directory that holds no
-// CACHEDIR.TAG unless it is the default location, so a mistyped --cache-dir cannot wipe a folder.
+// Removes what pybundle keeps in the cache directory (wheels/, heaps/, host/, runtimes/, v8/, the
+// tag, inspect's temporary copies), never another file there. Refuses (Exit::usage) a directory
+// that holds no CACHEDIR.TAG unless it is the default location, so a mistyped --cache-dir cannot
+// wipe a folder.
 CacheStats clean_cache(const std::filesystem::path& root, bool is_default_location);
 
 bool is_sha256_hex(const std::string& s);

@@ -345,6 +345,16 @@ TEST_CASE("clean empties a cache but refuses a directory that is not one") {
   pb::fs::write_file_atomic(t.path / "precious" / "thesis.tex", "x");
   CHECK_THROWS_AS(clean_cache(t.path / "precious", false), pb::Error);
   CHECK(stdfs::exists(t.path / "precious" / "thesis.tex"));
+  // A build pointed at that folder tags it; clean then removes only what pybundle put there.
+  o.cache_dir = t.path / "precious";
+  fetch_all({local_request(t.path / "a.whl", "a")}, o);
+  CHECK(stdfs::exists(t.path / "precious" / "CACHEDIR.TAG"));
+  stats = clean_cache(o.cache_dir, false);
+  CHECK(stats.files >= 2);
+  CHECK(stats.kept == std::vector<std::string>{"thesis.tex"});
+  CHECK(stdfs::exists(t.path / "precious" / "thesis.tex"));
+  CHECK_FALSE(stdfs::exists(t.path / "precious" / "wheels"));
+  CHECK_FALSE(stdfs::exists(t.path / "precious" / "CACHEDIR.TAG"));
 }
 
 TEST_CASE("human byte sizes") {
