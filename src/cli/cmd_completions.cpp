@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "cli/common.hpp"
+#include "util/error.hpp"
 
 namespace pb::cli {
 
@@ -270,6 +271,8 @@ void register_completions(CLI::App& app) {
       "  pybundle completions fish > ~/.config/fish/completions/pybundle.fish");
   CLI::App* root = &app;
   cmd->callback([root] {
+    if (global().format == Format::json)
+      throw Error("completions prints a shell script, not JSON: run it without --format json", Exit::usage);
     std::vector<Cmd> cmds;
     walk(*root, {}, cmds);
     std::cout << (shell == "bash" ? bash_script(cmds) : shell == "zsh" ? zsh_script(cmds) : fish_script(cmds));

@@ -32,7 +32,15 @@ int main(int argc, char** argv) {
          "--timeout", [](const double& s) { pb::runtime::set_host_timeout(s); },
          "Seconds one run of the JavaScript host may take (snapshot, smoke, run, check; in serve, each "
          "request), default 300; 0: no limit")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Validator(
+          [](const std::string& s) -> std::string {
+            char* end = nullptr;
+            double v = std::strtod(s.c_str(), &end);
+            return end != s.c_str() && *end == '\0' && v >= 0 && v <= 1e9
+                       ? ""
+                       : "'" + s + "' is not a number of seconds, 0 or more";
+          },
+          "SECONDS"));
   register_build(app);
   register_cache(app);
   register_plan(app);
@@ -55,11 +63,17 @@ int main(int argc, char** argv) {
       print_json({{"ok", false}, {"exit", static_cast<int>(code)}, {"errors", errors}});
     return static_cast<int>(code);
   };
-  // The first word that is not an option (or a global option's value) names the command.
+  // The first word that is not an option (or a global option's value) names the command. An
+  // unknown one is refused before parsing, so --format json is looked for here.
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    if (a == "--format=json" || (a == "--format" && i + 1 < argc && std::string_view(argv[i + 1]) == "json"))
+      g.format = Format::json;
+  }
   for (int i = 1; i < argc; ++i) {
     std::string_view a = argv[i];
     if (a == "--") break;
-    if (a == "--color" || a == "--format" || a == "--cache-dir") {
+    if (a == "--color" || a == "--format" || a == "--cache-dir" || a == "--timeout") {
       ++i;
       continue;
     }

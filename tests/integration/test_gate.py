@@ -181,6 +181,28 @@ class CommandLineTest(unittest.TestCase):
         proc = support.run("--color", "never", "bogus", "x")
         self.assertIn("unknown command 'bogus'", proc.stderr)
 
+    def test_global_options_before_the_command_and_json_from_every_command(self):
+        cache = tempfile.mkdtemp(prefix="pb-gate-cli-")
+        self.addCleanup(shutil.rmtree, cache, ignore_errors=True)
+        env = {"PYBUNDLE_CACHE_DIR": cache}
+        # --timeout takes a value like the other global options.
+        proc = support.run("--timeout", "10", "cache", "dir", env=env)
+        self.assertEqual((proc.returncode, proc.stdout), (0, cache + "\n"), proc.stderr)
+        proc = support.run("--timeout", "-1", "cache", "dir", env=env)
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("'-1' is not a number of seconds", proc.stderr)
+        # --format json: one object on stdout from every command, an unknown one included.
+        for args, doc in [(("--format", "json", "bogus"), {"ok": False, "exit": 2,
+                                                          "errors": ["unknown command 'bogus'"]}),
+                          (("cache", "dir", "--format", "json"), {"ok": True, "dir": cache}),
+                          (("cache", "prune", "--format", "json"), {"ok": True, "dir": cache, "days": 30,
+                                                                    "removed_files": 0, "removed_bytes": 0})]:
+            proc = support.run(*args, env=env)
+            self.assertEqual(json.loads(proc.stdout), doc, proc.stderr)
+        proc = support.run("completions", "bash", "--format", "json", env=env)
+        self.assertEqual(proc.returncode, 2)
+        self.assertFalse(json.loads(proc.stdout)["ok"])
+
     def test_offline_without_the_runtime_says_how_to_get_it_and_never_starts_npm(self):
         self.tmp = tempfile.mkdtemp(prefix="pb-gate-offline-")
         self.addCleanup(shutil.rmtree, self.tmp, ignore_errors=True)
