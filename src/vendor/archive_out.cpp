@@ -58,6 +58,13 @@ void check_archive_name(const stdfs::path& file) {
   const auto name = file.filename().string();
   if (!ends_with(name, ".zip") && !ends_with(name, ".tar.zst"))
     throw Error("--archive " + file.string() + ": the name must end in .tar.zst or .zip", Exit::usage);
+  // Where it goes is checked with the name, so a build does not fail only after all its work.
+  std::error_code ec;
+  if (stdfs::is_directory(file, ec))
+    throw Error("--archive " + file.string() + ": is a directory; name the archive file", Exit::usage);
+  auto dir = file.has_parent_path() ? file.parent_path() : stdfs::path(".");
+  if (!stdfs::is_directory(dir, ec))
+    throw Error("--archive " + file.string() + ": its directory " + dir.string() + " does not exist", Exit::usage);
 }
 
 void write_archive(const stdfs::path& bundle_dir, const stdfs::path& file, int64_t mtime) {

@@ -79,7 +79,8 @@ void write_manifest(const std::filesystem::path& staged, const BundleSpec& spec,
 // Throws pb::Error (Exit::usage) for another extension.
 void write_archive(const std::filesystem::path& bundle_dir, const std::filesystem::path& file, int64_t mtime);
 
-// Throws pb::Error (Exit::usage) unless `file` ends in ".tar.zst" or ".zip".
+// Throws pb::Error (Exit::usage) unless `file` ends in ".tar.zst" or ".zip", is not a directory
+// and its directory exists.
 void check_archive_name(const std::filesystem::path& file);
 
 // $SOURCE_DATE_EPOCH as seconds, else 0. Throws pb::Error (Exit::usage) when malformed.

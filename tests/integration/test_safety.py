@@ -108,9 +108,12 @@ class OutGuardTest(support.ExampleProjectCase):
 
     def test_bad_options_leave_the_earlier_bundle_untouched(self):
         self.assertEqual(self.build(self.out).returncode, 0)
+        os.makedirs(self.project + ".zip")
         before = tree(self.out)
         for args, why in [(["--archive", os.path.join(self.tmp, "x.tar.gz")], "must end in .tar.zst or .zip"),
                           (["--archive", os.path.join(self.out, "x.zip")], "which the build replaces"),
+                          (["--archive", self.project + ".zip"], "is a directory"),
+                          (["--archive", os.path.join(self.tmp, "nowhere", "x.zip")], "nowhere does not exist"),
                           (["--compile=everything"], "everything"),
                           (["--mirror", "no-equals-sign"], "no-equals-sign")]:
             proc = self.build(self.out, *args)
