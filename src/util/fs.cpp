@@ -124,6 +124,25 @@ stdfs::path make_temp_dir(const stdfs::path& near, std::string_view prefix) {
   throw Error("cannot create a temporary directory in " + parent.string(), Exit::io);
 }
 
+void remove_tree(const stdfs::path& path) {
+  std::error_code ec;
+  if (stdfs::remove_all(path, ec) != static_cast<std::uintmax_t>(-1) && !ec) return;
+  // A tree made read-only (chmod -R a-w on a bundle) keeps its entries: give our own directories
+  // back their write bit, never following a symbolic link, and try again.
+  const auto uid = ::geteuid();
+  for (stdfs::recursive_directory_iterator it(path, stdfs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    struct stat st {};
+    if (::lstat(it->path().c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid)
+      ::chmod(it->path().c_str(), (st.st_mode & 07777) | S_IRWXU);
+  }
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == uid)
+    ::chmod(path.c_str(), (st.st_mode & 07777) | S_IRWXU);
+  ec.clear();
+  stdfs::remove_all(path, ec);
+}
+
 void replace_dir(const stdfs::path& src, const stdfs::path& dest) {
   std::error_code ec;
   stdfs::path old;
@@ -131,7 +150,7 @@ void replace_dir(const stdfs::path& src, const stdfs::path& dest) {
   // Swap in one step where the filesystem can, so `dest` never disappears, even for a moment;
   // the old tree is then at `src` (a staging name a later build cleans up if we die here).
   if (::renameat2(AT_FDCWD, src.c_str(), AT_FDCWD, dest.c_str(), RENAME_EXCHANGE) == 0) {
-    stdfs::remove_all(src, ec);
+    remove_tree(src);
     return;
   }
 #endif
@@ -145,7 +164,7 @@ void replace_dir(const stdfs::path& src, const stdfs::path& dest) {
     if (!old.empty()) ::rename(old.c_str(), dest.c_str());
     throw err;
   }
-  if (!old.empty()) stdfs::remove_all(old, ec);
+  if (!old.empty()) remove_tree(old);
 }
 
 stdfs::path default_cache_dir() {

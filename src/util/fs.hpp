@@ -22,6 +22,10 @@ void write_file_atomic(const stdfs::path& path, std::string_view data);
 // A fresh directory next to `near` (same filesystem, so a later rename is atomic).
 stdfs::path make_temp_dir(const stdfs::path& near, std::string_view prefix);
 
+// remove_all, and when that fails on a tree made read-only, again after giving the directories the
+// user owns their write bit back (never through a symbolic link). Errors are ignored.
+void remove_tree(const stdfs::path& path);
+
 // Replace directory `dest` by `src` as atomically as the filesystem allows:
 // rename dest aside, rename src into place, remove the old one.
 void replace_dir(const stdfs::path& src, const stdfs::path& dest);

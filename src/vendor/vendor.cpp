@@ -77,8 +77,7 @@ void remove_stale_staging(const stdfs::path& out) {
     if (dash == std::string::npos || dash == 0) continue;
     pid_t pid = static_cast<pid_t>(std::strtol(rest.substr(0, dash).c_str(), nullptr, 10));
     if (pid <= 0 || (::kill(pid, 0) != 0 && errno == ESRCH)) {
-      std::error_code rm;
-      stdfs::remove_all(it->path(), rm);
+      fs::remove_tree(it->path());
     }
   }
 }

@@ -1,4 +1,7 @@
 #include <doctest/doctest.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
@@ -62,5 +65,32 @@ TEST_CASE("replace_dir swaps a directory into place") {
   pb::fs::replace_dir(fresh, dest);
   CHECK(std::filesystem::exists(dest / "new"));
   CHECK(!std::filesystem::exists(dest / "old"));
+  std::filesystem::remove_all(base);
+}
+
+TEST_CASE("replace_dir removes an earlier tree the user made read-only") {
+  // Permissions bind only a user that is not root: as root, run the case as nobody in a child.
+  auto base = pb::fs::make_temp_dir(std::filesystem::temp_directory_path() / "x", "pb-test-");
+  const bool root = ::geteuid() == 0;
+  if (root) ::chown(base.c_str(), 65534, 65534);
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    if (root && (::setgid(65534) != 0 || ::setuid(65534) != 0)) ::_exit(2);
+    auto dest = base / "out";
+    std::filesystem::create_directories(dest / "app" / "pkg");
+    pb::fs::write_file_atomic(dest / "app" / "pkg" / "m.py", "x");
+    for (const char* d : {"app/pkg", "app", ""}) ::chmod((dest / d).c_str(), 0555);  // chmod -R a-w
+    auto fresh = pb::fs::make_temp_dir(dest, ".out-");
+    pb::fs::write_file_atomic(fresh / "new", "2");
+    pb::fs::replace_dir(fresh, dest);
+    int entries = 0;  // out, and no old tree left beside it
+    for ([[maybe_unused]] auto& e : std::filesystem::directory_iterator(base)) ++entries;
+    ::_exit(std::filesystem::exists(dest / "new") && entries == 1 ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
   std::filesystem::remove_all(base);
 }
