@@ -192,6 +192,15 @@ BuildResult build(const BuildRequest& r, const Services& services, Reporter& rep
     throw Error(
         "--archive " + r.archive.string() + ": inside --out " + spec.out.string() + ", which the build replaces",
         Exit::usage);
+  // An archive among the app's sources would be shipped in app/ by the next build.
+  if (!r.archive.empty() &&
+      (guard.app_dir.empty() ? std::filesystem::weakly_canonical(std::filesystem::absolute(r.archive)).parent_path() ==
+                                   std::filesystem::weakly_canonical(project.dir)
+                             : vendor::is_within(r.archive, guard.app_dir)))
+    throw Error("--archive " + r.archive.string() + ": among the app's sources " +
+                    (guard.app_dir.empty() ? project.dir : guard.app_dir).string() +
+                    ", so the next build would ship it in app/; write it elsewhere",
+                Exit::usage);
 
   auto files = fetch_wheels(p, project, r, services, reporter);
   phase("fetch");

@@ -113,6 +113,7 @@ class OutGuardTest(support.ExampleProjectCase):
         for args, why in [(["--archive", os.path.join(self.tmp, "x.tar.gz")], "must end in .tar.zst or .zip"),
                           (["--archive", os.path.join(self.out, "x.zip")], "which the build replaces"),
                           (["--archive", self.project + ".zip"], "is a directory"),
+                          (["--archive", os.path.join(self.project, "src", "x.zip")], "among the app's sources"),
                           (["--archive", os.path.join(self.tmp, "nowhere", "x.zip")], "nowhere does not exist"),
                           (["--compile=everything"], "everything"),
                           (["--mirror", "no-equals-sign"], "no-equals-sign")]:
