@@ -60,7 +60,7 @@ void register_build(CLI::App& app) {
   cmd->add_option("-o,--out", r.out, "Bundle directory (default: PROJECT_DIR/dist)");
   cmd->add_flag("--no-snapshot", o.no_snapshot, "Do not make a memory snapshot");
   cmd->add_option("--hash-seed", r.hash_seed,
-                  "PYTHONHASHSEED while the snapshot imports (default: from the bundle digest)")
+                  "PYTHONHASHSEED while the snapshot imports (default: from python_modules/)")
       ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
   add_sandbox_flag(*cmd);
   cmd->add_flag("--no-smoke", o.no_smoke,

@@ -61,7 +61,7 @@ void register_snapshot(CLI::App& app) {
   cmd->add_option("--level", a->level, "zstd compression level")->check(CLI::Range(1, 22));
   cmd->add_option(
          "--hash-seed", a->hash_seed,
-         "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from the bundle digest)")
+         "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from python_modules/)")
       ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
   add_sandbox_flag(*cmd);
   cmd->callback([a] { make(*a); });

@@ -1,10 +1,10 @@
 // pybundle's JavaScript host, run by Node.js: node host.mjs MODE --runtime DIR [--key value ...]
 // Answers with one JSON object on stdout; logs and Python tracebacks go to stderr.
-// Modes: make-snapshot, run, serve, smoke, compile, trace. The protocol is described in
+// Modes: make-base, make-snapshot, run, serve, smoke, compile, trace. The protocol is described in
 // src/snapshot; the modes live in the modules imported here.
 import { run, serve } from "./app.mjs";
 import { HostError, answer, log, pythonMessage } from "./common.mjs";
-import { makeSnapshot } from "./snapshot.mjs";
+import { makeBase, makeSnapshot } from "./snapshot.mjs";
 import { compile, smoke, trace } from "./tools.mjs";
 
 function parseArgs(argv) {
@@ -19,7 +19,7 @@ function parseArgs(argv) {
   return opts;
 }
 
-const MODES = { "make-snapshot": makeSnapshot, run, serve, smoke, compile, trace };
+const MODES = { "make-base": makeBase, "make-snapshot": makeSnapshot, run, serve, smoke, compile, trace };
 
 async function main() {
   let opts;

@@ -9,6 +9,7 @@
 namespace pb::host {
 
 // Modes.
+inline constexpr const char* kMakeBase = "make-base";          // boot the bare runtime, write its snapshot
 inline constexpr const char* kMakeSnapshot = "make-snapshot";  // import the entry, write the snapshot
 inline constexpr const char* kRun = "run";                     // restore or import, answer one request
 inline constexpr const char* kServe = "serve";                 // restore or import, serve HTTP
@@ -26,6 +27,10 @@ inline constexpr const char* kEntry = "--entry";           // the entry module
 inline constexpr const char* kPreimport = "--preimport";   // modules imported after it, comma-separated
 inline constexpr const char* kSmokeAfter = "--smoke";      // make-snapshot, run: modules to import after
 inline constexpr const char* kModules = "--modules";       // smoke: the modules to import
+inline constexpr const char* kOut = "--out";               // make-base, make-snapshot: the raw snapshot written
+inline constexpr const char* kHashSeed = "--hash-seed";    // make-base, make-snapshot: PYTHONHASHSEED, entropy seed
+inline constexpr const char* kBaseFile = "--base-file";    // make-snapshot: restore this base instead of booting
+inline constexpr const char* kBaseZeroMap = "--base-zero-map";  // its zero-page map
 
 // Answer keys.
 inline constexpr const char* kOk = "ok";

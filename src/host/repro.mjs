@@ -1,6 +1,6 @@
 // Making a snapshot a function of its inputs: while it is made, the entropy Emscripten hands to
 // Python (os.urandom, the random module's seed, tempfile names) comes from a generator seeded with
-// the hash seed, which pybundle derives from the bundle digest; the wall clock (time.time()) reads
+// the hash seed, which pybundle derives from python_modules/; the wall clock (time.time()) reads
 // 2020-01-01 advancing a millisecond per read, the monotonic clock a quarter millisecond per read
 // (so the host's own make-snapshot timings are not real times), Math.random is a generator seeded
 // likewise, and the bundle's files show fixed times, owner and inode numbers (fixFileStats).

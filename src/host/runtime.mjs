@@ -159,7 +159,8 @@ function allowNodefsInSandbox() {
     (name) => (name === "constants" ? { fs: fs.constants } : binding.call(process, name)), { sandboxed: true });
 }
 
-export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false } = {}) {
+// `bare`: stop once Pyodide and the host module are up, before the bundle is mounted (make-base).
+export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false, bare = false } = {}) {
   allowNodefsInSandbox();
   const { loadPyodide, create } = await importRuntime(opts);
   if (snapshot?.head) await snapshot.head;  // from stdin: Pyodide's header (the heap follows meanwhile)
@@ -210,17 +211,21 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false 
   const pyodide = await loadPyodide(config);
   phase("loadPyodide");
   const tLoaded = performance.now();
-  pyodide.FS.mkdirTree(BUNDLE);
-  if (makeSnapshot && opts["hash-seed"]) fixFileStats(pyodide.FS);
-  pyodide.mountNodeFS(BUNDLE, path.resolve(opts.bundle));
+  if (!bare) {
+    pyodide.FS.mkdirTree(BUNDLE);
+    if (makeSnapshot && opts["hash-seed"]) fixFileStats(pyodide.FS);
+    pyodide.mountNodeFS(BUNDLE, path.resolve(opts.bundle));
+  }
   const host = hostModule(pyodide);
   // One proxy per helper, kept: a proxy dropped without destroy() holds its object until JS's GC
   // finalises it, so a snapshot's refcounts would depend on when the GC ran.
   const helpers = new Map();
   const py = (name) => helpers.get(name) ?? helpers.set(name, host[name]).get(name);
-  py("add_paths")();
-  py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");  // tracebacks name the project's files
-  if (snapshot) py("reseed")();
+  if (!bare) {
+    py("add_paths")();
+    py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");  // tracebacks name the project's files
+  }
+  if (snapshot && !makeSnapshot) py("reseed")();  // a snapshot made from the base keeps the fixed entropy
   return {
     pyodide, py, module: () => module, heap,
     timings: { import_runtime: ms(t0, tImported), load: ms(tImported, tLoaded), ready: ms(t0, performance.now()) },

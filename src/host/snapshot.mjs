@@ -287,10 +287,32 @@ function callMethod(obj, name, ...args) {
   }
 }
 
+// make-base: boot the bare runtime (no bundle mounted, nothing imported) under the fixed entropy
+// and write its snapshot to --out. make-snapshot restores it (--base-file) instead of booting:
+// Python's start-up is the larger part of a build's time in Node.
+export async function makeBase(opts) {
+  const unfix = fixEntropy(opts["hash-seed"]);
+  const rt = await loadRuntime(opts, { makeSnapshot: true, bare: true });
+  const libraries = recordLibraries(rt.module(), opts.bundle, () => null);
+  if (libraries.length) throw new HostError("the bare runtime loaded shared libraries; no base snapshot");
+  rt.py("collect")();
+  scrubFreeMemory(rt.module());
+  const size = writeSnapshot(rt, opts.out);
+  unfix();
+  return { ok: true, pyodide: rt.pyodide.version, snapshot_size: size };
+}
+
 export async function makeSnapshot(opts) {
   const realNow = performance.now.bind(performance);  // fixEntropy fixes the clocks; the import clock needs real time
   const unfix = opts["hash-seed"] ? fixEntropy(opts["hash-seed"]) : () => {};
-  const rt = await loadRuntime(opts, { makeSnapshot: true });
+  let rt;
+  try {
+    const base = opts["base-file"] && loadSnapshot({ "snapshot-file": opts["base-file"], "zero-map": opts["base-zero-map"] });
+    rt = await loadRuntime(opts, { snapshot: base || null, makeSnapshot: true });
+  } catch (e) {
+    if (!opts["base-file"]) throw e;
+    throw new HostError(`cannot restore the base snapshot ${opts["base-file"]}: ${e.message ?? e}`, { base_failed: true });
+  }
   // Every proxy made here is destroyed (see runtime.mjs helpers) before the heap is written.
   const before = new Set(pyToJs(rt.py("module_names")()));
   const watch = rt.py("EntropyWatch")();

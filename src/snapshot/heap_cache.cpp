@@ -133,19 +133,23 @@ void HeapCacheWriter::commit(uint64_t expected_size, const stdfs::path& as) {
 
 void prune_heap_cache(const stdfs::path& dir, size_t keep) {
   std::error_code ec;
-  std::vector<std::pair<stdfs::file_time_type, stdfs::path>> files;
+  // Base snapshots (a boot each) and restored heaps (a decompression each) are kept apart.
+  std::vector<std::pair<stdfs::file_time_type, stdfs::path>> files, bases;
   for (const auto& e : stdfs::directory_iterator(dir, ec)) {
-    if (e.path().extension() == ".raw") files.emplace_back(e.last_write_time(ec), e.path());
+    if (e.path().extension() == ".raw")
+      (e.path().filename().string().starts_with("base-") ? bases : files).emplace_back(e.last_write_time(ec), e.path());
     // Temporaries of writers that died (a day old).
     if (e.path().filename().string().find(".tmp-") != std::string::npos &&
         e.last_write_time(ec) < stdfs::file_time_type::clock::now() - std::chrono::hours(24))
       stdfs::remove(e.path(), ec);
   }
-  if (files.size() <= keep) return;
-  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.first > b.first; });
-  for (size_t i = keep; i < files.size(); ++i) {
-    stdfs::remove(files[i].second, ec);
-    stdfs::remove(zero_map_path(files[i].second), ec);
+  for (auto* list : {&files, &bases}) {
+    if (list->size() <= keep) continue;
+    std::sort(list->begin(), list->end(), [](const auto& a, const auto& b) { return a.first > b.first; });
+    for (size_t i = keep; i < list->size(); ++i) {
+      stdfs::remove((*list)[i].second, ec);
+      stdfs::remove(zero_map_path((*list)[i].second), ec);
+    }
   }
 }
 

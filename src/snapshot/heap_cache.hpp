@@ -1,6 +1,7 @@
 // Decompressed snapshots kept in <cache>/heaps/<sha256 of the snapshot file>.raw, so that a restore reads the heap
-// straight into wasm memory instead of decompressing it each time. Written atomically, pruned to
-// the most recently used few.
+// straight into wasm memory instead of decompressing it each time, and the base snapshots (the booted
+// bare runtime) that make-snapshot restores, <cache>/heaps/base-<key>.raw. Written atomically,
+// pruned to the most recently used few of each kind.
 #pragma once
 #include <sys/stat.h>
 
@@ -48,7 +49,7 @@ class HeapCacheWriter {
   std::vector<bool> nonzero_;  // per 64 KiB heap page
 };
 
-// Keep the `keep` most recently used files.
+// Keep the `keep` most recently used heaps and as many base snapshots.
 void prune_heap_cache(const std::filesystem::path& dir, size_t keep = 6);
 
 }  // namespace pb::snapshot

@@ -1,6 +1,8 @@
 // Making, checking and restoring snapshots through the JavaScript host (host/protocol.hpp). A
 // snapshot to restore arrives decompressed on the host's stdin, so decompression overlaps Node's
 // start-up and no raw heap is written to disk.
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -63,20 +65,95 @@ std::vector<std::string> app_source_args(const bundle::Manifest& manifest) {
   return {host::kAppSource, dir.empty() ? "." : dir};
 }
 
+namespace {
+
+// The default str hash seed (and entropy seed): from the files under python_modules/ only, so a
+// build after an edit of the app restores the same base snapshot.
+uint32_t default_hash_seed(const bundle::Manifest& manifest) {
+  Hash h;
+  for (const auto& f : manifest.files) {
+    if (!f.path.starts_with("python_modules/")) continue;
+    h.update(f.path);
+    h.update(std::string_view("\0", 1));
+    h.update(f.sha256);
+    h.update(std::string_view("\n", 1));
+  }
+  return static_cast<uint32_t>(std::stoul(h.hex().substr(0, 8), nullptr, 16));
+}
+
+// Removes a file of ours however the scope ends.
+struct RemoveOnExit {
+  stdfs::path p;
+  ~RemoveOnExit() {
+    std::error_code ec;
+    stdfs::remove(p, ec);
+  }
+};
+
+std::string stat_text(const stdfs::path& p) {
+  struct stat st {};
+  if (::stat(p.c_str(), &st) != 0) return "?";
+  return std::to_string(st.st_size) + ":" + std::to_string(st.st_mtim.tv_sec) + "." +
+         std::to_string(st.st_mtim.tv_nsec) + ":" + std::to_string(st.st_ino);
+}
+
+// The base snapshot for this runtime, Node, host and hash seed: <cache>/heaps/base-<key>.raw, made
+// by `make-base` the first time (a boot of the bare runtime, ~2 s) and restored by every later
+// make-snapshot. Empty when it cannot be made or kept (the snapshot then boots the runtime itself,
+// and its bytes differ from those of one made from the base).
+stdfs::path base_snapshot(const MakeOptions& options, const runtime::RuntimeInfo& runtime, uint32_t hash_seed) {
+  auto script = runtime::host_script(options.cache_dir);
+  Hash key;
+  for (const auto& part :
+       {runtime.version, runtime.build_id, stat_text(options.runtime_dir / "pyodide.asm.wasm"),
+        stat_text(options.runtime_dir / "pyodide.asm.mjs"), find_node().string(), stat_text(find_node()),
+        script.parent_path().filename().string(), std::to_string(hash_seed)}) {
+    key.update(part);
+    key.update(std::string_view("\0", 1));
+  }
+  auto file = options.cache_dir / "heaps" / ("base-" + key.hex().substr(0, 32) + ".raw");
+  if (heap_cache_file_ours(file) && heap_cache_file_ours(zero_map_path(file))) {
+    ::utimensat(AT_FDCWD, file.c_str(), nullptr, 0);  // most recently used
+    return file;
+  }
+  auto raw_file = options.bundle_dir / ".base.raw.tmp";
+  RemoveOnExit remove_raw{raw_file};
+  auto spawn = host_spawn({host::kMakeBase, options.runtime_dir, options.bundle_dir, options.cache_dir, true});
+  spawn.argv.insert(spawn.argv.end(),
+                    {host::kOut, stdfs::absolute(raw_file).string(), host::kHashSeed, std::to_string(hash_seed)});
+  auto answer = parse_answer(spawn_node(spawn), host::kMakeBase);
+  if (!answer.value(host::kOk, false)) return {};
+  std::ifstream raw(raw_file, std::ios::binary);
+  char head[8] = {};
+  if (!raw.read(head, 8)) return {};
+  raw.seekg(0);
+  uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
+  for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
+  HeapCacheWriter keep(file, heap_offset);
+  std::vector<char> buf(1 << 20);
+  uint64_t total = 0;
+  while (raw.read(buf.data(), static_cast<std::streamsize>(buf.size())) || raw.gcount() > 0) {
+    keep.write({buf.data(), static_cast<size_t>(raw.gcount())});
+    total += static_cast<uint64_t>(raw.gcount());
+  }
+  keep.commit(total);
+  return heap_cache_file_ours(file) ? file : stdfs::path();
+}
+
+}  // namespace
+
 MakeResult make_snapshot(const MakeOptions& options) {
   find_node();
   auto manifest = bundle::read(options.bundle_dir);
   auto runtime = runtime_info(options.runtime_dir);
   auto raw_file = options.bundle_dir / ".snapshot.raw.tmp";
   // The snapshot is a function of its inputs: the str hash seed and the entropy drawn while importing
-  // come from the bundle digest unless given.
+  // come from the bundle's python_modules/ unless given, and the base snapshot from the seed.
   const auto& digest = manifest.digest;
-  uint32_t hash_seed =
-      options.hash_seed.value_or(digest.size() >= 8 && digest.find_first_not_of("0123456789abcdef") == std::string::npos
-                                     ? static_cast<uint32_t>(std::stoul(digest.substr(0, 8), nullptr, 16))
-                                     : 0);
-  std::vector<std::string> args{host::kEntry,  options.entry_module,     "--out", stdfs::absolute(raw_file).string(),
-                                "--hash-seed", std::to_string(hash_seed)};
+  uint32_t hash_seed = options.hash_seed.value_or(default_hash_seed(manifest));
+  std::vector<std::string> args{host::kEntry,    options.entry_module,
+                                host::kOut,      stdfs::absolute(raw_file).string(),
+                                host::kHashSeed, std::to_string(hash_seed)};
   for (auto& a : app_source_args(manifest)) args.push_back(std::move(a));
   args.insert(args.end(), options.host_args.begin(), options.host_args.end());
   if (!options.preimport.empty()) {
@@ -87,17 +164,26 @@ MakeResult make_snapshot(const MakeOptions& options) {
     args.push_back(host::kSmokeAfter);
     args.push_back(smoke_list(options.smoke));
   }
-  // The raw file is only ours: removed however this ends.
-  struct Remove {
-    stdfs::path p;
-    ~Remove() {
-      std::error_code ec;
-      stdfs::remove(p, ec);
+  RemoveOnExit remove_raw{raw_file};  // the raw file is only ours
+  auto make = [&](const stdfs::path& base) {
+    auto spawn = host_spawn({host::kMakeSnapshot, options.runtime_dir, options.bundle_dir, options.cache_dir, true});
+    spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
+    if (!base.empty()) {
+      spawn.argv.insert(spawn.argv.end(),
+                        {host::kBaseFile, base.string(), host::kBaseZeroMap, zero_map_path(base).string()});
+      spawn.reads.insert(spawn.reads.end(), {base, zero_map_path(base)});
     }
-  } remove_raw{raw_file};
-  auto spawn = host_spawn({host::kMakeSnapshot, options.runtime_dir, options.bundle_dir, options.cache_dir, true});
-  spawn.argv.insert(spawn.argv.end(), args.begin(), args.end());
-  auto answer = parse_answer(spawn_node(spawn), host::kMakeSnapshot);
+    return parse_answer(spawn_node(spawn), host::kMakeSnapshot);
+  };
+  auto base_file = base_snapshot(options, runtime, hash_seed);
+  auto answer = make(base_file);
+  // A base in the cache that does not restore is made again, once.
+  if (!base_file.empty() && !answer.value(host::kOk, false) && answer.value("base_failed", false)) {
+    std::error_code ec;
+    stdfs::remove(base_file, ec);
+    stdfs::remove(zero_map_path(base_file), ec);
+    answer = make(base_snapshot(options, runtime, hash_seed));
+  }
   // The smoke imports ran after the snapshot was written, or after the entry failed to import.
   if (!options.smoke.empty() && options.on_smoke && answer.contains("smoke"))
     options.on_smoke(smoke_report(answer["smoke"], options.smoke.size()));

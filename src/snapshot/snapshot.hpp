@@ -85,7 +85,7 @@ struct MakeOptions {
   std::vector<std::string> smoke;                    // modules to import after the snapshot is written, each on its own
   std::function<void(const SmokeReport&)> on_smoke;  // gets their results (also when the entry failed)
   int level = 6;                                     // zstd level: 12 made files 8 % smaller in 4x the time and RSS
-  std::optional<uint32_t> hash_seed;                 // PYTHONHASHSEED while importing; default: from the bundle digest
+  std::optional<uint32_t> hash_seed;                 // PYTHONHASHSEED while importing; default: from python_modules/
   std::vector<std::string> host_args;                // more host options (the build's --app-left-out)
 };
 

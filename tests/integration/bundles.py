@@ -1,5 +1,6 @@
 """Bundles made directly in tests (the format of notes/BUNDLE.md), and the environment that lets the
 snapshot tests share one Pyodide runtime cache per machine."""
+import hashlib
 import json
 import os
 import signal
@@ -23,6 +24,21 @@ def env(**extra):
     e = {"PYBUNDLE_CACHE_DIR": RUNTIME_CACHE}
     e.update(extra)
     return e
+
+
+def default_hash_seed(manifest):
+    """The str hash seed a snapshot gets unless given: from the bundle's python_modules/ files only."""
+    h = hashlib.sha256()
+    for f in manifest["files"]:
+        if f["path"].startswith("python_modules/"):
+            h.update(f["path"].encode() + b"\0" + f["sha256"].encode() + b"\n")
+    return int(h.hexdigest()[:8], 16)
+
+
+def base_snapshots():
+    """The base snapshots (bare runtimes) in the test cache."""
+    heaps = os.path.join(RUNTIME_CACHE, "heaps")
+    return sorted(n for n in os.listdir(heaps) if n.startswith("base-") and n.endswith(".raw")) if os.path.isdir(heaps) else []
 
 
 def write_manifest(dest, target="0.29.3", module="app", source=None):

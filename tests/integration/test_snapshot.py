@@ -231,6 +231,23 @@ class StaleCase(unittest.TestCase):
         self.assertEqual(answer["response"]["body"], "two")
         self.assertIn("snapshot not used", proc.stderr)
 
+    def test_a_base_snapshot_that_does_not_restore_is_made_again(self):
+        b = self.bundle("base", "def on_fetch(request):\n    return 'base'\n")
+        snapshot = os.path.join(b, "snapshot.bin.zst")
+        made = support.file_sha256(snapshot)
+        heaps = os.path.join(bundles.RUNTIME_CACHE, "heaps")
+        used = max(bundles.base_snapshots(), key=lambda n: os.path.getmtime(os.path.join(heaps, n)))
+        with open(os.path.join(heaps, used), "r+b") as f:
+            f.write(b"\0" * 8)  # Pyodide's header: no magic, the heap at byte 0
+        proc = support.run("snapshot", b, "--level", "1", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(support.file_sha256(snapshot), made)
+        with open(os.path.join(heaps, used), "rb") as f:
+            self.assertNotEqual(f.read(8), b"\0" * 8)
+        proc, answer = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertEqual(answer["response"]["body"], "base")
+
     def test_a_snapshot_or_heap_of_another_bundle_is_never_used(self):
         a = self.bundle("a", "def on_fetch(request):\n    return 'a'\n")
         b = self.bundle("b", "def on_fetch(request):\n    return 'b'\n")

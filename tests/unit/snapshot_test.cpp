@@ -1,10 +1,12 @@
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <regex>
 #include <set>
 
+#include "snapshot/heap_cache.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/embedded.hpp"
 #include "testing.hpp"
@@ -328,4 +330,22 @@ TEST_CASE("every module and Python file the host loads is embedded") {
   }
   CHECK(names.count("host.mjs") == 1);
   CHECK(refs >= 10);  // the pattern still matches how the host imports
+}
+
+TEST_CASE("the heap cache keeps the most recently used heaps and base snapshots, each apart") {
+  TempDir t;
+  auto now = stdfs::file_time_type::clock::now();
+  auto put = [&](const std::string& name, int age) {
+    pb::fs::write_file_atomic(t.path / (name + ".raw"), "x");
+    pb::fs::write_file_atomic(t.path / (name + ".zmap"), "");
+    stdfs::last_write_time(t.path / (name + ".raw"), now - std::chrono::hours(age));
+  };
+  for (int i = 0; i < 4; ++i) put("heap" + std::to_string(i), i);
+  // The bases are older than every heap: pruned by the heaps, they would all go.
+  for (int i = 0; i < 3; ++i) put("base-" + std::to_string(i), 10 + i);
+  prune_heap_cache(t.path, 2);
+  std::set<std::string> left;
+  for (const auto& e : stdfs::directory_iterator(t.path)) left.insert(e.path().filename().string());
+  CHECK(left == std::set<std::string>{"heap0.raw", "heap0.zmap", "heap1.raw", "heap1.zmap", "base-0.raw", "base-0.zmap",
+                                      "base-1.raw", "base-1.zmap"});
 }
