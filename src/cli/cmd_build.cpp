@@ -73,8 +73,10 @@ void register_build(CLI::App& app) {
                   "Largest file fetched when the lock gives no size, in bytes (default 1 GiB)")
       ->check(CLI::PositiveNumber);
   cmd->add_option("--mirror", r.mirrors, "Rewrite URLs starting with FROM to start with TO (FROM=TO, repeatable)");
-  cmd->add_option("--ca-file", r.ca_file, "CA certificates for HTTPS (default $SSL_CERT_FILE, else the system's)");
-  cmd->add_option("--netrc-file", r.netrc_file, "Credentials file (default $NETRC, else ~/.netrc)");
+  cmd->add_option("--ca-file", r.ca_file, "CA certificates for HTTPS (default $SSL_CERT_FILE, else the system's)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--netrc-file", r.netrc_file, "Credentials file (default $NETRC, else ~/.netrc)")
+      ->check(CLI::ExistingFile);
   cmd->add_option("--keep", r.keep, "Glob of files never trimmed (repeatable)");
   cmd->add_flag("--no-trim", o.no_trim, "Keep tests, docs, stubs and caches inside packages");
   cmd->add_option("--archive", r.archive, "Also write the bundle as FILE (.tar.zst or .zip)");

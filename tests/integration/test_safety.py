@@ -116,6 +116,8 @@ class OutGuardTest(support.ExampleProjectCase):
                           (["--archive", os.path.join(self.project, "src", "x.zip")], "among the app's sources"),
                           (["--archive", os.path.join(self.tmp, "nowhere", "x.zip")], "nowhere does not exist"),
                           (["--compile=everything"], "everything"),
+                          (["--ca-file", os.path.join(self.tmp, "no-such-ca.pem")], "no-such-ca.pem"),
+                          (["--netrc-file", os.path.join(self.tmp, "no-such-netrc")], "no-such-netrc"),
                           (["--mirror", "no-equals-sign"], "no-equals-sign")]:
             proc = self.build(self.out, *args)
             self.assertEqual(proc.returncode, 2, proc.stderr)
