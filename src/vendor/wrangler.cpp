@@ -102,7 +102,10 @@ void check_replaceable(const stdfs::path& out) {
 void copy_checked(const stdfs::path& from, const stdfs::path& to, const std::string& sha256, const stdfs::path& bundle,
                   const std::string& rel) {
   std::error_code ec;
-  if (!stdfs::is_regular_file(from, ec))
+  auto st = stdfs::symlink_status(from, ec);
+  if (st.type() == stdfs::file_type::symlink)  // as check --bundle: a bundle holds only regular files
+    throw Error((bundle / rel).string() + ": a symbolic link; a bundle holds only regular files", Exit::problems);
+  if (!stdfs::is_regular_file(st))
     throw Error((bundle / rel).string() + ": listed in bundle.json but missing; rebuild the bundle", Exit::problems);
   if (sha256_file(from) != sha256)
     throw Error((bundle / rel).string() +
@@ -198,6 +201,11 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
     throw Error(manifest_file.string() + ": entry.path is not a module under app/", Exit::usage);
   if (std::find(m.missing.begin(), m.missing.end(), "files") != m.missing.end())
     throw Error(manifest_file.string() + ": no files list", Exit::usage);
+  if (bundle::digest(m.files) != m.digest)
+    throw Error(manifest_file.string() +
+                    ": \"digest\" does not match the \"files\" list: bundle.json was edited after " +
+                    "the build; rebuild the bundle",
+                Exit::problems);
 
   WranglerExport r;
   r.main = "src/" + entry_path.substr(4);

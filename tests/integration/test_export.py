@@ -148,6 +148,32 @@ class Export(unittest.TestCase):
         self.assertIn("is inside the bundle", proc.stderr)
         self.assertFalse(os.path.exists(os.path.join(b, "deploy")))
 
+    def test_what_check_refuses_is_not_exported(self):
+        # A symbolic link listed with its target's hash, and a files list edited after the build:
+        # check --bundle fails both, so export copies neither.
+        b = os.path.join(self.tmp, "linked")
+        bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
+        outside = os.path.join(self.tmp, "outside.txt")
+        with open(outside, "w") as f:
+            f.write("not part of the bundle\n")
+        os.symlink(outside, os.path.join(b, "app", "outside.txt"))
+        bundles.write_manifest(b)
+        out = os.path.join(self.tmp, "linked-deploy")
+        proc = support.run("export", b, "--out", out)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("app/outside.txt: a symbolic link", proc.stderr)
+        self.assertFalse(os.path.exists(out))
+        os.remove(os.path.join(b, "app", "outside.txt"))
+        manifest = bundles.write_manifest(b)
+        manifest["files"] = [f for f in manifest["files"] if f["path"] != "app/app.py"] + [
+            {"path": "app/extra.py", "sha256": "0" * 64, "size": 1}]
+        with open(os.path.join(b, "bundle.json"), "w") as f:
+            json.dump(manifest, f)
+        proc = support.run("export", b, "--out", out)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn('"digest" does not match the "files" list', proc.stderr)
+        self.assertFalse(os.path.exists(out))
+
     def test_a_changed_file_is_refused_and_nothing_is_written(self):
         b = os.path.join(self.tmp, "changed")
         bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
