@@ -1,6 +1,9 @@
 // `pybundle cache dir | clean | prune [--days N]`: the download cache.
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "fetch/cache.hpp"
 #include "fetch/progress.hpp"
@@ -17,48 +20,38 @@ std::string describe(const pb::fetch::CacheStats& s) {
 
 }  // namespace
 
-void register_cache(CLI::App& app) {
-  auto* cache = app.add_subcommand("cache", "Show, clean or prune the download cache");
-  cache->require_subcommand(1);
+void run_cache_dir() {
+  if (global().format == Format::json) return print_json({{"ok", true}, {"dir", global().cache().string()}});
+  std::cout << global().cache().string() << "\n";
+}
 
-  cache->add_subcommand("dir", "Print the cache directory")->callback([] {
-    if (global().format == Format::json) return print_json({{"ok", true}, {"dir", global().cache().string()}});
-    std::cout << global().cache().string() << "\n";
-  });
+void run_cache_clean() {
+  auto dir = global().cache();
+  auto stats = pb::fetch::clean_cache(dir, global().cache_dir.empty());
+  if (global().format == Format::json)
+    return print_json({{"ok", true},
+                       {"dir", dir.string()},
+                       {"removed_files", stats.files},
+                       {"removed_bytes", stats.bytes},
+                       {"kept", stats.kept}});
+  info("removed " + describe(stats) + " from " + dir.string());
+  if (!stats.kept.empty()) {
+    std::string names;
+    for (const auto& n : stats.kept) names += (names.empty() ? "" : ", ") + n;
+    warning("kept what pybundle did not write there: " + names);
+  }
+}
 
-  cache->add_subcommand("clean", "Remove what pybundle keeps in the cache")->callback([] {
-    auto dir = global().cache();
-    auto stats = pb::fetch::clean_cache(dir, global().cache_dir.empty());
-    if (global().format == Format::json)
-      return print_json({{"ok", true},
-                         {"dir", dir.string()},
-                         {"removed_files", stats.files},
-                         {"removed_bytes", stats.bytes},
-                         {"kept", stats.kept}});
-    info("removed " + describe(stats) + " from " + dir.string());
-    if (!stats.kept.empty()) {
-      std::string names;
-      for (const auto& n : stats.kept) names += (names.empty() ? "" : ", ") + n;
-      warning("kept what pybundle did not write there: " + names);
-    }
-  });
-
-  auto* prune = cache->add_subcommand("prune", "Remove downloads not used for a number of days");
-  static int days = 30;
-  prune->add_option("--days", days, "Keep files used within this many days")
-      ->default_val(30)
-      ->check(CLI::Range(0, 36500));
-  prune->callback([] {
-    auto dir = global().cache();
-    auto stats = pb::fetch::prune_cache(dir, std::chrono::hours(24) * days);
-    if (global().format == Format::json)
-      return print_json({{"ok", true},
-                         {"dir", dir.string()},
-                         {"days", days},
-                         {"removed_files", stats.files},
-                         {"removed_bytes", stats.bytes}});
-    info("removed " + describe(stats) + " not used for " + std::to_string(days) + " days from " + dir.string());
-  });
+void run_cache_prune(int days) {
+  auto dir = global().cache();
+  auto stats = pb::fetch::prune_cache(dir, std::chrono::hours(24) * days);
+  if (global().format == Format::json)
+    return print_json({{"ok", true},
+                       {"dir", dir.string()},
+                       {"days", days},
+                       {"removed_files", stats.files},
+                       {"removed_bytes", stats.bytes}});
+  info("removed " + describe(stats) + " not used for " + std::to_string(days) + " days from " + dir.string());
 }
 
 }  // namespace pb::cli

@@ -11,6 +11,7 @@
 #include "check/output.hpp"
 #include "check/project_checks.hpp"
 #include "check/runtime_checks.hpp"
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
 #include "cli/reporter.hpp"
@@ -25,17 +26,6 @@ namespace {
 
 using check::Check;
 using check::Report;
-
-const std::vector<std::string> kProjectChecks = {"pyproject", "lock",    "lock-fresh", "target",
-                                                 "servable",  "sources", "size"};
-
-struct CheckOptions {
-  PlanOptions plan;
-  std::optional<std::filesystem::path> bundle;
-  std::optional<std::string> size_budget;  // --size-budget
-  std::vector<std::string> skip;
-  bool dir_given = false;
-};
 
 // Runs `body` as the check, timing it, unless the user skipped it or a prerequisite failed.
 class Runner {
@@ -303,45 +293,17 @@ void print(const Report& r) {
 
 }  // namespace
 
-void register_check(CLI::App& app) {
-  auto* cmd = app.add_subcommand("check", "Check a project, or a built bundle, before deploying it");
-  auto o = std::make_shared<CheckOptions>();
-  auto* dir = cmd->add_option("DIR", o->plan.dir, "Project directory (default: .)");
-  cmd->add_option("--bundle", o->bundle, "Check this built bundle directory instead of the project");
-  cmd->add_option("--size-budget", o->size_budget,
-                  "Gzip size budget, e.g. 10MiB (default: $PYBUNDLE_SIZE_BUDGET, else [tool.pybundle] size-budget)");
-  std::vector<std::string> names = kProjectChecks;
-  for (const char* n : {"manifest", "files", "runtime", "snapshot", "entry", "smoke", "request"}) names.push_back(n);
-  cmd->add_option(
-         "--skip", o->skip,
-         "Do not run this check (repeatable): " +
-             [&] {
-               std::string s;
-               for (const auto& n : names) s += (s.empty() ? "" : ", ") + n;
-               return s;
-             }())
-      ->check(CLI::IsMember(names));
-  add_sandbox_flag(*cmd);
-  add_plan_options(*cmd, o->plan);
-  // check has a third output format.
-  for (const char* name : {"--format"})
-    if (auto* opt = cmd->get_option_no_throw(name)) cmd->remove_option(opt);
-  add_format_option(*cmd, {"github", "human", "json"}, "Output: human, json or github (::error annotations)");
-  cmd->footer(
-      "Examples:\n"
-      "  pybundle check                          the project in the current directory\n"
-      "  pybundle check --size-budget 3MiB app/  a project, with a budget\n"
-      "  pybundle check --bundle dist            a built bundle (files, snapshot, entry, imports, size, a request)\n"
-      "  pybundle check --format github          annotations for GitHub Actions\n"
-      "  pybundle check --format json | jq .ok\n"
-      "Exit status: 0 no errors, 1 a check found problems, 2 usage or configuration error,\n"
-      "3 network or I/O error, 4 internal error.");
-  cmd->callback([o, dir] {
-    o->dir_given = dir->count() > 0;
-    Report r = o->bundle ? check_bundle(*o) : check_project(*o);
-    print(r);
-    if (!r.ok()) throw Error("check failed: " + check::summary_line(r), r.exit_code());
-  });
+const std::vector<std::string>& check_names() {
+  static const std::vector<std::string> names = {
+      "pyproject", "lock",  "lock-fresh", "target",   "servable", "sources", "size",      // project
+      "manifest",  "files", "runtime",    "snapshot", "entry",    "smoke",   "request"};  // --bundle
+  return names;
+}
+
+void run_check(const CheckOptions& o) {
+  Report r = o.bundle ? check_bundle(o) : check_project(o);
+  print(r);
+  if (!r.ok()) throw Error("check failed: " + check::summary_line(r), r.exit_code());
 }
 
 }  // namespace pb::cli

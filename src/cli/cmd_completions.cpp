@@ -1,10 +1,11 @@
-// `pybundle completions bash|zsh|fish`: shell completion scripts made by walking the CLI11 app at
-// run time (every command, option and choice as registered), so they never fall behind the CLI.
+// `pybundle completions bash|zsh|fish`: shell completion scripts made from the CLI11 app as
+// registered (flags.cpp describes every command, option and choice), so they never fall behind the CLI.
 #include <algorithm>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "util/error.hpp"
 
@@ -12,59 +13,8 @@ namespace pb::cli {
 
 namespace {
 
-struct Opt {
-  std::vector<std::string> names;  // "--format", "-q"
-  std::string help;
-  bool takes_value = false;
-  std::vector<std::string> choices;  // from IsMember / CheckedTransformer validators
-};
-
-struct Cmd {
-  std::vector<std::string> path;  // {"cache", "prune"}; empty for the program itself
-  std::string help;
-  std::vector<Opt> options;
-};
-
-// "TEXT:{auto,always,never}" or "ENUM:value in {human->0,json->1} OR {0,1}" -> the names.
-std::vector<std::string> choices_of(const std::string& type_name) {
-  std::vector<std::string> out;
-  auto open = type_name.find('{');
-  auto close = type_name.find('}', open);
-  if (open == std::string::npos || close == std::string::npos) return out;
-  std::string inner = type_name.substr(open + 1, close - open - 1);
-  size_t start = 0;
-  while (start <= inner.size()) {
-    auto comma = inner.find(',', start);
-    if (comma == std::string::npos) comma = inner.size();
-    std::string item = inner.substr(start, comma - start);
-    if (auto arrow = item.find("->"); arrow != std::string::npos) item.resize(arrow);
-    if (!item.empty()) out.push_back(item);
-    start = comma + 1;
-  }
-  return out;
-}
-
-void walk(const CLI::App& app, std::vector<std::string> path, std::vector<Cmd>& out) {
-  Cmd cmd;
-  cmd.path = path;
-  cmd.help = app.get_description();
-  for (const CLI::Option* o : app.get_options()) {
-    if (!o->nonpositional()) continue;  // positional arguments complete as files
-    Opt opt;
-    for (const auto& l : o->get_lnames()) opt.names.push_back("--" + l);
-    for (const auto& s : o->get_snames()) opt.names.push_back("-" + s);
-    opt.help = o->get_description();
-    opt.takes_value = o->get_expected_min() > 0;  // flags expect 0 values
-    if (opt.takes_value) opt.choices = choices_of(o->get_type_name());
-    cmd.options.push_back(std::move(opt));
-  }
-  out.push_back(cmd);
-  for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
-    auto p = path;
-    p.push_back(sub->get_name());
-    walk(*sub, p, out);
-  }
-}
+using Opt = CompletionOption;
+using Cmd = CompletionCommand;
 
 std::string join(const std::vector<std::string>& v, const std::string& sep = " ") {
   std::string s;
@@ -260,23 +210,12 @@ std::string fish_script(const std::vector<Cmd>& cmds) {
 
 }  // namespace
 
-void register_completions(CLI::App& app) {
-  auto* cmd = app.add_subcommand("completions", "Print a shell completion script (bash, zsh or fish)");
-  static std::string shell;
-  cmd->add_option("SHELL", shell, "bash, zsh or fish")->required()->check(CLI::IsMember({"bash", "zsh", "fish"}));
-  cmd->footer(
-      "Examples:\n"
-      "  pybundle completions bash > ~/.local/share/bash-completion/completions/pybundle\n"
-      "  pybundle completions zsh > \"${fpath[1]}/_pybundle\"\n"
-      "  pybundle completions fish > ~/.config/fish/completions/pybundle.fish");
-  CLI::App* root = &app;
-  cmd->callback([root] {
-    if (global().format == Format::json)
-      throw Error("completions prints a shell script, not JSON: run it without --format json", Exit::usage);
-    std::vector<Cmd> cmds;
-    walk(*root, {}, cmds);
-    std::cout << (shell == "bash" ? bash_script(cmds) : shell == "zsh" ? zsh_script(cmds) : fish_script(cmds));
-  });
+void run_completions(const std::string& shell, const std::vector<CompletionCommand>& commands) {
+  if (global().format == Format::json)
+    throw Error("completions prints a shell script, not JSON: run it without --format json", Exit::usage);
+  std::cout << (shell == "bash"  ? bash_script(commands)
+                : shell == "zsh" ? zsh_script(commands)
+                                 : fish_script(commands));
 }
 
 }  // namespace pb::cli

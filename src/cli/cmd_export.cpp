@@ -4,25 +4,21 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "fetch/progress.hpp"
-#include "nlohmann/json.hpp"
 #include "vendor/wrangler.hpp"
 
 namespace pb::cli {
 
 namespace {
 
-struct ExportArgs {
-  std::filesystem::path bundle;
-  std::filesystem::path out;
-  std::string name;
-  std::string compatibility_date;
-};
-
 // Cloudflare's Worker size limits (gzip): Free and Paid plans.
 constexpr uint64_t kFreeLimit = 3ull << 20, kPaidLimit = 10ull << 20;
+
+}  // namespace
 
 void run_export(const ExportArgs& a) {
   vendor::WranglerOptions o;
@@ -63,29 +59,6 @@ void run_export(const ExportArgs& a) {
   if (r.skipped_pyc)
     info(fmt::format("{} __pycache__ .pyc files left out (wrangler does not upload them)", r.skipped_pyc));
   info("deploy: cd " + o.out.string() + " && npx wrangler deploy");
-}
-
-}  // namespace
-
-void register_export(CLI::App& app) {
-  auto a = std::make_shared<ExportArgs>();
-  auto* cmd = app.add_subcommand("export", "Write a built bundle as a wrangler project (Cloudflare Python Workers)");
-  cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
-  cmd->add_option(
-      "-o,--out", a->out,
-      "Project directory to write (default: BUNDLE-wrangler); replaced only when empty or an earlier export");
-  cmd->add_option("--name", a->name, "Worker name (default: the project's name)");
-  cmd->add_option("--compatibility-date", a->compatibility_date,
-                  "wrangler.toml compatibility_date (default " + std::string(vendor::kCompatibilityDate) + ")");
-  cmd->fallthrough();
-  cmd->footer(
-      "Writes src/ (the app), python_modules/ and wrangler.toml (name, main, compatibility date, the\n"
-      "python_workers flags for the bundle's Python, [vars]); prints the upload size wrangler will report.\n"
-      "Examples:\n"
-      "  pybundle export dist                      # -> dist-wrangler/\n"
-      "  pybundle export dist --out deploy --name my-worker\n"
-      "  cd deploy && npx wrangler deploy --dry-run --outdir /tmp/out");
-  cmd->callback([a] { run_export(*a); });
 }
 
 }  // namespace pb::cli

@@ -5,9 +5,11 @@
 #include <iostream>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "check/inspect.hpp"
 #include "check/project_checks.hpp"
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "project/project.hpp"
 #include "util/error.hpp"
@@ -17,12 +19,6 @@
 namespace pb::cli {
 
 namespace {
-
-struct InspectArgs {
-  std::filesystem::path bundle;
-  std::optional<std::string> size_budget;
-  bool shrink = false;
-};
 
 // "-" when smaller, "+" when larger: what the option changes of the gzip upload.
 std::string delta(uint64_t after, uint64_t before) {
@@ -37,6 +33,8 @@ std::string delta(uint64_t after, uint64_t before) {
 std::string percent(uint64_t part, uint64_t whole) {
   return whole ? fmt::format("{:.1f}%", 100.0 * static_cast<double>(part) / static_cast<double>(whole)) : "-";
 }
+
+}  // namespace
 
 void run_inspect(const InspectArgs& a) {
   auto manifest = bundle::read(a.bundle);
@@ -135,29 +133,6 @@ void run_inspect(const InspectArgs& a) {
                            delta(s.both, s.gzip_bytes))
             << "--minimize: the files the entry's import and one GET / do not touch, from the same trace a build runs "
                "(a build then proves the result); --compile: the .pyc the bundle's runtime writes.\n";
-}
-
-}  // namespace
-
-void register_inspect(CLI::App& app) {
-  auto a = std::make_shared<InspectArgs>();
-  auto* cmd = app.add_subcommand("inspect",
-                                 "Show what each distribution of a bundle costs: size, gzip size, import time; "
-                                 "--shrink: what --minimize and --compile would save");
-  cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
-  cmd->add_option("--size-budget", a->size_budget,
-                  "Gzip size budget to compare with, e.g. 3MiB (default $PYBUNDLE_SIZE_BUDGET)");
-  cmd->add_flag("--shrink", a->shrink,
-                "Also measure what --minimize and --compile=drop-sources would ship: both are done on copies of the "
-                "bundle in its runtime (two Pyodide starts)");
-  cmd->fallthrough();
-  cmd->footer(
-      "Examples:\n"
-      "  pybundle inspect dist\n"
-      "  pybundle inspect dist --size-budget 3MiB\n"
-      "  pybundle inspect dist --shrink\n"
-      "  pybundle inspect dist --format json | jq '.contributors[0]'");
-  cmd->callback([a] { run_inspect(*a); });
 }
 
 }  // namespace pb::cli

@@ -33,6 +33,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
 #include "cli/reporter.hpp"
@@ -155,32 +156,26 @@ void print_human(const build::Planned& p) {
 
 }  // namespace
 
-void register_plan(CLI::App& app) {
-  auto* cmd = app.add_subcommand("plan", "Show what the target needs from the lock, and which file of each package");
-  auto options = std::make_shared<PlanOptions>();
-  cmd->add_option("DIR", options->dir, "Project directory (default: .)");
-  add_plan_options(*cmd, *options);
-  cmd->callback([options] {
-    TerminalReporter reporter;
-    build::Planned p = build::run_plan(resolved(*options), reporter);
-    auto app = build::app_files(p.project, {});
-    if (global().format == Format::json) {
-      print_json(to_json(p, app));
-    } else {
-      print_human(p);
-      print_app(app);
-    }
-    if (!app.problems.empty())
-      throw Error(std::to_string(app.problems.size()) + " problem" + (app.problems.size() == 1 ? "" : "s") +
-                      " with the app's files",
-                  Exit::problems);
-    if (!p.plan.ok()) {
-      size_t n = p.plan.problems.size();
-      throw Error(std::to_string(n) + " problem" + (n == 1 ? "" : "s") +
-                      ": not every package can be served for Pyodide " + p.target.pyodide_version,
-                  Exit::problems);
-    }
-  });
+void run_plan(const PlanOptions& options) {
+  TerminalReporter reporter;
+  build::Planned p = build::run_plan(resolved(options), reporter);
+  auto app = build::app_files(p.project, {});
+  if (global().format == Format::json) {
+    print_json(to_json(p, app));
+  } else {
+    print_human(p);
+    print_app(app);
+  }
+  if (!app.problems.empty())
+    throw Error(std::to_string(app.problems.size()) + " problem" + (app.problems.size() == 1 ? "" : "s") +
+                    " with the app's files",
+                Exit::problems);
+  if (!p.plan.ok()) {
+    size_t n = p.plan.problems.size();
+    throw Error(std::to_string(n) + " problem" + (n == 1 ? "" : "s") +
+                    ": not every package can be served for Pyodide " + p.target.pyodide_version,
+                Exit::problems);
+  }
 }
 
 }  // namespace pb::cli

@@ -2,6 +2,9 @@
 #include <cmath>
 #include <iostream>
 
+#include <nlohmann/json.hpp>
+
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
@@ -9,14 +12,6 @@
 namespace pb::cli {
 
 namespace {
-
-struct RunArgs {
-  std::string bundle;
-  bool no_snapshot = false;
-  bool allow_stale = false;
-  std::string url = "http://localhost/";
-  std::map<std::string, std::string> vars;
-};
 
 std::string base64_decode(const std::string& in) {
   static const std::string chars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -44,7 +39,9 @@ std::string fmt_ms(const nlohmann::json& v) {
   return buf;
 }
 
-void run(const RunArgs& a) {
+}  // namespace
+
+void run_run(const RunArgs& a) {
   snapshot::RunOptions o;
   o.bundle_dir = a.bundle;
   o.cache_dir = global().cache();
@@ -72,22 +69,6 @@ void run(const RunArgs& a) {
        (answer.value("restored", false) ? "restored from the snapshot" : "imported without a snapshot") +
        " · runtime ready " + fmt_ms(t["runtime_ready"]) + " · handler " + fmt_ms(t["handler"]) + " · process " +
        fmt_ms(answer["process_ms"]));
-}
-
-}  // namespace
-
-void register_run(CLI::App& app) {
-  auto a = std::make_shared<RunArgs>();
-  auto* cmd =
-      app.add_subcommand("run", "Restore a bundle's snapshot and call its handler (on_fetch or Default.fetch) once");
-  cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
-  cmd->add_flag("--no-snapshot", a->no_snapshot, "Import the entry from scratch instead of restoring");
-  cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
-                "Import from scratch when the snapshot does not match the bundle or runtime");
-  cmd->fallthrough();  // global options (--format json, --cache-dir) may follow the bundle
-  cmd->add_option("--url", a->url, "URL of the GET request passed to the handler");
-  add_var_option(*cmd, a->vars);
-  cmd->callback([a] { run(*a); });
 }
 
 }  // namespace pb::cli

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "fetch/ca_store.hpp"
 #include "snapshot/snapshot.hpp"
@@ -54,7 +55,9 @@ Tool npm() {
   return t;
 }
 
-void check() {
+}  // namespace
+
+void run_self_check() {
   auto cache = global().cache();
   Tool n = node(), m = npm();
   auto ca = fetch::system_ca_store();
@@ -104,15 +107,6 @@ void check() {
   // Without npm nothing missing can be installed; without a usable Node.js nothing runs.
   if (!m.problem.empty() && missing) warning(m.problem);
   if (!n.problem.empty()) throw Error(n.problem, Exit::problems);
-}
-
-}  // namespace
-
-void register_self(CLI::App& app) {
-  auto* self = app.add_subcommand("self", "About this installation of pybundle");
-  self->require_subcommand(1);
-  self->add_subcommand("check", "Show Node.js, npm, the runtime cache, installed Pyodide releases and CA certificates")
-      ->callback(check);
 }
 
 }  // namespace pb::cli

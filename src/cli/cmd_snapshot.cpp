@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "build/build.hpp"
-#include "build/build.hpp"
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
@@ -10,16 +10,7 @@
 
 namespace pb::cli {
 
-namespace {
-
-struct SnapshotArgs {
-  std::string bundle;
-  std::vector<std::string> preimport;
-  int level = 12;
-  std::optional<uint32_t> hash_seed;
-};
-
-void make(const SnapshotArgs& a) {
+void run_snapshot(const SnapshotArgs& a) {
   std::filesystem::path dir = a.bundle;
   auto manifest = bundle::read(dir);
   const std::string version = manifest.target.pyodide;
@@ -48,23 +39,6 @@ void make(const SnapshotArgs& a) {
   manifest.write(dir);
   info("wrote " + (dir / "snapshot.bin.zst").string() + " (" + std::to_string(result.facts.size.value_or(0) >> 10) +
        " KiB, heap " + std::to_string(result.facts.heap_size.value_or(0) >> 20) + " MiB)");
-}
-
-}  // namespace
-
-void register_snapshot(CLI::App& app) {
-  auto a = std::make_shared<SnapshotArgs>();
-  auto* cmd = app.add_subcommand("snapshot", "(Re)make the memory snapshot of a bundle directory");
-  cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
-  cmd->add_option("--preimport", a->preimport,
-                  "Extra module to import before the snapshot (repeatable; default: the build's, from bundle.json)");
-  cmd->add_option("--level", a->level, "zstd compression level")->check(CLI::Range(1, 22));
-  cmd->add_option(
-         "--hash-seed", a->hash_seed,
-         "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from python_modules/)")
-      ->check(CLI::Range(uint32_t{0}, uint32_t{4294967295u}));
-  add_sandbox_flag(*cmd);
-  cmd->callback([a] { make(*a); });
 }
 
 }  // namespace pb::cli

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
 #include "cli/reporter.hpp"
@@ -41,72 +42,64 @@ std::vector<std::string> wanted_by(const lock::Lock& lock, const std::string& na
 
 }  // namespace
 
-void register_why(CLI::App& app) {
-  auto* cmd = app.add_subcommand("why", "Show why a package is needed: its dependency paths from the project");
-  auto options = std::make_shared<PlanOptions>();
-  auto name = std::make_shared<std::string>();
-  cmd->add_option("PKG", *name, "Package name")->required();
-  cmd->add_option("DIR", options->dir, "Project directory (default: .)");
-  add_plan_options(*cmd, *options);
-  cmd->callback([options, name] {
-    TerminalReporter reporter;
-    build::Planned p = build::run_plan(resolved(*options), reporter);
-    const std::string pkg = pep508::normalize_name(*name);
-    const auto& plan = p.plan;
-    auto paths = plan::paths_to(plan, pkg);
-    bool needed = plan.find(pkg) != nullptr || !paths.empty();
-    bool in_lock = !p.lock.find(pkg).empty() || plan.find(pkg);
-    std::string version;
-    if (const auto* item = plan.find(pkg)) version = item->version;
-    std::vector<const plan::Dropped*> dropped;
-    for (const auto& d : plan.dropped)
-      if (d.to == pkg) dropped.push_back(&d);
-    auto wanted = needed ? std::vector<std::string>{} : wanted_by(p.lock, pkg);
+void run_why(const std::string& package, const PlanOptions& options) {
+  TerminalReporter reporter;
+  build::Planned p = build::run_plan(resolved(options), reporter);
+  const std::string pkg = pep508::normalize_name(package);
+  const auto& plan = p.plan;
+  auto paths = plan::paths_to(plan, pkg);
+  bool needed = plan.find(pkg) != nullptr || !paths.empty();
+  bool in_lock = !p.lock.find(pkg).empty() || plan.find(pkg);
+  std::string version;
+  if (const auto* item = plan.find(pkg)) version = item->version;
+  std::vector<const plan::Dropped*> dropped;
+  for (const auto& d : plan.dropped)
+    if (d.to == pkg) dropped.push_back(&d);
+  auto wanted = needed ? std::vector<std::string>{} : wanted_by(p.lock, pkg);
 
-    if (global().format == Format::json) {
-      using nlohmann::json;
-      json jpaths = json::array();
-      for (const auto& path : paths) {
-        json jp = json::array();
-        for (size_t i = 0; i < path.size(); ++i)
-          jp.push_back({{"name", path[i]}, {"via", i ? via_of(plan, path[i - 1], path[i]) : ""}});
-        jpaths.push_back(jp);
-      }
-      json jdropped = json::array();
-      for (const auto* d : dropped) jdropped.push_back({{"from", d->from}, {"marker", d->marker}});
-      print_json(json{{"package", pkg},
-                      {"version", version.empty() ? json(nullptr) : json(version)},
-                      {"needed", needed},
-                      {"paths", jpaths},
-                      {"dropped", jdropped},
-                      {"wanted_by", wanted}});
-    } else if (needed) {
-      std::cout << pkg << (version.empty() ? "" : " " + version) << " is needed for Pyodide "
-                << p.target.pyodide_version << " by:\n";
-      for (const auto& path : paths) {
-        std::cout << "  ";
-        for (size_t i = 0; i < path.size(); ++i) {
-          if (i) {
-            auto via = via_of(plan, path[i - 1], path[i]);
-            std::cout << (via.empty() ? " → " : " →(" + via + ") ");
-          }
-          std::cout << path[i];
-        }
-        std::cout << "\n";
-      }
-    } else if (!in_lock) {
-      std::cout << pkg << " is not in " << project::display_path(p.lock.file) << "\n";
-    } else {
-      std::cout << pkg << " is in " << project::display_path(p.lock.file) << " but not needed for Pyodide "
-                << p.target.pyodide_version << ":\n";
-      for (const auto* d : dropped) std::cout << "  " << d->from << " → " << pkg << " only when " << d->marker << "\n";
-      if (dropped.empty() && !wanted.empty()) {
-        std::cout << "  wanted only by extras or groups not selected:\n";
-        for (const auto& w : wanted) std::cout << "    " << w << "\n";
-      }
+  if (global().format == Format::json) {
+    using nlohmann::json;
+    json jpaths = json::array();
+    for (const auto& path : paths) {
+      json jp = json::array();
+      for (size_t i = 0; i < path.size(); ++i)
+        jp.push_back({{"name", path[i]}, {"via", i ? via_of(plan, path[i - 1], path[i]) : ""}});
+      jpaths.push_back(jp);
     }
-    if (!needed) throw Error(pkg + " is not needed for this selection and target", Exit::problems);
-  });
+    json jdropped = json::array();
+    for (const auto* d : dropped) jdropped.push_back({{"from", d->from}, {"marker", d->marker}});
+    print_json(json{{"package", pkg},
+                    {"version", version.empty() ? json(nullptr) : json(version)},
+                    {"needed", needed},
+                    {"paths", jpaths},
+                    {"dropped", jdropped},
+                    {"wanted_by", wanted}});
+  } else if (needed) {
+    std::cout << pkg << (version.empty() ? "" : " " + version) << " is needed for Pyodide " << p.target.pyodide_version
+              << " by:\n";
+    for (const auto& path : paths) {
+      std::cout << "  ";
+      for (size_t i = 0; i < path.size(); ++i) {
+        if (i) {
+          auto via = via_of(plan, path[i - 1], path[i]);
+          std::cout << (via.empty() ? " → " : " →(" + via + ") ");
+        }
+        std::cout << path[i];
+      }
+      std::cout << "\n";
+    }
+  } else if (!in_lock) {
+    std::cout << pkg << " is not in " << project::display_path(p.lock.file) << "\n";
+  } else {
+    std::cout << pkg << " is in " << project::display_path(p.lock.file) << " but not needed for Pyodide "
+              << p.target.pyodide_version << ":\n";
+    for (const auto* d : dropped) std::cout << "  " << d->from << " → " << pkg << " only when " << d->marker << "\n";
+    if (dropped.empty() && !wanted.empty()) {
+      std::cout << "  wanted only by extras or groups not selected:\n";
+      for (const auto& w : wanted) std::cout << "    " << w << "\n";
+    }
+  }
+  if (!needed) throw Error(pkg + " is not needed for this selection and target", Exit::problems);
 }
 
 }  // namespace pb::cli

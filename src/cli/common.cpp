@@ -1,12 +1,14 @@
 #include "cli/common.hpp"
 
-#include "runtime/host.hpp"
 #include "util/fs.hpp"
 
 #include <unistd.h>
 
 #include <cstdlib>
 #include <iostream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace pb::cli {
 
@@ -55,48 +57,6 @@ bool json_printed() {
   return g_json_printed;
 }
 
-CLI::Option* add_format_option(CLI::App& app, const std::vector<std::string>& names, const std::string& help) {
-  auto* opt = app.add_option_function<std::string>(
-      "--format",
-      [](const std::string& v) {
-        global().format = v == "json" ? Format::json : v == "github" ? Format::github : Format::human;
-      },
-      help);
-  opt->check(CLI::IsMember(names))->type_name("FORMAT")->trigger_on_parse();  // set before the command starts
-  return opt;
-}
-
-void refuse_github_format(CLI::App& cmd) {
-  // The global --format comes before the command's name, so it is set when the command starts.
-  cmd.preparse_callback([&cmd](size_t) {
-    if (global().format == Format::github)
-      throw CLI::ValidationError(
-          "--format", "github annotations are made only by `check`; `" + cmd.get_name() + "` prints human or json");
-  });
-}
-
-void add_sandbox_flag(CLI::App& cmd) {
-  cmd.add_flag_callback(
-      "--sandbox", [] { runtime::set_sandbox(true); },
-      "Run the project's code (snapshot, smoke, check's imports) under Node's permission model: "
-      "it reads only the bundle and the runtime, writes only the bundle, starts no processes");
-}
-
-void add_var_option(CLI::App& cmd, std::map<std::string, std::string>& vars) {
-  cmd.add_option_function<std::vector<std::string>>(
-         "--var",
-         [&vars](const std::vector<std::string>& given) {
-           for (const auto& kv : given) {
-             auto eq = kv.find('=');
-             if (eq == 0 || eq == std::string::npos)
-               throw CLI::ValidationError("--var", "'" + kv + "' is not NAME=VALUE");
-             vars[kv.substr(0, eq)] = kv.substr(eq + 1);
-           }
-         },
-         "Set a worker var (self.env.NAME) for this run, over [tool.pybundle] vars (NAME=VALUE, repeatable)")
-      ->type_name("NAME=VALUE");
-}
-
 // The newest release whose snapshot round trip passes on the flask-app corpus (README).
 std::string default_target() {
   return "pyodide@314.0.7";
@@ -109,8 +69,8 @@ const std::vector<std::string>& supported_releases() {
 }
 
 std::string version_text() {
-  std::string text = std::string("pybundle ") + PYBUNDLE_VERSION + " (commit " + build_commit() + ")\n" +
-                     "default target: " + default_target() + "\nsupported targets:";
+  auto text = fmt::format("pybundle {} (commit {})\ndefault target: {}\nsupported targets:", PYBUNDLE_VERSION,
+                          build_commit(), default_target());
   for (const auto& r : supported_releases()) text += " pyodide@" + r;
   return text;
 }

@@ -1,6 +1,7 @@
-// Precompiled for every src/cli/ file (meson cpp_pch): the heavy headers each one includes.
-// CLI11 alone is ~20k lines of inline code; parsing it once, not once per command, saves a
-// quarter of a CLI file's compile. Add nothing here that changes often.
+// Precompiled for every src/cli/ file (meson cpp_pch): the heavy headers most of them include.
+// Not CLI11: only flags.cpp includes it, and a precompiled CLI11 would still cost every file the
+// code of the validator objects its header defines (~5 s of CPU per file, release build).
+// Add nothing here that changes often.
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -9,6 +10,5 @@
 #include <string>
 #include <vector>
 
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
