@@ -3,28 +3,20 @@
 #include <doctest/doctest.h>
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <filesystem>
 #include <string>
 
 #include "bundle/manifest.hpp"
+#include "testing.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
 
 using namespace pb;
 namespace stdfs = std::filesystem;
+using pb::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  stdfs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/pb-bundle-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { stdfs::remove_all(path); }
-};
 
 void write(const stdfs::path& p, const std::string& text) {
   stdfs::create_directories(p.parent_path());

@@ -1,8 +1,6 @@
 // `pybundle check`: each check on purpose-made inputs, the exit code rule, and the three formats.
 #include <doctest/doctest.h>
 
-#include <unistd.h>
-
 #include <filesystem>
 #include <random>
 #include <string>
@@ -17,6 +15,7 @@
 #include "plan/plan.hpp"
 #include "project/project.hpp"
 #include "snapshot/snapshot.hpp"
+#include "testing.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
 #include "vendor/wrangler.hpp"
@@ -25,6 +24,7 @@ using namespace pb;
 using check::Severity;
 using check::Status;
 namespace stdfs = std::filesystem;
+using pb::testing::TempDir;
 
 namespace {
 
@@ -112,15 +112,6 @@ size_t count_code(const check::Check& c, const std::string& code) {
   for (const auto& f : c.findings) n += f.code == code;
   return n;
 }
-
-struct TempDir {
-  stdfs::path path;
-  TempDir() {
-    char tmpl[] = "/tmp/pb-check-test-XXXXXX";
-    path = ::mkdtemp(tmpl);
-  }
-  ~TempDir() { stdfs::remove_all(path); }
-};
 
 void write(const stdfs::path& p, const std::string& text) {
   stdfs::create_directories(p.parent_path());

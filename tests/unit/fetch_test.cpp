@@ -15,19 +15,16 @@
 #include "fetch/progress.hpp"
 #include "fetch/retry.hpp"
 #include "fetch/source.hpp"
+#include "testing.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
 
 namespace stdfs = std::filesystem;
 using namespace pb::fetch;
+using pb::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  stdfs::path path = pb::fs::make_temp_dir(stdfs::temp_directory_path() / "x", "pb-fetch-test-");
-  ~TempDir() { stdfs::remove_all(path); }
-};
 
 std::vector<stdfs::path> files_under(const stdfs::path& dir) {
   std::vector<stdfs::path> out;

@@ -3,17 +3,14 @@
 #include <fstream>
 
 #include "snapshot/smoke.hpp"
+#include "testing.hpp"
 #include "util/fs.hpp"
 
 namespace stdfs = std::filesystem;
 using namespace pb::snapshot;
+using pb::testing::TempDir;
 
 namespace {
-
-struct TempDir {
-  stdfs::path path = pb::fs::make_temp_dir(stdfs::temp_directory_path() / "x", "pb-smoke-test-");
-  ~TempDir() { stdfs::remove_all(path); }
-};
 
 void put(const stdfs::path& file, const std::string& text = "") {
   stdfs::create_directories(file.parent_path());
