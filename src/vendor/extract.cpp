@@ -149,7 +149,7 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
   plan.name = input.name;
   plan.sha256 = input.sha256;
   auto fail = [&](const std::string& entry, const std::string& why) {
-    plan.problems.push_back(plan.wheel + ": entry '" + entry + "': " + why);
+    plan.problems.push_back(plan.wheel + ": entry '" + shown_name(entry) + "': " + why);
   };
   auto fail_wheel = [&](const std::string& why) { plan.problems.push_back(plan.wheel + ": " + why); };
   auto fail_damaged = [&](const std::string& why) { plan.problems.push_back(damaged(plan, why)); };
@@ -352,11 +352,11 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
 void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_modules, const Options& options,
                    std::vector<std::string>& problems) {
   auto fail = [&](const std::string& entry, const std::string& why) {
-    problems.push_back(plan.wheel + ": entry '" + entry + "': " + why);
+    problems.push_back(plan.wheel + ": entry '" + shown_name(entry) + "': " + why);
   };
   auto fail_wheel = [&](const std::string& why) { problems.push_back(plan.wheel + ": " + why); };
   auto fail_damaged = [&](const std::string& entry, const std::string& why) {
-    problems.push_back(damaged(plan, entry.empty() ? why : "entry '" + entry + "': " + why));
+    problems.push_back(damaged(plan, entry.empty() ? why : "entry '" + shown_name(entry) + "': " + why));
   };
 
   Reader reader;

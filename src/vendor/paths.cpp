@@ -206,14 +206,35 @@ std::optional<std::string> unsafe_name(std::string_view name) {
   if (name[0] == '/') return "absolute path";
   if (name.size() >= 2 && name[1] == ':' && ((name[0] >= 'a' && name[0] <= 'z') || (name[0] >= 'A' && name[0] <= 'Z')))
     return "absolute path (drive letter)";
+  if (name.size() > 1024) return "name longer than 1024 bytes";
   auto body = name;
   if (body.back() == '/') body.remove_suffix(1);
   for (auto part : split(body)) {
     if (part.empty()) return "empty path component";
+    if (part.size() > 255) return "path component longer than 255 bytes";
     if (part == ".") return "'.' path component";
     if (part == "..") return "'..' path component escapes the bundle";
   }
   return std::nullopt;
+}
+
+std::string shown_name(std::string_view name) {
+  constexpr size_t kMax = 160;
+  if (name.size() > kMax)
+    return shown_name(name.substr(0, kMax / 2)) + "..." + shown_name(name.substr(name.size() - kMax / 2));
+  std::string out;
+  for (char c : name) {
+    auto u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f) {
+      const char* hex = "0123456789abcdef";
+      out += "\\x";
+      out += hex[u >> 4];
+      out += hex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  return out;
 }
 
 std::string fold_case(std::string_view s) {

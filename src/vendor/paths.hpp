@@ -12,6 +12,10 @@ namespace pb::vendor {
 // (directory entry) is allowed.
 std::optional<std::string> unsafe_name(std::string_view name);
 
+// A name as an error message shows it: control characters as \xNN, at most 160 bytes (the middle
+// elided), so a hostile name cannot flood the terminal or forge a line.
+std::string shown_name(std::string_view name);
+
 // ASCII case folding, enough to catch names that collide on case-insensitive filesystems.
 std::string fold_case(std::string_view s);
 

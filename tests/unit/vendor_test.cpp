@@ -222,6 +222,23 @@ TEST_CASE("unsafe archive names are named") {
   CHECK(unsafe_name("bad\xc0\xaf.py"));  // overlong '/'
   CHECK(unsafe_name(std::string("a\nb")));
   CHECK(unsafe_name(""));
+  // Names the filesystem cannot hold fail as the wheel's problem, not as an I/O error mid-extraction.
+  CHECK(*unsafe_name("pkg/" + std::string(256, 'd') + "/x.py") == "path component longer than 255 bytes");
+  std::string deep = "pkg";
+  for (int i = 0; i < 10; ++i) deep += "/" + std::string(200, 'd');
+  CHECK(*unsafe_name(deep) == "name longer than 1024 bytes");
+  CHECK(!unsafe_name("pkg/" + std::string(255, 'd')));
+}
+
+TEST_CASE("names in messages are short and show control characters") {
+  using pb::vendor::shown_name;
+  CHECK(shown_name("pkg/a\x01"
+                   "b\n.py") == "pkg/a\\x01b\\x0a.py");
+  auto shown = shown_name("pkg/" + std::string(5000, 'd') + "/x.py");
+  CHECK(shown.size() == 163);
+  CHECK(shown.starts_with("pkg/ddd"));
+  CHECK(shown.ends_with("ddd/x.py"));
+  CHECK(shown.find("...") != std::string::npos);
 }
 
 TEST_CASE("globs") {
