@@ -68,11 +68,11 @@ void handle(int sig, int& forwarded) {
   }
   dying = true;
   for (const auto& c : children) ::kill(c.pid, SIGKILL);
-  // Give the main thread a moment to stop writing (its worker loops check interrupted(), a killed
+  // With paths to remove, give the main thread a moment to stop writing (its worker loops check interrupted(), a killed
   // child's read ends) and wait in hold_if_interrupted(). A worker thread may still be writing into a
   // path; a few passes catch what it added, and what is left after we die is a staging directory
   // of a dead PID, which the next build removes.
-  children_changed.wait_for(lock, std::chrono::seconds(2), [] { return held; });
+  if (!paths.empty()) children_changed.wait_for(lock, std::chrono::seconds(2), [] { return held; });
   for (int pass = 0; pass < 3; ++pass) {
     for (const auto& p : paths) {
       std::error_code ec;
