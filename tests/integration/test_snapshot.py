@@ -12,7 +12,7 @@ import bundles
 import support
 
 APP = '''
-import json, os, random, tempfile, uuid
+import gc, json, os, random, tempfile, uuid
 import attr, idna, six, tabulate
 
 @attr.s
@@ -30,6 +30,7 @@ def on_fetch(request):
         "point": repr(Point(3)),
         "method": request.method,
         "url": request.url,
+        "frozen": gc.get_freeze_count(),
     }
 '''
 
@@ -88,6 +89,7 @@ class SnapshotCase(unittest.TestCase):
         self.assertEqual(body["point"], "Point(x=3)")
         self.assertEqual(body["method"], "GET")
         self.assertEqual(body["url"], "http://localhost/")
+        self.assertGreater(body["frozen"], 10000)  # the import's objects: no collection walks them again
         for key in ("runtime_ready", "handler", "total"):
             self.assertGreater(answer["timings_ms"][key], 0)
         self.assertEqual(link_paths(self, self.bundle), ["replayed"])
