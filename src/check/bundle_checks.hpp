@@ -24,15 +24,17 @@ Check files(const std::filesystem::path& bundle, const bundle::Manifest& manifes
 
 // The bundle as one deterministic tar stream (sorted, owner 0, time 0), gzipped in memory.
 struct Measured {
-  uint64_t gzip_bytes = 0;                                // what the deploy uploads, compressed
+  uint64_t gzip_bytes = 0;                                // the whole bundle, compressed
   uint64_t tar_bytes = 0;                                 // the uncompressed tar stream
   uint64_t files = 0, bytes = 0;                          // regular files and their total size
   std::vector<std::pair<std::string, uint64_t>> largest;  // the ten largest files, largest first
 };
 Measured measure(const std::filesystem::path& bundle);
 
-// "size": the gzip size of the whole bundle against the budget; over it, the ten largest files.
-Check bundle_size(const std::filesystem::path& bundle, const std::optional<Budget>& budget);
+// "size": the gzip size of the upload (app/ and python_modules/, as build and inspect measure it)
+// against the budget, the whole bundle's beside it; over it, the ten largest uploaded files.
+Check bundle_size(const std::filesystem::path& bundle, const bundle::Manifest& manifest,
+                  const std::optional<Budget>& budget);
 
 // A path inside the bundle as shown in findings: "<bundle as given>/<rel>".
 std::string shown(const std::filesystem::path& bundle, const std::string& rel);

@@ -268,11 +268,11 @@ Report check_bundle(const CheckOptions& o) {
       project_error = e;
     }
   }
-  run("size", "the bundle's gzip size is within the size budget",
-      std::filesystem::is_directory(dir) ? "" : "no bundle directory", [&] {
-        if (project_error) return load_error(*project_error, "pyproject-invalid");
-        return check::bundle_size(dir, resolve_budget(o, project ? &*project : nullptr));
-      });
+  // The upload is measured from the files bundle.json lists.
+  run("size", "the upload's gzip size is within the size budget", no_files, [&] {
+    if (project_error) return load_error(*project_error, "pyproject-invalid");
+    return check::bundle_size(dir, *manifest, resolve_budget(o, project ? &*project : nullptr));
+  });
   run("request", "the bundle restores and answers one request",
       !no_run.empty() ? no_run
       : entry_ok      ? ""

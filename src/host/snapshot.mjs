@@ -5,7 +5,7 @@ import { callHandler } from "./app.mjs";
 import { HostError, ms, phase, pyToJs, pythonSource, runPythonIn, splitList, startWorker, t0 } from "./common.mjs";
 import { recordLibraries } from "./dylibs.mjs";
 import { fixEntropy } from "./repro.mjs";
-import { importEntry, loadRuntime } from "./runtime.mjs";
+import { findHandler, importEntry, loadRuntime } from "./runtime.mjs";
 import { runSmoke, watchMissingAppFiles } from "./tools.mjs";
 
 // Reads the snapshot from stdin into shared memory on a worker thread (see loadSnapshot).
@@ -369,6 +369,14 @@ export async function makeSnapshot(opts) {
   const tWritten = performance.now();
   rt.py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");
   const smoke = smokeAfter(rt, opts);
+  // The handler run and check --bundle call: an entry without one fails the build, not the deploy.
+  // Looked up after the heap is written, which it does not change.
+  try {
+    findHandler(rt, opts.entry, "{}").destroy?.();
+  } catch (e) {
+    if (e instanceof HostError) Object.assign(e.extra, smoke);
+    throw e;
+  }
   return {
     ok: true,
     ...smoke,

@@ -327,6 +327,11 @@ class FailureCase(unittest.TestCase):
         proc, _ = bundles.run_json(b, "--no-snapshot")
         self.assertEqual(proc.returncode, 1)
         self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request)", proc.stderr)
+        # Making its snapshot fails the same way (a build would pass what run and check --bundle fail).
+        proc = support.run("snapshot", b, env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request)", proc.stderr)
+        self.assertFalse(os.path.exists(os.path.join(b, "snapshot.bin.zst")))
 
     def test_missing_node_says_what_to_install(self):
         b = os.path.join(self.tmp, "nonode")

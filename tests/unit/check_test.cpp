@@ -439,15 +439,38 @@ TEST_CASE("measure: the gzip size of the tar stream, deterministic, and the larg
   CHECK(m.largest[0] == std::pair<std::string, uint64_t>{"python_modules/lib/zeros.bin", 1u << 20});
   CHECK(m.largest[1].first == "python_modules/lib/noise.bin");
   CHECK(check::measure(t.path).gzip_bytes == m.gzip_bytes);
+}
 
-  auto c = check::bundle_size(t.path, check::Budget{m.gzip_bytes, "--size-budget"});
+TEST_CASE("size: the upload's gzip size against the budget, the whole bundle's beside it") {
+  TempDir t;
+  std::mt19937 rng(7);
+  auto noise = [&](size_t n) {
+    std::string s(n, '\0');
+    for (auto& ch : s) ch = static_cast<char>(rng());
+    return s;
+  };
+  auto files = kFiles;
+  files["python_modules/lib/noise.bin"] = noise(50000);
+  make_bundle(t.path, files);
+  write(t.path / "snapshot.bin.zst", noise(100000));  // in the bundle, not in the upload
+  auto manifest = bundle::read(t.path);
+  auto c = check::bundle_size(t.path, manifest, std::nullopt);
   CHECK(c.status() == Status::pass);
-  c = check::bundle_size(t.path, check::Budget{m.gzip_bytes - 1, "--size-budget"});
+  auto upload = c.metrics["gzip_bytes"].get<uint64_t>();
+  CHECK(upload > 50000);
+  CHECK(upload < 55000);
+  CHECK(c.metrics["bundle_gzip_bytes"].get<uint64_t>() > upload + 100000);
+  CHECK(c.metrics["files"] == 4);
+
+  c = check::bundle_size(t.path, manifest, check::Budget{upload, "--size-budget"});
+  CHECK(c.status() == Status::pass);
+  c = check::bundle_size(t.path, manifest, check::Budget{upload - 1, "--size-budget"});
   CHECK(c.status() == Status::fail);
   REQUIRE(find_code(c, "size-over-budget"));
-  CHECK(count_code(c, "size-largest") == 6);
-  CHECK(c.findings[1].message == "python_modules/lib/zeros.bin: 1.0 MiB");
-  CHECK(c.metrics["largest"].size() == 6);
+  CHECK(find_code(c, "size-over-budget")->message.starts_with("the upload (app/ and python_modules/) is "));
+  CHECK(count_code(c, "size-largest") == 4);  // the uploaded files, the snapshot not among them
+  CHECK(c.findings[1].message == "python_modules/lib/noise.bin: 48.8 KiB");
+  CHECK(c.metrics["largest"].size() == 4);
 }
 
 TEST_CASE("measure: only ten largest files are kept") {
