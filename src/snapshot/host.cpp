@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "snapshot/heap_cache.hpp"
@@ -90,6 +91,19 @@ struct RemoveOnExit {
   }
 };
 
+// Where the heap starts in a raw snapshot (Pyodide's header: u32 magic, u32 heap offset); the
+// stream is left at its start. Empty when the stream is shorter than the header.
+std::optional<uint64_t> pyodide_heap_offset(std::ifstream& raw) {
+  char head[8] = {};
+  bool whole = static_cast<bool>(raw.read(head, 8));
+  raw.clear();
+  raw.seekg(0);
+  if (!whole) return std::nullopt;
+  uint64_t offset = 0;
+  for (int i = 3; i >= 0; --i) offset = (offset << 8) | static_cast<unsigned char>(head[4 + i]);
+  return offset;
+}
+
 std::string stat_text(const stdfs::path& p) {
   struct stat st {};
   if (::stat(p.c_str(), &st) != 0) return "?";
@@ -124,12 +138,9 @@ stdfs::path base_snapshot(const MakeOptions& options, const runtime::RuntimeInfo
   auto answer = parse_answer(spawn_node(spawn), host::kMakeBase);
   if (!answer.value(host::kOk, false)) return {};
   std::ifstream raw(raw_file, std::ios::binary);
-  char head[8] = {};
-  if (!raw.read(head, 8)) return {};
-  raw.seekg(0);
-  uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
-  for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
-  HeapCacheWriter keep(file, heap_offset);
+  auto heap_offset = pyodide_heap_offset(raw);
+  if (!heap_offset) return {};
+  HeapCacheWriter keep(file, *heap_offset);
   std::vector<char> buf(1 << 20);
   uint64_t total = 0;
   while (raw.read(buf.data(), static_cast<std::streamsize>(buf.size())) || raw.gcount() > 0) {
@@ -214,12 +225,8 @@ MakeResult make_snapshot(const MakeOptions& options) {
   auto file = options.bundle_dir / "snapshot.bin.zst";
   // The first restore on this machine then needs no decompression either. The heap is written
   // while the file is, and named once the file's hash is known.
-  char head[8] = {};
-  raw.read(head, 8);
-  raw.seekg(0);
-  uint64_t heap_offset = 0;  // Pyodide's header: u32 magic, u32 heap offset
-  for (int i = 3; i >= 0; --i) heap_offset = (heap_offset << 8) | static_cast<unsigned char>(head[4 + i]);
-  HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"), heap_offset);
+  HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"),
+                       pyodide_heap_offset(raw).value_or(0));
   auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
   write_snapshot_file(
       file, meta,
