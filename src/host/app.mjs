@@ -1,7 +1,7 @@
 // Running the app: one request (run), or an HTTP server on loopback (serve).
 import fs from "node:fs";
 
-import { HostError, answer, log, ms, pythonMessage, splitList, startWorker, t0 } from "./common.mjs";
+import { HostError, answer, log, logSoon, ms, pythonMessage, splitList, startWorker, t0 } from "./common.mjs";
 import { findHandler, importEntry, loadRuntime, saveCodeCache } from "./runtime.mjs";
 import { loadSnapshot } from "./snapshot.mjs";
 import { runSmoke } from "./tools.mjs";
@@ -15,14 +15,18 @@ async function startApp(opts) {
   return { rt, handler, style, restored: !!snapshot, ready: ms(t0, performance.now()) };
 }
 
-export async function callHandler(app, method, url, headers, body) {
+// The handler's answer; a promise of it when the handler is async (finished on the event loop).
+export function callHandler(app, method, url, headers, body) {
   app.call ??= app.rt.py("call");
-  let res = app.call(app.handler, method, url, headers, body);
-  if (typeof res.then === "function") {  // an async handler: finished on the event loop
-    const pending = res;
-    res = await pending;
-    pending.destroy?.();
-  }
+  const res = app.call(app.handler, method, url, headers, body);
+  if (typeof res.then !== "function") return answerOf(res);
+  return Promise.resolve(res).then((done) => {
+    res.destroy?.();
+    return answerOf(done);
+  });
+}
+
+function answerOf(res) {
   const [status, hdrs, data, tb, error] = res.toJs();
   res.destroy?.();
   return { status, headers: hdrs, body: data, traceback: tb ?? null, error: error ?? null };
@@ -245,36 +249,49 @@ export async function serve(opts) {
     inflight.clear();
     restart();
   });
-  const handle = async (req, body) => {
+  const late = () => ({ ...text(504, "Gateway Timeout\n"), traceback: `the handler did not answer within ${timeoutMs / 1000} s (--timeout)` });
+  const failedRuntime = (e) => {
+    // Not a Python exception (those come back as a traceback): the runtime itself failed.
+    restart();
+    return { ...text(500, "Internal Server Error\n"), traceback: `the runtime failed (${String(e?.message ?? e).split("\n")[0].slice(0, 200)}); starting it again` };
+  };
+  const checked = (r) => {
+    const bad = invalidResponse(http, r);
+    return bad ? { ...text(500, "Internal Server Error\n"), traceback: `the handler's response cannot be sent: ${bad}` } : r;
+  };
+  // A sync handler answers within the call (the watchdog bounds it); only an async one needs the
+  // timer and the watch for a runtime that fails while the call waits on the event loop.
+  const handle = (req, body) => {
+    if (restarting) return ready.then(() => handle(req, body));
     const url = requestUrl(req.url, origin);
     if (url === null) return text(400, "Bad Request\n");
     const hdrs = [];
     for (let i = 0; i < req.rawHeaders.length; i += 2) hdrs.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
-    const current = await ready;
+    const started = Date.now();
+    const overdue = (r) => timeoutMs > 0 && r.traceback && Date.now() - started >= timeoutMs;
+    if (timeoutMs > 0) watchdog.start(timeoutMs);
+    let r;
+    try {
+      r = callHandler(app, req.method, url, hdrs, new Uint8Array(body.buffer, body.byteOffset, body.length));
+    } catch (e) {
+      watchdog.stop();
+      return failedRuntime(e);
+    }
+    if (!(r instanceof Promise)) {
+      watchdog.stop();
+      return overdue(r) ? late() : checked(r);
+    }
     let timer, fail;
     const racers = [new Promise((_, reject) => inflight.add((fail = reject)))];
-    if (timeoutMs > 0) {
-      racers.push(new Promise((resolve) => { timer = setTimeout(() => resolve("late"), timeoutMs); }));
-      watchdog.start(timeoutMs);
-    }
-    const started = Date.now();
-    try {
-      const r = await Promise.race([
-        callHandler(current, req.method, url, hdrs, new Uint8Array(body.buffer, body.byteOffset, body.length)), ...racers]);
-      if (r === "late" || (timeoutMs > 0 && r.traceback && Date.now() - started >= timeoutMs))
-        return { ...text(504, "Gateway Timeout\n"), traceback: `the handler did not answer within ${timeoutMs / 1000} s (--timeout)` };
-      const bad = invalidResponse(http, r);
-      if (bad) return { ...text(500, "Internal Server Error\n"), traceback: `the handler's response cannot be sent: ${bad}` };
-      return r;
-    } catch (e) {
-      // Not a Python exception (those come back as a traceback): the runtime itself failed.
-      restart();
-      return { ...text(500, "Internal Server Error\n"), traceback: `the runtime failed (${String(e?.message ?? e).split("\n")[0].slice(0, 200)}); starting it again` };
-    } finally {
+    if (timeoutMs > 0) racers.push(new Promise((resolve) => { timer = setTimeout(() => resolve("late"), timeoutMs); }));
+    return Promise.race([r, ...racers]).then(
+      (done) => (done === "late" || overdue(done) ? late() : checked(done)),
+      failedRuntime,
+    ).finally(() => {
       inflight.delete(fail);
       clearTimeout(timer);
       watchdog.stop();
-    }
+    });
   };
   const server = http.createServer((req, res) => {
     const chunks = [];
@@ -294,10 +311,7 @@ export async function serve(opts) {
       if (size > maxBody) return refuse();
       chunks.push(c);
     });
-    req.on("end", async () => {
-      if (refused) return;
-      const started = performance.now();
-      const r = await handle(req, Buffer.concat(chunks));
+    const respond = (r, started) => {
       if (r.traceback) log(`${req.method} ${req.url} raised:\n${r.traceback}`);
       let status = r.status;
       try {
@@ -309,7 +323,14 @@ export async function serve(opts) {
         if (!res.headersSent) res.writeHead(500, { "content-type": "text/plain; charset=utf-8" });
         res.end("Internal Server Error\n");
       }
-      log(`${req.method} ${req.url} ${status} ${ms(started, performance.now())} ms`);
+      logSoon(`${req.method} ${req.url} ${status} ${ms(started, performance.now())} ms`);
+    };
+    req.on("end", () => {
+      if (refused) return;
+      const started = performance.now();
+      const r = handle(req, chunks.length === 1 ? chunks[0] : Buffer.concat(chunks));
+      if (r instanceof Promise) r.then((done) => respond(done, started));
+      else respond(r, started);
     });
   });
   const wanted = Number(opts.port ?? 8787);

@@ -24,7 +24,24 @@ const realNow = performance.now.bind(performance);
 export const phase = process.env.PYBUNDLE_HOST_TRACE
   ? (name) => process.stderr.write(`[host] ${realNow().toFixed(1)} ${name}\n`)
   : () => {};
-export const log = (msg) => process.stderr.write(msg.endsWith("\n") ? msg : msg + "\n");
+// serve's line per request goes out once per turn of the event loop, not one write each; any
+// other message writes what is pending first, so the order holds.
+let pendingLog = "";
+const flushLog = () => {
+  if (!pendingLog) return;
+  const text = pendingLog;
+  pendingLog = "";
+  process.stderr.write(text);
+};
+process.on("exit", flushLog);
+export const logSoon = (line) => {
+  if (!pendingLog) setImmediate(flushLog);
+  pendingLog += line + "\n";
+};
+export const log = (msg) => {
+  flushLog();
+  process.stderr.write(msg.endsWith("\n") ? msg : msg + "\n");
+};
 export const ms = (a, b) => Math.round((b - a) * 10) / 10;
 
 export function writeAtomic(file, data) {

@@ -10,6 +10,7 @@ import {
 import { hookLoader, reloadLibraries } from "./dylibs.mjs";
 import { hookLinker, traceLink } from "./link.mjs";
 import { fixFileStats } from "./repro.mjs";
+import { installCallTrampoline, keepCallTrampoline } from "./trampoline.mjs";
 
 // Python helpers, run in a private namespace in every process (after a restore too).
 const PRELUDE = pythonSource("prelude.py");
@@ -191,7 +192,9 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false,
       }
       reloadLibraries(m, snapshot.libraries, opts.bundle);
       if (snapshot.ready) await snapshot.ready;  // the heap from stdin, read while the runtime started
+      const putBack = keepCallTrampoline(m);
       snapshot.fillHeap?.(m.HEAP8, m);
+      putBack();
       phase("heap filled");
     }
     return m;
@@ -210,6 +213,7 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false,
   if (snapshot) config._loadSnapshot = snapshot.bytes;
   const pyodide = await loadPyodide(config);
   phase("loadPyodide");
+  if (installCallTrampoline(module)) phase("call trampoline: wasm");
   const tLoaded = performance.now();
   if (!bare) {
     pyodide.FS.mkdirTree(BUNDLE);

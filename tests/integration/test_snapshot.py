@@ -115,6 +115,15 @@ class SnapshotCase(unittest.TestCase):
         self.assertTrue(answer["restored"], proc.stderr)
         self.assertIn("code cache used", proc.stderr)
 
+    def test_c_calls_of_a_restored_runtime_stay_in_wasm(self):
+        # Node 20 has no wasm-gc, so Pyodide's own trampoline for calls of C functions goes through
+        # JavaScript; the host's replaces it after the heap is restored (the heap holds the slot of
+        # the process that made it, which a restore must not use).
+        proc, answer = bundles.run_json(self.bundle, extra_env={"PYBUNDLE_HOST_TRACE": "1"})
+        self.assertTrue(answer["ok"] and answer["restored"], proc.stderr)
+        self.assertIn("call trampoline: wasm", proc.stderr)
+        self.assertEqual(json.loads(answer["response"]["body"])["idna"], "xn--bcher-kva.example")
+
     def test_human_output_prints_the_body_and_the_timings(self):
         proc = support.run("run", self.bundle, env=bundles.env())
         self.assertEqual(proc.returncode, 0, proc.stderr)
