@@ -16,9 +16,10 @@ async function startApp(opts) {
 }
 
 // The handler's answer; a promise of it when the handler is async (finished on the event loop).
+// `headers`: names and values in turn, as Node's rawHeaders.
 export function callHandler(app, method, url, headers, body) {
   app.call ??= app.rt.py("call");
-  const res = app.call(app.handler, method, url, headers, body);
+  const res = app.call(app.handler, method, url, headers.join("\0"), body.length ? body : undefined, true);  // undefined: None (null is JsNull)
   if (typeof res.then !== "function") return answerOf(res);
   return Promise.resolve(res).then((done) => {
     res.destroy?.();
@@ -27,9 +28,12 @@ export function callHandler(app, method, url, headers, body) {
 }
 
 function answerOf(res) {
-  const [status, hdrs, data, tb, error] = res.toJs();
+  const [status, flat, data, tb, error] = res.toJs();
   res.destroy?.();
-  return { status, headers: hdrs, body: data, traceback: tb ?? null, error: error ?? null };
+  const parts = flat ? flat.split("\0") : [];
+  const headers = [];
+  for (let i = 0; i < parts.length; i += 2) headers.push([parts[i], parts[i + 1]]);
+  return { status, headers, body: data, traceback: tb ?? null, error: error ?? null };
 }
 
 function bodyForJson(data) {
@@ -41,7 +45,7 @@ function bodyForJson(data) {
 export async function run(opts) {
   const app = await startApp(opts);
   const tCall = performance.now();
-  const r = await callHandler(app, "GET", opts.url ?? "http://localhost/", [["host", "localhost"]], new Uint8Array());
+  const r = await callHandler(app, "GET", opts.url ?? "http://localhost/", ["host", "localhost"], new Uint8Array());
   const tDone = performance.now();
   saveCodeCache();
   if (r.traceback) log(r.traceback);
@@ -265,14 +269,12 @@ export async function serve(opts) {
     if (restarting) return ready.then(() => handle(req, body));
     const url = requestUrl(req.url, origin);
     if (url === null) return text(400, "Bad Request\n");
-    const hdrs = [];
-    for (let i = 0; i < req.rawHeaders.length; i += 2) hdrs.push([req.rawHeaders[i], req.rawHeaders[i + 1]]);
     const started = Date.now();
     const overdue = (r) => timeoutMs > 0 && r.traceback && Date.now() - started >= timeoutMs;
     if (timeoutMs > 0) watchdog.start(timeoutMs);
     let r;
     try {
-      r = callHandler(app, req.method, url, hdrs, new Uint8Array(body.buffer, body.byteOffset, body.length));
+      r = callHandler(app, req.method, url, req.rawHeaders, new Uint8Array(body.buffer, body.byteOffset, body.length));
     } catch (e) {
       watchdog.stop();
       return failedRuntime(e);

@@ -379,7 +379,7 @@ class Request:
         self.method = method
         self.url = url
         self.headers = Headers(headers)
-        self.body = bytes(body)
+        self.body = b"" if body is None else bytes(body)
     @property
     def path(self):
         from urllib.parse import urlsplit
@@ -458,28 +458,38 @@ def find_handler(entry, env_json="{}"):
 def handler_style(fn):
     return getattr(fn, "pybundle_style", "on_fetch")
 
-def call(fn, method, url, headers, body):
+def call(fn, method, url, headers, body, flat=False):
     """Call the handler: [status, headers, body, traceback-or-None, summary line when it raised]. A sync handler answers here,
     without a trip through the event loop; for an async one this returns the coroutine that
-    finishes the call (the host awaits it)."""
+    finishes the call (the host awaits it). `flat` (the JavaScript host): headers come and go as
+    one string, names and values joined by NUL (one conversion across the FFI, not one per pair),
+    and an empty body may be None."""
     try:
+        if flat:
+            parts = headers.split("\0") if headers else []
+            headers = zip(parts[::2], parts[1::2])
         r = fn(Request(method, url, headers, body))
         if inspect.isawaitable(r):
-            return _finish(r)
-        return _answer(r)
+            return _finish(r, flat)
+        return _answer(r, flat)
     except BaseException as exc:
-        return _failed(exc)
+        return _failed(exc, flat)
 
-async def _finish(awaitable):
+async def _finish(awaitable, flat):
     try:
-        return _answer(await awaitable)
+        return _answer(await awaitable, flat)
     except BaseException as exc:
-        return _failed(exc)
+        return _failed(exc, flat)
 
-def _answer(r):
+def _answer(r, flat):
     status, hdrs, data = to_response(r)
+    if flat:
+        joined = "\0".join(x for pair in hdrs for x in pair)
+        if hdrs and joined.count("\0") != 2 * len(hdrs) - 1:
+            raise ValueError("a response header contains a NUL character")
+        hdrs = joined
     return [status, hdrs, data, None]
 
-def _failed(exc):
-    return [500, [["content-type", "text/plain; charset=utf-8"]], b"Internal Server Error\n", format_exc(exc),
-            summary(exc)]
+def _failed(exc, flat):
+    hdrs = [["content-type", "text/plain; charset=utf-8"]]
+    return [500, "\0".join(hdrs[0]) if flat else hdrs, b"Internal Server Error\n", format_exc(exc), summary(exc)]

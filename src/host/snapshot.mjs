@@ -351,7 +351,7 @@ export async function makeSnapshot(opts) {
   // Run the request path once with a stand-in handler, so what it imports and initialises on
   // first use (the event loop, urllib.parse, json) is in the snapshot too.
   const warm = await callHandler({ rt, handler: rt.py("warm_handler") }, "GET", "http://localhost/?warm=1",
-                                 [["host", "localhost"]], new Uint8Array());
+                                 ["host", "localhost"], new Uint8Array());
   if (warm.traceback) throw new HostError("warming the request path failed", { traceback: warm.traceback });
   // The build's --app-left-out is not part of the bundle: keep it out of the heap (`pybundle snapshot`
   // has none), and back for the smoke imports after it.

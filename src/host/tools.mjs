@@ -91,7 +91,7 @@ export async function trace(opts) {
   const watch = watchBundleFiles(rt.pyodide.FS);
   importEntry(rt, opts);
   const handler = findHandler(rt, opts.entry, opts.vars);
-  const r = await callHandler({ rt, handler }, "GET", opts.url ?? "http://localhost/", [["host", "localhost"]], new Uint8Array());
+  const r = await callHandler({ rt, handler }, "GET", opts.url ?? "http://localhost/", ["host", "localhost"], new Uint8Array());
   watch.stop();
   if (r.traceback) log(r.traceback);
   const ns = runPythonIn(rt, pythonSource("trace.py"));
