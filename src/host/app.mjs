@@ -227,7 +227,7 @@ export async function serve(opts) {
   // cache the first start wrote, else by importing the entry.
   const restart = () => {
     if (restarting) return;
-    const again = { ...opts, "snapshot-stdin": undefined };
+    const again = { ...opts, "snapshot-stdin": undefined, "snapshot-wait": undefined };
     if (!again["snapshot-file"] && opts["heap-cache"] && fs.existsSync(opts["heap-cache"])) {
       again["snapshot-file"] = opts["heap-cache"];
       again["zero-map"] = undefined;

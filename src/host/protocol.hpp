@@ -2,8 +2,10 @@
 //   node host.mjs MODE --runtime DIR --bundle DIR [--code-cache DIR] [--KEY VALUE ...]
 // The host prints one JSON object on stdout as its last line, {"ok": true, ...} or
 // {"ok": false, "error": "..."}; logs and Python tracebacks go to stderr. A snapshot to restore
-// arrives decompressed on stdin (--snapshot-stdin BYTES). Inside Pyodide the bundle is mounted at
-// kMount.
+// is a decompressed file (--snapshot-file), or one being decompressed into the heap cache
+// (--snapshot-wait BYTES --heap-cache FILE: stdin says "file" when it is there, or "stream" and
+// then the bytes), or arrives on stdin (--snapshot-stdin BYTES). Inside Pyodide the bundle is
+// mounted at kMount.
 #pragma once
 
 namespace pb::host {

@@ -39,36 +39,74 @@ try {
 }`;
 
 // The snapshot to restore: Pyodide's header bytes and the heap's size, and fillHeap to copy the
-// heap into wasm memory once the module exists. From a file (the heap cache) the heap is read
-// straight into memory; from stdin (a first restore, decompressed by pybundle as it goes) a worker
-// thread reads it while this one loads, compiles, instantiates and links the runtime: loadRuntime
-// awaits `head` (Pyodide's header) before it starts the runtime and `ready` (all of it) before the copy.
+// heap into wasm memory once the module exists. loadRuntime awaits `head` (when there is one)
+// before it starts the runtime, and `ready` (when there is one) before the copy.
 export function loadSnapshot(opts) {
   const libraries = JSON.parse(opts.libraries ?? "[]");
-  if (opts["snapshot-stdin"]) {
-    const size = Number(opts["snapshot-stdin"]);
-    const sab = new SharedArrayBuffer(size);
-    const reader = startWorker(STDIN_READER, { eval: true, workerData: { sab } });
-    const snap = { bytes: null, libraries, heapSize: 0, fillHeap: null };
-    let headIn;
-    const head = new Promise((resolve) => (headIn = resolve));
-    snap.ready = new Promise((resolve, reject) => {
-      reader.on("message", (m) => (m.error ? reject(new HostError(m.error)) : m.head ? headIn() : resolve()));
-      reader.once("error", reject);
-    });
-    snap.head = Promise.race([head, snap.ready]).then(() => {
-      const all = new Uint8Array(sab);
-      const offset = new DataView(sab).getUint32(4, true);
-      if (offset < 48 || offset > size) throw new HostError("the snapshot on stdin is not a Pyodide snapshot");
-      snap.bytes = all.slice(0, offset);  // an unshared copy for Pyodide, which decodes text from it
-      snap.heapSize = size - offset;
-      snap.fillHeap = (heap8) => heap8.set(all.subarray(offset));
-    });
-    snap.ready.catch(() => {});  // reported where loadRuntime awaits it
-    snap.head.catch(() => {});
-    return snap;
-  }
+  if (opts["snapshot-wait"]) return afterDecompression(opts, libraries);
+  if (opts["snapshot-stdin"]) return fromStdin(Number(opts["snapshot-stdin"]), libraries);
   if (!opts["snapshot-file"]) return null;
+  return fromFile(opts, libraries);
+}
+
+// A first restore: pybundle decompresses the snapshot into the heap cache (--heap-cache) while
+// Node starts, then says on stdin "file" (read it from there, as any later restore does) or
+// "stream" (the cache cannot be written: the decompressed snapshot follows on stdin).
+function afterDecompression(opts, libraries) {
+  const snap = { bytes: null, libraries, heapSize: 0, fillHeap: null };
+  snap.head = lineOnStdin().then(async (line) => {
+    if (line !== "file" && line !== "stream") throw new HostError("the snapshot was not decompressed");
+    const from = line === "file" ? fromFile({ ...opts, "snapshot-file": opts["heap-cache"] }, libraries)
+      : fromStdin(Number(opts["snapshot-wait"]), libraries);
+    if (from.head) await from.head;
+    Object.assign(snap, from, { head: null });
+  });
+  snap.head.catch(() => {});  // reported where loadRuntime awaits it
+  return snap;
+}
+
+// One short line from stdin, a byte at a time: what follows it is the reader's. Off this thread.
+function lineOnStdin() {
+  const byte = Buffer.alloc(1);
+  let line = "";
+  return new Promise((resolve) => {
+    const next = () => fs.read(0, byte, 0, 1, null, (err, n) => {
+      if (err?.code === "EAGAIN") return setTimeout(next, 1);
+      if (err || n === 0 || byte[0] === 10 || line.length > 64) return resolve(line);
+      line += String.fromCharCode(byte[0]);
+      next();
+    });
+    next();
+  });
+}
+
+// The decompressed snapshot streamed on stdin: a worker thread reads it while this one loads,
+// compiles, instantiates and links the runtime.
+function fromStdin(size, libraries) {
+  const sab = new SharedArrayBuffer(size);
+  const reader = startWorker(STDIN_READER, { eval: true, workerData: { sab } });
+  const snap = { bytes: null, libraries, heapSize: 0, fillHeap: null };
+  let headIn;
+  const head = new Promise((resolve) => (headIn = resolve));
+  snap.ready = new Promise((resolve, reject) => {
+    reader.on("message", (m) => (m.error ? reject(new HostError(m.error)) : m.head ? headIn() : resolve()));
+    reader.once("error", reject);
+  });
+  snap.head = Promise.race([head, snap.ready]).then(() => {
+    const all = new Uint8Array(sab);
+    const offset = new DataView(sab).getUint32(4, true);
+    if (offset < 48 || offset > size) throw new HostError("the snapshot on stdin is not a Pyodide snapshot");
+    snap.bytes = all.slice(0, offset);  // an unshared copy for Pyodide, which decodes text from it
+    snap.heapSize = size - offset;
+    snap.fillHeap = (heap8) => heap8.set(all.subarray(offset));
+  });
+  snap.ready.catch(() => {});  // reported where loadRuntime awaits it
+  snap.head.catch(() => {});
+  return snap;
+}
+
+// The decompressed snapshot in a file (the heap cache), read straight into wasm memory.
+function fromFile(opts, libraries) {
   const fd = fs.openSync(opts["snapshot-file"], "r");
   const size = fs.fstatSync(fd).size;
   const head = new Uint8Array(8);

@@ -242,6 +242,24 @@ class StaleCase(unittest.TestCase):
         self.assertEqual(answer["response"]["body"], "two")
         self.assertIn("snapshot not used", proc.stderr)
 
+    def test_a_first_restore_decompresses_into_the_heap_cache_then_reads_it(self):
+        b = self.bundle("first", "def on_fetch(request):\n    return 'first'\n")
+        heap = os.path.join(bundles.RUNTIME_CACHE, "heaps", support.file_sha256(os.path.join(b, "snapshot.bin.zst")) + ".raw")
+        os.remove(heap)
+        trace = {"PYBUNDLE_HOST_TRACE": "1"}
+        proc, answer = bundles.run_json(b, extra_env=trace)
+        self.assertEqual((proc.returncode, answer["restored"], answer["response"]["body"]), (0, True, "first"), proc.stderr)
+        self.assertTrue(os.path.isfile(heap))
+        self.assertRegex(proc.stderr, r"heap: \d+ zero runs")  # read from the file, zero pages skipped
+        # A cache that cannot hold the heap (heaps/ is a file): the heap comes through stdin instead.
+        cache = os.path.join(self.tmp, "cache")
+        os.makedirs(cache)
+        os.symlink(os.path.join(bundles.RUNTIME_CACHE, "runtimes"), os.path.join(cache, "runtimes"))
+        open(os.path.join(cache, "heaps"), "w").close()
+        proc, answer = bundles.run_json(b, extra_env=dict(trace, PYBUNDLE_CACHE_DIR=cache))
+        self.assertEqual((proc.returncode, answer["restored"], answer["response"]["body"]), (0, True, "first"), proc.stderr)
+        self.assertNotRegex(proc.stderr, r"heap: \d+ zero runs")
+
     def test_a_base_snapshot_that_does_not_restore_is_made_again(self):
         b = self.bundle("base", "def on_fetch(request):\n    return 'base'\n")
         snapshot = os.path.join(b, "snapshot.bin.zst")
