@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `pybundle serve` against CPython's threaded http.server calling the same on_fetch (bench/
 # cpython_server.py), both driven by the same keep-alive client (bench/load.mjs, SERVE_SECONDS
-# each, default 5): a trivial handler and a jinja2 page (100 rows), requests per second at 16
-# connections (--workers 2 and 1) and p99 latency at 1 connection.
+# each, default 5; medians of SERVE_ROUNDS rounds, default 3): a trivial handler and a jinja2
+# page (100 rows), requests per second at 16 connections (--workers 2 and 1) and p99 latency at
+# 1 connection.
 source "$(dirname "$0")/lib.sh"
 serve_flask_corpus
 seconds=${SERVE_SECONDS:-5}
@@ -24,23 +25,36 @@ PY
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 wait_up() { for _ in $(seq 600); do curl -sf "http://127.0.0.1:$1/" >/dev/null && return; sleep 0.1; done; echo "server on $1 did not start" >&2; exit 1; }
 # load SERVER_CMD PORT CONNECTIONS: start the server, measure, stop it; prints load.mjs's JSON.
+# pybundle serve --format json prints its first line once every worker listens: wait for that
+# too, so no measurement starts with one worker taking all the connections.
 load() {
-  $1 >/dev/null 2>&1 &
+  local out; out=$(mktemp)
+  $1 >"$out" 2>/dev/null &
   local pid=$!
+  if [[ $1 == *"--format json"* ]]; then
+    for _ in $(seq 600); do [ -s "$out" ] && break; sleep 0.1; done
+  fi
   wait_up "$2"
   node "$BENCH_DIR/load.mjs" "http://127.0.0.1:$2/" "$3" "$seconds"
   kill "$pid"; wait "$pid" 2>/dev/null || true
+  rm -f "$out"
 }
-# row FIGURE BUNDLE WORKERS CONNECTIONS FIELD TARGET
+# row FIGURE BUNDLE WORKERS CONNECTIONS FIELD TARGET: SERVE_ROUNDS (default 3) rounds, ours and
+# theirs in turn, the median of each side.
 row() {
-  local p1 p2 ours theirs; p1=$(free_port); p2=$(free_port)
-  ours=$(load "$PYBUNDLE serve $2 --port $p1 --workers $3" "$p1" "$4")
-  theirs=$(load "python3 $BENCH_DIR/cpython_server.py $2 $p2" "$p2" "$4")
-  python3 - "$1" "$5" "$6" "$ours" "$theirs" >>"$BENCH_RESULTS" <<'PY'
-import json, sys
-fig, field, target, ours, theirs = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), json.loads(sys.argv[5])
+  local p1 p2 ours=() theirs=()
+  for _ in $(seq "${SERVE_ROUNDS:-3}"); do
+    p1=$(free_port); p2=$(free_port)
+    ours+=("$(load "$PYBUNDLE --format json serve $2 --port $p1 --workers $3" "$p1" "$4")")
+    theirs+=("$(load "python3 $BENCH_DIR/cpython_server.py $2 $p2" "$p2" "$4")")
+  done
+  python3 - "$1" "$5" "$6" "${#ours[@]}" "${ours[@]}" "${theirs[@]}" >>"$BENCH_RESULTS" <<'PY'
+import json, statistics, sys
+fig, field, target, n = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+runs = [json.loads(x)[field] for x in sys.argv[5:]]
+ours, theirs = statistics.median(runs[:n]), statistics.median(runs[n:])
 unit = "req/s" if field == "rps" else "ms"
-print(f"| {fig} | {ours[field]:.1f} {unit} | {theirs[field]:.1f} {unit} | {ours[field] / theirs[field]:.2f}× | {target} |")
+print(f"| {fig} | {ours:.1f} {unit} | {theirs:.1f} {unit} | {ours / theirs:.2f}× | {target} |")
 PY
 }
 row "serve --workers 2, trivial handler, 16 connections vs CPython threaded http.server" "$work/trivial" 2 16 rps "≥ 1.0×"
