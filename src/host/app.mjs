@@ -16,10 +16,11 @@ async function startApp(opts) {
 }
 
 // The handler's answer; a promise of it when the handler is async (finished on the event loop).
-// `headers`: names and values in turn, as Node's rawHeaders.
+// `headers`: names and values in turn, as Node's rawHeaders. An empty body goes as undefined,
+// which Python sees as None (null would be JsNull).
 export function callHandler(app, method, url, headers, body) {
   app.call ??= app.rt.py("call");
-  const res = app.call(app.handler, method, url, headers.join("\0"), body.length ? body : undefined, true);  // undefined: None (null is JsNull)
+  const res = app.call(app.handler, method, url, headers.join("\0"), body.length ? body : undefined, true);
   if (typeof res.then !== "function") return answerOf(res);
   return Promise.resolve(res).then((done) => {
     res.destroy?.();
