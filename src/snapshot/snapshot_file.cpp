@@ -413,7 +413,11 @@ void decompress_payload(const stdfs::path& file, const SnapshotHeader& header,
     do {
       ZSTD_outBuffer ob{obuf.data(), obuf.size(), 0};
       last = ZSTD_decompressStream(dctx, &ob, &ib);
-      if (ZSTD_isError(last)) throw zstd_error(file, last);
+      // A damaged file is a problem with the bundle, like a truncated or mis-sized one.
+      if (ZSTD_isError(last))
+        throw Error(file.string() + ": the snapshot data is damaged (zstd: " + ZSTD_getErrorName(last) +
+                        "); remake it with `pybundle snapshot`",
+                    Exit::problems);
       if (ob.pos) emit(obuf.data(), ob.pos);
       // 0: the frame is complete and flushed; another call would start a new frame.
       full = last != 0 && ob.pos == ob.size;

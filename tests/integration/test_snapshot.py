@@ -260,6 +260,16 @@ class StaleCase(unittest.TestCase):
         self.assertEqual((proc.returncode, answer["restored"], answer["response"]["body"]), (0, True, "first"), proc.stderr)
         self.assertNotRegex(proc.stderr, r"heap: \d+ zero runs")
 
+    def test_a_damaged_snapshot_is_a_problem_named_with_its_file(self):
+        b = self.bundle("damaged", "def on_fetch(request):\n    return 'x'\n")
+        snapshot = os.path.join(b, "snapshot.bin.zst")
+        with open(snapshot, "r+b") as f:  # its heap cache entry is keyed by the file's new hash: none
+            f.seek(os.path.getsize(snapshot) // 2)
+            f.write(b"\xff" * 64)
+        proc, _ = bundles.run_json(b)
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertRegex(proc.stderr, r"snapshot\.bin\.zst: the snapshot data is damaged \(zstd: .*\); remake it")
+
     def test_a_base_snapshot_that_does_not_restore_is_made_again(self):
         b = self.bundle("base", "def on_fetch(request):\n    return 'base'\n")
         snapshot = os.path.join(b, "snapshot.bin.zst")
