@@ -88,9 +88,7 @@ void run_why(const std::string& package, const PlanOptions& options) {
       }
       std::cout << "\n";
     }
-  } else if (!in_lock) {
-    std::cout << pkg << " is not in " << project::display_path(p.lock.file) << "\n";
-  } else {
+  } else if (in_lock) {
     std::cout << pkg << " is in " << project::display_path(p.lock.file) << " but not needed for Pyodide "
               << p.target.pyodide_version << ":\n";
     for (const auto* d : dropped) std::cout << "  " << d->from << " → " << pkg << " only when " << d->marker << "\n";
@@ -99,6 +97,7 @@ void run_why(const std::string& package, const PlanOptions& options) {
       for (const auto& w : wanted) std::cout << "    " << w << "\n";
     }
   }
+  if (!in_lock) throw Error(pkg + " is not in " + project::display_path(p.lock.file), Exit::problems);
   if (!needed) throw Error(pkg + " is not needed for this selection and target", Exit::problems);
 }
 
