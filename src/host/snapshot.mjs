@@ -56,6 +56,8 @@ function afterDecompression(opts, libraries) {
   const snap = { bytes: null, libraries, heapSize: 0, fillHeap: null };
   snap.head = lineOnStdin().then(async (line) => {
     if (line !== "file" && line !== "stream") throw new HostError("the snapshot was not decompressed");
+    // pybundle found the cache unusable (not ours, not a file): serve's restart must not read it.
+    if (line === "stream") opts["heap-cache"] = undefined;
     const from = line === "file" ? fromFile({ ...opts, "snapshot-file": opts["heap-cache"] }, libraries)
       : fromStdin(Number(opts["snapshot-wait"]), libraries);
     if (from.head) await from.head;

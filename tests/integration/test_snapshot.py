@@ -5,8 +5,12 @@ import json
 import os
 import re
 import shutil
+import signal
+import subprocess
 import tempfile
 import unittest
+import urllib.error
+import urllib.request
 
 import bundles
 import support
@@ -269,6 +273,34 @@ class StaleCase(unittest.TestCase):
         proc, _ = bundles.run_json(b)
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertRegex(proc.stderr, r"snapshot\.bin\.zst: the snapshot data is damaged \(zstd: .*\); remake it")
+
+    def test_serve_restarts_without_a_heap_cache_it_could_not_write(self):
+        # <sha>.raw is a directory: the first start streams the heap; the runtime restarted after
+        # os._exit must not read that path (it did, and the server died of EISDIR).
+        b = self.bundle("restart", "import os\ndef on_fetch(request):\n"
+                                   "    if request.path == '/exit':\n        os._exit(1)\n    return 'up'\n")
+        cache = os.path.join(self.tmp, "cache")
+        os.makedirs(os.path.join(cache, "heaps", support.file_sha256(os.path.join(b, "snapshot.bin.zst")) + ".raw"))
+        os.symlink(os.path.join(bundles.RUNTIME_CACHE, "runtimes"), os.path.join(cache, "runtimes"))
+        stderr = open(os.path.join(self.tmp, "stderr.txt"), "w+")
+        proc = subprocess.Popen([support.PYBUNDLE, "serve", b, "--port", "0", "--workers", "1", "--format", "json"],
+                                stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                env=dict(os.environ, **bundles.env(PYBUNDLE_CACHE_DIR=cache)))
+        try:
+            base = json.loads(proc.stdout.readline())["listening"]
+            with self.assertRaises(urllib.error.HTTPError) as failed:
+                urllib.request.urlopen(base + "exit")
+            self.assertEqual(failed.exception.code, 500)
+            with urllib.request.urlopen(base) as r:
+                self.assertEqual(r.read(), b"up")
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            proc.wait()
+            proc.stdout.close()
+            stderr.seek(0)
+            log = stderr.read()
+            stderr.close()
+        self.assertIn("the runtime was started again", log)
 
     def test_a_base_snapshot_that_does_not_restore_is_made_again(self):
         b = self.bundle("base", "def on_fetch(request):\n    return 'base'\n")
