@@ -226,7 +226,7 @@ std::vector<std::string> check_lock_fresh(const project::Project& project, const
   if (stale.empty()) return stale;
   std::vector<std::string> lines;
   for (const auto& d : stale) lines.push_back(project::display_path(lock.file) + " is out of date: " + d);
-  lines.push_back("the lock does not match pyproject.toml: run `uv lock` (or --frozen to use it as it is)");
+  lines.push_back("the lock does not match pyproject.toml: " + lock.relock() + " (or --frozen to use it as it is)");
   throw Errors(lines, Exit::problems);
 }
 

@@ -43,6 +43,12 @@ std::string Lock::where(const Package& package) const {
   return package.line > 0 ? shown + ":" + std::to_string(package.line) : shown;
 }
 
+std::string Lock::relock() const {
+  return format == Format::pylock ? "write " + file.filename().string() +
+                                        " again (`uv export --format pylock.toml`, or the tool that wrote it)"
+                                  : "run `uv lock`";
+}
+
 namespace detail {
 
 std::string file_name_of(std::string_view s) {

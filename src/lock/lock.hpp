@@ -86,6 +86,8 @@ struct Lock {
   std::vector<const Package*> find(const std::string& name) const;
   // "uv.lock:LINE" for messages about a package.
   std::string where(const Package& package) const;
+  // How to make this lock again: "run `uv lock`", or for a pylock.toml, export it again.
+  std::string relock() const;
 };
 
 // Throws pb::Error (Exit::usage) with file:line for malformed input or unsupported versions.

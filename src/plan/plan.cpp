@@ -105,12 +105,17 @@ Plan make_plan(const project::Project& project, const lock::Lock& lock, const ta
   chooser.allow_substitutes = selection.allow_substitutes;
   for (const auto& [name, indexes] : by_name) {
     if (indexes.size() > 1) {
-      std::vector<std::string> versions;
-      for (size_t i : indexes) versions.push_back(lock.packages[i].version);
+      std::vector<std::string> versions, places;
+      for (size_t i : indexes) {
+        versions.push_back(lock.packages[i].version);
+        places.push_back(lock.where(lock.packages[i]));
+      }
       plan.problems.push_back({name,
-                               "the lock selects " + name + " at " + join(versions, " and ") +
-                                   " for this target; only one can be installed",
-                               "re-run `uv lock` (the lock's forks overlap for Pyodide)"});
+                               "the lock selects " + name + " at " + join(versions, " and ") + " (" +
+                                   join(places, ", ") + ") for this target; only one can be installed",
+                               lock.format == lock::Format::pylock
+                                   ? lock.relock() + " (two of its entries' markers hold on Pyodide)"
+                                   : "re-run `uv lock` (the lock's forks overlap for Pyodide)"});
       continue;
     }
     const lock::Package& p = lock.packages[indexes.front()];

@@ -177,7 +177,7 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
     size_t i = w.by_name(n);
     if (i == Walker::npos)
       errors.push_back(project::display_path(lock.file) + " has no package '" + n +
-                       "' for the project: the lock is out of date, run `uv lock`");
+                       "' for the project: the lock is out of date, " + lock.relock());
     else roots.push_back(i);
   }
   raise(errors);
@@ -289,7 +289,7 @@ Selected select_uv(const project::Project& project, const lock::Lock& lock, cons
     out.problems.push_back({d.name,
                             project::display_path(lock.file) + ": " + from + " depends on '" + d.name +
                                 "' which the lock does not contain (is the lock corrupt or hand-edited?)",
-                            "run `uv lock`"});
+                            lock.relock()});
   };
 
   for (size_t r : roots) {

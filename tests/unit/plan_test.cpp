@@ -593,6 +593,29 @@ wheels = [{ url = "https://files.invalid/pytest-8.0.0-py3-none-any.whl", hashes 
   CHECK(names(plan::make_plan(proj, lock, pyodide_0_29(), fast)) == std::vector<std::string>{"click", "orjson"});
 }
 
+TEST_CASE("pylock.toml: two entries of one name that both apply name their lines and how to write the lock again") {
+  auto lock = lock::parse_pylock(R"(lock-version = "1.0"
+
+[[packages]]
+name = "click"
+version = "8.1.0"
+wheels = [{ url = "https://files.invalid/click-8.1.0-py3-none-any.whl", hashes = { sha256 = "1111111111111111111111111111111111111111111111111111111111111111" } }]
+
+[[packages]]
+name = "click"
+version = "8.1.7"
+marker = "python_version >= '3.8'"
+wheels = [{ url = "https://files.invalid/click-8.1.7-py3-none-any.whl", hashes = { sha256 = "2222222222222222222222222222222222222222222222222222222222222222" } }]
+)",
+                                 "/work/app/pylock.toml");
+  auto plan = plan::make_plan(app_project(), lock, pyodide_0_29(), {});
+  REQUIRE(plan.problems.size() == 1);
+  CHECK(plan.problems[0].message ==
+        "the lock selects click at 8.1.0 and 8.1.7 (/work/app/pylock.toml:3, /work/app/pylock.toml:8) for this target; "
+        "only one can be installed");
+  CHECK(plan.problems[0].fix.starts_with("write pylock.toml again (`uv export --format pylock.toml`"));
+}
+
 TEST_CASE("pylock.toml: --only-group leaves out the project's unmarked packages; what the group reaches stays") {
   auto lock = lock::parse_pylock(R"(lock-version = "1.0"
 requires-python = ">=3.12"
