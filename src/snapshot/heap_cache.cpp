@@ -11,6 +11,7 @@
 
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
 #include "util/json.hpp"
 
 namespace pb::snapshot {
@@ -69,6 +70,8 @@ HeapCacheWriter::HeapCacheWriter(stdfs::path path, uint64_t heap_offset)
   stdfs::create_directories(path_.parent_path(), ec);
   tmp_ = path_;
   tmp_ += ".tmp-" + std::to_string(::getpid());
+  // Ctrl-C or SIGTERM mid-write must not leave a heap-sized temporary behind (pruned only after a day).
+  interrupt::remove_on_signal(tmp_);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
 }
 
@@ -77,6 +80,7 @@ HeapCacheWriter::~HeapCacheWriter() {
     ::close(fd_);
     ::unlink(tmp_.c_str());
   }
+  if (!tmp_.empty()) interrupt::forget(tmp_);
 }
 
 void HeapCacheWriter::write(std::string_view data) {

@@ -20,6 +20,7 @@
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
 #include "util/json.hpp"
 #include "util/sha256.hpp"
 
@@ -306,6 +307,7 @@ void decompress_and_keep(const Prepared& p, const stdfs::path& cached,
   decompress_payload(
       p.snapshot, p.header,
       [&](std::string_view chunk) {
+        interrupt::throw_if_interrupted();  // the watcher removes the cache's temporary: stop writing it
         if (sink) sink(chunk);
         keep.write(chunk);
       },

@@ -1,4 +1,7 @@
 #include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
@@ -12,6 +15,7 @@
 #include "testing.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "util/interrupt.hpp"
 #include "util/sha256.hpp"
 
 namespace stdfs = std::filesystem;
@@ -348,4 +352,23 @@ TEST_CASE("the heap cache keeps the most recently used heaps and base snapshots,
   for (const auto& e : stdfs::directory_iterator(t.path)) left.insert(e.path().filename().string());
   CHECK(left == std::set<std::string>{"heap0.raw", "heap0.zmap", "heap1.raw", "heap1.zmap", "base-0.raw", "base-0.zmap",
                                       "base-1.raw", "base-1.zmap"});
+}
+
+TEST_CASE("a heap cache file being written is removed when pybundle is interrupted") {
+  TempDir t;
+  pid_t pid = ::fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {  // as pybundle: the signal's watcher removes what is registered, then dies of it
+    pb::interrupt::install();
+    HeapCacheWriter keep(t.path / "heap.raw", 0);
+    keep.write("half a heap");
+    ::kill(::getpid(), SIGINT);
+    for (int i = 0; i < 5000 && !pb::interrupt::interrupted(); ++i) ::usleep(1000);
+    pb::interrupt::hold_if_interrupted();
+    ::_exit(99);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT));
+  CHECK(stdfs::is_empty(t.path));
 }
