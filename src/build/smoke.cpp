@@ -4,6 +4,7 @@
 #include <cctype>
 #include <set>
 
+#include "host/protocol.hpp"
 #include "pep508/requirement.hpp"
 #include "util/error.hpp"
 #include "vendor/copy.hpp"
@@ -157,9 +158,11 @@ BuildSmoke::BuildSmoke(const vendor::BundleSpec& spec, const vendor::Report& rep
                                           : "checking that " + std::to_string(modules_.size()) +
                                                 " modules still import after trimming");
   if (snapshot) return;  // the snapshot's process imports them (modules(), take())
-  run_ = std::async(std::launch::async, [this] {
-    return context_.services.smoke(staged_, runtime_, snapshot::names(modules_), context_.cache_dir,
-                                   app_left_out_args(spec_, staged_));
+  // Without a snapshot nothing else looks the handler up before a deploy: the smoke does.
+  auto host_args = app_left_out_args(spec_, staged_);
+  if (!entry.empty()) host_args.insert(host_args.end(), {host::kEntry, entry});
+  run_ = std::async(std::launch::async, [this, host_args] {
+    return context_.services.smoke(staged_, runtime_, snapshot::names(modules_), context_.cache_dir, host_args);
   });
 }
 
@@ -271,6 +274,8 @@ void BuildSmoke::finish() {
       problems.push_back(line);
     }
   }
+  if (!report.handler_error.empty())
+    problems.push_back(report.handler_error + " (run and serve would fail; --no-smoke skips this check)");
   for (const auto& w : warnings) context_.reporter.warning(w);
   if (!problems.empty()) throw Errors(problems, Exit::problems);
   fail_on_missing_app_files(spec_, report.missing_app_files, context_.reporter);

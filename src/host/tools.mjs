@@ -42,6 +42,15 @@ export async function smoke(opts) {
   const watch = watchMissingAppFiles(rt.pyodide.FS);
   const modules = runSmoke(rt, splitList(opts.modules));
   const missingAppFiles = watch.stop();
+  // --entry: the entry imported, so it must also have a handler (what run and serve look up).
+  let handlerError;
+  if (opts.entry && modules.find((m) => m.module === opts.entry)?.ok) {
+    try {
+      findHandler(rt, opts.entry, opts.vars);
+    } catch (e) {
+      handlerError = e.message;
+    }
+  }
   const tDone = performance.now();
   saveCodeCache();
   return {
@@ -50,6 +59,7 @@ export async function smoke(opts) {
     modules,
     failed: modules.filter((m) => !m.ok).length,
     missing_app_files: missingAppFiles,
+    ...(handlerError ? { handler_error: handlerError } : {}),
     timings_ms: { ...rt.timings, imports: ms(tImports, tDone), total: ms(t0, tDone) },
   };
 }

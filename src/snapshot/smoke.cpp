@@ -171,6 +171,7 @@ SmokeReport smoke(const stdfs::path& bundle_dir, const stdfs::path& runtime_dir,
       std::round(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count() * 10) / 10;
   report.timings = answer.value("timings_ms", nlohmann::json::object());
   report.missing_app_files = string_list(answer, "missing_app_files");
+  report.handler_error = answer.value("handler_error", std::string());
   return report;
 }
 

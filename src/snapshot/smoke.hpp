@@ -44,6 +44,7 @@ struct SmokeReport {
   nlohmann::json timings;                      // the host's timings_ms
   double process_ms = 0;                       // spawn to answer
   std::vector<std::string> missing_app_files;  // "app/x" the imports tried to open and did not find
+  std::string handler_error;                   // with --entry: why the imported entry has no handler run could call
   // Where the imports ran: a fresh Pyodide of their own (empty), or after a request in the runtime
   // that answered it: "restored" from the snapshot, or "imported" without one.
   std::string after_request;

@@ -121,6 +121,23 @@ class BuildSmokeTest(unittest.TestCase):
         self.assertNotIn("does not import", proc.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "python_modules", "stubread", "api.pyi")))
 
+    def test_an_entry_without_a_handler_fails_a_build_without_snapshot(self):
+        # A snapshot build looks the handler up when it makes the snapshot; without one the smoke
+        # does, or the bundle would pass the build and fail run, serve and check --bundle.
+        app = os.path.join(self.project, "src", "app.py")
+        with open(app) as f:
+            source = f.read()
+        def restore():
+            with open(app, "w") as f:
+                f.write(source)
+        self.addCleanup(restore)
+        with open(app, "w") as f:
+            f.write("def handler(request):\n    return 'ok'\n")
+        proc, out = self.build("--no-trim")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request) and no class Default", proc.stderr)
+        self.assertFalse(os.path.exists(out))
+
 
 if __name__ == "__main__":
     unittest.main()
