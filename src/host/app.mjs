@@ -243,21 +243,26 @@ export async function serve(opts) {
   };
   // Pyodide reports a fatal error (os._exit included) from a timer of its own, not through the
   // call's promise: fail the requests in flight and start the runtime again, instead of dying.
+  // A sync call that kills the runtime throws at once: the async calls waiting on it fail too.
   const inflight = new Set();
+  const runtimeDied = (e) => {
+    const fails = [...inflight];
+    inflight.clear();
+    for (const fail of fails) fail(e);
+    restart();
+  };
   process.on("uncaughtException", (e) => {
     if (!e?.pyodide_fatal_error && e?.name !== "ExitStatus") {
       log(`internal error: ${String(e?.stack ?? e).split("\n").slice(0, 3).join("\n")}`);
       process.exit(70);
     }
     process.exitCode = undefined;  // Emscripten's exit() sets it
-    for (const fail of inflight) fail(e);
-    inflight.clear();
-    restart();
+    runtimeDied(e);
   });
   const late = () => ({ ...text(504, "Gateway Timeout\n"), traceback: `the handler did not answer within ${timeoutMs / 1000} s (--timeout)` });
   const failedRuntime = (e) => {
     // Not a Python exception (those come back as a traceback): the runtime itself failed.
-    restart();
+    runtimeDied(e);
     return { ...text(500, "Internal Server Error\n"), traceback: `the runtime failed (${String(e?.message ?? e).split("\n")[0].slice(0, 200)}); starting it again` };
   };
   const checked = (r) => {

@@ -8,6 +8,8 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
+import time
 import unittest
 import urllib.error
 import urllib.request
@@ -218,6 +220,24 @@ def edit_metadata(path, change):
     return meta
 
 
+RESTART_APP = '''
+import asyncio, os
+waiting = 0
+async def hang():
+    global waiting
+    waiting = 1
+    await asyncio.sleep(3600)
+def on_fetch(request):
+    if request.path == "/exit":
+        os._exit(1)
+    if request.path == "/hang":
+        return hang()
+    if request.path == "/waiting":
+        return str(waiting)
+    return "up"
+'''
+
+
 class StaleCase(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.mkdtemp(prefix="pb-stale-")
@@ -276,21 +296,26 @@ class StaleCase(unittest.TestCase):
 
     def test_serve_restarts_without_a_heap_cache_it_could_not_write(self):
         # <sha>.raw is a directory: the first start streams the heap; the runtime restarted after
-        # os._exit must not read that path (it did, and the server died of EISDIR).
-        b = self.bundle("restart", "import os\ndef on_fetch(request):\n"
-                                   "    if request.path == '/exit':\n        os._exit(1)\n    return 'up'\n")
+        # os._exit must not read that path (it did, and the server died of EISDIR). An async call
+        # waiting on the runtime that died fails with it (it waited for --timeout).
+        b = self.bundle("restart", RESTART_APP)
         cache = os.path.join(self.tmp, "cache")
         os.makedirs(os.path.join(cache, "heaps", support.file_sha256(os.path.join(b, "snapshot.bin.zst")) + ".raw"))
         os.symlink(os.path.join(bundles.RUNTIME_CACHE, "runtimes"), os.path.join(cache, "runtimes"))
         stderr = open(os.path.join(self.tmp, "stderr.txt"), "w+")
-        proc = subprocess.Popen([support.PYBUNDLE, "serve", b, "--port", "0", "--workers", "1", "--format", "json"],
-                                stdout=subprocess.PIPE, stderr=stderr, text=True,
+        proc = subprocess.Popen([support.PYBUNDLE, "serve", b, "--port", "0", "--workers", "1", "--format", "json",
+                                 "--timeout", "120"], stdout=subprocess.PIPE, stderr=stderr, text=True,
                                 env=dict(os.environ, **bundles.env(PYBUNDLE_CACHE_DIR=cache)))
         try:
             base = json.loads(proc.stdout.readline())["listening"]
-            with self.assertRaises(urllib.error.HTTPError) as failed:
-                urllib.request.urlopen(base + "exit")
-            self.assertEqual(failed.exception.code, 500)
+            hung = []
+            waiting = threading.Thread(target=lambda: hung.append(self.status_of(base + "hang")))
+            waiting.start()
+            while urllib.request.urlopen(base + "waiting").read() != b"1":
+                time.sleep(0.05)
+            self.assertEqual(self.status_of(base + "exit"), 500)
+            waiting.join()
+            self.assertEqual(hung, [500])
             with urllib.request.urlopen(base) as r:
                 self.assertEqual(r.read(), b"up")
         finally:
@@ -301,6 +326,14 @@ class StaleCase(unittest.TestCase):
             log = stderr.read()
             stderr.close()
         self.assertIn("the runtime was started again", log)
+
+    @staticmethod
+    def status_of(url):
+        try:
+            with urllib.request.urlopen(url) as r:
+                return r.status
+        except urllib.error.HTTPError as e:
+            return e.code
 
     def test_a_base_snapshot_that_does_not_restore_is_made_again(self):
         b = self.bundle("base", "def on_fetch(request):\n    return 'base'\n")
