@@ -71,7 +71,8 @@ bool is_pylock_name(const std::string& name) {
 
 Lock load_for_project(const std::filesystem::path& dir, const std::optional<std::filesystem::path>& explicit_file) {
   if (explicit_file) {
-    if (!std::filesystem::is_regular_file(*explicit_file))
+    auto st = std::filesystem::status(*explicit_file);  // a pipe too: --lock <(uv export ...)
+    if (!std::filesystem::is_regular_file(st) && !std::filesystem::is_fifo(st))
       throw Error(project::display_path(*explicit_file) + ": lock file not found", Exit::usage);
     return is_pylock_name(explicit_file->filename().string()) ? load_pylock(*explicit_file) : load_uv(*explicit_file);
   }

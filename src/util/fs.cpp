@@ -44,8 +44,11 @@ bool write_all(int fd, const char* data, size_t size) {
 }
 
 std::string read_file(const stdfs::path& path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a named pipe nobody writes to would wait forever; once open it reads as
+  // empty. Blocking again for the read itself (a pipe from --lock <(...) may not be written yet).
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) throw io_error("cannot read", path);
+  ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
     auto err = io_error("cannot read", path);

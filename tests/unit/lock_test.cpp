@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <string>
+#include <unistd.h>
 
 #include "lock/lock.hpp"
 #include "util/error.hpp"
@@ -377,6 +378,14 @@ TEST_CASE("load_for_project: uv.lock, else pylock.toml, --lock wins, none is a c
   pb::fs::write_file_atomic(dir / "pylock.web.toml", "lock-version = \"1.0\"\n");
   CHECK(load_for_project(dir, dir / "pylock.web.toml").format == Format::pylock);
   CHECK_THROWS_AS(load_for_project(dir, dir / "missing.lock"), pb::Error);
+  // --lock <(uv export ...): a pipe.
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  std::string text = "version = 1\nrequires-python = \">=3.11\"\n";
+  REQUIRE(::write(fds[1], text.data(), text.size()) == static_cast<ssize_t>(text.size()));
+  ::close(fds[1]);
+  CHECK(load_for_project(dir, "/dev/fd/" + std::to_string(fds[0])).requires_python == ">=3.11");
+  ::close(fds[0]);
   fs::remove_all(dir);
 }
 

@@ -43,6 +43,20 @@ TEST_CASE("read_file refuses a device or a directory instead of reading it for e
   CHECK(err("/nonexistent-pb") == "cannot read /nonexistent-pb: No such file or directory");
 }
 
+TEST_CASE("read_file reads a named pipe nobody writes to as empty, and a written pipe whole") {
+  auto dir = pb::fs::make_temp_dir(std::filesystem::temp_directory_path() / "x", "pb-test-");
+  auto fifo = dir / "pyproject.toml";
+  REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+  CHECK(pb::fs::read_file(fifo).empty());  // opening it used to wait for a writer for ever
+  int fds[2];
+  REQUIRE(::pipe(fds) == 0);
+  REQUIRE(::write(fds[1], "version = 1\n", 12) == 12);
+  ::close(fds[1]);
+  CHECK(pb::fs::read_file("/dev/fd/" + std::to_string(fds[0])) == "version = 1\n");
+  ::close(fds[0]);
+  std::filesystem::remove_all(dir);
+}
+
 TEST_CASE("atomic write replaces the file and leaves no temporary behind") {
   auto dir = pb::fs::make_temp_dir(std::filesystem::temp_directory_path() / "x", "pb-test-");
   auto file = dir / "f.txt";
