@@ -24,10 +24,9 @@ Check files(const std::filesystem::path& bundle, const bundle::Manifest& manifes
 
 // The bundle as one deterministic tar stream (sorted, owner 0, time 0), gzipped in memory.
 struct Measured {
-  uint64_t gzip_bytes = 0;                                // the whole bundle, compressed
-  uint64_t tar_bytes = 0;                                 // the uncompressed tar stream
-  uint64_t files = 0, bytes = 0;                          // regular files and their total size
-  std::vector<std::pair<std::string, uint64_t>> largest;  // the ten largest files, largest first
+  uint64_t gzip_bytes = 0;        // the whole bundle, compressed
+  uint64_t tar_bytes = 0;         // the uncompressed tar stream
+  uint64_t files = 0, bytes = 0;  // regular files and their total size
 };
 Measured measure(const std::filesystem::path& bundle);
 

@@ -128,14 +128,12 @@ Measured measure(const stdfs::path& bundle) {
   Measured m;
   Writer gz(true), tar(false);
   std::vector<char> buf(1 << 17);
-  std::vector<std::pair<std::string, uint64_t>> sizes;
   for (const auto& e : entries) {
     gz.header(bundle, e);
     tar.header(bundle, e);
     if (e.type != stdfs::file_type::regular) continue;
     ++m.files;
     m.bytes += e.size;
-    sizes.emplace_back(e.rel, e.size);
     auto path = bundle / e.rel;
     Fd fd{::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
     if (fd.fd < 0) throw Error("cannot read " + path.string() + ": " + std::strerror(errno), Exit::io);
@@ -154,9 +152,6 @@ Measured measure(const stdfs::path& bundle) {
   }
   m.gzip_bytes = gz.finish();
   m.tar_bytes = tar.finish();
-  std::stable_sort(sizes.begin(), sizes.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
-  if (sizes.size() > 10) sizes.resize(10);
-  m.largest = std::move(sizes);
   return m;
 }
 
