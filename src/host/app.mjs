@@ -191,6 +191,17 @@ function listenError(e, host, port) {
   return new HostError(`cannot listen on ${host}:${port}: ${why ?? String(e?.message ?? e)}`, { exit: 3 });
 }
 
+// As pybundle uses a heap cache file (heap_cache_file_ours): a regular file of ours that no one
+// else may write.
+function onlyOurs(file) {
+  try {
+    const st = fs.lstatSync(file);
+    return st.isFile() && st.uid === process.getuid() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
 const text = (status, body) => ({ status, headers: [["content-type", "text/plain; charset=utf-8"]], body: Buffer.from(body) });
 
 export async function serve(opts) {
@@ -229,10 +240,10 @@ export async function serve(opts) {
   const restart = () => {
     if (restarting) return;
     const again = { ...opts, "snapshot-stdin": undefined, "snapshot-wait": undefined };
-    if (!again["snapshot-file"] && opts["heap-cache"] && fs.existsSync(opts["heap-cache"])) {
-      again["snapshot-file"] = opts["heap-cache"];
-      again["zero-map"] = undefined;
-    }
+    // pybundle checked the heap cache at the start; it may have been replaced since.
+    const heap = opts["snapshot-file"] ?? opts["heap-cache"];
+    again["snapshot-file"] = heap && onlyOurs(heap) ? heap : undefined;
+    if (again["snapshot-file"] !== opts["snapshot-file"] || !onlyOurs(opts["zero-map"])) again["zero-map"] = undefined;
     restarting = start(again).then((a) => {
       app = a;
       restarting = null;

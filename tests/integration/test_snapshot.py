@@ -1,5 +1,6 @@
 """Snapshots end to end: make one in Node with Pyodide, restore it, and check what must differ
 between restores, what must fail loudly, and what must be refused."""
+import contextlib
 import glob
 import json
 import os
@@ -294,20 +295,16 @@ class StaleCase(unittest.TestCase):
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertRegex(proc.stderr, r"snapshot\.bin\.zst: the snapshot data is damaged \(zstd: .*\); remake it")
 
-    def test_serve_restarts_without_a_heap_cache_it_could_not_write(self):
+    def test_serve_restarts_only_from_a_heap_cache_it_may_read(self):
         # <sha>.raw is a directory: the first start streams the heap; the runtime restarted after
         # os._exit must not read that path (it did, and the server died of EISDIR). An async call
         # waiting on the runtime that died fails with it (it waited for --timeout).
         b = self.bundle("restart", RESTART_APP)
         cache = os.path.join(self.tmp, "cache")
-        os.makedirs(os.path.join(cache, "heaps", support.file_sha256(os.path.join(b, "snapshot.bin.zst")) + ".raw"))
+        heap = os.path.join(cache, "heaps", support.file_sha256(os.path.join(b, "snapshot.bin.zst")) + ".raw")
+        os.makedirs(heap)
         os.symlink(os.path.join(bundles.RUNTIME_CACHE, "runtimes"), os.path.join(cache, "runtimes"))
-        stderr = open(os.path.join(self.tmp, "stderr.txt"), "w+")
-        proc = subprocess.Popen([support.PYBUNDLE, "serve", b, "--port", "0", "--workers", "1", "--format", "json",
-                                 "--timeout", "120"], stdout=subprocess.PIPE, stderr=stderr, text=True,
-                                env=dict(os.environ, **bundles.env(PYBUNDLE_CACHE_DIR=cache)))
-        try:
-            base = json.loads(proc.stdout.readline())["listening"]
+        with self.serving(b, cache) as base:
             hung = []
             waiting = threading.Thread(target=lambda: hung.append(self.status_of(base + "hang")))
             waiting.start()
@@ -316,8 +313,27 @@ class StaleCase(unittest.TestCase):
             self.assertEqual(self.status_of(base + "exit"), 500)
             waiting.join()
             self.assertEqual(hung, [500])
-            with urllib.request.urlopen(base) as r:
-                self.assertEqual(r.read(), b"up")
+            self.assertEqual(urllib.request.urlopen(base).read(), b"up")
+        # The heap cache the first start read is replaced by one others may write before the restart:
+        # the restart imports the entry instead of restoring that.
+        os.rmdir(heap)
+        with self.serving(b, cache) as base:
+            self.assertTrue(os.path.isfile(heap))
+            with open(heap, "r+b") as f:
+                f.write(b"\0" * os.path.getsize(heap))
+            os.chmod(heap, 0o666)
+            self.assertEqual(self.status_of(base + "exit"), 500)
+            self.assertEqual(urllib.request.urlopen(base).read(), b"up")
+
+    @contextlib.contextmanager
+    def serving(self, bundle, cache):
+        """serve --workers 1 with `cache`; yields its URL; at the end, that its runtime was started again."""
+        stderr = open(os.path.join(self.tmp, "stderr.txt"), "w+")
+        proc = subprocess.Popen([support.PYBUNDLE, "serve", bundle, "--port", "0", "--workers", "1", "--format", "json",
+                                 "--timeout", "120"], stdout=subprocess.PIPE, stderr=stderr, text=True,
+                                env=dict(os.environ, **bundles.env(PYBUNDLE_CACHE_DIR=cache)))
+        try:
+            yield json.loads(proc.stdout.readline())["listening"]
         finally:
             proc.send_signal(signal.SIGTERM)
             proc.wait()
