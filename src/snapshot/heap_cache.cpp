@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 #include <chrono>
 #include <vector>
@@ -73,6 +74,11 @@ HeapCacheWriter::HeapCacheWriter(stdfs::path path, uint64_t heap_offset)
   // Ctrl-C or SIGTERM mid-write must not leave a heap-sized temporary behind (pruned only after a day).
   interrupt::remove_on_signal(tmp_);
   fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail("cannot create", tmp_);
+}
+
+void HeapCacheWriter::fail(const std::string& what, const stdfs::path& file) {
+  if (error_.empty()) error_ = what + " " + file.string() + ": " + std::strerror(errno);
 }
 
 HeapCacheWriter::~HeapCacheWriter() {
@@ -95,6 +101,7 @@ void HeapCacheWriter::write(std::string_view data) {
     pos = page_end;
   }
   if (!fs::write_all(fd_, data.data(), data.size())) {
+    fail("cannot write", tmp_);
     ::close(fd_);
     ::unlink(tmp_.c_str());
     fd_ = -1;
@@ -106,7 +113,11 @@ void HeapCacheWriter::write(std::string_view data) {
 void HeapCacheWriter::commit(uint64_t expected_size, const stdfs::path& as) {
   if (fd_ < 0) return;
   if (!as.empty()) path_ = as;
-  bool ok = written_ == expected_size && ::close(fd_) == 0;
+  bool ok = written_ == expected_size;
+  if (::close(fd_) != 0 && ok) {
+    fail("cannot write", tmp_);
+    ok = false;
+  }
   fd_ = -1;
   std::string map;
   auto put = [&](uint32_t v) {
@@ -125,10 +136,15 @@ void HeapCacheWriter::commit(uint64_t expected_size, const stdfs::path& as) {
   }
   try {
     if (ok) fs::write_file_atomic(zero_map_path(path_), map);  // before the raw file: never a raw without its map
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    if (error_.empty()) error_ = e.what();
     ok = false;
   }
-  if (!ok || ::rename(tmp_.c_str(), path_.c_str()) != 0) {
+  if (ok && ::rename(tmp_.c_str(), path_.c_str()) != 0) {
+    fail("cannot rename into", path_);
+    ok = false;
+  }
+  if (!ok) {
     ::unlink(tmp_.c_str());
     return;
   }

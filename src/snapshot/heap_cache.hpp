@@ -40,9 +40,13 @@ class HeapCacheWriter {
   void write(std::string_view data);
   // Rename into place (at `as` when given, else the constructor's path) when complete, then prune.
   void commit(uint64_t expected_size, const std::filesystem::path& as = {});
+  // Why the file could not be kept ("cannot write FILE: No space left on device"); "" if it was.
+  const std::string& error() const { return error_; }
 
  private:
+  void fail(const std::string& what, const std::filesystem::path& file);
   std::filesystem::path path_, tmp_;
+  std::string error_;
   int fd_ = -1;
   uint64_t written_ = 0;
   uint64_t heap_offset_ = 0;

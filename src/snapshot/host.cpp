@@ -299,8 +299,9 @@ Prepared prepare(const RunOptions& options) {
 namespace {
 
 // Decompress the snapshot's payload into `sink` and keep a copy in the heap cache at `cached`.
-void decompress_and_keep(const Prepared& p, const stdfs::path& cached,
-                         const std::function<void(std::string_view)>& sink) {
+// Returns why the copy could not be kept, "" when it was.
+std::string decompress_and_keep(const Prepared& p, const stdfs::path& cached,
+                                const std::function<void(std::string_view)>& sink) {
   HeapBase base;
   if (p.header.meta.value("xor_wasm_data", false)) base = load_heap_base(p.runtime.dir / "pyodide.asm.wasm");
   HeapCacheWriter keep(cached, p.header.meta.value("heap_offset", uint64_t{0}));
@@ -313,6 +314,7 @@ void decompress_and_keep(const Prepared& p, const stdfs::path& cached,
       },
       &base);
   keep.commit(p.header.meta.value("raw_size", uint64_t{0}));
+  return keep.error();
 }
 
 // `need_file`: the host must read the heap from a file (serve --workers: several processes restore
@@ -338,7 +340,8 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
     }
     auto raw_size = p.header.meta.value("raw_size", uint64_t{0});
     auto cached = heap_cache_path(options.cache_dir, sha256_file(p.snapshot));
-    if (need_file && !heap_cache_ready(cached, p.header)) decompress_and_keep(p, cached, nullptr);
+    std::string why;
+    if (need_file && !heap_cache_ready(cached, p.header)) why = decompress_and_keep(p, cached, nullptr);
     if (heap_cache_ready(cached, p.header)) {
       spawn.argv.push_back("--snapshot-file");
       spawn.argv.push_back(cached.string());
@@ -352,7 +355,7 @@ NodeSpawn app_spawn(const RunOptions& options, const Prepared& p, const std::str
     }
     if (need_file)
       throw Error("cannot keep the decompressed snapshot in " + cached.parent_path().string() +
-                      " for the server's workers; use --workers 1",
+                      " for the server's workers" + (why.empty() ? "" : " (" + why + ")") + "; use --workers 1",
                   Exit::io);
     auto stream = [p](int fd, const stdfs::path& keep) {
       bool reader_gone = false;

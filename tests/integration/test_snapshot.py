@@ -284,6 +284,11 @@ class StaleCase(unittest.TestCase):
         proc, answer = bundles.run_json(b, extra_env=dict(trace, PYBUNDLE_CACHE_DIR=cache))
         self.assertEqual((proc.returncode, answer["restored"], answer["response"]["body"]), (0, True, "first"), proc.stderr)
         self.assertNotRegex(proc.stderr, r"heap: \d+ zero runs")
+        # serve --workers 2 needs the heap as a file: refused, saying why.
+        proc = support.run("serve", b, "--workers", "2", "--port", "0", env=bundles.env(PYBUNDLE_CACHE_DIR=cache))
+        self.assertEqual(proc.returncode, 3, proc.stderr)
+        self.assertRegex(proc.stderr, r"^error: cannot keep the decompressed snapshot in \S+/heaps for the server's "
+                                      r"workers \(cannot create \S+\.raw\.tmp-\d+: Not a directory\); use --workers 1\n$")
 
     def test_a_damaged_snapshot_is_a_problem_named_with_its_file(self):
         b = self.bundle("damaged", "def on_fetch(request):\n    return 'x'\n")

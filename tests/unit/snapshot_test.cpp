@@ -372,3 +372,23 @@ TEST_CASE("a heap cache file being written is removed when pybundle is interrupt
   CHECK((WIFSIGNALED(status) && WTERMSIG(status) == SIGINT));
   CHECK(stdfs::is_empty(t.path));
 }
+
+TEST_CASE("a heap cache file that cannot be kept says why") {
+  TempDir t;
+  pb::fs::write_file_atomic(t.path / "heaps", "a file, not a directory");
+  HeapCacheWriter in_a_file(t.path / "heaps" / "h.raw", 0);
+  in_a_file.write("heap");
+  in_a_file.commit(4);
+  CHECK(in_a_file.error() == "cannot create " + (t.path / "heaps" / "h.raw.tmp-").string() + std::to_string(::getpid()) +
+                                 ": Not a directory");
+  stdfs::create_directories(t.path / "d" / "h.raw" / "taken");  // a non-empty directory where the file goes
+  HeapCacheWriter onto_a_directory(t.path / "d" / "h.raw", 0);
+  onto_a_directory.write("heap");
+  onto_a_directory.commit(4);
+  CHECK(onto_a_directory.error().starts_with("cannot rename into " + (t.path / "d" / "h.raw").string() + ": "));
+  HeapCacheWriter kept(t.path / "d" / "k.raw", 0);
+  kept.write("heap");
+  kept.commit(4);
+  CHECK(kept.error().empty());
+  CHECK(stdfs::file_size(t.path / "d" / "k.raw") == 4);
+}
