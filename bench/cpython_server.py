@@ -22,14 +22,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         body = self.rfile.read(int(self.headers.get("content-length") or 0))
-        status, headers, data, tb = host["call"](handler, self.command, "http://localhost" + self.path,
-                                                  list(self.headers.items()), body)
+        status, headers, data = host["call"](handler, self.command, "http://localhost" + self.path,
+                                             list(self.headers.items()), body)[:3]
         self.send_response(status)
         for k, v in headers:
             self.send_header(k, v)
         self.send_header("content-length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = do_GET
 
     def log_message(self, *args):
         pass

@@ -31,9 +31,12 @@ export function callHandler(app, method, url, headers, body) {
 function answerOf(res) {
   const [status, flat, data, tb, error] = res.toJs();
   res.destroy?.();
-  const parts = flat ? flat.split("\0") : [];
-  const headers = [];
-  for (let i = 0; i < parts.length; i += 2) headers.push([parts[i], parts[i + 1]]);
+  let headers = flat;  // pairs when a header holds a NUL (invalidResponse names it)
+  if (typeof flat === "string") {
+    const parts = flat ? flat.split("\0") : [];
+    headers = [];
+    for (let i = 0; i < parts.length; i += 2) headers.push([parts[i], parts[i + 1]]);
+  }
   return { status, headers, body: data, traceback: tb ?? null, error: error ?? null };
 }
 

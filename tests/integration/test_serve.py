@@ -55,6 +55,10 @@ def on_fetch(request):
         return Response("x", 1000)
     if path == "/badheader":
         return Response("x", 200, {"X-Bad": "a\\r\\nInjected: 1"})
+    if path == "/nulheader":
+        return Response("x", 200, {"X-Ok": "1", "X-Nul": "a\\x00b"})
+    if path == "/bytesheader":
+        return Response("x", 200, [(b"X-B", b"caf\\xe9")])
     if path == "/exit":
         os._exit(3)
     return "hello"
@@ -99,6 +103,8 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         status, headers, body = self.fetch("/created")
         self.assertEqual((status, body, headers["x-made"]), (201, b"made", "yes"))
         self.assertEqual(self.fetch("/none")[0], 204)
+        status, headers, _ = self.fetch("/bytesheader")  # bytes names and values as latin-1, not "b'X-B'"
+        self.assertEqual((status, headers.get("x-b")), (200, "caf\xe9"))
 
     def test_a_sync_handler_is_called_directly(self):
         self.assertEqual(self.fetch("/caller")[::2], (200, b"direct"))
@@ -149,7 +155,7 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
 
     def test_a_response_that_cannot_be_sent_is_a_500(self):
-        for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad")]:
+        for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad"), ("/nulheader", "X-Nul")]:
             self.assertEqual(self.fetch(path)[0], 500, path)
             self.assertIn(why, self.log())
             self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
