@@ -444,6 +444,15 @@ class FailureCase(unittest.TestCase):
         self.assertIn("KeyError: 'nope'", answer["traceback"])
         self.assertIn("KeyError: 'nope'", proc.stderr)
 
+    def test_a_response_serve_could_not_send_fails_the_run(self):
+        b = os.path.join(self.tmp, "badheader")
+        bundles.make_bundle(b, {"app.py": "class R:\n    status = 200\n    headers = {'X-Bad': 'a\\r\\nInjected: 1'}\n"
+                                          "    body = 'x'\n\ndef on_fetch(request):\n    return R()\n"})
+        proc, answer = bundles.run_json(b, "--no-snapshot")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertFalse(answer["ok"])
+        self.assertIn('the handler\'s response cannot be sent: header "X-Bad"', proc.stderr)
+
     def test_an_entry_without_on_fetch_is_named(self):
         b = os.path.join(self.tmp, "nohandler")
         bundles.make_bundle(b, {"app.py": "x = 1\n"})
