@@ -84,3 +84,18 @@ export function runPythonIn(rt, code) {
 export function pythonSource(name) {
   return fs.readFileSync(new URL(name, import.meta.url), "utf8");
 }
+
+// Bytes of the small wasm modules the host assembles (link.mjs, trampoline.mjs).
+export const WASM_HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+export function uleb(n) {
+  const out = [];
+  do {
+    let b = n & 0x7f;
+    n >>>= 7;
+    if (n) b |= 0x80;
+    out.push(b);
+  } while (n);
+  return out;
+}
+export const wasmName = (s) => [...uleb(Buffer.byteLength(s)), ...Buffer.from(s)];
+export const wasmSection = (id, body) => [id, ...uleb(body.length), ...body];

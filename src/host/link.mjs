@@ -8,7 +8,7 @@
 // that every export is covered); anything off and the stock code runs instead and records anew.
 import fs from "node:fs";
 
-import { log, phase, writeAtomic } from "./common.mjs";
+import { WASM_HEADER, log, phase, uleb, wasmName, wasmSection, writeAtomic } from "./common.mjs";
 
 const VERSION = 1;
 
@@ -84,47 +84,21 @@ function isWasmFunction(f) {
 // signature: what convertJsFunctionToWasm does for one, compiled once for all.
 function wrapAll(funcs) {
   const code = { i: 0x7f, p: 0x7f, j: 0x7e, f: 0x7d, d: 0x7c, e: 0x6f };
-  const leb = (n, out) => {
-    do {
-      let b = n & 0x7f;
-      n >>>= 7;
-      if (n) b |= 0x80;
-      out.push(b);
-    } while (n);
-  };
-  const str = (s, out) => {
-    leb(s.length, out);
-    for (const c of s) out.push(c.charCodeAt(0));
-  };
   const types = new Map();
   const typeSec = [], importSec = [], exportSec = [];
   funcs.forEach((f, i) => {
     const sig = f.sig;
     if (!types.has(sig)) {
       types.set(sig, types.size);
-      typeSec.push(0x60);
-      leb(sig.length - 1, typeSec);
-      for (const c of sig.slice(1)) typeSec.push(code[c]);
-      if (sig[0] === "v") typeSec.push(0);
-      else typeSec.push(1, code[sig[0]]);
+      typeSec.push(0x60, ...uleb(sig.length - 1), ...[...sig.slice(1)].map((c) => code[c]));
+      typeSec.push(...(sig[0] === "v" ? [0] : [1, code[sig[0]]]));
     }
-    str("e", importSec);
-    str(String(i), importSec);
-    importSec.push(0);
-    leb(types.get(sig), importSec);
-    str(String(i), exportSec);
-    exportSec.push(0);
-    leb(i, exportSec);
+    importSec.push(...wasmName("e"), ...wasmName(String(i)), 0, ...uleb(types.get(sig)));
+    exportSec.push(...wasmName(String(i)), 0, ...uleb(i));
   });
-  const bytes = [0, 0x61, 0x73, 0x6d, 1, 0, 0, 0];
-  for (const [id, count, body] of [[1, types.size, typeSec], [2, funcs.length, importSec], [7, funcs.length, exportSec]]) {
-    const sec = [];
-    leb(count, sec);
-    sec.push(...body);
-    bytes.push(id);
-    leb(sec.length, bytes);
-    bytes.push(...sec);
-  }
+  const bytes = [...WASM_HEADER];
+  for (const [id, count, body] of [[1, types.size, typeSec], [2, funcs.length, importSec], [7, funcs.length, exportSec]])
+    bytes.push(...wasmSection(id, [...uleb(count), ...body]));
   const imports = Object.fromEntries(funcs.map((f, i) => [String(i), f]));
   const inst = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(bytes)), { e: imports });
   return funcs.map((_, i) => inst.exports[String(i)]);

@@ -4,22 +4,11 @@
 // function's first call when its type is exactly (i32 x n) -> i32. Python 3.14 keeps a trampoline
 // in _PyRuntime (`call`; any other function keeps the JavaScript path), Python 3.13 a function
 // that counts a function's parameters (`count`; -1, as with wasm-gc: "takes too many arguments").
-const I32 = 0x7f;
-const HEADER = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
 
-function uleb(n) {
-  const out = [];
-  do {
-    let b = n & 0x7f;
-    n >>>= 7;
-    if (n) b |= 0x80;
-    out.push(b);
-  } while (n);
-  return out;
-}
+import { WASM_HEADER, uleb, wasmName as name, wasmSection as section } from "./common.mjs";
+
+const I32 = 0x7f;
 const vec = (items) => [...uleb(items.length), ...items.flat()];
-const name = (s) => [s.length, ...Buffer.from(s)];
-const section = (id, body) => [id, ...uleb(body.length), ...body];
 const fnType = (n) => [0x60, n, ...Array(n).fill(I32), 1, I32];
 const importFunc = (field, type) => [...name("e"), ...name(field), 0x00, type];
 const code = (body) => [...uleb(body.length + 1), 0, ...body];  // no locals
@@ -53,7 +42,7 @@ function trampolineModule() {
   const count = byArity(0, (k) => [0x41, k]);
   count.push(0x20, 0, 0x10, 0);  // miss(func)
   return new WebAssembly.Module(new Uint8Array([
-    ...HEADER, ...types, ...imports, ...section(3, vec([[0], [3]])),
+    ...WASM_HEADER, ...types, ...imports, ...section(3, vec([[0], [3]])),
     ...section(7, vec([[...name("call"), 0x00, 2], [...name("count"), 0x00, 3]])),
     ...section(10, vec([code([...call, 0x0b]), code([...count, 0x0b])])),
   ]));
@@ -61,7 +50,7 @@ function trampolineModule() {
 
 // Instantiating a module that imports (i32 x n) -> i32 checks a function's exact type.
 const probeModule = (n) =>
-  new WebAssembly.Module(new Uint8Array([...HEADER, ...section(1, vec([fnType(n)])), ...section(2, vec([importFunc("f", 0)]))]));
+  new WebAssembly.Module(new Uint8Array([...WASM_HEADER, ...section(1, vec([fnType(n)])), ...section(2, vec([importFunc("f", 0)]))]));
 
 // Where _PyRuntime keeps the trampoline (Python 3.14) or the parameter counter (3.13), as an
 // index into HEAP32, and which of the two it is; null for other runtimes.
