@@ -482,15 +482,18 @@ async def _finish(awaitable, flat):
     except BaseException as exc:
         return _failed(exc, flat)
 
+def _headers_out(hdrs, flat):
+    """For the JavaScript host (flat), one NUL-joined string; a NUL inside a header cannot go
+    joined, so then the pairs go as they are, for the host to refuse by name."""
+    if not flat:
+        return hdrs
+    joined = "\0".join(x for pair in hdrs for x in pair)
+    return joined if not hdrs or joined.count("\0") == 2 * len(hdrs) - 1 else hdrs
+
 def _answer(r, flat):
     status, hdrs, data = to_response(r)
-    if flat:
-        joined = "\0".join(x for pair in hdrs for x in pair)
-        # A NUL inside a header cannot go joined: the pairs go as they are, for the host to refuse by name.
-        if not hdrs or joined.count("\0") == 2 * len(hdrs) - 1:
-            hdrs = joined
-    return [status, hdrs, data, None]
+    return [status, _headers_out(hdrs, flat), data, None]
 
 def _failed(exc, flat):
-    hdrs = [["content-type", "text/plain; charset=utf-8"]]
-    return [500, "\0".join(hdrs[0]) if flat else hdrs, b"Internal Server Error\n", format_exc(exc), summary(exc)]
+    hdrs = _headers_out([["content-type", "text/plain; charset=utf-8"]], flat)
+    return [500, hdrs, b"Internal Server Error\n", format_exc(exc), summary(exc)]
