@@ -184,6 +184,23 @@ function plan(rec, ctx) {
   return { funcs, wrap };
 }
 
+const global = (value) => new WebAssembly.Global({ value: "i32", mutable: true }, value);
+
+// The GOT entries of the main module's exports (~8,800) matter only to a side module that imports
+// them: each is made when first looked up (through GOT's prototype), not all at every start.
+function lazyEntries(GOT, lazy) {
+  const make = (name) => {
+    const e = global(lazy.get(name));
+    lazy.delete(name);
+    Object.defineProperty(GOT, name, { value: e, writable: true, enumerable: true, configurable: true });
+    return e;
+  };
+  Object.setPrototypeOf(GOT, new Proxy(Object.getPrototypeOf(GOT), {
+    get: (proto, name, receiver) => (receiver === GOT && lazy.has(name) ? make(name) : Reflect.get(proto, name, receiver)),
+    has: (proto, name) => lazy.has(name) || Reflect.has(proto, name),
+  }));
+}
+
 globalThis.__pybundle_link = {
   module(bytes) {
     const key = String.fromCharCode(...bytes);
@@ -210,10 +227,14 @@ globalThis.__pybundle_link = {
       table.set(t0 + s, e);
       mapFunction(funcs[s], t0 + s);  // keyed by the JS function, as addFunction does
     });
+    const lazy = new Map();
     for (let g = 0; g < got.length; g++) {
-      const e = (GOT[got[g]] ??= new WebAssembly.Global({ value: "i32", mutable: true }));
-      e.value = values[g];
+      const e = GOT[got[g]], v = values[g];
+      if (e) e.value = v;
+      else if (v === 0 || v === -1) GOT[got[g]] = global(v);  // unresolved: the loader looks for these
+      else lazy.set(got[g], v);
     }
+    if (lazy.size) lazyEntries(GOT, lazy);
     state.ctx = null;
     state.path = "replayed";
     state.ms = performance.now() - state.start;
