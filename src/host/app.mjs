@@ -210,6 +210,19 @@ function onlyOurs(file) {
 
 const text = (status, body) => ({ status, headers: [["content-type", "text/plain; charset=utf-8"]], body: Buffer.from(body) });
 
+// The body is whole: say its length, as Node does for res.end() without writeHead, rather than
+// sending it chunked. Not where the handler framed it itself, nor for a status without a body.
+function withLength(headers, status, length) {
+  const flat = headers.flat();
+  if (status < 200 || status === 204 || status === 304) return flat;
+  for (const [name] of headers) {
+    const n = String(name).toLowerCase();
+    if (n === "content-length" || n === "transfer-encoding") return flat;
+  }
+  flat.push("content-length", String(length));
+  return flat;
+}
+
 export async function serve(opts) {
   const n = Number(opts.workers ?? 1);
   const cluster = n > 1 ? (await import("node:cluster")).default : null;
@@ -340,8 +353,9 @@ export async function serve(opts) {
       if (r.traceback) log(`${req.method} ${req.url} raised:\n${r.traceback}`);
       let status = r.status;
       try {
-        res.writeHead(status, r.headers.flat());
-        res.end(Buffer.from(r.body));
+        const body = Buffer.from(r.body);
+        res.writeHead(status, withLength(r.headers, status, body.length));
+        res.end(body);
       } catch (e) {
         status = 500;
         log(`${req.method} ${req.url}: the response cannot be sent: ${String(e?.message ?? e).split("\n")[0]}`);

@@ -59,6 +59,8 @@ def on_fetch(request):
         return Response("x", 200, {"X-Ok": "1", "X-Nul": "a\\x00b"})
     if path == "/bytesheader":
         return Response("x", 200, [(b"X-B", b"caf\\xe9")])
+    if path == "/framed":  # the handler's own framing is kept
+        return Response("abc", 200, {"Content-Length": "3"})
     if path == "/exit":
         os._exit(3)
     return "hello"
@@ -105,6 +107,14 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         self.assertEqual(self.fetch("/none")[0], 204)
         status, headers, _ = self.fetch("/bytesheader")  # bytes names and values as latin-1, not "b'X-B'"
         self.assertEqual((status, headers.get("x-b")), (200, "caf\xe9"))
+
+    def test_a_whole_body_is_sent_with_its_length(self):
+        status, headers, body = self.fetch("/")
+        self.assertEqual((status, headers["content-length"], headers["transfer-encoding"]), (200, "5", None))
+        status, headers, _ = self.fetch("/none")  # no body: no length either (RFC 9110)
+        self.assertEqual((status, headers["content-length"]), (204, None))
+        status, headers, body = self.fetch("/framed")
+        self.assertEqual((body, headers.get_all("content-length")), (b"abc", ["3"]))
 
     def test_a_sync_handler_is_called_directly(self):
         self.assertEqual(self.fetch("/caller")[::2], (200, b"direct"))
