@@ -210,17 +210,19 @@ function onlyOurs(file) {
 
 const text = (status, body) => ({ status, headers: [["content-type", "text/plain; charset=utf-8"]], body: Buffer.from(body) });
 
-// The body is whole: say its length, as Node does for res.end() without writeHead, rather than
-// sending it chunked. Not where the handler framed it itself, nor for a status without a body.
-function withLength(headers, status, length) {
-  const flat = headers.flat();
-  if (status < 200 || status === 204 || status === 304) return flat;
-  for (const [name] of headers) {
-    const n = String(name).toLowerCase();
-    if (n === "content-length" || n === "transfer-encoding") return flat;
-  }
-  flat.push("content-length", String(length));
-  return flat;
+// The framing is ours, as in Cloudflare's runtime (kj's HttpServer): the body is whole, so its
+// length is known. A handler's Content-Length or Transfer-Encoding that disagreed with it would
+// let the body's tail be read as the next response on a kept-alive connection (or stall it).
+// Only a HEAD answer keeps the handler's (the length a GET would send). 204/304 have no body nor
+// length; 205 has an empty body, said so (RFC 9110 15.3.6).
+const framing = ([name]) => /^(content-length|transfer-encoding)$/i.test(String(name));
+function framed(headers, status, body, head) {
+  if (head && headers.some(framing)) return [headers.flat(), body];
+  const flat = headers.filter((h) => !framing(h)).flat();
+  if (status === 204 || status === 304) return [flat, body];
+  if (status === 205) body = body.subarray(0, 0);
+  if (!head || body.length || status === 205) flat.push("content-length", String(body.length));
+  return [flat, body];
 }
 
 export async function serve(opts) {
@@ -353,8 +355,8 @@ export async function serve(opts) {
       if (r.traceback) log(`${req.method} ${req.url} raised:\n${r.traceback}`);
       let status = r.status;
       try {
-        const body = Buffer.from(r.body);
-        res.writeHead(status, withLength(r.headers, status, body.length));
+        const [headers, body] = framed(r.headers, status, Buffer.from(r.body), req.method === "HEAD");
+        res.writeHead(status, headers);
         res.end(body);
       } catch (e) {
         status = 500;
