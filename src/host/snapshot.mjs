@@ -405,7 +405,6 @@ export async function makeSnapshot(opts) {
   const scrubbed = scrubFreeMemory(rt.module());
   const snapshotSize = writeSnapshot(rt, opts.out);
   unfix();
-  const m = rt.module();
   const tWritten = performance.now();
   rt.py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");
   const smoke = smokeAfter(rt, opts);
@@ -422,7 +421,6 @@ export async function makeSnapshot(opts) {
     ...smoke,
     pyodide: rt.pyodide.version,
     build_id: rt.pyodide._api.config.BUILD_ID,
-    heap_size: m.HEAP8.length,
     snapshot_size: snapshotSize,
     scrubbed_bytes: scrubbed,
     modules,

@@ -208,6 +208,10 @@ MakeResult make_snapshot(const MakeOptions& options) {
   std::ifstream raw(raw_file, std::ios::binary);
   auto raw_size = stdfs::file_size(raw_file, ec);
   if (!raw || ec) throw Error("snapshot: cannot read " + raw_file.string(), Exit::io);
+  // The heap's size is what was written, not the memory's size by the time the host answers: the
+  // smoke imports run after the write and may grow it.
+  auto heap_offset = pyodide_heap_offset(raw).value_or(0);
+  uint64_t heap_size = raw_size > heap_offset ? raw_size - heap_offset : 0;
 
   nlohmann::json meta = {
       {"pyodide", runtime.version},
@@ -216,7 +220,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
       {"hash_seed", hash_seed},
       {"entry", options.entry_module},
       {"preimport", options.preimport},
-      {"heap_size", answer.value("heap_size", 0)},
+      {"heap_size", heap_size},
       {"modules", answer.value("modules", nlohmann::json::array())},
       {"entropy", answer.value("entropy", nlohmann::json::array())},
       {"libraries", answer.value("libraries", nlohmann::json::array())},
@@ -226,8 +230,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
   auto file = options.bundle_dir / "snapshot.bin.zst";
   // The first restore on this machine then needs no decompression either. The heap is written
   // while the file is, and named once the file's hash is known.
-  HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"),
-                       pyodide_heap_offset(raw).value_or(0));
+  HeapCacheWriter keep(options.cache_dir / "heaps" / ("new-" + std::to_string(::getpid()) + ".raw"), heap_offset);
   auto base = load_heap_base(options.runtime_dir / "pyodide.asm.wasm");
   write_snapshot_file(
       file, meta,
@@ -248,8 +251,7 @@ MakeResult make_snapshot(const MakeOptions& options) {
   facts.size = stdfs::file_size(file);
   facts.pyodide = runtime.version;
   facts.build_id = runtime.build_id;
-  // A signed number in meta: value()'s default 0 is an int.
-  facts.heap_size = meta["heap_size"].is_number_integer() ? meta["heap_size"].get<uint64_t>() : 0;
+  facts.heap_size = heap_size;
   facts.raw_size = raw_size;
   facts.hash_seed = hash_seed;
   facts.modules = meta["modules"].size();

@@ -1,6 +1,7 @@
 """`pybundle build`: every trimmed bundle still imports what imported before trimming (the host's
 smoke mode); a trim that breaks an import fails the build and names the file."""
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -46,19 +47,19 @@ def make_wheel(directory, name, files):
     return filename, hashlib.sha256(data).hexdigest(), len(data)
 
 
-def write_project(root, base, wheels, exclude):
+def write_project(root, base, wheels, exclude, packages=PACKAGES):
     os.makedirs(os.path.join(root, "src"))
     with open(os.path.join(root, "src", "app.py"), "w") as f:
         f.write("def on_fetch(request):\n    return 'ok'\n")
-    deps = "".join(f'    "{n}",\n' for n in PACKAGES)
+    deps = "".join(f'    "{n}",\n' for n in packages)
     with open(os.path.join(root, "pyproject.toml"), "w") as f:
         f.write(f'[project]\nname = "smoke-app"\nversion = "0.1.0"\nrequires-python = ">=3.12"\n'
                 f'dependencies = [\n{deps}]\n\n[tool.pybundle]\nentry = "src/app.py"\nexclude = {exclude!r}\n'
                 .replace("'", '"'))
     lock = ['version = 1\nrevision = 3\nrequires-python = ">=3.12"\n\n[[package]]\nname = "smoke-app"\n'
             'version = "0.1.0"\nsource = { virtual = "." }\ndependencies = [\n' +
-            "".join(f'    {{ name = "{n}" }},\n' for n in PACKAGES) + ']\n\n[package.metadata]\nrequires-dist = [\n' +
-            "".join(f'    {{ name = "{n}" }},\n' for n in PACKAGES) + ']\n']
+            "".join(f'    {{ name = "{n}" }},\n' for n in packages) + ']\n\n[package.metadata]\nrequires-dist = [\n' +
+            "".join(f'    {{ name = "{n}" }},\n' for n in packages) + ']\n']
     for name, (filename, sha, size) in sorted(wheels.items()):
         lock.append(f'\n[[package]]\nname = "{name}"\nversion = "1.0"\nsource = {{ registry = "{base}/simple" }}\n'
                     f'wheels = [\n    {{ url = "{base}/wheels/{filename}", hash = "sha256:{sha}", size = {size} }},\n]\n')
@@ -141,3 +142,31 @@ class BuildSmokeTest(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class SmokeAfterSnapshotTest(unittest.TestCase):
+    """The smoke imports run in the snapshot's process after the heap is written; one that grows the
+    memory must not change what the bundle records about the heap (it did: the bundle then failed to
+    restore as "edited or damaged")."""
+
+    def test_a_smoke_import_that_grows_the_memory_leaves_a_bundle_that_restores(self):
+        tmp = tempfile.mkdtemp(prefix="pb-smoke-grow-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        index = os.path.join(tmp, "index")
+        os.makedirs(os.path.join(index, "wheels"))
+        # A tests package default trimming drops, so the build's smoke run imports bigpkg.
+        big = {"bigpkg/__init__.py": "BUFFER = bytearray(96 << 20)  # grows the wasm memory\n",
+               "bigpkg/tests/__init__.py": ""}
+        wheels = {"bigpkg": make_wheel(os.path.join(index, "wheels"), "bigpkg", big)}
+        with support.serve_directory(index) as base:
+            project = os.path.join(tmp, "project")
+            write_project(project, base, wheels, [], packages=["bigpkg"])
+            out = os.path.join(tmp, "out")
+            proc = support.run("build", project, "--out", out, "--target", TARGET, env=bundles.env())
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(os.path.join(out, "bundle.json")) as f:
+            snap = json.load(f)["snapshot"]
+        self.assertLess(snap["heap_size"], 96 << 20)  # the heap as written, before the smoke import
+        proc = support.run("run", out, env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("restored from the snapshot", proc.stderr)
