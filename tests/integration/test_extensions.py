@@ -16,6 +16,7 @@ import bundles
 import support
 
 APP = '''
+import ctypes
 import extfix
 from extfix import _state, _linked, _needs
 
@@ -25,6 +26,9 @@ def on_fetch(request):
            "ctypes": extfix.core.core_calls(), "needs": _needs.add(1), "offset": _needs.offset(2)}
     from extfix import _lazy  # a new library after the restore, next to the five in the snapshot
     out["lazy"] = _lazy.calc(3)
+    # CPython's addresses as each extension took them through the GOT: at import and after the restore.
+    from_long = ctypes.cast(ctypes.pythonapi.PyLong_FromLong, ctypes.c_void_p).value
+    out["got"] = [m.none_at() == id(None) and m.from_long_at() == from_long for m in (_state, _lazy)]
     return out
 '''
 
@@ -32,7 +36,7 @@ def on_fetch(request):
 # filled at import; callbacks stored at import (3x+1, libcore's x+10); libcore's state set by _linked;
 # libbase's total (5, plus 10 by _needs at import) and its function pointer _needs stored (x+1000).
 FIRST = {"peek": 100, "bump": 101, "square": 81, "apply": 16, "scale": 40, "calls": 1, "add": 11,
-         "ctypes": 1, "needs": 16, "offset": 1002, "lazy": 1006}
+         "ctypes": 1, "needs": 16, "offset": 1002, "lazy": 1006, "got": [True, True]}
 
 
 def snapshot_meta(bundle):
