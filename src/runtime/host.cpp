@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <sstream>
 
 #include "host/protocol.hpp"
@@ -83,6 +84,14 @@ stdfs::path host_script(const stdfs::path& cache_dir) {
 }
 
 namespace {
+// Where a path really is: under --sandbox Node resolves the modules it imports through symbolic
+// links (a cache whose runtimes/ is one) and may read only what it was allowed.
+stdfs::path real_path(const stdfs::path& p) {
+  std::error_code ec;
+  auto real = stdfs::weakly_canonical(stdfs::absolute(p), ec);
+  return ec ? stdfs::absolute(p) : real;
+}
+
 std::atomic<double> g_host_timeout{300};
 std::atomic<bool> g_sandbox{false};
 
@@ -102,19 +111,25 @@ std::string permission_flag(const std::string& node) {
   return flag;
 }
 
-// The permission flags go before the script; the paths must exist for Node to allow them.
+// The permission flags go before the script; the paths must exist for Node to allow them. Node
+// allows and checks paths as they really are: an allowed path reached through a symbolic link (a
+// cache whose heaps/ is one) is handed to the host resolved.
 std::vector<std::string> sandboxed_argv(const NodeSpawn& spawn) {
   // --no-warnings: Node warns on every start that the model is experimental.
   std::vector<std::string> argv{spawn.argv.front(), permission_flag(spawn.argv.front()), "--allow-worker",
                                 "--no-warnings"};
+  std::map<std::string, std::string> resolved;
   auto allow = [&](const char* flag, const stdfs::path& p) {
-    std::error_code ec;
-    auto real = stdfs::weakly_canonical(stdfs::absolute(p), ec);
-    argv.push_back(std::string(flag) + (ec ? p : real).string());
+    auto real = real_path(p).string();
+    resolved[p.string()] = real;
+    argv.push_back(std::string(flag) + real);
   };
   for (const auto& p : spawn.reads) allow("--allow-fs-read=", p);
   for (const auto& p : spawn.writes) allow("--allow-fs-read=", p), allow("--allow-fs-write=", p);
-  argv.insert(argv.end(), spawn.argv.begin() + 1, spawn.argv.end());
+  for (auto it = spawn.argv.begin() + 1; it != spawn.argv.end(); ++it) {
+    auto r = resolved.find(*it);
+    argv.push_back(r == resolved.end() ? *it : r->second);
+  }
   return argv;
 }
 }  // namespace
@@ -170,16 +185,16 @@ std::string seconds_text(double s) {
 NodeSpawn host_spawn(const HostCall& call) {
   if (call.cache_dir.empty()) throw Error("internal: the host needs a cache directory", Exit::internal);
   NodeSpawn spawn;
-  auto script = host_script(call.cache_dir);
+  auto script = real_path(host_script(call.cache_dir));
+  auto runtime = real_path(call.runtime_dir), bundle = real_path(call.bundle_dir);
   spawn.argv = {find_node().string()};
   spawn.argv.insert(spawn.argv.end(), call.node_flags.begin(), call.node_flags.end());
   spawn.argv.insert(spawn.argv.end(),
-                    {script.string(), call.mode, host::kRuntime, stdfs::absolute(call.runtime_dir).string(),
-                     host::kBundle, stdfs::absolute(call.bundle_dir).string()});
+                    {script.string(), call.mode, host::kRuntime, runtime.string(), host::kBundle, bundle.string()});
   // The V8 code cache is runtime code the next run trusts: a sandboxed app must not write it.
   if (!sandboxed()) spawn.argv.insert(spawn.argv.end(), {host::kCodeCache, (call.cache_dir / "v8").string()});
-  spawn.reads = {script.parent_path(), call.runtime_dir};
-  (call.writes_bundle ? spawn.writes : spawn.reads).push_back(call.bundle_dir);
+  spawn.reads = {script.parent_path(), runtime};
+  (call.writes_bundle ? spawn.writes : spawn.reads).push_back(bundle);
   return spawn;
 }
 

@@ -264,3 +264,24 @@ class SandboxTest(unittest.TestCase):
         # The same build without it: the probe does reach the machine (the test can fail).
         _, stderr = self.build()
         self.assertIn("PROBE read=root: spawn=ran env=s3", stderr)
+
+    def test_a_cache_reached_through_symbolic_links(self):
+        # runtimes/ and heaps/ elsewhere, linked in: Node's permission model resolves the links, so
+        # the host must be handed (and allowed) the real paths. The second build restores the base
+        # snapshot the first one left in heaps/.
+        shared = self.env["PYBUNDLE_CACHE_DIR"]
+        self.build()  # the runtime installed in the shared cache
+        cache = os.path.join(self.tmp, "linked-cache")
+        os.makedirs(cache)
+        heaps = os.path.join(self.tmp, "heaps-elsewhere")
+        os.makedirs(heaps)
+        os.symlink(os.path.join(shared, "runtimes"), os.path.join(cache, "runtimes"))
+        os.symlink(heaps, os.path.join(cache, "heaps"))
+        env = dict(self.env, PYBUNDLE_CACHE_DIR=cache)
+        for _ in range(2):
+            out = os.path.join(self.tmp, "out-linked")
+            proc = support.run("build", self.project, "--out", out, "--mirror", f"{LOCK_BASE}={self.base}",
+                               "--sandbox", env=env)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertIn("PROBE read=denied", proc.stderr)
+        self.assertTrue(any(n.startswith("base-") for n in os.listdir(heaps)), os.listdir(heaps))
