@@ -59,6 +59,11 @@ std::optional<std::string> not_a_bundle(const stdfs::path& dir) {
 
 }  // namespace
 
+bool is_bundle(const stdfs::path& dir) {
+  std::error_code ec;
+  return stdfs::is_regular_file(dir / bundle::kFile, ec) && !not_a_bundle(dir);
+}
+
 bool is_within(const stdfs::path& inner, const stdfs::path& outer) {
   return within(real(inner), real(outer));
 }

@@ -17,6 +17,9 @@ struct OutGuard {
 // (a directory whose bundle.json is a pybundle manifest of schema 1 listing every file in it).
 std::optional<std::string> out_refusal(const std::filesystem::path& out, const OutGuard& guard);
 
+// `dir` is a directory a build wrote (out_refusal's "an earlier bundle"): the app's walk leaves it out.
+bool is_bundle(const std::filesystem::path& dir);
+
 // `inner` is `outer` or lies below it, symbolic links resolved.
 bool is_within(const std::filesystem::path& inner, const std::filesystem::path& outer);
 

@@ -686,10 +686,12 @@ TEST_CASE("app/: the entry's directory, minus what is never copied") {
   CHECK(listing(staged / "app") == std::set<std::string>{"app.py", "helpers/__init__.py", "templates/index.html"});
   auto m = nlohmann::json::parse(pb::fs::read_file(staged / "bundle.json"));
   CHECK(m["entry"] == nlohmann::json{{"path", "app/app.py"}, {"module", "app"}, {"source", "src/app.py"}});
+  // That bundle written into the project (`--out out`): the next build's app must not ship it.
+  stdfs::copy(staged, project / "out", stdfs::copy_options::recursive);
   stdfs::remove_all(staged);
 
   // An entry at the root: the same rule, the root's whole tree (data files too), minus tests,
-  // build output, virtualenvs and the project's own files.
+  // build output (an earlier bundle too), virtualenvs and the project's own files.
   write(project / "main.py", "");
   write(project / "setup_helpers.py", "");
   write(project / "pkg/__init__.py", "");
