@@ -20,7 +20,7 @@ export class HostError extends Error {
 
 // PYBUNDLE_HOST_TRACE=1: print when each start-up phase ends (ms since process start).
 // The real clock, taken before make-snapshot fixes performance.now.
-const realNow = performance.now.bind(performance);
+export const realNow = performance.now.bind(performance);
 export const phase = process.env.PYBUNDLE_HOST_TRACE
   ? (name) => process.stderr.write(`[host] ${realNow().toFixed(1)} ${name}\n`)
   : () => {};

@@ -8,7 +8,7 @@
 // that every export is covered); anything off and the stock code runs instead and records anew.
 import fs from "node:fs";
 
-import { WASM_HEADER, log, phase, uleb, wasmName, wasmSection, writeAtomic } from "./common.mjs";
+import { WASM_HEADER, log, phase, realNow, uleb, wasmName, wasmSection, writeAtomic } from "./common.mjs";
 
 const VERSION = 1;
 
@@ -209,7 +209,7 @@ globalThis.__pybundle_link = {
     return m;
   },
   replay(ctx) {
-    state.start = performance.now();
+    state.start = realNow();
     state.cpu = process.cpuUsage();
     state.ctx = { ...ctx, t0: ctx.table.length };
     const rec = readRecord();
@@ -237,7 +237,7 @@ globalThis.__pybundle_link = {
     if (lazy.size) lazyEntries(GOT, lazy);
     state.ctx = null;
     state.path = "replayed";
-    state.ms = performance.now() - state.start;
+    state.ms = realNow() - state.start;
     state.cpu = process.cpuUsage(state.cpu);
     return true;
   },
@@ -245,7 +245,7 @@ globalThis.__pybundle_link = {
   linked() {
     const ctx = state.ctx;
     state.ctx = null;
-    state.ms = performance.now() - state.start;
+    state.ms = realNow() - state.start;
     state.cpu = process.cpuUsage(state.cpu);
     if (!state.file || !ctx || ctx.dynamicLibraries.length) return;
     const { table, GOT, t0 } = ctx;
