@@ -18,6 +18,10 @@ void run_snapshot(const SnapshotArgs& a) {
   if (version.empty() || entry.empty())
     throw Error((dir / bundle::kFile).string() + ": needs target.pyodide and entry.module", Exit::usage);
 
+  // A snapshot of edited files would be recorded for bundle.json's digest, and every restore would refuse it.
+  if (auto why = snapshot::files_reason(dir, manifest); !why.empty())
+    throw Error(dir.string() + ": " + why + "; rebuild the bundle with `pybundle build` instead of editing it",
+                Exit::problems);
   runtime::find_node();  // before installing a runtime that could not run anyway
   snapshot::MakeOptions o;
   o.cache_dir = global().cache();

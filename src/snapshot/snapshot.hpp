@@ -75,6 +75,10 @@ void decompress_payload(const std::filesystem::path& file, const SnapshotHeader&
 std::string stale_reason(const SnapshotHeader& header, const std::filesystem::path& bundle_dir,
                          const bundle::Manifest& manifest, const runtime::RuntimeInfo& runtime);
 
+// Why the bundle's files no longer give bundle.json's digest (a file missing, resized, an app/
+// file edited, the list not matching the digest); empty when they do. Part of stale_reason.
+std::string files_reason(const std::filesystem::path& bundle_dir, const bundle::Manifest& manifest);
+
 // ---- Making ---------------------------------------------------------------------------------
 struct MakeOptions {
   std::filesystem::path runtime_dir;

@@ -449,6 +449,23 @@ bool inside_bundle(const std::string& p) {
 
 }  // namespace
 
+std::string files_reason(const stdfs::path& bundle_dir, const bundle::Manifest& manifest) {
+  // bundle.json's file list must still produce its digest, and the files must still be there.
+  if (std::find(manifest.missing.begin(), manifest.missing.end(), "files") != manifest.missing.end())
+    return "bundle.json has no file list";
+  for (const auto& f : manifest.files) {
+    std::error_code ec;
+    auto full = bundle_dir / f.path;
+    auto on_disk = stdfs::file_size(full, ec);
+    if (ec) return f.path + " is missing";
+    if (on_disk != f.size) return f.path + " changed size since the build";
+    // The app's own modules are what people edit after a build; hash them (they are small).
+    if (f.path.starts_with("app/") && sha256_file(full) != f.sha256) return f.path + " changed since the build";
+  }
+  if (bundle::digest(manifest.files) != manifest.digest) return "bundle.json's file list does not match its digest";
+  return "";
+}
+
 std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle_dir, const bundle::Manifest& manifest,
                          const runtime::RuntimeInfo& runtime) {
   const auto& meta = header.meta;
@@ -462,19 +479,7 @@ std::string stale_reason(const SnapshotHeader& header, const stdfs::path& bundle
   if (str("bundle_digest") != digest)
     return "it was made for bundle digest " + str("bundle_digest").substr(0, 12) + ", bundle.json has " +
            digest.substr(0, 12);
-  // bundle.json's file list must still produce its digest, and the files must still be there.
-  if (std::find(manifest.missing.begin(), manifest.missing.end(), "files") != manifest.missing.end())
-    return "bundle.json has no file list";
-  for (const auto& f : manifest.files) {
-    std::error_code ec;
-    auto full = bundle_dir / f.path;
-    auto on_disk = stdfs::file_size(full, ec);
-    if (ec) return f.path + " is missing";
-    if (on_disk != f.size) return f.path + " changed size since the build";
-    // The app's own modules are what people edit after a build; hash them (they are small).
-    if (f.path.starts_with("app/") && sha256_file(full) != f.sha256) return f.path + " changed since the build";
-  }
-  if (bundle::digest(manifest.files) != digest) return "bundle.json's file list does not match its digest";
+  if (auto why = files_reason(bundle_dir, manifest); !why.empty()) return why;
   // The shared libraries a restore loads again must be the bytes the snapshot placed.
   if (auto libs = meta.find("libraries"); libs != meta.end()) {
     if (!libs->is_array()) return "its list of shared libraries is not a list";

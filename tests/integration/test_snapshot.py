@@ -266,6 +266,16 @@ class StaleCase(unittest.TestCase):
         self.assertFalse(answer["restored"])
         self.assertEqual(answer["response"]["body"], "two")
         self.assertIn("snapshot not used", proc.stderr)
+        # Remaking the snapshot over the edited files would record one no restore accepts.
+        with open(os.path.join(b, "snapshot.bin.zst"), "rb") as f:
+            before = f.read()
+        proc = support.run("snapshot", b, "--level", "1", env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertEqual(proc.stderr.strip().splitlines(),
+                         [f"error: {b}: app/app.py changed since the build; rebuild the bundle with "
+                          "`pybundle build` instead of editing it"])
+        with open(os.path.join(b, "snapshot.bin.zst"), "rb") as f:
+            self.assertEqual(f.read(), before)
 
     def test_a_first_restore_decompresses_into_the_heap_cache_then_reads_it(self):
         b = self.bundle("first", "def on_fetch(request):\n    return 'first'\n")
