@@ -73,6 +73,12 @@ def _status(status, default):
     return int(getattr(status, "value", status))
 
 
+def _utf8(data):
+    # The fetch API's "UTF-8 decode", as the platform's text()/json() read a body: a leading BOM
+    # dropped, invalid bytes as U+FFFD (a strict decode made a latin-1 form post a 500).
+    return data.decode("utf-8-sig", "replace")
+
+
 class Request:
     """The incoming request: method, url, headers, body (bytes); text() and json() are awaitable,
     as on the platform."""
@@ -91,10 +97,10 @@ class Request:
         return self.body
 
     async def text(self):
-        return self.body.decode("utf-8")
+        return _utf8(self.body)
 
     async def json(self, **kwargs):
-        return json.loads(self.body.decode("utf-8"), **kwargs)
+        return json.loads(_utf8(self.body), **kwargs)
 
     def clone(self):
         return Request(self.url, self.method, Headers(self.headers.items()), self.body)
@@ -110,7 +116,7 @@ class _JsonMethod:
         if obj is None:
             return cls.from_json
         async def read(**kwargs):
-            return json.loads(obj.body.decode("utf-8"), **kwargs)
+            return json.loads(_utf8(obj.body), **kwargs)
         return read
 
 
@@ -154,7 +160,7 @@ class Response:
         return self.body
 
     async def text(self):
-        return self.body.decode("utf-8")
+        return _utf8(self.body)
 
     def __repr__(self):
         return "Response(status=%d)" % self.status

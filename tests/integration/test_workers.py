@@ -159,7 +159,8 @@ class Default(WorkerEntrypoint):
         if request.url.endswith("/bad"):
             return {"not": "a Response"}
         r = Response.json({"env": self.env.NAME, "method": request.method, "ok": Response("x").ok,
-                           "missing": "OTHER" in self.env, "text": await request.text()},
+                           "missing": "OTHER" in self.env, "text": await request.text(),
+                           "lossy": await Request("http://x/", "POST", body=b"\\xef\\xbb\\xbfa\\xffb").text()},
                           headers={"x-kind": "workers"})
         assert (await r.json())["env"] == self.env.NAME
         return r
@@ -177,7 +178,8 @@ class Default(WorkerEntrypoint):
         self.assertEqual(answer["entry_style"], "workers")
         self.assertEqual(answer["response"]["headers"]["x-kind"], "workers")
         self.assertEqual(json.loads(answer["response"]["body"]),
-                         {"env": "cli", "method": "GET", "ok": True, "missing": False, "text": ""})
+                         {"env": "cli", "method": "GET", "ok": True, "missing": False, "text": "",
+                          "lossy": "a\ufffdb"})  # the platform's UTF-8 decode: BOM dropped, U+FFFD
         proc, answer = bundles.run_json(b, "--no-snapshot", "--var", "NAME=cli", "--url", "http://localhost/bad")
         self.assertNotEqual(proc.returncode, 0)
         self.assertIn("Default.fetch returned dict; a worker must return a workers.Response", answer["traceback"])
