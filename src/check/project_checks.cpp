@@ -138,6 +138,28 @@ Check sources(const plan::Plan& plan, const lock::Lock& lock) {
   return c;
 }
 
+Check app(const project::Project& project, const std::string& entry, size_t files,
+          const std::vector<std::string>& problems) {
+  Check c{.name = "app", .title = "the entry module and the app's files are there"};
+  const auto pyproject = project::display_path(project.file);
+  if (entry.empty()) {
+    c.add({.code = "no-entry",
+           .message = "no entry module (none of src/app.py, src/main.py, app.py, main.py exists)",
+           .file = pyproject,
+           .fix = "set [tool.pybundle] entry = \"src/app.py\"",
+           .exit = Exit::usage});
+    c.summary = "no entry module";
+    return c;
+  }
+  for (const auto& p : problems) c.add({.code = "app-files", .message = p, .file = pyproject});
+  c.summary = problems.empty()
+                  ? "entry " + entry + ", " + std::to_string(files) + " file" + (files == 1 ? "" : "s") + " in app/"
+                  : std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
+                        " with the app's files (`pybundle plan` lists them)";
+  c.metrics["files"] = files;
+  return c;
+}
+
 Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget) {
   Check c{.name = "size", .title = "the estimated bundle size is within the size budget"};
   uint64_t total = 0;

@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "check/report.hpp"
 #include "lock/lock.hpp"
@@ -32,6 +33,11 @@ Check sources(const plan::Plan& plan, const lock::Lock& lock);
 // "size": the packages' wheel sizes summed, an upper bound of the bundle's gzip size (the app and
 // packages whose size the lock does not give are not counted), against the budget.
 Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget);
+
+// "app": the build has an entry module, and the app's files (`files` of them, from
+// build::app_files) can be copied: each of `problems` is an error, as it fails the build.
+Check app(const project::Project& project, const std::string& entry, size_t files,
+          const std::vector<std::string>& problems);
 
 // "1.5 MiB"
 std::string human_size(uint64_t bytes);

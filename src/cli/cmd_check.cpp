@@ -183,6 +183,10 @@ Report check_project(const CheckOptions& o) {
       [&] { return check::sources(*plan, *lock); });
   run("size", "the estimated bundle size is within the size budget", plan_blocked,
       [&] { return check::estimated_size(*plan, resolve_budget(o, &*project)); });
+  run("app", "the entry module and the app's files are there", project ? "" : "pyproject.toml did not load", [&] {
+    auto app = build::app_files(*project, {});
+    return check::app(*project, app.entry, app.files.size(), app.problems);
+  });
   return r;
 }
 
@@ -297,8 +301,8 @@ void print(const Report& r) {
 
 const std::vector<std::string>& check_names() {
   static const std::vector<std::string> names = {
-      "pyproject", "lock",  "lock-fresh", "target",   "servable", "sources", "size",      // project
-      "manifest",  "files", "runtime",    "snapshot", "entry",    "smoke",   "request"};  // --bundle
+      "pyproject", "lock",  "lock-fresh", "target",   "servable", "sources", "size",   "app",  // project
+      "manifest",  "files", "runtime",    "snapshot", "entry",    "smoke",   "request"};       // --bundle
   return names;
 }
 

@@ -128,7 +128,7 @@ class ProjectChecks(unittest.TestCase):
         self.assertEqual(doc["kind"], "project")
         self.assertEqual(doc["target"], "pyodide@0.29.3")
         self.assertEqual([c["name"] for c in doc["checks"]],
-                         ["pyproject", "lock", "lock-fresh", "target", "servable", "sources", "size"])
+                         ["pyproject", "lock", "lock-fresh", "target", "servable", "sources", "size", "app"])
         self.assertEqual({c["status"] for c in doc["checks"]}, {"pass"})
         size = next(c for c in doc["checks"] if c["name"] == "size")
         self.assertEqual(size["metrics"]["estimated_bytes"], 1298 + 1108)  # the lock's two wheel sizes
@@ -176,6 +176,28 @@ class ProjectChecks(unittest.TestCase):
         self.assertTrue(fs[0]["file"].endswith("over-budget/pyproject.toml"))
         self.assertEqual([f["message"] for f in fs[1:]],
                          ["minirouter-1.0.0-py3-none-any.whl: 1.3 KiB", "slugkit-0.3.1-py3-none-any.whl: 1.1 KiB"])
+
+    def test_an_entry_the_build_would_not_find_fails(self):
+        # The gate passed a project whose entry file is missing; the build then failed on it.
+        with tempfile.TemporaryDirectory() as tmp:
+            project = os.path.join(tmp, "p")
+            shutil.copytree(EXAMPLE, project)
+            os.rename(os.path.join(project, "src", "app.py"), os.path.join(project, "src", "worker.py"))
+            proc, doc = check_json(project, *PINNED)
+            self.assertEqual(proc.returncode, 1, proc.stdout)
+            [f] = findings(doc, "app")
+            self.assertEqual(f["code"], "app-files")
+            self.assertEqual(f["message"], f"entry 'src/app.py': no such file in {project}")
+            self.assertEqual([c["name"] for c in doc["checks"] if c["status"] != "pass"], ["app"])
+            with open(os.path.join(project, "pyproject.toml"), "r+") as pyproject:
+                text = pyproject.read().replace('entry = "src/app.py"', "")
+                pyproject.seek(0)
+                pyproject.truncate()
+                pyproject.write(text)
+            proc, doc = check_json(project, *PINNED)
+            self.assertEqual(proc.returncode, 2, proc.stdout)
+            [f] = findings(doc, "app")
+            self.assertEqual((f["code"], f["fix"]), ("no-entry", 'set [tool.pybundle] entry = "src/app.py"'))
 
     def test_malformed_pyproject_is_a_configuration_error(self):
         proc, doc = check_json(fixture("bad-pyproject"), *PINNED)
@@ -519,12 +541,12 @@ class Output(unittest.TestCase):
         lock = os.path.join(fixture("sources"), "uv.lock")
         git = next(l for l in errors if "sources%3A git-source" in l)
         self.assertTrue(git.startswith(f"::error file={lock},line=5,title=pybundle sources%3A git-source::gitdep 1.0 comes"))
-        self.assertEqual(lines[-1], "::notice title=pybundle check::failed: 3 errors, 0 warnings in 7 checks")
+        self.assertEqual(lines[-1], "::notice title=pybundle check::failed: 3 errors, 0 warnings in 8 checks")
 
     def test_github_passing(self):
         proc = check(EXAMPLE, *PINNED, "--format", "github")
         self.assertEqual(proc.returncode, 0)
-        self.assertEqual(proc.stdout, "::notice title=pybundle check::passed: 0 errors, 0 warnings in 7 checks\n")
+        self.assertEqual(proc.stdout, "::notice title=pybundle check::passed: 0 errors, 0 warnings in 8 checks\n")
 
     def test_human_quiet_verbose_and_colour(self):
         proc = check(fixture("stale-lock"), *PINNED)
@@ -532,7 +554,7 @@ class Output(unittest.TestCase):
         self.assertNotIn("\033[", proc.stdout)  # not a terminal
         self.assertIn("FAIL lock-fresh", proc.stdout)
         self.assertIn("error[lock-stale]:", proc.stdout)
-        self.assertIn("failed: 1 error, 0 warnings in 7 checks (exit 1)", proc.stdout)
+        self.assertIn("failed: 1 error, 0 warnings in 8 checks (exit 1)", proc.stdout)
 
         quiet = check(fixture("stale-lock"), *PINNED, "-q")
         self.assertEqual(quiet.returncode, 1)
