@@ -202,6 +202,9 @@ BuildResult build(const BuildRequest& r, const Services& services, Reporter& rep
                     ", so the next build would ship it in app/; write it elsewhere",
                 Exit::usage);
 
+  // The app is the project's own: an entry file that is not there fails before any download.
+  if (auto app = app_files(project, spec.out); !app.problems.empty())
+    throw Errors(std::move(app.problems), Exit::problems);
   auto files = fetch_wheels(p, project, r, services, reporter);
   phase("fetch");
   const auto& t = inputs.target;

@@ -120,6 +120,14 @@ class GateTest(support.ExampleProjectCase):
         self.assertEqual(check.returncode, 1, check.stdout)
         self.assertIn("rich", check.stdout)
 
+    def test_a_missing_entry_file_fails_the_build_before_any_download(self):
+        os.remove(os.path.join(self.project, "src", "app.py"))
+        proc = self.build()
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertEqual(proc.stderr.strip().splitlines(),
+                         [f"error: entry 'src/app.py': no such file in {self.project}"])
+        self.assertFalse(os.path.exists(self.out))
+
     def test_no_snapshot_build_fails_when_the_entry_does_not_import(self):
         write(os.path.join(self.project, "src", "app.py"), "\nimport not_a_dependency_anywhere\n", "a")
         proc = self.build("--no-snapshot")
