@@ -16,6 +16,7 @@
 #include "vendor/backend.hpp"
 #include "vendor/out_guard.hpp"
 #include "vendor/paths.hpp"
+#include "vendor/wrangler.hpp"
 
 namespace pb::vendor {
 
@@ -33,13 +34,13 @@ bool ends_with(std::string_view s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
 }
 
-// Directories that are never part of an app (plan_app). An earlier bundle (`--out` anywhere in a
-// flat layout's tree) would otherwise ship inside the next one, snapshot and all.
+// Directories that are never part of an app (plan_app). An earlier bundle or export (`--out`
+// anywhere in a flat layout's tree) would otherwise ship inside the next bundle.
 bool not_app(const stdfs::path& dir, const std::string& name) {
   static const std::set<std::string> names = {"venv", "build", "dist", "python_modules", "tests", "test"};
   std::error_code ec;
   return names.count(name) > 0 || ends_with(name, ".egg-info") || stdfs::exists(dir / "pyvenv.cfg", ec) ||
-         is_bundle(dir);
+         is_bundle(dir) || is_export(dir);
 }
 
 struct Walker {

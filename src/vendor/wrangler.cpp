@@ -119,6 +119,13 @@ void copy_checked(const stdfs::path& from, const stdfs::path& to, const std::str
 
 }  // namespace
 
+bool is_export(const stdfs::path& dir) {
+  std::error_code ec;
+  auto toml = dir / "wrangler.toml";
+  if (!stdfs::is_regular_file(toml, ec) || stdfs::file_size(toml, ec) > (1u << 20)) return false;
+  return fs::read_file(toml).starts_with(kMarker);
+}
+
 std::vector<std::string> python_worker_flags(const std::string& python, bool class_style) {
   // Cloudflare's Python runtimes: 3.12 (Pyodide 0.26) by `python_workers` alone, 3.13 (Pyodide
   // 0.28) implied by it after 2025-09-29, 3.14 (Pyodide 314) by its own flag.

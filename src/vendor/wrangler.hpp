@@ -34,6 +34,9 @@ struct WranglerExport {
 // (Exit::usage) when no Python Workers runtime runs that Python.
 std::vector<std::string> python_worker_flags(const std::string& python, bool class_style);
 
+// `dir` holds a wrangler.toml `pybundle export` wrote (its first line says so): the app's walk leaves it out.
+bool is_export(const std::filesystem::path& dir);
+
 // "My App_2" -> "my-app-2": what Cloudflare accepts as a worker name.
 std::string worker_name(std::string_view text);
 

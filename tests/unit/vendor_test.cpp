@@ -688,6 +688,8 @@ TEST_CASE("app/: the entry's directory, minus what is never copied") {
   CHECK(m["entry"] == nlohmann::json{{"path", "app/app.py"}, {"module", "app"}, {"source", "src/app.py"}});
   // That bundle written into the project (`--out out`): the next build's app must not ship it.
   stdfs::copy(staged, project / "out", stdfs::copy_options::recursive);
+  write(project / "deploy/wrangler.toml", "# Written by `pybundle export` from out; `wrangler deploy` uploads it.\n");
+  write(project / "deploy/src/app.py", "");  // and `pybundle export out --out deploy`
   stdfs::remove_all(staged);
 
   // An entry at the root: the same rule, the root's whole tree (data files too), minus tests,
