@@ -214,6 +214,9 @@ def _describe(fn):
             return "Random.%s() of an instance" % name
         if isinstance(fn, type) and issubclass(fn, rnd.Random) and not issubclass(fn, rnd.SystemRandom):
             return "%s.%s()" % (fn.__module__, fn.__qualname__)
+    clock = _clock(fn)
+    if clock:
+        return clock
     if fn is os.urandom or fn is getattr(os, "getrandom", None):
         return "os.%s()" % fn.__name__
     mod = getattr(fn, "__module__", None)
@@ -224,6 +227,18 @@ def _describe(fn):
         return "secrets.%s()" % name
     if mod == "tempfile" and name in _TEMPFILE:
         return "tempfile.%s()" % name
+    return None
+
+def _clock(fn):
+    """'time.time()' when fn reads the wall clock, which reads 2020-01-01 while the snapshot is made."""
+    tm = sys.modules.get("time")
+    if tm is not None and (fn is tm.time or fn is tm.time_ns):
+        return "time.%s()" % fn.__name__
+    dt = sys.modules.get("datetime")
+    owner = getattr(fn, "__self__", None)
+    if dt is not None and (owner is dt.datetime or owner is dt.date) and getattr(fn, "__name__", "") in (
+            "now", "utcnow", "today"):
+        return "%s.%s()" % (owner.__name__, fn.__name__)
     return None
 
 def _line_of(code, offset):
@@ -275,16 +290,19 @@ class EntropyWatch:
     def _on_call(self, code, offset, fn, arg0):
         try:
             what = _describe(fn)
+            clock = what is not None and what == _clock(fn)
         except Exception:
             what = None
         filename = code.co_filename
         if what is None or filename.endswith(_STDLIB_SOURCES) or filename == "<pybundle>":
             return sys.monitoring.DISABLE
+        if clock and not filename.startswith(BUNDLE + "/app/"):  # libraries time themselves: only the app's reads
+            return sys.monitoring.DISABLE
         site = (filename, offset)
         if site not in self.sites:
             self.sites.add(site)
             entry = {"call": what, "file": shown(filename), "line": _line_of(code, offset),
-                     "kind": "generator" if isinstance(fn, type) else "draw"}
+                     "kind": "clock" if clock else "generator" if isinstance(fn, type) else "draw"}
             frame = sys._getframe(1)
             while frame is not None:
                 f = frame.f_code.co_filename

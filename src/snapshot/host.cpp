@@ -53,6 +53,9 @@ std::string entropy_warning(const nlohmann::json& e) {
     if (e.contains("imported_from")) msg += " (imported from " + e["imported_from"].get<std::string>() + ")";
     return msg + "; every restore starts it from the same state (only the module-level random is reseeded)";
   }
+  if (e.value("kind", "") == "clock")
+    return msg + " reads the clock while the snapshot is made, where it reads 2020-01-01; every restore shares that " +
+           "time — read it inside the handler instead";
   msg += " runs while the snapshot is made";
   if (e.contains("imported_from")) msg += " (imported from " + e["imported_from"].get<std::string>() + ")";
   return msg + "; every restore of the snapshot shares its result — call it inside the handler instead";

@@ -490,15 +490,23 @@ class FailureCase(unittest.TestCase):
                "def on_fetch(request):\n    return SESSION\n"
                "SESSION = str(uuid.uuid4())\n"
                "SALT = secrets.token_hex(8)\n"
-               "ORDER = random.sample(range(10), 3)\n")
+               "ORDER = random.sample(range(10), 3)\n"
+               "import time, datetime, logging\n"
+               "EXPIRES = time.time() + 3600\n"
+               "logging.getLogger('x').warning('read the clock in a library')\n"
+               "STARTED = datetime.datetime.now()\n")
         bundles.make_bundle(b, {"app.py": app})
         proc = support.run("snapshot", b, "--level", "1", env=bundles.env())
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("app/app.py:4: uuid.uuid4() runs while the snapshot is made", proc.stderr)
         self.assertIn("app/app.py:5: secrets.token_hex()", proc.stderr)
         self.assertIn("app/app.py:6: random.sample()", proc.stderr)
+        # The app's own clock reads (an expiry computed at import is in 2020 in every restore), not logging's.
+        self.assertIn("app/app.py:8: time.time() reads the clock while the snapshot is made, where it reads "
+                      "2020-01-01", proc.stderr)
+        self.assertIn("app/app.py:10: datetime.now() reads the clock", proc.stderr)
         meta = bundles.load_json(os.path.join(b, "bundle.json"))["snapshot"]
-        self.assertEqual(meta["entropy_warnings"], 3)
+        self.assertEqual(meta["entropy_warnings"], 5)
 
     def test_an_async_handler_is_awaited(self):
         b = os.path.join(self.tmp, "async")
