@@ -191,7 +191,8 @@ void BuildSmoke::finish() {
   // module may be an optional part of its distribution.
   auto not_trimming = [&](const snapshot::SmokeModule& m, const snapshot::SmokeResult& r) {
     if (m.distribution.empty())
-      problems.push_back(what(m) + " does not import: " + failure(r, spec_) + missing_app_file(r) + "\n" + r.traceback +
+      problems.push_back(what(m) + " does not import: " + failure(r, spec_) + missing_app_file(r) + "\n" +
+                         (traceback_shown_ ? "" : r.traceback) +
                          "(the bundle would not start; --no-smoke skips this check)");
     else warnings.push_back(what(m) + " does not import, not because of trimming: " + failure(r, spec_));
   };

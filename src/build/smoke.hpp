@@ -39,7 +39,11 @@ class BuildSmoke {
              const std::filesystem::path& runtime_dir, bool snapshot, Context context);
   ~BuildSmoke();
   std::vector<std::string> modules() const { return snapshot::names(modules_); }
-  void take(const snapshot::SmokeReport& report) { report_ = report; }
+  // The snapshot's process printed the entry's traceback already when its import failed.
+  void take(const snapshot::SmokeReport& report) {
+    report_ = report;
+    traceback_shown_ = true;
+  }
   // Waits for the run. A module that failed only because of the trim fails the build (pb::Errors,
   // Exit::problems) naming the module and the trimmed files; so does an entry that does not import
   // at all; a vendored module that fails without trimming too is a warning. Safe to call more than once (later calls do
@@ -56,6 +60,7 @@ class BuildSmoke {
   std::vector<snapshot::SmokeModule> modules_;
   std::optional<std::future<snapshot::SmokeReport>> run_;
   std::optional<snapshot::SmokeReport> report_;
+  bool traceback_shown_ = false;
 };
 
 }  // namespace pb::build

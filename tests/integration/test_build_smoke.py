@@ -139,6 +139,25 @@ class BuildSmokeTest(unittest.TestCase):
         self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request) and no class Default", proc.stderr)
         self.assertFalse(os.path.exists(out))
 
+    def test_an_entry_that_raises_in_a_snapshot_build_shows_its_traceback_once(self):
+        # The snapshot's import printed it, then the smoke's error showed it again.
+        app = os.path.join(self.project, "src", "app.py")
+        with open(app) as f:
+            source = f.read()
+        def restore():
+            with open(app, "w") as f:
+                f.write(source)
+        self.addCleanup(restore)
+        with open(app, "w") as f:
+            f.write("raise RuntimeError('boom at import')\n")
+        out = os.path.join(self.tmp, "raising")
+        proc = support.run("build", self.project, "--out", out, "--target", TARGET, "--keep", "trimpkg/tests/**",
+                           "--keep", "*.pyi", "--keep", "datapkg/table.json", env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("the entry module 'app' does not import: RuntimeError: boom at import (src/app.py:1)", proc.stderr)
+        self.assertEqual(proc.stderr.count("Traceback (most recent call last)"), 1, proc.stderr)
+        self.assertFalse(os.path.exists(out))
+
 
 if __name__ == "__main__":
     unittest.main()
