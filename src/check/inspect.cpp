@@ -97,7 +97,8 @@ Inspection inspect(const stdfs::path& bundle, const bundle::Manifest& manifest) 
     imports = nlohmann::json::parse(fs::read_file(bundle / snapshot::kImportTimesFile), nullptr, false);
   r.import_times = imports.is_array();
   if (r.import_times) {
-    for (auto& [name, c] : by_name) c.import_ms = 0.0;
+    // A distribution none of whose modules the snapshot imported keeps no time (shown "-"), not 0 ms:
+    // an entry that imports it lazily, in a request, pays its import there.
     for (const auto& i : imports) {
       std::string mod = json_string(i, "module");
       std::string name = json_string(i, "where") == "app" ? "(app)" : [&] {
@@ -106,7 +107,7 @@ Inspection inspect(const stdfs::path& bundle, const bundle::Manifest& manifest) 
       }();
       auto it = by_name.find(name);
       if (it != by_name.end() && i.contains("ms") && i["ms"].is_number())
-        *it->second.import_ms += i["ms"].get<double>();
+        it->second.import_ms = it->second.import_ms.value_or(0.0) + i["ms"].get<double>();
     }
   }
 

@@ -21,7 +21,7 @@ struct Contributor {
   std::vector<std::string> modules;               // top-level modules seen in its files
   uint64_t files = 0, bytes = 0, gzip_bytes = 0;  // gzip: its files in one stream
   double share = 0;                               // of the summed gzip bytes of all contributors
-  std::optional<double> import_ms;                // self time of its modules' bodies during the snapshot's import
+  std::optional<double> import_ms;  // self time of its modules' bodies during the snapshot's import; none: not imported
 };
 
 struct Inspection {

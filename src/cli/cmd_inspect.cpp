@@ -114,7 +114,8 @@ void run_inspect(const InspectArgs& a) {
   std::cout << "\n"
             << (r.import_times
                     ? "import: self time of each distribution's module bodies while the snapshot was made (the "
-                      "stdlib modules they import included); a restore does not pay it again.\n"
+                      "stdlib modules they import included); a restore does not pay it again; - : not imported "
+                      "then (a request that imports it pays it).\n"
                     : "import: not recorded (no snapshot, or one made by an older pybundle); `pybundle snapshot "
                       "BUNDLE` records it.\n")
             << "share: of the distributions' gzip bytes, each compressed on its own.\n"
