@@ -126,6 +126,15 @@ def explain(exc):
             return None  # a submodule that does not exist, or a stdlib module Pyodide lacks
         return ("no package in the bundle provides module '%s': it is not a dependency in pyproject.toml "
                 "(add the distribution that provides it to [project] dependencies and run `uv lock`)" % top)
+    if isinstance(exc, ImportError) and "relative import with no known parent package" in str(exc):
+        return ("the modules at the root of app/ (%s, the entry's directory) are top-level modules, in no "
+                "package: import their neighbours absolutely (`from config import X`, not `from .config import X`)"
+                % (APP_SOURCE or "the entry's directory"))
+    if (isinstance(exc, FileNotFoundError) and isinstance(exc.filename, str) and exc.filename
+            and not os.path.isabs(exc.filename) and os.path.exists(os.path.join(BUNDLE, "app", exc.filename))):
+        return ("'%s' is opened relative to the working directory (%s), not to the app's files (%s): build "
+                "the path from the module's own, pathlib.Path(__file__).parent / ..."
+                % (exc.filename, os.getcwd(), (APP_SOURCE or "") + exc.filename))
     if isinstance(exc, OSError) and isinstance(exc.filename, str) and exc.filename.startswith(BUNDLE + "/python_modules/"):
         path = exc.filename[len(BUNDLE) + 16:]
         if _recorded([lambda p: p == path]):

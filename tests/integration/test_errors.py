@@ -51,6 +51,25 @@ class ErrorsTest(support.ExampleProjectCase):
                       f"({HELPER}:2); no package in the bundle provides module 'yaml': it is not a dependency in "
                       "pyproject.toml", proc.stderr)
 
+    def test_a_relative_import_or_a_relative_path_in_the_entry_says_what_to_write(self):
+        app = os.path.join(self.project, "src", "app.py")
+        source = read(app)
+        write(os.path.join(self.project, "src", "config.py"), "X = 1\n")
+        write(app, "from .config import X\n" + source)
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("ImportError: attempted relative import with no known parent package (src/app.py:1); the modules "
+                      "at the root of app/ (src/, the entry's directory) are top-level modules, in no package: import "
+                      "their neighbours absolutely", proc.stderr)
+        os.makedirs(os.path.join(self.project, "src", "data"))
+        write(os.path.join(self.project, "src", "data", "d.json"), "{}")
+        write(app, "import json\nD = json.load(open('data/d.json'))\n" + source)
+        proc = self.build("--no-snapshot")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("(src/app.py:2); 'data/d.json' is opened relative to the working directory (", proc.stderr)
+        self.assertIn("not to the app's files (src/data/d.json): build the path from the module's own, "
+                      "pathlib.Path(__file__).parent / ...", proc.stderr)
+
     def test_a_project_module_the_app_files_left_out_is_not_called_a_missing_dependency(self):
         path = os.path.join(self.project, "pyproject.toml")
         write(path, read(path).replace("[tool.pybundle]\n", '[tool.pybundle]\ninclude = ["templates/**"]\n'))
