@@ -167,6 +167,7 @@ plan::Context make_context(const lock::Lock& lock, const project::Config& config
   ctx.requires_dist = [source](const std::string& name, const std::string& version) {
     return (*source)(name, version);
   };
+  ctx.fetches_metadata = options.fetch_metadata;
   ctx.local_project = [](const std::filesystem::path& dir) {
     plan::LocalProject local;
     local.exists = std::filesystem::is_directory(dir);

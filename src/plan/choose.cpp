@@ -294,8 +294,10 @@ void Chooser::no_wheel(const lock::Package& p) {
         {p.name,
          what + "; " + ships + ", and whether " + listing(unknown) + " accept" + (unknown.size() == 1 ? "s" : "") +
              " it could not be checked (no METADATA available for " + (unknown.size() == 1 ? "it" : "them") + ")",
-         "run `pybundle plan --fetch-metadata` to read the dependents' METADATA, or pin " + p.name + "==" + pp.version +
-             " and re-run `uv lock`, or accept it unchecked with --allow-substitutes"});
+         std::string(context_.fetches_metadata
+                         ? "the index did not give the METADATA either (see the warning above): pin "
+                         : "run `pybundle plan --fetch-metadata` to read the dependents' METADATA, or pin ") +
+             p.name + "==" + pp.version + " and re-run `uv lock`, or accept it unchecked with --allow-substitutes"});
   } else {
     std::string note = "lock has " + p.version + ", " + ships + (accepted.empty() ? "" : "; " + listing(accepted));
     plan_.warnings.push_back(p.name + ": using Pyodide's build " + pp.version + " instead of the locked " + p.version +

@@ -91,6 +91,8 @@ struct Context {
       requires_dist;
   // What is at a local source directory (absolute path).
   std::function<LocalProject(const std::filesystem::path& dir)> local_project;
+  // requires_dist asks the index too (--fetch-metadata): advice does not offer that again.
+  bool fetches_metadata = false;
 };
 
 // Pure: no I/O. Servability problems are collected in the plan, not thrown. Selection errors

@@ -193,6 +193,17 @@ TEST_CASE("Pyodide ships another version: both versions and the dependents' requ
     CHECK(msg.find("pydantic 2.12.0") != std::string::npos);
     CHECK(msg.find("could not be checked") != std::string::npos);
     CHECK(msg.find("Windows wheels") != std::string::npos);
+    CHECK(p.problems[0].fix.starts_with("run `pybundle plan --fetch-metadata`"));
+    // Asked of the index already (--fetch-metadata) and still unknown: not offered again.
+    plan::Context fetching;
+    fetching.requires_dist = [](const std::string&, const std::string&) { return std::nullopt; };
+    fetching.fetches_metadata = true;
+    p = plan::make_plan(app_project(), lock, pyodide_0_29(), {}, fetching);
+    REQUIRE(p.problems.size() == 1);
+    CHECK(p.problems[0].fix.find("--fetch-metadata") == std::string::npos);
+    CHECK(
+        p.problems[0].fix.starts_with("the index did not give the METADATA either (see the warning above): pin "
+                                      "pydantic-core==2.41.5"));
   }
   SUBCASE("the dependent's METADATA pins the locked version: cannot substitute") {
     auto lock = uv_lock(kApp + "dependencies = [{ name = \"pydantic\" }]\n" +
