@@ -122,9 +122,8 @@ class BuildSmokeTest(unittest.TestCase):
         self.assertNotIn("does not import", proc.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "python_modules", "stubread", "api.pyi")))
 
-    def test_an_entry_without_a_handler_fails_a_build_without_snapshot(self):
-        # A snapshot build looks the handler up when it makes the snapshot; without one the smoke
-        # does, or the bundle would pass the build and fail run, serve and check --bundle.
+    def replace_app(self, text):
+        """Gives the project's entry `text` until the test ends."""
         app = os.path.join(self.project, "src", "app.py")
         with open(app) as f:
             source = f.read()
@@ -133,7 +132,12 @@ class BuildSmokeTest(unittest.TestCase):
                 f.write(source)
         self.addCleanup(restore)
         with open(app, "w") as f:
-            f.write("def handler(request):\n    return 'ok'\n")
+            f.write(text)
+
+    def test_an_entry_without_a_handler_fails_a_build_without_snapshot(self):
+        # A snapshot build looks the handler up when it makes the snapshot; without one the smoke
+        # does, or the bundle would pass the build and fail run, serve and check --bundle.
+        self.replace_app("def handler(request):\n    return 'ok'\n")
         proc, out = self.build("--no-trim")
         self.assertEqual(proc.returncode, 1, proc.stderr)
         self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request) and no class Default", proc.stderr)
@@ -141,15 +145,7 @@ class BuildSmokeTest(unittest.TestCase):
 
     def test_an_entry_that_raises_in_a_snapshot_build_shows_its_traceback_once(self):
         # The snapshot's import printed it, then the smoke's error showed it again.
-        app = os.path.join(self.project, "src", "app.py")
-        with open(app) as f:
-            source = f.read()
-        def restore():
-            with open(app, "w") as f:
-                f.write(source)
-        self.addCleanup(restore)
-        with open(app, "w") as f:
-            f.write("raise RuntimeError('boom at import')\n")
+        self.replace_app("raise RuntimeError('boom at import')\n")
         out = os.path.join(self.tmp, "raising")
         proc = support.run("build", self.project, "--out", out, "--target", TARGET, "--keep", "trimpkg/tests/**",
                            "--keep", "*.pyi", "--keep", "datapkg/table.json", env=bundles.env())
@@ -157,10 +153,6 @@ class BuildSmokeTest(unittest.TestCase):
         self.assertIn("the entry module 'app' does not import: RuntimeError: boom at import (src/app.py:1)", proc.stderr)
         self.assertEqual(proc.stderr.count("Traceback (most recent call last)"), 1, proc.stderr)
         self.assertFalse(os.path.exists(out))
-
-
-if __name__ == "__main__":
-    unittest.main()
 
 
 class SmokeAfterSnapshotTest(unittest.TestCase):
@@ -189,3 +181,7 @@ class SmokeAfterSnapshotTest(unittest.TestCase):
         proc = support.run("run", out, env=bundles.env())
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("restored from the snapshot", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
