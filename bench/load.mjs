@@ -1,13 +1,15 @@
-// node load.mjs URL CONNECTIONS SECONDS: keep-alive GET load from CONNECTIONS clients, one request
-// in flight each; prints JSON {rps, p50_ms, p99_ms, errors}. (No load tool is installed here, and
-// the same client drives both servers being compared.)
+// node load.mjs URL CONNECTIONS SECONDS [WARMUP_SECONDS]: keep-alive GET load from CONNECTIONS
+// clients, one request in flight each; prints JSON {rps, p50_ms, p99_ms, errors}. The first
+// WARMUP_SECONDS (default 0: one request per connection) are load that is not measured, for both
+// V8's tiers (the server's and this client's) to settle. (No load tool is installed here, and the
+// same client drives both servers being compared.)
 import http from "node:http";
 
-const [url, connections = "1", seconds = "5"] = process.argv.slice(2);
+const [url, connections = "1", seconds = "5", warmup = "0"] = process.argv.slice(2);
 const agent = new http.Agent({ keepAlive: true, maxSockets: Number(connections) });
 const lat = [];
 let errors = 0;
-const end = performance.now() + Number(seconds) * 1000;
+let end = performance.now() + Number(warmup) * 1000;
 
 function once() {
   return new Promise((resolve) => {
@@ -30,9 +32,13 @@ async function client() {
   while (performance.now() < end) await once();
 }
 
-// A short warm-up, then the measured run.
-await Promise.all(Array.from({ length: Number(connections) }, () => once()));
+// The warm-up (at least one request per connection), then the measured run.
+await Promise.all(Array.from({ length: Number(connections) }, async () => {
+  do await once(); while (performance.now() < end);
+}));
 lat.length = 0;
+errors = 0;
+end = performance.now() + Number(seconds) * 1000;
 const t0 = performance.now();
 await Promise.all(Array.from({ length: Number(connections) }, client));
 const took = (performance.now() - t0) / 1000;

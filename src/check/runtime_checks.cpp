@@ -1,5 +1,8 @@
 #include "check/runtime_checks.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstring>
 #include <regex>
 
 #include "check/bundle_checks.hpp"
@@ -25,6 +28,19 @@ bool absent_top_level(const snapshot::SmokeResult& r) {
   if (name.empty() && r.message.starts_with(prefix) && r.message.back() == '\'')
     name = r.message.substr(prefix.size(), r.message.size() - prefix.size() - 1);
   return !name.empty() && name.find('.') == std::string::npos;
+}
+
+// The command that reproduces a failed request, for the bundle as the user named it.
+std::string run_command(const stdfs::path& bundle) {
+  std::string path = bundle.string();
+  bool plain = std::all_of(path.begin(), path.end(),
+                           [](unsigned char ch) { return std::isalnum(ch) || std::strchr("/._-+,:@%", ch); });
+  if (!plain) {
+    std::string quoted = "'";
+    for (char ch : path) quoted += ch == '\'' ? std::string("'\\''") : std::string(1, ch);
+    path = quoted + "'";
+  }
+  return "`pybundle run " + path + "`";
 }
 
 }  // namespace
@@ -139,7 +155,7 @@ Check entry(const stdfs::path& bundle, const bundle::Manifest& manifest, const j
            .message = error,
            .file = file,
            .line = line,
-           .fix = "fix the error (the traceback is on stderr); `pybundle run OUT` reproduces it"});
+           .fix = "fix the error (the traceback is on stderr); " + run_command(bundle) + " reproduces it"});
   } else if (error.find("defines no on_fetch") != std::string::npos) {
     c.add({.code = "no-on-fetch",
            .message = error,
@@ -175,7 +191,7 @@ Check request(const stdfs::path& bundle, const bundle::Manifest& manifest, const
            .message = error,
            .file = file,
            .line = line,
-           .fix = "run `pybundle run OUT` to see the whole traceback"});
+           .fix = "the traceback is on stderr; " + run_command(bundle) + " reproduces it"});
     return c;
   }
   if (status >= 500) {

@@ -401,6 +401,7 @@ class BundleChecks(unittest.TestCase):
         self.assertEqual(f["message"], "importing 'app' failed: KeyError: 'timeout' (src/app.py:6)")
         self.assertEqual((f["file"], f["line"]), (os.path.join(bundle, "app/app.py"), 6))
         self.assertIn("KeyError: 'timeout'", proc.stderr)  # the traceback, for people
+        self.assertIn(f"`pybundle run {bundle}` reproduces it", f["fix"])
 
     def broken_import_bundle(self):
         """fixtures/check/broken-import as a bundle: its app/ and python_modules/, and a bundle.json."""

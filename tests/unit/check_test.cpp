@@ -705,6 +705,11 @@ TEST_CASE("request: the host's answer read as a check") {
   CHECK(f->message == "on_fetch raised: KeyError: 'x'");
   CHECK(f->file == check::shown(t.path, "app/app.py"));
   CHECK(f->line == 9);
+  CHECK(f->fix == "the traceback is on stderr; `pybundle run " + t.path.string() + "` reproduces it");
+  auto spaced = t.path / "it's here";
+  CHECK(check::request(spaced, m, raised)
+            .findings.at(0)
+            .fix.find("`pybundle run '" + t.path.string() + "/it'\\''s here'`") != std::string::npos);
 
   auto no_handler = nlohmann::json::parse(
       R"j({"ok": false, "error": "LookupError: entry module 'app' (app/app.py) defines no on_fetch(request)"})j");
