@@ -140,6 +140,62 @@ std::vector<std::string> python_worker_flags(const std::string& python, bool cla
   return flags;
 }
 
+namespace {
+
+// The source with comments and string literals (any quotes, prefixes, triple-quoted) blanked.
+std::string code_only(std::string_view src) {
+  std::string out;
+  out.reserve(src.size());
+  for (size_t i = 0; i < src.size();) {
+    char c = src[i];
+    if (c == '#') {
+      while (i < src.size() && src[i] != '\n') ++i;
+      continue;
+    }
+    if (c != '"' && c != '\'') {
+      out += c;
+      ++i;
+      continue;
+    }
+    bool triple = src.substr(i, 3) == std::string(3, c);
+    size_t quote_len = triple ? 3 : 1;
+    i += quote_len;
+    while (i < src.size()) {
+      if (src[i] == '\\') {
+        i += 2;
+        continue;
+      }
+      if (!triple && src[i] == '\n') break;  // an unterminated string ends with its line
+      if (src.substr(i, quote_len) == std::string(quote_len, c)) {
+        i += quote_len;
+        break;
+      }
+      ++i;
+    }
+    out += ' ';
+  }
+  return out;
+}
+
+bool has_word(const std::string& code, std::string_view word) {
+  auto ident = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
+  for (size_t pos = code.find(word); pos != std::string::npos; pos = code.find(word, pos + 1)) {
+    bool starts = pos == 0 || !ident(code[pos - 1]);
+    bool ends = pos + word.size() >= code.size() || !ident(code[pos + word.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool is_class_style(std::string_view source) {
+  // As the host picks: a Default (a WorkerEntrypoint) when there is one, else on_fetch. A Default
+  // imported from another module counts; a Default beside on_fetch only with WorkerEntrypoint in sight.
+  auto code = code_only(source);
+  return has_word(code, "Default") && (has_word(code, "WorkerEntrypoint") || !has_word(code, "on_fetch"));
+}
+
 std::string worker_name(std::string_view text) {
   std::string out;
   for (char c : text) {
@@ -219,7 +275,7 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
   r.compatibility_date = o.compatibility_date.empty() ? std::string(kCompatibilityDate) : o.compatibility_date;
   r.name = worker_name(!o.name.empty() ? o.name : !m.name.empty() ? m.name : m.entry->module);
   // A module-level on_fetch needs the flag that keeps global handlers; a WorkerEntrypoint does not.
-  bool class_style = fs::read_file(o.bundle / entry_path).find("WorkerEntrypoint") != std::string::npos;
+  bool class_style = is_class_style(fs::read_file(o.bundle / entry_path));
   r.flags = python_worker_flags(m.target.python, class_style);
 
   auto out = o.out.lexically_normal();

@@ -34,6 +34,10 @@ struct WranglerExport {
 // (Exit::usage) when no Python Workers runtime runs that Python.
 std::vector<std::string> python_worker_flags(const std::string& python, bool class_style);
 
+// The entry's source is in the Workers style (a class Default, defined or imported, rather than a
+// module-level on_fetch): read from its code, not its comments, docstrings or other strings.
+bool is_class_style(std::string_view source);
+
 // `dir` holds a wrangler.toml `pybundle export` wrote (its first line says so): the app's walk leaves it out.
 bool is_export(const std::filesystem::path& dir);
 
