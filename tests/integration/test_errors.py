@@ -175,6 +175,26 @@ class ErrorsTest(support.ExampleProjectCase):
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertEqual(json.loads(proc.stdout)["errors"], ["--var: GREETING: not valid UTF-8"])
 
+    def test_a_bundle_path_that_is_not_utf8_is_refused_in_one_line(self):
+        # Node.js reads its argv as UTF-8, so the host would be handed a path that does not exist.
+        env = dict(os.environ, **bundles.env(**CLEAN_ENV))
+        bad = os.fsencode(self.tmp) + b"/out\xff"
+        common = ["--mirror", f"{LOCK_BASE}={self.base}", "--target", TARGET]
+        proc = subprocess.run([support.PYBUNDLE, "build", self.project, "--out", bad, *common], capture_output=True,
+                              env=env)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn(b"is a path that is not valid UTF-8, which Node.js cannot open", proc.stderr)
+        self.assertNotIn(b"Fetched", proc.stderr)
+        self.assertEqual(os.listdir(self.tmp), [os.path.basename(self.project)])
+        # A bundle moved there after its build: run names it in one line.
+        proc = self.build("--no-snapshot", "--no-smoke")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        os.rename(self.out, bad)
+        proc = subprocess.run([support.PYBUNDLE, "run", bad], capture_output=True, env=env)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(proc.stderr.count(b"\n"), 1, proc.stderr)
+        self.assertIn(b"/out\xff: the path is not valid UTF-8, so Node.js cannot open it", proc.stderr)
+
 
 class DirectoryDependencyTest(unittest.TestCase):
     """A local directory dependency whose modules its build backend's configuration places (item 15)."""
