@@ -265,6 +265,10 @@ void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
     if (!known.count(key.str())) r.add(value, "unknown key '" + std::string(key.str()) + "' in [tool.pybundle]");
   c.target = get_string(r, t, "target", "tool.pybundle");  // checked where the target is resolved
   c.entry = get_string(r, t, "entry", "tool.pybundle");
+  if (c.entry && c.entry->empty()) {  // else the build imports a module named ''
+    r.add(t.get("entry"), "tool.pybundle.entry is empty: name the entry module's file, e.g. \"src/app.py\"");
+    c.entry.reset();
+  }
   c.preimport = get_strings(r, t, "preimport", "tool.pybundle");
   c.exclude = get_strings(r, t, "exclude", "tool.pybundle");
   if (t.get("include")) c.include = get_strings(r, t, "include", "tool.pybundle");

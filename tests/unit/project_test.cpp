@@ -189,6 +189,11 @@ vars = { N = 1 }
   CHECK(msg.find("pyproject.toml:6: tool.pybundle.size-budget") != std::string::npos);
 }
 
+TEST_CASE("an empty entry is an error naming its line, not a module named ''") {
+  CHECK(error_of("[project]\nname = \"a\"\n[tool.pybundle]\nentry = \"\"\n") ==
+        "pyproject.toml:4: tool.pybundle.entry is empty: name the entry module's file, e.g. \"src/app.py\"");
+}
+
 TEST_CASE("[project] without a name is an error") {
   CHECK(error_of("[project]\nversion = \"1\"\n").find("no name") != std::string::npos);
 }
