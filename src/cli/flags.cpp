@@ -13,6 +13,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "project/project.hpp"
 #include "runtime/host.hpp"
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
@@ -228,7 +229,12 @@ void add_snapshot(CLI::App& app) {
   auto* cmd = app.add_subcommand("snapshot", "(Re)make the memory snapshot of a bundle directory");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_option("--preimport", a->preimport,
-                  "Extra module to import before the snapshot (repeatable; default: the build's, from bundle.json)");
+                  "Extra module to import before the snapshot (repeatable; default: the build's, from bundle.json)")
+      ->check(
+          [](const std::string& m) {
+            return project::is_module_name(m) ? "" : "'" + m + "' is not a module name (such as \"jinja2.ext\")";
+          },
+          "MODULE");
   cmd->add_option("--level", a->level, "zstd compression level")->check(CLI::Range(1, 22));
   cmd->add_option("--hash-seed", a->hash_seed,
                   "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from python_modules/)")
