@@ -197,7 +197,17 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
                 "Import from scratch when the snapshot does not match the bundle or runtime");
   cmd->fallthrough();  // global options (--format json, --cache-dir) may follow the bundle
-  cmd->add_option("--url", a->url, "URL of the GET request passed to the handler");
+  cmd->add_option("--url", a->url,
+                  "URL of the GET request passed to the handler (a path such as /hello?name=ada is taken as "
+                  "http://localhost/hello?name=ada)")
+      ->check(
+          [](const std::string& u) {
+            // As on the platform and in serve, the handler sees an absolute http(s) URL.
+            return u.starts_with("/") || u.starts_with("http://") || u.starts_with("https://")
+                       ? ""
+                       : "'" + u + "' is neither a path (/hello?name=ada) nor an http:// or https:// URL";
+          },
+          "URL");
   add_var_option(*cmd, a->vars);
   cmd->callback([a] { run_run(*a); });
 }
