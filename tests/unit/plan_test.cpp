@@ -625,6 +625,10 @@ wheels = [{ url = "https://files.invalid/click-8.1.7-py3-none-any.whl", hashes =
         "the lock selects click at 8.1.0 and 8.1.7 (/work/app/pylock.toml:3, /work/app/pylock.toml:8) for this target; "
         "only one can be installed");
   CHECK(plan.problems[0].fix.starts_with("write pylock.toml again (`uv export --format pylock.toml`"));
+  Selection unknown;
+  unknown.extras = {"nope"};
+  CHECK_THROWS_WITH_AS(plan::make_plan(app_project(), lock, pyodide_0_29(), unknown),
+                       doctest::Contains("extra 'nope' is not in the lock's extras (it has none)"), Error);
 }
 
 TEST_CASE("pylock.toml: --only-group leaves out the project's unmarked packages; what the group reaches stays") {
