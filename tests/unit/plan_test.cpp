@@ -753,6 +753,17 @@ TEST_CASE("a wheel without a sha256 cannot be verified") {
   CHECK(p.problems[0].message.find("/work/app/uv.lock:") == 0);
   CHECK(p.problems[0].message.find("package 'weak': wheel weak-1.0-py3-none-any.whl hash is not sha256 (md5)") !=
         std::string::npos);
+  // A sha256 that is not 64 hex digits is named as such, not as "not sha256 (sha256)".
+  auto cut = uv_lock(kApp + "dependencies = [{ name = \"weak\" }]\n" +
+                     registry("weak", "1.0",
+                              "wheels = [{ url = \"https://files.invalid/weak-1.0-py3-none-any.whl\", hash = "
+                              "\"sha256:abc\" }]"));
+  p = plan::make_plan(app_project(), cut, pyodide_0_29(), {});
+  REQUIRE(p.problems.size() == 1);
+  CHECK(p.problems[0].message.ends_with(
+      "package 'weak': wheel weak-1.0-py3-none-any.whl hash 'sha256:abc' is not 64 hexadecimal digits, so its "
+      "download cannot be verified"));
+  CHECK(p.problems[0].fix.starts_with("re-lock (`uv lock`)"));
 }
 
 TEST_CASE("paths_to: every way from a root to a package") {
