@@ -1,6 +1,8 @@
 // The command line: the global options and every command's flags (CLI11), parsed into the options
 // of cli/commands.hpp; each command's callback runs it. The only file that includes CLI11, so a
 // change to a command's logic does not recompile it.
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -182,7 +184,18 @@ void add_why(CLI::App& app) {
   auto* cmd = app.add_subcommand("why", "Show why a package is needed: its dependency paths from the project");
   auto options = std::make_shared<build::PlanOptions>();
   auto name = std::make_shared<std::string>();
-  cmd->add_option("PKG", *name, "Package name")->required();
+  cmd->add_option("PKG", *name, "Package name")
+      ->required()
+      ->check(
+          [](const std::string& n) {
+            // PEP 508 names: letters, digits, '.', '-', '_', starting and ending with a letter or digit.
+            auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+            bool ok = !n.empty() && alnum(n.front()) && alnum(n.back()) && std::all_of(n.begin(), n.end(), [&](char c) {
+              return alnum(c) || c == '.' || c == '-' || c == '_';
+            });
+            return ok ? "" : "'" + n + "' is not a package name (such as jinja2)";
+          },
+          "NAME");
   cmd->add_option("DIR", options->dir, "Project directory (default: .)");
   add_plan_options(*cmd, *options);
   cmd->callback([options, name] { run_why(*name, *options); });
