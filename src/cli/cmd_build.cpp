@@ -38,9 +38,10 @@ void run_build(BuildOptions o) {
     std::string snap = !b.snapshot
                            ? "no snapshot"
                            : fmt::format("snapshot {}", fetch::human_bytes(double(b.snapshot->size.value_or(0))));
-    std::cout << fmt::format("Built {} for pyodide {}: {} packages, {} files ({}), {} in {:.1f}s\n", b.out.string(),
-                             b.pyodide, b.packages, b.files, fetch::human_bytes(static_cast<double>(b.bytes)), snap,
-                             b.seconds);
+    auto n = [](auto count, const char* word) { return fmt::format("{} {}{}", count, word, count == 1 ? "" : "s"); };
+    std::cout << fmt::format("Built {} for pyodide {}: {}, {} ({}), {} in {:.1f}s\n", b.out.string(), b.pyodide,
+                             n(b.packages, "package"), n(b.files, "file"),
+                             fetch::human_bytes(static_cast<double>(b.bytes)), snap, b.seconds);
   }
 }
 

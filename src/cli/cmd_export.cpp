@@ -42,7 +42,7 @@ void run_export(const ExportArgs& a) {
                         {"gzip_bytes", r.gzip_bytes},
                         {"free_limit_bytes", kFreeLimit},
                         {"paid_limit_bytes", kPaidLimit}};
-    std::cout << j.dump(2) << "\n";
+    print_json(j);
     return;
   }
   if (global().quiet) return;

@@ -94,7 +94,7 @@ void run_inspect(const InspectArgs& a) {
           {"compile_drop_sources", {{"gzip_bytes", savings->compiled}, {"sources_replaced", savings->compile_drops}}},
           {"both", {{"gzip_bytes", savings->both}}}};
     else j["shrink"] = nullptr;
-    std::cout << j.dump(2) << "\n";
+    print_ordered_json(j);
     return;
   }
   using check::human_size;

@@ -56,6 +56,8 @@ void run_why(const std::string& package, const PlanOptions& options) {
   for (const auto& d : plan.dropped)
     if (d.to == pkg) dropped.push_back(&d);
   auto wanted = needed ? std::vector<std::string>{} : wanted_by(p.lock, pkg);
+  // Before any output: with --format json this failure is the {"ok": false, ...} object, not a result.
+  if (!in_lock) throw Error(pkg + " is not in " + project::display_path(p.lock.file), Exit::problems);
 
   if (global().format == Format::json) {
     using nlohmann::json;
@@ -97,7 +99,6 @@ void run_why(const std::string& package, const PlanOptions& options) {
       for (const auto& w : wanted) std::cout << "    " << w << "\n";
     }
   }
-  if (!in_lock) throw Error(pkg + " is not in " + project::display_path(p.lock.file), Exit::problems);
   if (!needed) throw Error(pkg + " is not needed for this selection and target", Exit::problems);
 }
 

@@ -50,7 +50,12 @@ bool g_json_printed = false;
 }
 
 void print_json(const nlohmann::json& result, int indent) {
-  std::cout << result.dump(indent) << std::endl;
+  // A path or message may hold bytes that are not UTF-8 (a file name): shown as U+FFFD, not an abort.
+  std::cout << result.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
+  g_json_printed = true;
+}
+void print_ordered_json(const nlohmann::ordered_json& result, int indent) {
+  std::cout << result.dump(indent, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
   g_json_printed = true;
 }
 bool json_printed() {

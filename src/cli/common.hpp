@@ -32,6 +32,7 @@ void info(std::string_view message);  // silent with --quiet
 // The command's one JSON result on stdout (--format json). cli::run prints {"ok": false, ...} for a
 // command that failed before printing its own.
 void print_json(const nlohmann::json& result, int indent = 2);
+void print_ordered_json(const nlohmann::ordered_json& result, int indent = 2);  // keys in their order
 bool json_printed();
 
 // The target when neither --target, $PYBUNDLE_TARGET nor [tool.pybundle] names one.

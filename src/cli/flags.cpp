@@ -1,6 +1,8 @@
 // The command line: the global options and every command's flags (CLI11), parsed into the options
 // of cli/commands.hpp; each command's callback runs it. The only file that includes CLI11, so a
 // change to a command's logic does not recompile it.
+#include <algorithm>
+#include <cctype>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
@@ -13,6 +15,7 @@
 
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
+#include "project/project.hpp"
 #include "runtime/host.hpp"
 #include "util/error.hpp"
 #include "util/interrupt.hpp"
@@ -61,6 +64,11 @@ void add_var_option(CLI::App& cmd, Vars& vars) {
              auto eq = kv.find('=');
              if (eq == 0 || eq == std::string::npos)
                throw CLI::ValidationError("--var", "'" + kv + "' is not NAME=VALUE");
+             try {  // the vars go to the host as JSON, which holds only UTF-8
+               (void)nlohmann::json(kv).dump();
+             } catch (const nlohmann::json::exception&) {
+               throw CLI::ValidationError("--var", kv.substr(0, eq) + ": not valid UTF-8");
+             }
              vars[kv.substr(0, eq)] = kv.substr(eq + 1);
            }
          },
@@ -176,7 +184,18 @@ void add_why(CLI::App& app) {
   auto* cmd = app.add_subcommand("why", "Show why a package is needed: its dependency paths from the project");
   auto options = std::make_shared<build::PlanOptions>();
   auto name = std::make_shared<std::string>();
-  cmd->add_option("PKG", *name, "Package name")->required();
+  cmd->add_option("PKG", *name, "Package name")
+      ->required()
+      ->check(
+          [](const std::string& n) {
+            // PEP 508 names: letters, digits, '.', '-', '_', starting and ending with a letter or digit.
+            auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+            bool ok = !n.empty() && alnum(n.front()) && alnum(n.back()) && std::all_of(n.begin(), n.end(), [&](char c) {
+              return alnum(c) || c == '.' || c == '-' || c == '_';
+            });
+            return ok ? "" : "'" + n + "' is not a package name (such as jinja2)";
+          },
+          "NAME");
   cmd->add_option("DIR", options->dir, "Project directory (default: .)");
   add_plan_options(*cmd, *options);
   cmd->callback([options, name] { run_why(*name, *options); });
@@ -191,7 +210,17 @@ void add_run(CLI::App& app) {
   cmd->add_flag("--allow-stale-snapshot", a->allow_stale,
                 "Import from scratch when the snapshot does not match the bundle or runtime");
   cmd->fallthrough();  // global options (--format json, --cache-dir) may follow the bundle
-  cmd->add_option("--url", a->url, "URL of the GET request passed to the handler");
+  cmd->add_option("--url", a->url,
+                  "URL of the GET request passed to the handler (a path such as /hello?name=ada is taken as "
+                  "http://localhost/hello?name=ada)")
+      ->check(
+          [](const std::string& u) {
+            // As on the platform and in serve, the handler sees an absolute http(s) URL.
+            return u.starts_with("/") || u.starts_with("http://") || u.starts_with("https://")
+                       ? ""
+                       : "'" + u + "' is neither a path (/hello?name=ada) nor an http:// or https:// URL";
+          },
+          "URL");
   add_var_option(*cmd, a->vars);
   cmd->callback([a] { run_run(*a); });
 }
@@ -223,7 +252,12 @@ void add_snapshot(CLI::App& app) {
   auto* cmd = app.add_subcommand("snapshot", "(Re)make the memory snapshot of a bundle directory");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_option("--preimport", a->preimport,
-                  "Extra module to import before the snapshot (repeatable; default: the build's, from bundle.json)");
+                  "Extra module to import before the snapshot (repeatable; default: the build's, from bundle.json)")
+      ->check(
+          [](const std::string& m) {
+            return project::is_module_name(m) ? "" : "'" + m + "' is not a module name (such as \"jinja2.ext\")";
+          },
+          "MODULE");
   cmd->add_option("--level", a->level, "zstd compression level")->check(CLI::Range(1, 22));
   cmd->add_option("--hash-seed", a->hash_seed,
                   "PYTHONHASHSEED while importing (default: the build's, from bundle.json, else from python_modules/)")

@@ -110,7 +110,7 @@ Reporter make_reporter(ProgressStyle style, std::FILE* out) {
         j["files_failed"] = e.files_failed;
         j["bytes_done"] = e.bytes_done;
         j["bytes_total"] = e.bytes_total;
-        std::fputs((j.dump() + "\n").c_str(), out);
+        std::fputs((j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n").c_str(), out);
         std::fflush(out);
       };
     case ProgressStyle::plain: {

@@ -49,7 +49,13 @@ function bodyForJson(data) {
 export async function run(opts) {
   const app = await startApp(opts);
   const tCall = performance.now();
-  const r = await callHandler(app, "GET", opts.url ?? "http://localhost/", ["host", "localhost"], new Uint8Array());
+  // --url /path is on http://localhost, as serve's handler sees its own origin.
+  const url = opts.url === undefined ? "http://localhost/" : opts.url.startsWith("/") ? `http://localhost${opts.url}` : opts.url;
+  let host = "localhost";
+  try {
+    host = new URL(url).host || host;
+  } catch {}
+  const r = await callHandler(app, "GET", url, ["host", host], new Uint8Array());
   const tDone = performance.now();
   saveCodeCache();
   if (r.traceback) log(r.traceback);

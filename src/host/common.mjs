@@ -47,7 +47,7 @@ export const ms = (a, b) => Math.round((b - a) * 10) / 10;
 export function writeAtomic(file, data) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  fs.writeFileSync(tmp, data);
+  fs.writeFileSync(tmp, data, { mode: 0o644 });  // not group-writable under umask 002: caches trust only that
   fs.renameSync(tmp, file);
 }
 

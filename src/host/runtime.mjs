@@ -40,8 +40,19 @@ function transformSource(body, isModule, linkRecord) {
 }
 
 // The transformed source, kept next to the code cache so later runs skip the rewrite.
+// The cache's compiled script and code cache run as code: used only when no one else can write them
+// (a regular file of ours with no group or other write bit), as the heap cache is.
+function ours(file) {
+  try {
+    const st = fs.lstatSync(file);
+    return st.isFile() && st.uid === process.geteuid() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
 function scriptSource(file, isModule, cacheBase, linkRecord) {
-  if (cacheBase) {
+  if (cacheBase && ours(`${cacheBase}.js`)) {
     try {
       return hookLinker(hookLoader(fs.readFileSync(`${cacheBase}.js`, "utf8")), linkRecord, true);
     } catch {}
@@ -81,6 +92,7 @@ async function loadCreateFunction(runtime, cacheDir) {
   if (cacheBase) {
     codeCache.file = `${cacheBase}.v8`;
     try {
+      if (!ours(codeCache.file)) throw new Error("not ours");
       cachedData = fs.readFileSync(codeCache.file);
     } catch {
       codeCache.write = true;

@@ -73,6 +73,8 @@ void read_package(Reader& r, const toml::table& t, Lock& lock) {
       p.dependencies.push_back(std::move(dep));
     }
   }
+  for (const char* key : {"vcs", "directory"})  // else the package would be read as one from an index
+    if (const toml::node* n = t.get(key); n && !n->is_table()) r.fail(n, what + key + " must be a table");
   if (const toml::node* v = t.get("vcs"); v && v->is_table()) {
     const toml::table& vt = *v->as_table();
     auto url = r.str(vt, "url", what + "vcs.");

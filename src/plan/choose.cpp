@@ -113,12 +113,16 @@ void Chooser::use_wheel(const lock::Package& p, const lock::Artifact& w) {
   item.sha256 = w.sha256();
   item.size = w.size;
   if (item.sha256.empty() && !(w.hash.empty() && !item.path.empty())) {
-    plan_.problems.push_back(
-        {p.name,
-         lock_.where(p) + ": package '" + p.name + "': wheel " + w.filename +
-             (w.hash.empty() ? " has no hash" : " hash is not sha256 (" + w.hash.substr(0, w.hash.find(':')) + ")") +
-             ", so its download cannot be verified",
-         "re-lock against an index that publishes sha256 hashes"});
+    std::string algo = w.hash.substr(0, w.hash.find(':'));
+    std::string why = w.hash.empty()     ? " has no hash"
+                      : algo != "sha256" ? " hash is not sha256 (" + algo + ")"
+                                         : " hash '" + w.hash + "' is not 64 hexadecimal digits";
+    plan_.problems.push_back({p.name,
+                              lock_.where(p) + ": package '" + p.name + "': wheel " + w.filename + why +
+                                  ", so its download cannot be verified",
+                              algo == "sha256" && !w.hash.empty()
+                                  ? "re-lock (`uv lock`): the lock was damaged or edited"
+                                  : "re-lock against an index that publishes sha256 hashes"});
     return;
   }
   item_names_.insert(item.name);

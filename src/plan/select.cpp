@@ -42,6 +42,11 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   return out;
 }
 
+// "a, b", or "it has none" rather than "()".
+std::string listing(const std::vector<std::string>& names) {
+  return names.empty() ? "it has none" : join(names);
+}
+
 // The groups a selection includes (uv's DependencyGroupsWithDefaults).
 struct Groups {
   bool all = false;
@@ -437,7 +442,7 @@ Selected select_pylock(const project::Project& project, const lock::Lock& lock, 
   for (const auto& raw : selection.extras) {
     auto e = pep508::normalize_name(raw);
     if (std::find(lock.pylock_extras.begin(), lock.pylock_extras.end(), e) == lock.pylock_extras.end())
-      errors.push_back("extra '" + raw + "' is not in the lock's extras (" + join(lock.pylock_extras) + ")");
+      errors.push_back("extra '" + raw + "' is not in the lock's extras (" + listing(lock.pylock_extras) + ")");
     active.insert(e);
   }
   if (selection.all_extras) active.insert(lock.pylock_extras.begin(), lock.pylock_extras.end());
@@ -446,7 +451,8 @@ Selected select_pylock(const project::Project& project, const lock::Lock& lock, 
   for (const auto& raw : requested)
     if (std::find(lock.pylock_groups.begin(), lock.pylock_groups.end(), pep508::normalize_name(raw)) ==
         lock.pylock_groups.end())
-      errors.push_back("group '" + raw + "' is not in the lock's dependency-groups (" + join(lock.pylock_groups) + ")");
+      errors.push_back("group '" + raw + "' is not in the lock's dependency-groups (" + listing(lock.pylock_groups) +
+                       ")");
   raise(errors);
   for (const auto& g : lock.pylock_groups)
     if (groups.contains(g)) active.insert(g);

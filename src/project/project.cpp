@@ -4,6 +4,7 @@
 #include <glob.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <set>
 
@@ -265,7 +266,14 @@ void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
     if (!known.count(key.str())) r.add(value, "unknown key '" + std::string(key.str()) + "' in [tool.pybundle]");
   c.target = get_string(r, t, "target", "tool.pybundle");  // checked where the target is resolved
   c.entry = get_string(r, t, "entry", "tool.pybundle");
+  if (c.entry && c.entry->empty()) {  // else the build imports a module named ''
+    r.add(t.get("entry"), "tool.pybundle.entry is empty: name the entry module's file, e.g. \"src/app.py\"");
+    c.entry.reset();
+  }
   c.preimport = get_strings(r, t, "preimport", "tool.pybundle");
+  for (const auto& m : c.preimport)  // else the build fails only after every download
+    if (!is_module_name(m))
+      r.add(t.get("preimport"), "tool.pybundle.preimport: '" + m + "' is not a module name (such as \"jinja2.ext\")");
   c.exclude = get_strings(r, t, "exclude", "tool.pybundle");
   if (t.get("include")) c.include = get_strings(r, t, "include", "tool.pybundle");
   c.stdlib = get_strings(r, t, "stdlib", "tool.pybundle");
@@ -403,6 +411,22 @@ std::vector<std::string> Project::group_requirements(const std::string& group) c
   };
   visit(visit, pep508::normalize_name(group));
   return out;
+}
+
+bool is_module_name(std::string_view name) {
+  bool start = true;
+  for (char ch : name) {
+    auto c = static_cast<unsigned char>(ch);
+    if (c == '.') {
+      if (start) return false;
+      start = true;
+      continue;
+    }
+    bool letter = std::isalpha(c) || c == '_' || c >= 0x80;  // identifiers may be non-ASCII
+    if (!letter && (start || !std::isdigit(c))) return false;
+    start = false;
+  }
+  return !start;
 }
 
 uint64_t parse_size(std::string_view text) {

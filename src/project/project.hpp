@@ -74,6 +74,9 @@ Project parse(std::string_view text, const std::filesystem::path& file);
 // "10MiB", "3 MB", "1024" -> bytes. Throws pb::Error (Exit::usage).
 uint64_t parse_size(std::string_view text);
 
+// "jinja2.ext": dot-separated identifiers, as `import` takes a module's name.
+bool is_module_name(std::string_view name);
+
 // How a path is shown in messages: relative paths as given, "./x" without the "./".
 std::string display_path(const std::filesystem::path& path);
 

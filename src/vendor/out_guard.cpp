@@ -6,6 +6,7 @@
 #include "bundle/manifest.hpp"
 #include "util/error.hpp"
 #include "util/fs.hpp"
+#include "vendor/paths.hpp"
 
 namespace pb::vendor {
 
@@ -31,7 +32,8 @@ bool within(const stdfs::path& inner, const stdfs::path& outer) {
 std::optional<std::string> not_a_bundle(const stdfs::path& dir) {
   std::error_code ec;
   auto file = dir / bundle::kFile;
-  const std::string no_manifest = "is a directory that is neither empty nor a pybundle bundle (no bundle.json of schema 1)";
+  const std::string no_manifest =
+      "is a directory that is neither empty nor a pybundle bundle (no bundle.json of schema 1)";
   if (!stdfs::is_regular_file(stdfs::symlink_status(file, ec)) || stdfs::file_size(file, ec) > (64u << 20))
     return no_manifest;
   bundle::Manifest m;
@@ -71,6 +73,8 @@ bool is_within(const stdfs::path& inner, const stdfs::path& outer) {
 std::optional<std::string> out_refusal(const stdfs::path& out, const OutGuard& guard) {
   auto o = real(out);
   if (o == o.root_path()) return "is the root directory";
+  // Node.js, which makes the snapshot and runs the bundle, reads its argv as UTF-8.
+  if (!valid_utf8(o.string())) return "is a path that is not valid UTF-8, which Node.js cannot open";
   // Reasons by what `out` would wipe: [is it, contains it].
   struct Place {
     const stdfs::path& path;

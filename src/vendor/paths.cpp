@@ -4,8 +4,6 @@
 
 namespace pb::vendor {
 
-namespace {
-
 bool valid_utf8(std::string_view s) {
   size_t i = 0;
   while (i < s.size()) {
@@ -36,6 +34,8 @@ bool valid_utf8(std::string_view s) {
   }
   return true;
 }
+
+namespace {
 
 std::vector<std::string_view> split(std::string_view path) {
   std::vector<std::string_view> parts;

@@ -7,6 +7,9 @@
 
 namespace pb::vendor {
 
+// `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool valid_utf8(std::string_view s);
+
 // Why an archive entry name is unsafe to extract (absolute, "..", backslash, control
 // characters, not UTF-8, ...), or nullopt when it is a clean relative path. A trailing '/'
 // (directory entry) is allowed.

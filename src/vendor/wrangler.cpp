@@ -126,18 +126,91 @@ bool is_export(const stdfs::path& dir) {
   return fs::read_file(toml).starts_with(kMarker);
 }
 
-std::vector<std::string> python_worker_flags(const std::string& python, bool class_style) {
+std::vector<std::string> python_worker_flags(const std::string& python, bool class_style, std::string_view date) {
   // Cloudflare's Python runtimes: 3.12 (Pyodide 0.26) by `python_workers` alone, 3.13 (Pyodide
-  // 0.28) implied by it after 2025-09-29, 3.14 (Pyodide 314) by its own flag.
+  // 0.28) implied by it from 2025-09-29 (before, by python_workers_20250116), 3.14 (Pyodide 314)
+  // by its own flag. Each flag only where the date does not already say it (the platform refuses
+  // an enable flag that "became the default").
+  bool py313_default = date >= std::string_view("2025-09-29");
   std::vector<std::string> flags{"python_workers"};
-  if (python.starts_with("3.12.")) flags.push_back("no_python_workers_20250116");
-  else if (python.starts_with("3.14.")) flags.push_back("python_workers_20260610");
-  else if (!python.starts_with("3.13."))
+  if (python.starts_with("3.12.")) {
+    if (py313_default) flags.push_back("no_python_workers_20250116");
+  } else if (python.starts_with("3.13.")) {
+    if (!py313_default) flags.push_back("python_workers_20250116");
+  } else if (python.starts_with("3.14.")) {
+    flags.push_back("python_workers_20260610");
+  } else {
     throw Error("no Cloudflare Python Workers runtime runs Python " + python +
                     "; build for a target with Python 3.12, 3.13 or 3.14 (e.g. --target pyodide@0.29.3)",
                 Exit::usage);
+  }
   if (!class_style) flags.push_back("disable_python_no_global_handlers");
   return flags;
+}
+
+namespace {
+
+// The source with comments and string literals (any quotes, prefixes, triple-quoted) blanked.
+std::string code_only(std::string_view src) {
+  std::string out;
+  out.reserve(src.size());
+  for (size_t i = 0; i < src.size();) {
+    char c = src[i];
+    if (c == '#') {
+      while (i < src.size() && src[i] != '\n') ++i;
+      continue;
+    }
+    if (c != '"' && c != '\'') {
+      out += c;
+      ++i;
+      continue;
+    }
+    bool triple = src.substr(i, 3) == std::string(3, c);
+    size_t quote_len = triple ? 3 : 1;
+    i += quote_len;
+    while (i < src.size()) {
+      if (src[i] == '\\') {
+        i += 2;
+        continue;
+      }
+      if (!triple && src[i] == '\n') break;  // an unterminated string ends with its line
+      if (src.substr(i, quote_len) == std::string(quote_len, c)) {
+        i += quote_len;
+        break;
+      }
+      ++i;
+    }
+    out += ' ';
+  }
+  return out;
+}
+
+// YYYY-MM-DD, as wrangler takes a compatibility date.
+bool is_date(const std::string& s) {
+  if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
+  for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
+    if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  int month = std::stoi(s.substr(5, 2)), day = std::stoi(s.substr(8, 2));
+  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+}
+
+bool has_word(const std::string& code, std::string_view word) {
+  auto ident = [](char ch) { return std::isalnum(static_cast<unsigned char>(ch)) || ch == '_'; };
+  for (size_t pos = code.find(word); pos != std::string::npos; pos = code.find(word, pos + 1)) {
+    bool starts = pos == 0 || !ident(code[pos - 1]);
+    bool ends = pos + word.size() >= code.size() || !ident(code[pos + word.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+bool is_class_style(std::string_view source) {
+  // As the host picks: a Default (a WorkerEntrypoint) when there is one, else on_fetch. A Default
+  // imported from another module counts; a Default beside on_fetch only with WorkerEntrypoint in sight.
+  auto code = code_only(source);
+  return has_word(code, "Default") && (has_word(code, "WorkerEntrypoint") || !has_word(code, "on_fetch"));
 }
 
 std::string worker_name(std::string_view text) {
@@ -217,10 +290,14 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
   WranglerExport r;
   r.main = "src/" + entry_path.substr(4);
   r.compatibility_date = o.compatibility_date.empty() ? std::string(kCompatibilityDate) : o.compatibility_date;
+  if (!is_date(r.compatibility_date))
+    throw Error("--compatibility-date " + r.compatibility_date + ": not a date such as " +
+                    std::string(kCompatibilityDate) + " (YYYY-MM-DD)",
+                Exit::usage);
   r.name = worker_name(!o.name.empty() ? o.name : !m.name.empty() ? m.name : m.entry->module);
   // A module-level on_fetch needs the flag that keeps global handlers; a WorkerEntrypoint does not.
-  bool class_style = fs::read_file(o.bundle / entry_path).find("WorkerEntrypoint") != std::string::npos;
-  r.flags = python_worker_flags(m.target.python, class_style);
+  bool class_style = is_class_style(fs::read_file(o.bundle / entry_path));
+  r.flags = python_worker_flags(m.target.python, class_style, r.compatibility_date);
 
   auto out = o.out.lexically_normal();
   if (!out.has_filename()) out = out.parent_path();  // "deploy/" -> "deploy": its parent holds the staging dir

@@ -29,10 +29,16 @@ struct WranglerExport {
   uint64_t gzip_bytes = 0;        // measured as wrangler's "Total Upload … gzip" is
 };
 
-// The compatibility flags that select the Cloudflare runtime running `python` ("3.13.2"), plus
-// the one that keeps module-level on_fetch working when `class_style` is false. Throws pb::Error
+// The compatibility flags that select the Cloudflare runtime running `python` ("3.13.2") at that
+// compatibility date, plus the one that keeps module-level on_fetch working when `class_style` is
+// false. Throws pb::Error
 // (Exit::usage) when no Python Workers runtime runs that Python.
-std::vector<std::string> python_worker_flags(const std::string& python, bool class_style);
+std::vector<std::string> python_worker_flags(const std::string& python, bool class_style,
+                                             std::string_view compatibility_date = kCompatibilityDate);
+
+// The entry's source is in the Workers style (a class Default, defined or imported, rather than a
+// module-level on_fetch): read from its code, not its comments, docstrings or other strings.
+bool is_class_style(std::string_view source);
 
 // `dir` holds a wrangler.toml `pybundle export` wrote (its first line says so): the app's walk leaves it out.
 bool is_export(const std::filesystem::path& dir);

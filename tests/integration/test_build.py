@@ -52,6 +52,25 @@ class BuildTest(support.ExampleProjectCase):
         # Stock Pyodide restores the same random state every time; ours reseeds.
         self.assertNotEqual(answers[0]["lucky"], answers[1]["lucky"])
 
+    def test_one_package_is_counted_as_one(self):
+        # A pylock.toml whose one wheel is a local file: "1 package", not "1 packages".
+        whl = os.path.join(EXAMPLE, "index", "wheels", "slugkit-0.3.1-py3-none-any.whl")
+        shutil.copy(whl, self.project)
+        os.remove(os.path.join(self.project, "uv.lock"))
+        write(os.path.join(self.project, "pyproject.toml"),
+              read(os.path.join(self.project, "pyproject.toml")).replace('"minirouter>=1.0",', '"slugkit",')
+              .replace('"winonly; sys_platform == \'win32\'",', ""))
+        write(os.path.join(self.project, "pylock.toml"),
+              'lock-version = "1.0"\nrequires-python = ">=3.12"\n\n[[packages]]\nname = "slugkit"\n'
+              'version = "0.3.1"\nwheels = [{ path = "slugkit-0.3.1-py3-none-any.whl", hashes = { sha256 = "'
+              + support.file_sha256(whl) + '" } }]\n')
+        proc = self.build("--no-snapshot", "--no-smoke")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertRegex(proc.stdout, r": 1 package, \d+ files \(")
+        proc = support.run("check", self.project, "--skip", "target", "--skip", "servable", "--skip", "size",
+                           env=self.env)
+        self.assertIn("pylock.toml: 1 package\n", proc.stdout)
+
     def test_dev_group_left_out_unless_asked(self):
         # A dev group needing a Windows-only wheel: fatal only when the group is bundled.
         write(os.path.join(self.project, "pyproject.toml"), '\n[dependency-groups]\ndev = ["winonly"]\n', "a")

@@ -1,8 +1,10 @@
 """Errors that point at the user's code (issue 15 items 5 and 7): tracebacks name the project's
 files without the host's frames, a missing module says why it is missing, and a file the app opens
 at import that the bundle left out fails the build."""
+import json
 import os
 import shutil
+import subprocess
 import tempfile
 import unittest
 
@@ -154,6 +156,44 @@ class ErrorsTest(support.ExampleProjectCase):
         # Snapshot warnings name the project's files too.
         line = read(os.path.join(src, "app.py")).count("\n")
         self.assertIn(f"src/app.py:{line}: uuid.uuid4() runs while the snapshot is made", proc.stderr)
+
+    def test_json_output_holds_a_name_that_is_not_utf8(self):
+        # A file name (or a --var) that is not UTF-8 is reported in valid JSON, not an abort or exit 4.
+        with open(os.path.join(os.fsencode(self.project), b"src", b"caf\xe9.txt"), "wb") as f:
+            f.write(b"x")
+        env = dict(os.environ, **bundles.env(**CLEAN_ENV))
+        for args in (["plan", self.project, "--target", TARGET],
+                     ["build", self.project, "--out", self.out, "--mirror", f"{LOCK_BASE}={self.base}",
+                      "--target", TARGET, "--no-snapshot", "--no-smoke"]):
+            proc = subprocess.run([support.PYBUNDLE, *args, "--format", "json"], capture_output=True, env=env)
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            doc = json.loads(proc.stdout)
+            self.assertIn("app: 'caf\ufffd.txt': name is not valid UTF-8", json.dumps(doc, ensure_ascii=False))
+        self.assertFalse(os.path.exists(self.out))
+        proc = subprocess.run([support.PYBUNDLE, "run", self.out, "--var", b"GREETING=a\xffb", "--format", "json"],
+                              capture_output=True, env=env)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(json.loads(proc.stdout)["errors"], ["--var: GREETING: not valid UTF-8"])
+
+    def test_a_bundle_path_that_is_not_utf8_is_refused_in_one_line(self):
+        # Node.js reads its argv as UTF-8, so the host would be handed a path that does not exist.
+        env = dict(os.environ, **bundles.env(**CLEAN_ENV))
+        bad = os.fsencode(self.tmp) + b"/out\xff"
+        common = ["--mirror", f"{LOCK_BASE}={self.base}", "--target", TARGET]
+        proc = subprocess.run([support.PYBUNDLE, "build", self.project, "--out", bad, *common], capture_output=True,
+                              env=env)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn(b"is a path that is not valid UTF-8, which Node.js cannot open", proc.stderr)
+        self.assertNotIn(b"Fetched", proc.stderr)
+        self.assertEqual(os.listdir(self.tmp), [os.path.basename(self.project)])
+        # A bundle moved there after its build: run names it in one line.
+        proc = self.build("--no-snapshot", "--no-smoke")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        os.rename(self.out, bad)
+        proc = subprocess.run([support.PYBUNDLE, "run", bad], capture_output=True, env=env)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertEqual(proc.stderr.count(b"\n"), 1, proc.stderr)
+        self.assertIn(b"/out\xff: the path is not valid UTF-8, so Node.js cannot open it", proc.stderr)
 
 
 class DirectoryDependencyTest(unittest.TestCase):

@@ -115,6 +115,32 @@ class Export(unittest.TestCase):
         text, _ = dry_run(out, os.path.join(self.tmp, "pyc-wrangler-out"))
         self.assertIn("fast/__init__.pyc", files_under(os.path.join(self.tmp, "pyc-wrangler-out", "python_modules")), text)
 
+    def test_the_entry_style_is_read_from_its_code_not_its_docstring(self):
+        # A module-level on_fetch needs the flag that keeps global handlers, whatever its docstring says.
+        cases = {"fetch": ('"""Plain handler: no class Default(WorkerEntrypoint) needed."""\n'
+                           "def on_fetch(request):\n    return 'ok'\n", True),
+                 "class": ("from workers import Response, WorkerEntrypoint\n\n"
+                           "class Default(WorkerEntrypoint):\n    async def fetch(self, request):\n"
+                           "        return Response('ok')\n", False)}
+        for name, (source, global_handlers) in cases.items():
+            b = os.path.join(self.tmp, "style-" + name)
+            bundles.make_bundle(b, {"app.py": source})
+            doc = self.export(b, os.path.join(self.tmp, "style-deploy-" + name))
+            self.assertEqual("disable_python_no_global_handlers" in doc["compatibility_flags"], global_handlers, name)
+
+    def test_the_flags_follow_the_compatibility_date(self):
+        # Python 3.13 (0.29.3) is the platform's default only from 2025-09-29; before, it takes its flag.
+        b = os.path.join(self.tmp, "dated")
+        bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
+        doc = self.export(b, os.path.join(self.tmp, "dated-deploy"), "--compatibility-date", "2025-06-01")
+        self.assertEqual(doc["compatibility_flags"],
+                         ["python_workers", "python_workers_20250116", "disable_python_no_global_handlers"])
+        for bad in ("2025-6-1", "x\"]", "2025-13-01"):
+            proc = support.run("export", b, "--out", os.path.join(self.tmp, "dated-bad"), "--compatibility-date", bad)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn(f"--compatibility-date {bad}: not a date such as", proc.stderr)
+            self.assertFalse(os.path.exists(os.path.join(self.tmp, "dated-bad")))
+
     def test_an_export_the_user_changed_is_not_replaced(self):
         b = os.path.join(self.tmp, "kept")
         bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})

@@ -263,6 +263,15 @@ class Why(IsolatedCache):
         proc = self.why("no-such-package")  # one line, on stderr
         self.assertEqual((proc.returncode, proc.stdout), (1, ""))
         self.assertRegex(proc.stderr, r"^error: no-such-package is not in \S*uv\.lock\n$")
+        for bad in ("", "jinja2>=3"):  # a usage error, not "'' is not in uv.lock"
+            proc = self.why(bad)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn(f"'{bad}' is not a package name (such as jinja2)", proc.stderr)
+        proc = self.why("no-such-package", "--format", "json")  # the failure object, not a result
+        self.assertEqual(proc.returncode, 1)
+        doc = json.loads(proc.stdout)
+        self.assertEqual((doc["ok"], doc["exit"]), (False, 1))
+        self.assertRegex(doc["errors"][0], r"^no-such-package is not in \S*uv\.lock$")
 
 
 class Inputs(IsolatedCache):

@@ -195,10 +195,6 @@ class OutGuardTest(support.ExampleProjectCase):
             self.assertFalse(os.path.exists(self.out))
 
 
-if __name__ == "__main__":
-    unittest.main()
-
-
 PROBE = '''
 from pyodide.code import run_js
 
@@ -285,3 +281,39 @@ class SandboxTest(unittest.TestCase):
             self.assertEqual(proc.returncode, 0, proc.stderr)
             self.assertIn("PROBE read=denied", proc.stderr)
         self.assertTrue(any(n.startswith("base-") for n in os.listdir(heaps)), os.listdir(heaps))
+
+
+class PlantedCodeCacheTest(unittest.TestCase):
+    """The cache's v8/ holds Pyodide's script as the host runs it and V8's code cache of it: a file
+    there that someone else could have written is not run (as heaps/ is not restored)."""
+
+    def test_a_cached_script_others_can_write_is_not_run(self):
+        import bundles
+        tmp = tempfile.mkdtemp(prefix="pb-v8-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        cache = os.path.join(tmp, "cache")
+        os.makedirs(cache)
+        os.symlink(os.path.join(bundles.RUNTIME_CACHE, "runtimes"), os.path.join(cache, "runtimes"))
+        bundle = os.path.join(tmp, "bundle")
+        bundles.make_bundle(bundle, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
+        env = {"PYBUNDLE_CACHE_DIR": cache}
+        support.run("run", bundle, "--no-snapshot", env=env, check=True)
+        scripts = [os.path.join(cache, "v8", n) for n in os.listdir(os.path.join(cache, "v8")) if n.endswith(".js")]
+        self.assertTrue(scripts)
+        for path in scripts:
+            with open(path) as f:
+                text = f.read()
+            with open(path, "w") as f:
+                f.write('throw new Error("planted code ran");\n' + text)
+            os.chmod(path, 0o666)
+        proc = support.run("run", bundle, "--no-snapshot", env=env)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("planted code ran", proc.stderr)
+        for path in scripts:  # replaced by the host's own
+            self.assertEqual(os.stat(path).st_mode & 0o022, 0)
+            with open(path) as f:
+                self.assertNotIn("planted code ran", f.read())
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -140,6 +140,22 @@ class WorkersStyle(bundles.ServedBundle, unittest.TestCase):
         self.assertTrue(answer["restored"])
         self.assertIn("<h1>hello, bo!</h1>", answer["response"]["body"])
 
+    def test_run_hands_the_handler_an_absolute_url_as_serve_does(self):
+        b = os.path.join(self.out + "-url")
+        self.addCleanup(shutil.rmtree, b, ignore_errors=True)
+        bundles.make_bundle(b, {"app.py": "from workers import Response, WorkerEntrypoint\n"
+                                          "class Default(WorkerEntrypoint):\n"
+                                          "    async def fetch(self, request):\n"
+                                          "        return Response(request.url + ' ' + request.headers['host'])\n"})
+        for given, seen in (("/hello?name=bo", "http://localhost/hello?name=bo localhost"),
+                            ("https://app.example:8443/x", "https://app.example:8443/x app.example:8443")):
+            proc, answer = bundles.run_json(b, "--no-snapshot", "--url", given)
+            self.assertEqual(proc.returncode, 0, proc.stderr)
+            self.assertEqual(answer["response"]["body"], seen)
+        proc = support.run("run", b, "--url", "hello", env=bundles.env())
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("--url: 'hello' is neither a path (/hello?name=ada) nor an http:// or https:// URL", proc.stderr)
+
     def test_check_says_which_style_it_found(self):
         proc = support.run("check", "--bundle", self.out, "--skip", "smoke", "--format", "json", env=bundles.env())
         self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)

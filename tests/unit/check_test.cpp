@@ -814,8 +814,21 @@ TEST_CASE("wrangler: flags per Python, worker names, gzip of files one after ano
         std::vector<std::string>{"python_workers", "no_python_workers_20250116"});
   CHECK(vendor::python_worker_flags("3.14.2", false) ==
         std::vector<std::string>{"python_workers", "python_workers_20260610", "disable_python_no_global_handlers"});
+  // Before 2025-09-29 python_workers alone runs 3.12: 3.13 needs its flag, 3.12 none.
+  CHECK(vendor::python_worker_flags("3.13.2", true, "2025-06-01") ==
+        std::vector<std::string>{"python_workers", "python_workers_20250116"});
+  CHECK(vendor::python_worker_flags("3.12.7", true, "2025-06-01") == std::vector<std::string>{"python_workers"});
+  CHECK(vendor::python_worker_flags("3.13.2", true, "2025-09-29") == std::vector<std::string>{"python_workers"});
   CHECK_THROWS_WITH_AS(vendor::python_worker_flags("3.11.3", true),
                        doctest::Contains("no Cloudflare Python Workers runtime runs Python 3.11.3"), Error);
+  // The entry's style is read from its code, not from what its docstring or comments mention.
+  CHECK(vendor::is_class_style("from workers import WorkerEntrypoint\nclass Default(WorkerEntrypoint):\n  pass\n"));
+  CHECK(vendor::is_class_style("from handlers import Default\n"));
+  CHECK_FALSE(vendor::is_class_style("\"\"\"Not a class Default(WorkerEntrypoint).\"\"\"\ndef on_fetch(r):\n  pass\n"));
+  CHECK_FALSE(
+      vendor::is_class_style("# unlike class Default(WorkerEntrypoint)\ndef on_fetch(r):\n  return 'Default'\n"));
+  CHECK_FALSE(vendor::is_class_style("Default = {'a': 1}\ndef on_fetch(r):\n  return Default\n"));
+  CHECK_FALSE(vendor::is_class_style("s = 'it\\'s \"\"\"'\nDefaults = 1\ndef on_fetch(r): pass\n"));
   CHECK(vendor::worker_name("My App_2!") == "my-app-2");
   CHECK(vendor::worker_name("--") == "worker");
 

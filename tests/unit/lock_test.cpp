@@ -359,6 +359,13 @@ TEST_CASE("pylock.toml: an unknown major lock-version is an error") {
   CHECK(error_of("lock-version = \"2.0\"\n", true).find("lock-version 2.0 is not supported") != std::string::npos);
 }
 
+TEST_CASE("pylock.toml: a vcs or directory that is not a table is an error, not a package from an index") {
+  const std::string head = "lock-version = \"1.0\"\n[[packages]]\nname = \"six\"\nversion = \"1.16.0\"\n";
+  CHECK(error_of(head + "vcs = \"git+https://git.invalid/six\"\n", true) ==
+        "pylock.toml:5: package 'six': vcs must be a table");
+  CHECK(error_of(head + "directory = \"../six\"\n", true) == "pylock.toml:5: package 'six': directory must be a table");
+}
+
 TEST_CASE("load_for_project: uv.lock, else pylock.toml, --lock wins, none is a clear error") {
   namespace fs = std::filesystem;
   auto dir = pb::fs::make_temp_dir(fs::temp_directory_path() / "x", "pb-lock-");

@@ -625,6 +625,10 @@ wheels = [{ url = "https://files.invalid/click-8.1.7-py3-none-any.whl", hashes =
         "the lock selects click at 8.1.0 and 8.1.7 (/work/app/pylock.toml:3, /work/app/pylock.toml:8) for this target; "
         "only one can be installed");
   CHECK(plan.problems[0].fix.starts_with("write pylock.toml again (`uv export --format pylock.toml`"));
+  Selection unknown;
+  unknown.extras = {"nope"};
+  CHECK_THROWS_WITH_AS(plan::make_plan(app_project(), lock, pyodide_0_29(), unknown),
+                       doctest::Contains("extra 'nope' is not in the lock's extras (it has none)"), Error);
 }
 
 TEST_CASE("pylock.toml: --only-group leaves out the project's unmarked packages; what the group reaches stays") {
@@ -749,6 +753,17 @@ TEST_CASE("a wheel without a sha256 cannot be verified") {
   CHECK(p.problems[0].message.find("/work/app/uv.lock:") == 0);
   CHECK(p.problems[0].message.find("package 'weak': wheel weak-1.0-py3-none-any.whl hash is not sha256 (md5)") !=
         std::string::npos);
+  // A sha256 that is not 64 hex digits is named as such, not as "not sha256 (sha256)".
+  auto cut = uv_lock(kApp + "dependencies = [{ name = \"weak\" }]\n" +
+                     registry("weak", "1.0",
+                              "wheels = [{ url = \"https://files.invalid/weak-1.0-py3-none-any.whl\", hash = "
+                              "\"sha256:abc\" }]"));
+  p = plan::make_plan(app_project(), cut, pyodide_0_29(), {});
+  REQUIRE(p.problems.size() == 1);
+  CHECK(p.problems[0].message.ends_with(
+      "package 'weak': wheel weak-1.0-py3-none-any.whl hash 'sha256:abc' is not 64 hexadecimal digits, so its "
+      "download cannot be verified"));
+  CHECK(p.problems[0].fix.starts_with("re-lock (`uv lock`)"));
 }
 
 TEST_CASE("paths_to: every way from a root to a package") {

@@ -189,6 +189,20 @@ vars = { N = 1 }
   CHECK(msg.find("pyproject.toml:6: tool.pybundle.size-budget") != std::string::npos);
 }
 
+TEST_CASE("an empty entry is an error naming its line, not a module named ''") {
+  CHECK(error_of("[project]\nname = \"a\"\n[tool.pybundle]\nentry = \"\"\n") ==
+        "pyproject.toml:4: tool.pybundle.entry is empty: name the entry module's file, e.g. \"src/app.py\"");
+}
+
+TEST_CASE("preimport entries must be module names") {
+  CHECK(pb::project::is_module_name("jinja2.ext"));
+  CHECK(pb::project::is_module_name("_private.caf\xc3\xa9"));
+  for (const char* bad : {"", "../x", "a..b", ".a", "a.", "2fast", "a-b", "a b"})
+    CHECK_FALSE(pb::project::is_module_name(bad));
+  CHECK(error_of("[project]\nname = \"a\"\n[tool.pybundle]\npreimport = [\"jinja2.ext\", \"../x\"]\n") ==
+        "pyproject.toml:4: tool.pybundle.preimport: '../x' is not a module name (such as \"jinja2.ext\")");
+}
+
 TEST_CASE("[project] without a name is an error") {
   CHECK(error_of("[project]\nversion = \"1\"\n").find("no name") != std::string::npos);
 }
