@@ -1,7 +1,7 @@
 // Running the app: one request (run), or an HTTP server on loopback (serve).
 import fs from "node:fs";
 
-import { HostError, answer, log, logSoon, ms, pythonMessage, splitList, startWorker, t0 } from "./common.mjs";
+import { HostError, answer, log, logSoon, ms, onlyOurs, pythonMessage, splitList, startWorker, t0 } from "./common.mjs";
 import { findHandler, importEntry, loadRuntime, saveCodeCache } from "./runtime.mjs";
 import { loadSnapshot } from "./snapshot.mjs";
 import { runSmoke } from "./tools.mjs";
@@ -201,17 +201,6 @@ function listenError(e, host, port) {
                 EACCES: "permission denied (ports below 1024 need privileges); choose another with --port",
                 EADDRNOTAVAIL: "no interface of this machine has that address; check --host" }[e?.code];
   return new HostError(`cannot listen on ${host}:${port}: ${why ?? String(e?.message ?? e)}`, { exit: 3 });
-}
-
-// As pybundle uses a heap cache file (heap_cache_file_ours): a regular file of ours that no one
-// else may write.
-function onlyOurs(file) {
-  try {
-    const st = fs.lstatSync(file);
-    return st.isFile() && st.uid === process.getuid() && (st.mode & 0o022) === 0;
-  } catch {
-    return false;
-  }
 }
 
 const text = (status, body) => ({ status, headers: [["content-type", "text/plain; charset=utf-8"]], body: Buffer.from(body) });

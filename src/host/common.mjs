@@ -44,6 +44,17 @@ export const log = (msg) => {
 };
 export const ms = (a, b) => Math.round((b - a) * 10) / 10;
 
+// A cache file the host reads code or a heap from: a regular file of ours that no one else may
+// write (as pybundle's heap_cache_file_ours).
+export function onlyOurs(file) {
+  try {
+    const st = fs.lstatSync(file);
+    return st.isFile() && st.uid === process.geteuid() && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
 export function writeAtomic(file, data) {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;

@@ -5,7 +5,7 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 
 import {
-  BUNDLE, HostError, log, ms, phase, pyToJs, pythonMessage, pythonSource, splitList, t0, writeAtomic,
+  BUNDLE, HostError, log, ms, onlyOurs, phase, pyToJs, pythonMessage, pythonSource, splitList, t0, writeAtomic,
 } from "./common.mjs";
 import { hookLoader, reloadLibraries } from "./dylibs.mjs";
 import { hookLinker, traceLink } from "./link.mjs";
@@ -40,19 +40,8 @@ function transformSource(body, isModule, linkRecord) {
 }
 
 // The transformed source, kept next to the code cache so later runs skip the rewrite.
-// The cache's compiled script and code cache run as code: used only when no one else can write them
-// (a regular file of ours with no group or other write bit), as the heap cache is.
-function ours(file) {
-  try {
-    const st = fs.lstatSync(file);
-    return st.isFile() && st.uid === process.geteuid() && (st.mode & 0o022) === 0;
-  } catch {
-    return false;
-  }
-}
-
 function scriptSource(file, isModule, cacheBase, linkRecord) {
-  if (cacheBase && ours(`${cacheBase}.js`)) {
+  if (cacheBase && onlyOurs(`${cacheBase}.js`)) {
     try {
       return hookLinker(hookLoader(fs.readFileSync(`${cacheBase}.js`, "utf8")), linkRecord, true);
     } catch {}
@@ -92,7 +81,7 @@ async function loadCreateFunction(runtime, cacheDir) {
   if (cacheBase) {
     codeCache.file = `${cacheBase}.v8`;
     try {
-      if (!ours(codeCache.file)) throw new Error("not ours");
+      if (!onlyOurs(codeCache.file)) throw new Error("not ours");
       cachedData = fs.readFileSync(codeCache.file);
     } catch {
       codeCache.write = true;
