@@ -5,7 +5,7 @@
 # page (100 rows), requests per second at 16 connections (--workers 2 and 1) and p99 latency at
 # 1 connection. Each figure twice: measured from the first request, and after SERVE_WARMUP seconds
 # (default 3) of the same load left unmeasured on both sides, once V8 has compiled the hot wasm
-# and JavaScript with its optimising tier (the page renders ~1.6x slower until then).
+# and JavaScript with its optimising tier (a jinja2 request costs ~1.7x the CPU in the first second).
 source "$(dirname "$0")/lib.sh"
 serve_flask_corpus
 seconds=${SERVE_SECONDS:-5}
