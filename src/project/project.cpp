@@ -276,6 +276,16 @@ void read_tool_pybundle(Reporter& r, const toml::table& t, Config& c) {
       r.add(t.get("preimport"), "tool.pybundle.preimport: '" + m + "' is not a module name (such as \"jinja2.ext\")");
   c.exclude = get_strings(r, t, "exclude", "tool.pybundle");
   if (t.get("include")) c.include = get_strings(r, t, "include", "tool.pybundle");
+  // Globs match paths inside the bundle: one that leaves it would silently match nothing.
+  auto inside = [&](const char* key, const std::vector<std::string>& globs) {
+    for (const auto& g : globs)
+      if (g.starts_with('/') || g == ".." || g.starts_with("../") || g.find("/../") != std::string::npos ||
+          g.ends_with("/.."))
+        r.add(t.get(key), std::string("tool.pybundle.") + key + ": '" + g +
+                              "' points outside the bundle, so it can never match: globs match paths inside it");
+  };
+  inside("exclude", c.exclude);
+  if (c.include) inside("include", *c.include);
   c.stdlib = get_strings(r, t, "stdlib", "tool.pybundle");
   for (auto& s : c.stdlib) s = pep508::normalize_name(s);
   if (const toml::node* sb = t.get("size-budget")) {

@@ -203,6 +203,18 @@ TEST_CASE("preimport entries must be module names") {
         "pyproject.toml:4: tool.pybundle.preimport: '../x' is not a module name (such as \"jinja2.ext\")");
 }
 
+TEST_CASE("include and exclude globs that leave the bundle are errors naming their line") {
+  for (const char* bad : {"../../etc/passwd", "/etc/hostname", "..", "a/../../b", "a/.."})
+    CHECK(error_of(std::string("[project]\nname = \"a\"\n[tool.pybundle]\ninclude = [\"templates/**\", \"") + bad +
+                   "\"]\n") == std::string("pyproject.toml:4: tool.pybundle.include: '") + bad +
+                                   "' points outside the bundle, so it can never match: globs match paths inside it");
+  CHECK(error_of("[project]\nname = \"a\"\n[tool.pybundle]\nexclude = [\"/abs/**\"]\n")
+            .find("pyproject.toml:4: tool.pybundle.exclude: '/abs/**' points outside the bundle") == 0);
+  // "..x" and "a..b" are names, not the parent directory.
+  auto p = parse("[project]\nname = \"a\"\n[tool.pybundle]\ninclude = [\"..x/*\", \"a..b\"]\n", "pyproject.toml");
+  CHECK(p.config.include->size() == 2);
+}
+
 TEST_CASE("[project] without a name is an error") {
   CHECK(error_of("[project]\nversion = \"1\"\n").find("no name") != std::string::npos);
 }
