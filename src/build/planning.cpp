@@ -137,11 +137,16 @@ AppFiles app_files(const project::Project& project, const std::filesystem::path&
 }
 
 target::Target resolve_target(const project::Project& project, const PlanOptions& o) {
-  std::string spec = !o.target.empty() ? o.target : project.config.target.value_or(o.default_target);
+  std::string spec = !o.target.empty()       ? o.target
+                     : !o.env_target.empty() ? o.env_target
+                                             : project.config.target.value_or(o.default_target);
   std::string version;
   try {
     version = target::parse_target_spec(spec);
   } catch (const Error& e) {
+    // Say where a target the command line did not give came from.
+    if (o.target.empty() && !o.env_target.empty())
+      throw Error(std::string("$PYBUNDLE_TARGET: ") + e.what(), Exit::usage);
     if (o.target.empty() && project.config.target)
       throw Error(project::display_path(project.file) + ": [tool.pybundle] target: " + e.what(), Exit::usage);
     throw;

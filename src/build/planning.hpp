@@ -18,7 +18,8 @@ namespace pb::build {
 struct PlanOptions {
   std::filesystem::path dir = ".";
   std::filesystem::path cache_dir;                 // metadata, runtimes (the CLI's --cache-dir resolved)
-  std::string target;                              // --target pyodide@V ("" = config, else default_target)
+  std::string target;                              // --target pyodide@V ("" = env, else config, else default)
+  std::string env_target;                          // $PYBUNDLE_TARGET ("" when unset)
   std::string default_target;                      // "pyodide@V" when neither --target nor the config names one
   std::optional<std::filesystem::path> runtime;    // --runtime DIR (a directory with pyodide-lock.json)
   std::optional<std::filesystem::path> lock_file;  // --lock FILE

@@ -80,11 +80,12 @@ void add_var_option(CLI::App& cmd, Vars& vars) {
 // --fetch-metadata and uv's selection flags.
 void add_plan_options(CLI::App& cmd, build::PlanOptions& o) {
   o.default_target = default_target();
+  const char* env = std::getenv("PYBUNDLE_TARGET");
+  o.env_target = env ? env : "";
   cmd.add_option("--target", o.target,
                  "Pyodide release, e.g. pyodide@0.29.3 (default: $PYBUNDLE_TARGET, else "
                  "[tool.pybundle] target, else " +
-                     default_target() + ")")
-      ->envname("PYBUNDLE_TARGET");
+                     default_target() + ")");
   cmd.add_option("--runtime", o.runtime, "A Pyodide runtime directory (with pyodide-lock.json) for the target")
       ->check(CLI::ExistingDirectory);
   cmd.add_option("--lock", o.lock_file, "Lock file to read (default: uv.lock, else pylock.toml, in DIR)");

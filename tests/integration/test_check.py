@@ -602,6 +602,12 @@ class Precedence(unittest.TestCase):
         self.assertEqual(self.target(env={"PYBUNDLE_TARGET": "pyodide@0.29.3"}), "pyodide@0.29.3")
         self.assertEqual(self.target("--target", "pyodide@314.0.7", env={"PYBUNDLE_TARGET": "pyodide@0.29.3"}),
                          "pyodide@314.0.7")
+        # A bad value says where it came from.
+        proc = support.run("plan", self.project, env={"PYBUNDLE_TARGET": "bad"})
+        self.assertEqual(proc.returncode, 2)
+        self.assertIn("error: $PYBUNDLE_TARGET: invalid target 'bad'", proc.stderr)
+        proc = support.run("plan", self.project, "--target", "bad", env={"PYBUNDLE_TARGET": "pyodide@0.29.3"})
+        self.assertIn("error: invalid target 'bad'", proc.stderr)
 
     def test_size_budget(self):
         self.assertIsNone(self.budget()["metrics"]["budget_bytes"])
