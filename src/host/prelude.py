@@ -148,6 +148,20 @@ def set_app_source(source, left_out=""):
     global APP_SOURCE, APP_LEFT_OUT
     APP_SOURCE = None if not source else "" if source == "." else source.rstrip("/") + "/"
     APP_LEFT_OUT = {n[:-3] if n.endswith(".py") else n: n for n in left_out.split(",") if n}
+    _show_warnings_as_tracebacks()
+
+def _show_warnings_as_tracebacks():
+    """Warnings name files as tracebacks do (python_modules/x.py, src/app.py), not /bundle/..."""
+    import warnings, linecache
+    if getattr(warnings.formatwarning, "_pybundle", False):
+        return
+    original = warnings.formatwarning
+    def formatwarning(message, category, filename, lineno, line=None):
+        if line is None:  # read under the real name: the shown one is not a path here
+            line = linecache.getline(filename, lineno)
+        return original(message, category, shown(filename), lineno, line)
+    formatwarning._pybundle = True
+    warnings.formatwarning = formatwarning
 
 def place(exc):
     """Where the failure is in the bundle: (bundle path, line) of the innermost bundle frame."""

@@ -143,6 +143,18 @@ class BuildSmokeTest(unittest.TestCase):
         self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request) and no class Default", proc.stderr)
         self.assertFalse(os.path.exists(out))
 
+    def test_warnings_name_files_as_the_project_has_them(self):
+        # Python printed them under the bundle's mount point (/bundle/app/app.py).
+        self.replace_app("import warnings\nwarnings.warn('at import')\n\n\ndef on_fetch(request):\n"
+                         "    warnings.warn('in handler')\n    return 'ok'\n")
+        proc, out = self.build("--no-trim", "--keep", "datapkg/table.json")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = support.run("run", out, env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("src/app.py:2: UserWarning: at import\n  warnings.warn('at import')\n", proc.stderr)
+        self.assertIn("src/app.py:6: UserWarning: in handler\n  warnings.warn('in handler')\n", proc.stderr)
+        self.assertNotIn("/bundle/", proc.stderr)
+
     def test_an_entry_that_raises_in_a_snapshot_build_shows_its_traceback_once(self):
         # The snapshot's import printed it, then the smoke's error showed it again.
         self.replace_app("raise RuntimeError('boom at import')\n")
