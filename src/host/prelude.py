@@ -493,9 +493,31 @@ def find_handler(entry, env_json="{}"):
             return fn
     fn = getattr(mod, "on_fetch", None)
     if not callable(fn):
-        raise LookupError("entry module '%s' (%s) defines no on_fetch(request) and no class Default(WorkerEntrypoint)"
-                          % (entry, rel(getattr(mod, "__file__", "?"))))
+        raise LookupError("entry module '%s' (%s) defines no on_fetch(request) and no class Default(WorkerEntrypoint)%s"
+                          % (entry, rel(getattr(mod, "__file__", "?")), _framework_hint(mod)))
     return fn
+
+_ASGI = {"fastapi", "starlette", "quart", "litestar", "sanic"}
+
+def _framework_hint(mod):
+    """A web framework's app object in the entry: the platform (and pybundle) call on_fetch, not it."""
+    for name, v in list(vars(mod).items()):
+        try:
+            if name.startswith("_") or isinstance(v, type) or not callable(v):
+                continue
+            cls = type(v)
+            what = "%s.%s" % (cls.__module__, cls.__qualname__)
+            if hasattr(v, "asgi_app") or cls.__module__.split(".")[0] in _ASGI:
+                return ("; its '%s' is an ASGI app (%s), which nothing calls by itself: define "
+                        "async def on_fetch(request) that passes the request to it" % (name, what))
+            if hasattr(v, "wsgi_app"):
+                call = "%s.test_client()" % name if hasattr(v, "test_client") else "werkzeug.test.Client(%s)" % name
+                return ("; its '%s' is a WSGI app (%s), which nothing calls by itself: add def on_fetch(request): "
+                        "return %s.open(request.url, method=request.method, headers=list(request.headers.items()), "
+                        "data=request.body)" % (name, what, call))
+        except Exception:  # an object whose attributes cannot be read is no framework app
+            continue
+    return ""
 
 def handler_style(fn):
     return getattr(fn, "pybundle_style", "on_fetch")
