@@ -507,7 +507,7 @@ def _framework_hint(mod):
                 continue
             cls = type(v)
             what = "%s.%s" % (cls.__module__, cls.__qualname__)
-            if hasattr(v, "asgi_app") or cls.__module__.split(".")[0] in _ASGI:
+            if hasattr(v, "asgi_app") or (cls.__module__.split(".")[0] in _ASGI and hasattr(v, "router")):
                 return ("; its '%s' is an ASGI app (%s), which nothing calls by itself: define "
                         "async def on_fetch(request) that passes the request to it" % (name, what))
             if hasattr(v, "wsgi_app"):

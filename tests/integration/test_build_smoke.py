@@ -143,7 +143,7 @@ class BuildSmokeTest(unittest.TestCase):
         self.assertIn("entry module 'app' (app/app.py) defines no on_fetch(request) and no class Default", proc.stderr)
         self.assertFalse(os.path.exists(out))
 
-    def test_an_entry_with_a_wsgi_app_and_no_handler_is_told_how_to_call_it(self):
+    def test_an_entry_with_a_framework_app_and_no_handler_is_told_what_it_has(self):
         self.replace_app("class Flask:  # as flask.Flask looks to the host\n"
                          "    def wsgi_app(self, environ, start_response): ...\n"
                          "    def __call__(self, environ, start_response): ...\n"
@@ -153,6 +153,13 @@ class BuildSmokeTest(unittest.TestCase):
         self.assertIn("defines no on_fetch(request) and no class Default(WorkerEntrypoint); its 'site' is a WSGI app "
                       "(app.Flask), which nothing calls by itself: add def on_fetch(request): return "
                       "site.test_client().open(request.url, method=request.method, ", proc.stderr)
+        self.replace_app("class Quart:  # an ASGI framework's app\n"
+                         "    async def asgi_app(self, scope, receive, send): ...\n"
+                         "    async def __call__(self, scope, receive, send): ...\n\n\napi = Quart()\n")
+        proc, out = self.build("--no-trim")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("; its 'api' is an ASGI app (app.Quart), which nothing calls by itself: define "
+                      "async def on_fetch(request) that passes the request to it", proc.stderr)
 
     def test_warnings_name_files_as_the_project_has_them(self):
         # Python printed them under the bundle's mount point (/bundle/app/app.py).
