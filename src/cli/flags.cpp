@@ -18,6 +18,7 @@
 #include "project/project.hpp"
 #include "runtime/host.hpp"
 #include "util/error.hpp"
+#include "util/fs.hpp"
 #include "util/interrupt.hpp"
 #include "vendor/wrangler.hpp"
 
@@ -64,11 +65,8 @@ void add_var_option(CLI::App& cmd, Vars& vars) {
              auto eq = kv.find('=');
              if (eq == 0 || eq == std::string::npos)
                throw CLI::ValidationError("--var", "'" + kv + "' is not NAME=VALUE");
-             try {  // the vars go to the host as JSON, which holds only UTF-8
-               (void)nlohmann::json(kv).dump();
-             } catch (const nlohmann::json::exception&) {
+             if (!fs::valid_utf8(kv))  // the vars go to the host as JSON, which holds only UTF-8
                throw CLI::ValidationError("--var", kv.substr(0, eq) + ": not valid UTF-8");
-             }
              vars[kv.substr(0, eq)] = kv.substr(eq + 1);
            }
          },

@@ -193,14 +193,10 @@ NodeSpawn host_spawn(const HostCall& call) {
                     {script.string(), call.mode, host::kRuntime, runtime.string(), host::kBundle, bundle.string()});
   // The V8 code cache is runtime code the next run trusts: a sandboxed app must not write it.
   if (!sandboxed()) spawn.argv.insert(spawn.argv.end(), {host::kCodeCache, (call.cache_dir / "v8").string()});
-  for (const auto& p : {script, runtime, bundle, call.cache_dir}) {
-    try {  // Node decodes its argv as UTF-8: another byte would name a path that does not exist
-      (void)nlohmann::json(p.string()).dump();
-    } catch (const nlohmann::json::exception&) {
+  for (const auto& p : {script, runtime, bundle, call.cache_dir})
+    if (!fs::valid_utf8(p.string()))  // Node decodes its argv as UTF-8: another byte names no such path
       throw Error(p.string() + ": the path is not valid UTF-8, so Node.js cannot open it; use a path in UTF-8",
                   Exit::usage);
-    }
-  }
   spawn.reads = {script.parent_path(), runtime};
   (call.writes_bundle ? spawn.writes : spawn.reads).push_back(bundle);
   return spawn;

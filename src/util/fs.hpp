@@ -33,4 +33,7 @@ void replace_dir(const stdfs::path& src, const stdfs::path& dest);
 // $XDG_CACHE_HOME/pybundle, else ~/.cache/pybundle.
 stdfs::path default_cache_dir();
 
+// `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
+bool valid_utf8(std::string_view s);
+
 }  // namespace pb::fs

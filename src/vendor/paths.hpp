@@ -5,10 +5,11 @@
 #include <string_view>
 #include <vector>
 
+#include "util/fs.hpp"
+
 namespace pb::vendor {
 
-// `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).
-bool valid_utf8(std::string_view s);
+using fs::valid_utf8;
 
 // Why an archive entry name is unsafe to extract (absolute, "..", backslash, control
 // characters, not UTF-8, ...), or nullopt when it is a clean relative path. A trailing '/'
