@@ -5,11 +5,11 @@
 
 namespace pb::check {
 
-namespace {
-
 std::string plural(size_t n, const std::string& word) {
   return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
 }
+
+namespace {
 
 std::string place(const Finding& f) {
   if (f.file.empty()) return "";

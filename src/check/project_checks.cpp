@@ -1,5 +1,7 @@
 #include "check/project_checks.hpp"
 
+#include "check/output.hpp"
+
 #include <algorithm>
 #include <cstdio>
 #include <set>
@@ -153,9 +155,8 @@ Check app(const project::Project& project, const std::string& entry, size_t file
   }
   for (const auto& p : problems) c.add({.code = "app-files", .message = p, .file = pyproject});
   c.summary = problems.empty()
-                  ? "entry " + entry + ", " + std::to_string(files) + " file" + (files == 1 ? "" : "s") + " in app/"
-                  : std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
-                        " with the app's files (`pybundle plan` lists them)";
+                  ? "entry " + entry + ", " + plural(files, "file") + " in app/"
+                  : plural(problems.size(), "problem") + " with the app's files (`pybundle plan` lists them)";
   c.metrics["files"] = files;
   return c;
 }

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "build/build.hpp"
+#include "check/output.hpp"
 #include "cli/commands.hpp"
 #include "cli/common.hpp"
 #include "cli/planning.hpp"
@@ -38,9 +39,8 @@ void run_build(BuildOptions o) {
     std::string snap = !b.snapshot
                            ? "no snapshot"
                            : fmt::format("snapshot {}", fetch::human_bytes(double(b.snapshot->size.value_or(0))));
-    auto n = [](auto count, const char* word) { return fmt::format("{} {}{}", count, word, count == 1 ? "" : "s"); };
     std::cout << fmt::format("Built {} for pyodide {}: {}, {} ({}), {} in {:.1f}s\n", b.out.string(), b.pyodide,
-                             n(b.packages, "package"), n(b.files, "file"),
+                             check::plural(b.packages, "package"), check::plural(b.files, "file"),
                              fetch::human_bytes(static_cast<double>(b.bytes)), snap, b.seconds);
   }
 }

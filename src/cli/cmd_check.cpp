@@ -129,8 +129,7 @@ Report check_project(const CheckOptions& o) {
       return load_error(e, "lock-invalid");
     }
     Check c;
-    c.summary = project::display_path(lock->file) + ": " + std::to_string(lock->packages.size()) +
-                (lock->packages.size() == 1 ? " package" : " packages");
+    c.summary = project::display_path(lock->file) + ": " + check::plural(lock->packages.size(), "package");
     for (const auto& w : lock->warnings)
       c.add({.severity = check::Severity::warning,
              .code = "lock-warning",
