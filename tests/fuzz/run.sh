@@ -2,7 +2,8 @@
 # Run one libFuzzer target for SECONDS: tests/fuzz/run.sh TARGET SECONDS (TARGET: pep440 pep508 wheel uvlock pylock pyodidelock bundlejson snapmeta glob)
 # Builds it with clang in build-fuzz/ (or $FUZZ_BUILD) first. New inputs go to
 # $FUZZ_BUILD/fuzz-corpus/TARGET (the committed seeds in tests/fuzz/corpus/TARGET are only read);
-# a crash is written to $FUZZ_BUILD/fuzz-artifacts/ and the script exits non-zero.
+# a crash is written to $FUZZ_BUILD/fuzz-artifacts/ and the script exits non-zero (2: the target
+# did not build).
 set -eu
 target=${1:?usage: run.sh TARGET SECONDS}
 seconds=${2:?usage: run.sh TARGET SECONDS}
@@ -11,7 +12,12 @@ build=${FUZZ_BUILD:-$root/build-fuzz}
 if [ ! -f "$build/build.ninja" ]; then
   CXX=${FUZZ_CXX:-clang++} meson setup "$build" "$root" -Dfuzz=true >/dev/null
 fi
-ninja -C "$build" -j"${FUZZ_JOBS:-2}" "tests/fuzz/fuzz_$target" >/dev/null
+# A target that does not build is not a finding: say so and exit 2.
+if ! ninja -C "$build" -j"${FUZZ_JOBS:-2}" "tests/fuzz/fuzz_$target" >"$build/fuzz-build-$target.log" 2>&1; then
+  tail -n 20 "$build/fuzz-build-$target.log"
+  echo "fuzz_$target did not build (log: $build/fuzz-build-$target.log)"
+  exit 2
+fi
 mkdir -p "$build/fuzz-corpus/$target" "$build/fuzz-artifacts"
 dict="$root/tests/fuzz/$target.dict"
 # Whole lock and manifest files need room; the name and version parsers stay short.
