@@ -27,7 +27,7 @@ bool within(const stdfs::path& inner, const stdfs::path& outer) {
 }
 
 // A directory a build wrote: bundle.json is a manifest of schema 1, and every file in the directory
-// is one it lists, the manifest itself, the snapshot, its import times, or Python's bytecode cache
+// is one it lists, the manifest itself, the snapshot it lists and its import times, or Python's bytecode cache
 // (running the bundle may write that). Anything else is the user's: nullopt names the first.
 std::optional<std::string> not_a_bundle(const stdfs::path& dir) {
   std::error_code ec;
@@ -43,8 +43,8 @@ std::optional<std::string> not_a_bundle(const stdfs::path& dir) {
     return no_manifest;
   }
   if (std::find(m.missing.begin(), m.missing.end(), "files") != m.missing.end()) return no_manifest;
-  std::set<std::string> ours = {bundle::kFile, bundle::kImportTimes, "snapshot.bin.zst"};
-  if (m.snapshot) ours.insert(m.snapshot->file_name());
+  std::set<std::string> ours = {bundle::kFile};
+  if (m.snapshot) ours.insert({m.snapshot->file_name(), bundle::kImportTimes});
   for (const auto& f : m.files) ours.insert(f.path);
   for (auto it = stdfs::recursive_directory_iterator(dir, ec); !ec && it != stdfs::recursive_directory_iterator();
        it.increment(ec)) {

@@ -105,6 +105,13 @@ class OutGuardTest(support.ExampleProjectCase):
         with open(os.path.join(self.out, "notes.md"), "w") as f:
             f.write("my notes")
         self.assert_refused(self.out, "holds notes.md, which its bundle.json does not list")
+        os.remove(os.path.join(self.out, "notes.md"))
+        # A bundle without a snapshot: files by the snapshot's names are not ours either.
+        for name in ("snapshot.bin.zst", "import-times.json"):
+            with open(os.path.join(self.out, name), "w") as f:
+                f.write("the user's")
+            self.assert_refused(self.out, f"holds {name}, which its bundle.json does not list")
+            os.remove(os.path.join(self.out, name))
 
     def test_bad_options_leave_the_earlier_bundle_untouched(self):
         self.assertEqual(self.build(self.out).returncode, 0)
