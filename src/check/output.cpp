@@ -1,13 +1,10 @@
 #include "check/output.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
 
 namespace pb::check {
-
-std::string plural(size_t n, const std::string& word) {
-  return std::to_string(n) + " " + word + (n == 1 ? "" : "s");
-}
 
 namespace {
 

@@ -24,7 +24,4 @@ std::string render_github(const Report& report);
 // "2 errors, 1 warning in 7 checks"
 std::string summary_line(const Report& report);
 
-// "1 file", "2 files".
-std::string plural(size_t n, const std::string& word);
-
 }  // namespace pb::check

@@ -1,6 +1,7 @@
 #include "check/project_checks.hpp"
 
 #include "check/output.hpp"
+#include "util/text.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -69,8 +70,7 @@ Check lock_fresh(const project::Project& project, const lock::Lock& lock) {
            .file = lock_name(lock),
            .fix = "run `uv lock` and commit the result"});
   c.summary = stale.empty() ? lock_name(lock) + " is up to date"
-                            : std::to_string(stale.size()) + " difference" + (stale.size() == 1 ? "" : "s") +
-                                  " between pyproject.toml and " + lock_name(lock);
+                            : plural(stale.size(), "difference") + " between pyproject.toml and " + lock_name(lock);
   c.metrics["differences"] = stale.size();
   return c;
 }
@@ -91,9 +91,8 @@ Check servable(const plan::Plan& plan, const lock::Lock& lock) {
     pyodide += i.origin == plan::Origin::pyodide;
     source += i.origin == plan::Origin::source;
   }
-  c.summary = std::to_string(plan.items.size()) + " package" + (plan.items.size() == 1 ? "" : "s") + " served (" +
-              std::to_string(wheels) + " from the lock, " + std::to_string(pyodide) + " from Pyodide, " +
-              std::to_string(source) + " from source)";
+  c.summary = plural(plan.items.size(), "package") + " served (" + std::to_string(wheels) + " from the lock, " +
+              std::to_string(pyodide) + " from Pyodide, " + std::to_string(source) + " from source)";
   if (refused) c.summary += ", " + std::to_string(refused) + " not servable";
   c.metrics["packages"] = plan.items.size();
   c.metrics["lock_wheels"] = wheels;
@@ -135,8 +134,7 @@ Check sources(const plan::Plan& plan, const lock::Lock& lock) {
     c.add(std::move(f));
   }
   c.summary = c.findings.empty() ? "every needed package comes from an index, Pyodide or the project"
-                                 : std::to_string(c.findings.size()) + " package" +
-                                       (c.findings.size() == 1 ? "" : "s") + " from git, a URL or an sdist";
+                                 : plural(c.findings.size(), "package") + " from git, a URL or an sdist";
   return c;
 }
 
@@ -177,8 +175,7 @@ Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget
   c.metrics["estimated_bytes"] = total;
   c.metrics["budget_bytes"] = budget ? nlohmann::ordered_json(budget->bytes) : nlohmann::ordered_json(nullptr);
   c.metrics["uncounted_packages"] = unsized.size();
-  c.summary = "estimated " + human_size(total) + " (sum of " + std::to_string(sized.size()) + " wheel size" +
-              (sized.size() == 1 ? "" : "s") + ", an upper bound)";
+  c.summary = "estimated " + human_size(total) + " (sum of " + plural(sized.size(), "wheel size") + ", an upper bound)";
   if (budget) c.summary += ", budget " + human_size(budget->bytes) + " (" + budget->source + ")";
   else c.summary += "; no size-budget set";
   if (!unsized.empty()) {

@@ -13,6 +13,7 @@
 #include "cli/reporter.hpp"
 #include "fetch/progress.hpp"
 #include "vendor/vendor.hpp"
+#include "util/text.hpp"
 
 namespace pb::cli {
 
@@ -40,7 +41,7 @@ void run_build(BuildOptions o) {
                            ? "no snapshot"
                            : fmt::format("snapshot {}", fetch::human_bytes(double(b.snapshot->size.value_or(0))));
     std::cout << fmt::format("Built {} for pyodide {}: {}, {} ({}), {} in {:.1f}s\n", b.out.string(), b.pyodide,
-                             check::plural(b.packages, "package"), check::plural(b.files, "file"),
+                             plural(b.packages, "package"), plural(b.files, "file"),
                              fetch::human_bytes(static_cast<double>(b.bytes)), snap, b.seconds);
   }
 }

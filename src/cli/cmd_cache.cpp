@@ -8,14 +8,14 @@
 #include "fetch/cache.hpp"
 #include "fetch/progress.hpp"
 #include "util/fs.hpp"
+#include "util/text.hpp"
 
 namespace pb::cli {
 
 namespace {
 
 std::string describe(const pb::fetch::CacheStats& s) {
-  return std::to_string(s.files) + " file" + (s.files == 1 ? "" : "s") + " (" +
-         pb::fetch::human_bytes(static_cast<double>(s.bytes)) + ")";
+  return plural(s.files, "file") + " (" + pb::fetch::human_bytes(static_cast<double>(s.bytes)) + ")";
 }
 
 }  // namespace

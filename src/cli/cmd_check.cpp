@@ -20,6 +20,7 @@
 #include "runtime/runtime.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace pb::cli {
 
@@ -129,7 +130,7 @@ Report check_project(const CheckOptions& o) {
       return load_error(e, "lock-invalid");
     }
     Check c;
-    c.summary = project::display_path(lock->file) + ": " + check::plural(lock->packages.size(), "package");
+    c.summary = project::display_path(lock->file) + ": " + plural(lock->packages.size(), "package");
     for (const auto& w : lock->warnings)
       c.add({.severity = check::Severity::warning,
              .code = "lock-warning",

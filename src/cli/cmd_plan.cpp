@@ -39,6 +39,7 @@
 #include "cli/reporter.hpp"
 #include "fetch/source.hpp"
 #include "util/error.hpp"
+#include "util/text.hpp"
 
 namespace pb::cli {
 
@@ -108,8 +109,7 @@ void print_app(const build::AppFiles& app) {
     std::cout << "app: no entry module\n";
     return;
   }
-  std::cout << "app: " << app.entry << ", " << app.files.size() << " file" << (app.files.size() == 1 ? "" : "s")
-            << ":\n";
+  std::cout << "app: " << app.entry << ", " << plural(app.files.size(), "file") << ":\n";
   const size_t shown = global().verbose > 0 ? app.files.size() : std::min<size_t>(app.files.size(), 20);
   for (size_t i = 0; i < shown; ++i) std::cout << "  " << app.files[i] << "\n";
   if (shown < app.files.size()) std::cout << "  ... and " << app.files.size() - shown << " more (-v lists all)\n";
@@ -142,9 +142,8 @@ void print_human(const build::Planned& p) {
     if (!i.note.empty()) std::cout << "  [" << i.note << "]";
     std::cout << "\n";
   }
-  std::cout << plan.items.size() << " package" << (plan.items.size() == 1 ? "" : "s") << ": " << counts[0]
-            << " lock wheel" << (counts[0] == 1 ? "" : "s") << ", " << counts[1] << " Pyodide build"
-            << (counts[1] == 1 ? "" : "s") << ", " << counts[2] << " from source\n";
+  std::cout << plural(plan.items.size(), "package") << ": " << plural(counts[0], "lock wheel") << ", "
+            << plural(counts[1], "Pyodide build") << ", " << counts[2] << " from source\n";
   for (const auto& w : plan.warnings) warning(w);
   for (const auto& pr : plan.problems) {
     bool named = pr.package.empty() || pr.message.rfind(pr.package, 0) == 0 ||
@@ -167,13 +166,10 @@ void run_plan(const PlanOptions& options) {
     print_app(app);
   }
   if (!app.problems.empty())
-    throw Error(std::to_string(app.problems.size()) + " problem" + (app.problems.size() == 1 ? "" : "s") +
-                    " with the app's files",
-                Exit::problems);
+    throw Error(plural(app.problems.size(), "problem") + " with the app's files", Exit::problems);
   if (!p.plan.ok()) {
-    size_t n = p.plan.problems.size();
-    throw Error(std::to_string(n) + " problem" + (n == 1 ? "" : "s") +
-                    ": not every package can be served for Pyodide " + p.target.pyodide_version,
+    throw Error(plural(p.plan.problems.size(), "problem") + ": not every package can be served for Pyodide " +
+                    p.target.pyodide_version,
                 Exit::problems);
   }
 }

@@ -1,4 +1,5 @@
 #include "fetch/progress.hpp"
+#include "util/text.hpp"
 
 #include <fmt/format.h>
 
@@ -54,7 +55,7 @@ void draw_bar(BarState& s, const Event& e) {
 std::string summary(const Event& e, double secs) {
   size_t ok = e.files_done - e.files_failed;
   std::string failed = e.files_failed ? fmt::format(", {} failed", e.files_failed) : "";
-  return fmt::format("Fetched {} file{} ({} downloaded, {} from cache{}) in {:.1f}s", ok, ok == 1 ? "" : "s",
+  return fmt::format("Fetched {} ({} downloaded, {} from cache{}) in {:.1f}s", plural(ok, "file"),
                      human_bytes(static_cast<double>(e.bytes_done)), e.files_cached, failed, secs);
 }
 

@@ -6,6 +6,13 @@
 #include "util/error.hpp"
 #include "util/fs.hpp"
 #include "util/sha256.hpp"
+#include "util/text.hpp"
+
+TEST_CASE("counts in words") {
+  CHECK(pb::plural(0, "file") == "0 files");
+  CHECK(pb::plural(1, "lock wheel") == "1 lock wheel");
+  CHECK(pb::plural(2, "Pyodide build") == "2 Pyodide builds");
+}
 
 TEST_CASE("sha256 of known inputs") {
   CHECK(pb::sha256_hex("") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
