@@ -390,6 +390,11 @@ class StaleCase(unittest.TestCase):
         heaps = os.path.join(bundles.RUNTIME_CACHE, "heaps")
         heap_a = os.path.join(heaps, support.file_sha256(snap_a) + ".raw")
         self.assertTrue(os.path.isfile(heap_a))  # kept when the snapshot was made
+        # The cache keeps the newest few heaps: a's may be pruned by the runs below (or by another
+        # run sharing the cache), so the test plants a copy of its own.
+        kept = os.path.join(self.tmp, "heap-a.raw")
+        shutil.copy(heap_a, kept)
+        heap_a = kept
         meta_a = edit_metadata(snap_a, lambda m: None)
         # b's metadata names a's heap, and a's heap lies under every name metadata could give: a
         # heap cache keyed by metadata would restore a's app into b.
