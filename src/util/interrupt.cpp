@@ -54,6 +54,13 @@ void handle(int sig, int& forwarded) {
   std::unique_lock<std::mutex> lock(mu);
   bool forwarding = std::any_of(children.begin(), children.end(), [](const Child& c) { return c.forward; });
   if (forwarding) {
+    // One stop request can arrive twice (timeout(1) signals us and then our process group): only
+    // a signal a second or more after the last is the user insisting.
+    static std::chrono::steady_clock::time_point last;
+    auto now = std::chrono::steady_clock::now();
+    bool echo = forwarded > 0 && now - last < std::chrono::seconds(1);
+    last = now;
+    if (echo) return;
     // The child shuts down on its own; the command ends when it has. A second signal, or the
     // grace period, ends it.
     for (const auto& c : children) ::kill(c.pid, ++forwarded > 1 ? SIGKILL : sig);

@@ -29,7 +29,7 @@ void remove_on_signal(const std::filesystem::path& path);
 void forget(const std::filesystem::path& path);
 
 // A running child. With `forward`, a signal is passed on and we wait for the child; a second
-// signal, or the grace period passing, kills it.
+// signal (a second or more after the first), or the grace period passing, kills it.
 void add_child(pid_t pid, bool forward);
 void remove_child(pid_t pid);
 

@@ -67,6 +67,12 @@ def on_fetch(request):
         return Response("x", 205)
     if path == "/exit":
         os._exit(3)
+    if path == "/busy":  # two seconds of work
+        import time
+        end = time.time() + 2
+        while time.time() < end:
+            pass
+        return "done"
     return "hello"
 '''
 
@@ -250,6 +256,28 @@ class ServeShutdownTest(unittest.TestCase):
             time.sleep(0.1)
         self.assertEqual(self.node_of(bundle), [], node)
 
+    def test_one_stop_request_delivered_twice_lets_the_request_finish(self):
+        # timeout(1) sends SIGTERM to pybundle and then to its process group: one request, not two.
+        tmp = tempfile.mkdtemp(prefix="pb-serve-stop-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        bundle = os.path.join(tmp, "b")
+        bundles.make_bundle(bundle, {"app.py": APP})
+        proc = subprocess.Popen([support.PYBUNDLE, "serve", bundle, "--port", "0", "--format", "json", "--workers", "1"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env=dict(os.environ, **bundles.env()), start_new_session=True)
+        base = json.loads(proc.stdout.readline())["listening"]
+        answer = []
+        fetch = threading.Thread(target=lambda: answer.append(urllib.request.urlopen(base + "busy").read()))
+        fetch.start()
+        time.sleep(0.5)  # the request reaches the handler
+        os.kill(proc.pid, signal.SIGTERM)
+        time.sleep(0.05)  # two deliveries, not one merged pending signal
+        os.killpg(proc.pid, signal.SIGTERM)
+        _, err = proc.communicate()
+        fetch.join()
+        self.assertEqual(proc.returncode, 0, err)
+        self.assertEqual(answer, [b"done"])
+        self.assertNotIn("error", err)
 
 
 class ServeStartFailureTest(unittest.TestCase):
@@ -289,6 +317,13 @@ class ServeStartFailureTest(unittest.TestCase):
                 self.assert_one_error(proc, 3, f"cannot listen on 127.0.0.1:{port}: the port is in use")
                 self.assertNotIn("    at ", proc.stderr)  # no JavaScript stack
 
+    def test_a_malformed_address_is_a_usage_error(self):
+        for host, why in [("256.1.1.1", "'256.1.1.1' is not an IPv4 address"), ("::g", "'::g' is not an IPv6 address"),
+                          ("bad_host", "'bad_host' is neither an IP address nor a host name"), ("", "empty address")]:
+            proc = self.serve(self.ok, "--host", host)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertIn(f"--host: {why}", proc.stderr)
+
     def test_an_entry_that_cannot_import(self):
         for workers in ("1", "2"):
             proc = self.serve(self.broken, "--port", "0", "--workers", workers)
@@ -296,14 +331,14 @@ class ServeStartFailureTest(unittest.TestCase):
 
 
 class ServeIPv6Test(bundles.ServedBundle, unittest.TestCase):
-    """On an IPv6 address the URL serve prints has the address in brackets, and it answers there."""
+    """On an IPv6 address (given as in a URL) the URL serve prints has it in brackets, and it answers there."""
 
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.mkdtemp(prefix="pb-serve-v6-")
         bundle = os.path.join(cls.tmp, "b")
         bundles.make_bundle(bundle, {"app.py": "def on_fetch(request):\n    return request.url\n"})
-        cls.start_server(bundle, "--no-snapshot", "--host", "::1", "--workers", "2")
+        cls.start_server(bundle, "--no-snapshot", "--host", "[::1]", "--workers", "2")
 
     @classmethod
     def tearDownClass(cls):
