@@ -10,6 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include <arpa/inet.h>
+
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
@@ -54,6 +56,31 @@ void add_sandbox_flag(CLI::App& cmd) {
       "--sandbox", [] { runtime::set_sandbox(true); },
       "Run the project's code (snapshot, smoke, check's imports) under Node's permission model: "
       "it reads only the bundle and the runtime, writes only the bundle, starts no processes");
+}
+
+// serve --host: an IPv4 or IPv6 address or a host name. A malformed one is a usage error here, not
+// a failed bind later; "[::1]" (as in a URL) is taken as ::1.
+std::string check_host(std::string& host) {
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty()) return "empty address";
+  unsigned char addr[16];
+  if (host.find(':') != std::string::npos)
+    return inet_pton(AF_INET6, host.c_str(), addr) == 1 ? "" : "'" + host + "' is not an IPv6 address";
+  if (host.find_first_not_of("0123456789.") == std::string::npos)
+    return inet_pton(AF_INET, host.c_str(), addr) == 1 ? "" : "'" + host + "' is not an IPv4 address";
+  bool ok = !host.empty() && host.size() <= 253;
+  size_t label = 0;
+  for (size_t i = 0; ok && i <= host.size(); ++i) {
+    char c = i < host.size() ? host[i] : '.';
+    if (c == '.') {
+      ok = label > 0 && label <= 63 && host[i - 1] != '-' && host[i - label] != '-';
+      label = 0;
+    } else {
+      ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-';
+      ++label;
+    }
+  }
+  return ok ? "" : "'" + host + "' is neither an IP address nor a host name";
 }
 
 // --var K=V (repeatable) on run and serve.
@@ -230,7 +257,8 @@ void add_serve(CLI::App& app) {
       app.add_subcommand("serve", "Serve a bundle over HTTP, one handler call (on_fetch or Default.fetch) per request");
   cmd->add_option("BUNDLE", a->bundle, "Bundle directory (holds bundle.json)")->required();
   cmd->add_option("--port", a->port, "Port (0 picks a free one)")->check(CLI::Range(0, 65535));
-  cmd->add_option("--host", a->host, "Address to listen on");
+  cmd->add_option("--host", a->host, "Address to listen on: IPv4, IPv6 or a host name (default 127.0.0.1)")
+      ->transform(CLI::Validator(check_host, "ADDR"));
   cmd->add_option("--workers", a->workers,
                   "Node processes serving requests, each restored from the snapshot with its own entropy "
                   "(default: the number of cores)")
