@@ -523,18 +523,19 @@ def handler_style(fn):
     return getattr(fn, "pybundle_style", "on_fetch")
 
 def call(fn, method, url, headers, body, flat=False):
-    """Call the handler: [status, headers, body, traceback-or-None, summary line when it raised]. A sync handler answers here,
-    without a trip through the event loop; for an async one this returns the coroutine that
-    finishes the call (the host awaits it). `flat` (the JavaScript host): headers come and go as
-    one string, names and values joined by NUL (one conversion across the FFI, not one per pair),
-    and an empty body may be None."""
+    """Call the handler: [status, headers, body, traceback-or-None, summary line when it raised].
+    A sync handler answers here, without a trip through the event loop; for an async one this
+    returns the Task that finishes the call (the host awaits it, and cancels it once it gave up
+    on it). `flat` (the JavaScript host): headers come and go as one string, names and values
+    joined by NUL (one conversion across the FFI, not one per pair), and an empty body may be None."""
     try:
         if flat:
             parts = headers.split("\0") if headers else []
             headers = zip(parts[::2], parts[1::2])
         r = fn(Request(method, url, headers, body))
         if inspect.isawaitable(r):
-            return _finish(r, flat)
+            import asyncio  # Pyodide's event loop imported it already
+            return asyncio.ensure_future(_finish(r, flat))
         return _answer(r, flat)
     except BaseException as exc:
         return _failed(exc, flat)

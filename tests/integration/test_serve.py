@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -67,7 +68,27 @@ def on_fetch(request):
         return Response("x", 205)
     if path == "/exit":
         os._exit(3)
+    if path == "/spin-when-poked":  # waits for /poke, then loops in Python
+        return spin_when_poked()
+    if path == "/poke":
+        if not waiting:
+            return "nobody waits"
+        waiting.pop().set()
+        return "poked"
     return "hello"
+
+waiting = []
+
+async def spin_when_poked():
+    gate = asyncio.Event()
+    waiting.append(gate)
+    try:
+        await gate.wait()
+    finally:
+        if gate in waiting:
+            waiting.remove(gate)
+    while True:
+        pass
 '''
 
 
@@ -196,6 +217,49 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
             self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
         self.assertIn("the runtime was started again", self.log())
         self.assertTrue(all(len(line) < 2000 for line in self.log().splitlines()))  # no minified runtime
+
+
+class ServeOneWorkerTest(bundles.ServedBundle, unittest.TestCase):
+    """--timeout bounds an async handler that other requests overtake, and one answered 504 is
+    cancelled rather than left to run on."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-serve-one-")
+        bundle = os.path.join(cls.tmp, "b")
+        bundles.make_bundle(bundle, {"app.py": APP})
+        cls.start_server(bundle, "--no-snapshot", "--workers", "1", "--timeout", "2")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_server()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def get(self, path):
+        # The timeout only guards against a server that never answers; it measures nothing.
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=300) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def poke(self):
+        while self.get("/poke") != (200, b"poked"):  # until the waiting handler is in place
+            pass
+
+    def test_an_async_handler_that_spins_after_another_request_is_interrupted(self):
+        answer = {}
+        waiter = threading.Thread(target=lambda: answer.update(spin=self.get("/spin-when-poked")))
+        waiter.start()
+        self.poke()  # a sync request while the async one waits: it must not disarm the other's deadline
+        waiter.join()
+        self.assertEqual(answer["spin"][0], 504)
+        self.assertEqual(self.get("/"), (200, b"hello"))
+
+    def test_an_async_handler_answered_504_does_not_run_on(self):
+        self.assertEqual(self.get("/spin-when-poked")[0], 504)  # never poked: it waits past --timeout
+        self.assertEqual(self.get("/poke"), (200, b"nobody waits"))  # it was cancelled, so it waits no more
+        self.assertEqual(self.get("/"), (200, b"hello"))
 
 
 class ServeShutdownTest(unittest.TestCase):
