@@ -476,7 +476,13 @@ def to_response(r):
             body = json.dumps(body).encode("utf-8")
             if not any(k.lower() == "content-type" for k, _ in headers):
                 headers.append(["content-type", "application/json"])
-        return status, headers, bytes(body or b"")
+        elif body is not None:
+            try:  # bytes(5) would be five NUL bytes, bytes(10**10) all memory
+                body = bytes(memoryview(body))
+            except TypeError:
+                raise TypeError("on_fetch's response body is %s; expected str, bytes, dict, list or None"
+                                % type(body).__name__) from None
+        return status, headers, body or b""
     raise TypeError("on_fetch returned %s; expected str, bytes, dict, list or an object with "
                     "status and headers" % type(r).__name__)
 

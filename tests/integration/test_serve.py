@@ -66,6 +66,10 @@ def on_fetch(request):
         return Response("abcdef", 200, [("Content-Length", "3"), ("transfer-encoding", "gzip")])
     if path == "/reset":
         return Response("x", 205)
+    if path == "/intbody":  # not bytes(5), five NUL bytes
+        return Response(5)
+    if path == "/viewbody":
+        return Response(memoryview(b"viewed"))
     if path == "/exit":
         os._exit(3)
     if path == "/spin-when-poked":  # waits for /poke, then loops in Python
@@ -130,6 +134,7 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         status, headers, body = self.fetch("/created")
         self.assertEqual((status, body, headers["x-made"]), (201, b"made", "yes"))
         self.assertEqual(self.fetch("/none")[0], 204)
+        self.assertEqual(self.fetch("/viewbody")[::2], (200, b"viewed"))  # any bytes-like body
         status, headers, _ = self.fetch("/bytesheader")  # bytes names and values as latin-1, not "b'X-B'"
         self.assertEqual((status, headers.get("x-b")), (200, "caf\xe9"))
 
@@ -200,7 +205,8 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
 
     def test_a_response_that_cannot_be_sent_is_a_500(self):
-        for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad"), ("/nulheader", "X-Nul")]:
+        for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad"), ("/nulheader", "X-Nul"),
+                          ("/intbody", "TypeError: on_fetch's response body is int; expected str, bytes")]:
             self.assertEqual(self.fetch(path)[0], 500, path)
             self.assertIn(why, self.log())
             self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
