@@ -367,7 +367,7 @@ export async function serve(opts) {
       if (call) watchdog.answered(call);
     });
   };
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     const chunks = [];
     let size = 0, refused = false;
     const refuse = () => {
@@ -407,6 +407,13 @@ export async function serve(opts) {
       if (r instanceof Promise) r.then((done) => respond(done, started));
       else respond(r, started);
     });
+  };
+  const server = http.createServer(onRequest);
+  // Expect: 100-continue asks whether to send the body: not when its length is over --max-body
+  // (Node's own answer, 100 Continue before anything is checked, had the client send it all first).
+  server.on("checkContinue", (req, res) => {
+    if (Number(req.headers["content-length"] ?? 0) <= maxBody) res.writeContinue();
+    onRequest(req, res);
   });
   const wanted = Number(opts.port ?? 8787);
   try {

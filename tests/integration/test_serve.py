@@ -204,6 +204,26 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         self.assertEqual(self.fetch("/echo", data=b"x" * 1000, method="POST")[0], 200)
         self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
 
+    def first_answer(self, head):
+        """The first status line the server sends after `head` (a request's headers, no body)."""
+        port = int(self.base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(head)
+            data = b""
+            while b"\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return data.split(b"\r\n", 1)[0]
+
+    def test_expect_100_continue_is_refused_for_a_body_past_the_cap(self):
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
+        self.assertEqual(self.first_answer(head % 1001), b"HTTP/1.1 413 Payload Too Large")
+        self.assertEqual(self.first_answer(head % 1000), b"HTTP/1.1 100 Continue")
+        status, _, body = self.fetch("/echo", data=b"x" * 5, method="POST", headers={"Expect": "100-continue"})
+        self.assertEqual((status, json.loads(body)["body"]), (200, "xxxxx"))
+
     def test_a_response_that_cannot_be_sent_is_a_500(self):
         for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad"), ("/nulheader", "X-Nul"),
                           ("/intbody", "TypeError: on_fetch's response body is int; expected str, bytes")]:
