@@ -545,6 +545,15 @@ class CacheCommand(FetchCase):
         p = subprocess.run([PYBUNDLE, "cache", "dir"], text=True, capture_output=True, env=env)
         self.assertEqual(p.stdout.strip(), os.path.join(self.tmp, "other"))
 
+    def test_a_relative_xdg_cache_home_is_ignored(self):
+        env = {k: v for k, v in os.environ.items() if k != "PYBUNDLE_CACHE_DIR"}
+        env.update(HOME=self.tmp, XDG_CACHE_HOME="cache-here")
+        p = subprocess.run([PYBUNDLE, "cache", "dir"], text=True, capture_output=True, env=env, cwd=self.tmp)
+        self.assertEqual(p.stdout.strip(), os.path.join(self.tmp, ".cache", "pybundle"))
+        env["XDG_CACHE_HOME"] = os.path.join(self.tmp, "xdg")
+        p = subprocess.run([PYBUNDLE, "cache", "dir"], text=True, capture_output=True, env=env, cwd=self.tmp)
+        self.assertEqual(p.stdout.strip(), os.path.join(self.tmp, "xdg", "pybundle"))
+
     def test_prune_drops_old_entries_and_clean_empties(self):
         files = self.fetch_ok([self.request(i) for i in range(3)])
         old = time.time() - 40 * 86400
