@@ -118,19 +118,33 @@ function invalidResponse(r) {
 // its own deadline is armed (no other Python can run); otherwise the earliest of the async calls
 // still waiting: a call that overtook one must not disarm it, as that one may spin once it resumes.
 // An async call's is a second later, so an idle loop answers it (504) before anything is interrupted.
+// A handler that catches the KeyboardInterrupt and runs on would hold the process for good: when
+// this thread's event loop has not turned for STUCK_MS after the interrupt, the process is ended
+// (a cluster worker is replaced by the primary; a single server stops, exit 1).
+const STUCK_MS = 5000;
 function requestWatchdog() {
-  const shared = new SharedArrayBuffer(16);
+  const shared = new SharedArrayBuffer(24);
   const interrupt = new Int32Array(shared, 0, 1);
   const deadline = new BigInt64Array(shared, 8, 1);  // Date.now() ms; 0: no request running
+  const beat = new BigInt64Array(shared, 16, 1);  // Date.now() of the event loop's last turn
   const worker = startWorker(
     `const { workerData } = require("node:worker_threads");
      const interrupt = new Int32Array(workerData, 0, 1), deadline = new BigInt64Array(workerData, 8, 1);
+     const beat = new BigInt64Array(workerData, 16, 1);
+     let raised = 0;
      setInterval(() => {
-       const d = Atomics.load(deadline, 0);
-       if (d !== 0n && BigInt(Date.now()) > d) { Atomics.store(deadline, 0, 0n); Atomics.store(interrupt, 0, 2); }
+       const now = Date.now(), d = Atomics.load(deadline, 0);
+       if (d !== 0n && BigInt(now) > d) { Atomics.store(deadline, 0, 0n); Atomics.store(interrupt, 0, 2); raised = now; }
+       if (raised && Atomics.load(beat, 0) > BigInt(raised)) raised = 0;
+       if (raised && now - raised > ${STUCK_MS}) {
+         require("node:fs").writeSync(2, "a handler still runs ${STUCK_MS / 1000} s after --timeout interrupted it " +
+           "(it caught KeyboardInterrupt?): ending server process " + process.pid + "\\n");
+         process.kill(process.pid, "SIGKILL");
+       }
      }, 20);`,
     { eval: true, workerData: shared });
   worker.unref();
+  setInterval(() => Atomics.store(beat, 0, BigInt(Date.now())), 100).unref();
   const waiting = new Set();  // { at, call } of each async call not yet answered
   const arm = (at) => Atomics.store(deadline, 0, BigInt(at));
   const earliest = () => {

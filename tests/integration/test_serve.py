@@ -72,6 +72,13 @@ def on_fetch(request):
         return Response(memoryview(b"viewed"))
     if path == "/exit":
         os._exit(3)
+    if path == "/stubborn":  # catches the KeyboardInterrupt --timeout raises, and loops on
+        while True:
+            try:
+                while True:
+                    pass
+            except BaseException:
+                pass
     if path == "/spin-when-poked":  # waits for /poke, then loops in Python
         return spin_when_poked()
     if path == "/poke":
@@ -286,6 +293,62 @@ class ServeOneWorkerTest(bundles.ServedBundle, unittest.TestCase):
         self.assertEqual(self.get("/spin-when-poked")[0], 504)  # never poked: it waits past --timeout
         self.assertEqual(self.get("/poke"), (200, b"nobody waits"))  # it was cancelled, so it waits no more
         self.assertEqual(self.get("/"), (200, b"hello"))
+
+
+class ServeStubbornHandlerTest(unittest.TestCase):
+    """A handler that catches the interrupt --timeout raises ends its process: a cluster worker is
+    replaced and the server answers on; a single server stops with exit 1, saying why."""
+
+    def serve(self, tmp, workers):
+        bundle = os.path.join(tmp, "b")
+        if not os.path.exists(bundle):
+            bundles.make_bundle(bundle, {"app.py": APP})
+        stderr = open(os.path.join(tmp, f"stderr-{workers}.txt"), "w+")
+        self.addCleanup(stderr.close)
+        proc = subprocess.Popen([support.PYBUNDLE, "serve", bundle, "--port", "0", "--format", "json", "--no-snapshot",
+                                 "--timeout", "1", "--workers", workers], stdout=subprocess.PIPE, stderr=stderr,
+                                text=True, env=dict(os.environ, **bundles.env()))
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)  # its node dies with it (PR_SET_PDEATHSIG)
+        self.addCleanup(proc.stdout.close)
+        port = json.loads(proc.stdout.readline())["port"]
+        return proc, port, stderr
+
+    @staticmethod
+    def ask(port, path):
+        """The raw answer (b"" when the connection closed without one); the timeout is a hang guard."""
+        with socket.create_connection(("127.0.0.1", port), timeout=300) as sock:
+            sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path.encode())
+            data = b""
+            try:
+                while chunk := sock.recv(65536):
+                    data += chunk
+            except ConnectionResetError:
+                pass
+        return data
+
+    def test_a_worker_is_replaced(self):
+        tmp = tempfile.mkdtemp(prefix="pb-serve-stubborn-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        proc, port, stderr = self.serve(tmp, "2")
+        self.assertEqual(self.ask(port, "/stubborn"), b"")
+        for _ in range(4):  # both workers: the other one, and the one started in place of the ended one
+            self.assertTrue(self.ask(port, "/").endswith(b"\r\n\r\nhello"))
+        stderr.seek(0)
+        log = stderr.read()
+        self.assertIn("a handler still runs 5 s after --timeout interrupted it (it caught KeyboardInterrupt?)", log)
+        self.assertIn("exited (SIGKILL); starting another", log)
+
+    def test_a_single_server_stops_saying_why(self):
+        tmp = tempfile.mkdtemp(prefix="pb-serve-stubborn-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        proc, port, stderr = self.serve(tmp, "1")
+        self.assertEqual(self.ask(port, "/stubborn"), b"")
+        self.assertEqual(proc.wait(), 1)
+        stderr.seek(0)
+        log = stderr.read()
+        self.assertIn("a handler still runs 5 s after --timeout interrupted it (it caught KeyboardInterrupt?)", log)
+        self.assertIn("error: the server stopped (exit 137)", log)
 
 
 class ServeShutdownTest(unittest.TestCase):
