@@ -429,6 +429,14 @@ export async function serve(opts) {
     if (Number(req.headers["content-length"] ?? 0) <= maxBody) res.writeContinue();
     onRequest(req, res);
   });
+  // CONNECT asks a proxy for a tunnel, which no handler gives (nor does the platform): Node, with no
+  // listener, dropped the connection unanswered.
+  server.on("connect", (req, socket) => {
+    socket.on("error", () => {});
+    socket.end("HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\n" +
+               "connection: close\r\n\r\nNot Implemented\n");
+    logSoon(`${req.method} ${req.url} 501 (CONNECT is not served)`);
+  });
   const wanted = Number(opts.port ?? 8787);
   try {
     await new Promise((resolve, reject) => {

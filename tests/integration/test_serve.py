@@ -206,6 +206,12 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         self.assertNotIn("admin", echo["url"])
         self.assertEqual(echo["query"], {})
 
+    def test_connect_is_answered_501(self):
+        status, body = self.raw(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        self.assertEqual((status, body), (501, b"Not Implemented\n"))
+        self.assertIn("CONNECT example.com:443 501", self.log())
+        self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
+
     def test_a_body_past_the_cap_is_413(self):
         self.assertEqual(self.fetch("/echo", data=b"x" * 1001, method="POST")[0], 413)
         self.assertEqual(self.fetch("/echo", data=b"x" * 1000, method="POST")[0], 200)
