@@ -483,6 +483,10 @@ def to_response(r):
                 raise TypeError("on_fetch's response body is %s; expected str, bytes, dict, list or None"
                                 % type(body).__name__) from None
         return status, headers, body or b""
+    for attr in ("status", "status_code"):
+        if hasattr(r, attr):  # a response whose status is not a number: name it, not the whole shape
+            raise TypeError("on_fetch returned %s whose %s is %r (%s); expected an int such as 200"
+                            % (type(r).__name__, attr, getattr(r, attr), type(getattr(r, attr)).__name__))
     raise TypeError("on_fetch returned %s; expected str, bytes, dict, list or an object with "
                     "status and headers" % type(r).__name__)
 

@@ -66,6 +66,8 @@ def on_fetch(request):
         return Response("abcdef", 200, [("Content-Length", "3"), ("transfer-encoding", "gzip")])
     if path == "/reset":
         return Response("x", 205)
+    if path == "/strstatus":
+        return Response("x", "201")
     if path == "/intbody":  # not bytes(5), five NUL bytes
         return Response(5)
     if path == "/viewbody":
@@ -239,7 +241,9 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
 
     def test_a_response_that_cannot_be_sent_is_a_500(self):
         for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad"), ("/nulheader", "X-Nul"),
-                          ("/intbody", "TypeError: on_fetch's response body is int; expected str, bytes")]:
+                          ("/intbody", "TypeError: on_fetch's response body is int; expected str, bytes"),
+                          ("/strstatus", "TypeError: on_fetch returned Response whose status is '201' (str); "
+                                         "expected an int such as 200")]:
             self.assertEqual(self.fetch(path)[0], 500, path)
             self.assertIn(why, self.log())
             self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
