@@ -567,6 +567,29 @@ class CacheCommand(FetchCase):
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(os.listdir(self.cache), [])
 
+    def test_prune_follows_no_symbolic_link_out_of_the_cache(self):
+        self.fetch_ok([self.request(0)])
+        old = time.time() - 40 * 86400
+        name = "ab" * 32  # a cache entry's name: what prune deletes when it is old
+        kept = []
+        for link in (os.path.join(self.cache, "wheels", "ab"), os.path.join(self.tmp, "other", "wheels")):
+            outside = os.path.join(self.tmp, "outside-" + os.path.basename(link))
+            target = os.path.join(outside, "ab") if link.endswith("wheels") else outside
+            os.makedirs(target)
+            with open(os.path.join(target, name), "w") as f:
+                f.write("not the cache's\n")
+            os.utime(os.path.join(target, name), (old, old))
+            kept.append(os.path.join(target, name))
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(outside, link)
+        p = self.pybundle("cache", "prune", "--days", "30")  # a shard that is a link
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = subprocess.run([PYBUNDLE, "--cache-dir", os.path.join(self.tmp, "other"), "cache", "prune"],
+                           text=True, capture_output=True)  # wheels/ itself a link
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for path in kept:
+            self.assertTrue(os.path.exists(path), path)
+
     def test_clean_refuses_a_directory_that_is_not_a_cache(self):
         with open(os.path.join(self.tmp, "keep.txt"), "w") as f:
             f.write("x")
