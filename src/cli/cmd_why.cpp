@@ -4,7 +4,8 @@
 // JSON output: {"package": str, "version": str|null, "needed": bool,
 //               "paths": [[{"name": str, "via": str}]],   // root first; via: "", "extra X", "group G"
 //               "dropped": [{"from": str, "marker": str}],  // edges whose marker is false here
-//               "wanted_by": [str]}                         // unselected extras/groups that want it
+//               "wanted_by": [str],                         // unselected extras/groups that want it
+//               "problem": str|null}                        // why plan cannot serve it (as plan says)
 #include <iostream>
 
 #include <nlohmann/json.hpp>
@@ -52,6 +53,11 @@ void run_why(const std::string& package, const PlanOptions& options) {
   bool in_lock = !p.lock.find(pkg).empty() || plan.find(pkg);
   std::string version;
   if (const auto* item = plan.find(pkg)) version = item->version;
+  // A needed package the plan cannot serve has no plan item: its locked version, and plan's reason.
+  const plan::Problem* problem = nullptr;
+  for (const auto& pr : plan.problems)
+    if (pr.package == pkg && !problem) problem = &pr;
+  if (auto locked = p.lock.find(pkg); version.empty() && locked.size() == 1) version = locked.front()->version;
   std::vector<const plan::Dropped*> dropped;
   for (const auto& d : plan.dropped)
     if (d.to == pkg) dropped.push_back(&d);
@@ -75,7 +81,8 @@ void run_why(const std::string& package, const PlanOptions& options) {
                     {"needed", needed},
                     {"paths", jpaths},
                     {"dropped", jdropped},
-                    {"wanted_by", wanted}});
+                    {"wanted_by", wanted},
+                    {"problem", problem ? json(problem->message) : json(nullptr)}});
   } else if (needed) {
     std::cout << pkg << (version.empty() ? "" : " " + version) << " is needed for Pyodide " << p.target.pyodide_version
               << " by:\n";
@@ -90,6 +97,7 @@ void run_why(const std::string& package, const PlanOptions& options) {
       }
       std::cout << "\n";
     }
+    if (problem) std::cout << "but it cannot be served: " << problem->message << "\n";
   } else if (in_lock) {
     std::cout << pkg << " is in " << project::display_path(p.lock.file) << " but not needed for Pyodide "
               << p.target.pyodide_version << ":\n";

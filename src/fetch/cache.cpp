@@ -172,9 +172,10 @@ CacheStats prune_cache(const stdfs::path& root, std::chrono::seconds max_age) {
   auto cutoff = std::chrono::system_clock::now() - max_age;
   std::error_code ec;
   auto wheels = root / "wheels";
-  if (!stdfs::is_directory(wheels, ec)) return stats;
+  // A symbolic link is never followed: what it leads to is not the cache's to delete.
+  if (stdfs::is_symlink(wheels, ec) || !stdfs::is_directory(wheels, ec)) return stats;
   for (const auto& shard : stdfs::directory_iterator(wheels, ec)) {
-    if (!shard.is_directory(ec)) continue;
+    if (shard.is_symlink(ec) || !shard.is_directory(ec)) continue;
     std::vector<stdfs::path> names;
     for (const auto& e : stdfs::directory_iterator(shard.path(), ec)) names.push_back(e.path());
     for (const auto& p : names) {

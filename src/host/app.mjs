@@ -22,10 +22,19 @@ export function callHandler(app, method, url, headers, body) {
   app.call ??= app.rt.py("call");
   const res = app.call(app.handler, method, url, headers.join("\0"), body.length ? body : undefined, true);
   if (typeof res.then !== "function") return answerOf(res);
-  return Promise.resolve(res).then((done) => {
+  // res is the call's asyncio Task: cancelled, the handler gets CancelledError where it awaits.
+  // Pyodide destroys res once it is awaited, so a copy of the proxy keeps the Task at hand.
+  const task = res.copy();
+  const answered = Promise.resolve(res).then((done) => {
     res.destroy?.();
     return answerOf(done);
-  });
+  }).finally(() => task.destroy());
+  answered.cancel = () => {
+    try {
+      task.cancel();
+    } catch {}  // it finished meanwhile
+  };
+  return answered;
 }
 
 function answerOf(res) {
@@ -105,24 +114,65 @@ function invalidResponse(r) {
 }
 
 // A handler looping in Python blocks this thread; a worker thread raises KeyboardInterrupt in it
-// through Pyodide's interrupt buffer once the request's deadline passes.
+// through Pyodide's interrupt buffer once the request's deadline passes. While a sync call runs,
+// its own deadline is armed (no other Python can run); otherwise the earliest of the async calls
+// still waiting: a call that overtook one must not disarm it, as that one may spin once it resumes.
+// An async call's is a second later, so an idle loop answers it (504) before anything is interrupted.
+// A handler that catches the KeyboardInterrupt and runs on would hold the process for good: when
+// this thread's event loop has not turned for STUCK_MS after the interrupt, the process is ended
+// (a cluster worker is replaced by the primary; a single server stops, exit 1).
+const STUCK_MS = 5000;
 function requestWatchdog() {
-  const shared = new SharedArrayBuffer(16);
+  const shared = new SharedArrayBuffer(24);
   const interrupt = new Int32Array(shared, 0, 1);
   const deadline = new BigInt64Array(shared, 8, 1);  // Date.now() ms; 0: no request running
+  const beat = new BigInt64Array(shared, 16, 1);  // Date.now() of the event loop's last turn
   const worker = startWorker(
     `const { workerData } = require("node:worker_threads");
      const interrupt = new Int32Array(workerData, 0, 1), deadline = new BigInt64Array(workerData, 8, 1);
+     const beat = new BigInt64Array(workerData, 16, 1);
+     let raised = 0;
      setInterval(() => {
-       const d = Atomics.load(deadline, 0);
-       if (d !== 0n && BigInt(Date.now()) > d) { Atomics.store(deadline, 0, 0n); Atomics.store(interrupt, 0, 2); }
+       const now = Date.now(), d = Atomics.load(deadline, 0);
+       if (d !== 0n && BigInt(now) > d) { Atomics.store(deadline, 0, 0n); Atomics.store(interrupt, 0, 2); raised = now; }
+       if (raised && Atomics.load(beat, 0) > BigInt(raised)) raised = 0;
+       if (raised && now - raised > ${STUCK_MS}) {
+         require("node:fs").writeSync(2, "a handler still runs ${STUCK_MS / 1000} s after --timeout interrupted it " +
+           "(it caught KeyboardInterrupt?): ending server process " + process.pid + "\\n");
+         process.kill(process.pid, "SIGKILL");
+       }
      }, 20);`,
     { eval: true, workerData: shared });
   worker.unref();
+  setInterval(() => Atomics.store(beat, 0, BigInt(Date.now())), 100).unref();
+  const waiting = new Set();  // { at, call } of each async call not yet answered
+  const arm = (at) => Atomics.store(deadline, 0, BigInt(at));
+  const earliest = () => {
+    let at = 0;
+    for (const w of waiting) if (!at || w.at < at) at = w.at;
+    return at;
+  };
   return {
     interrupt,
-    start(ms) { Atomics.store(interrupt, 0, 0); Atomics.store(deadline, 0, BigInt(Date.now() + ms)); },
-    stop() { Atomics.store(deadline, 0, 0n); Atomics.store(interrupt, 0, 0); },
+    // A call begins: its deadline is armed while its synchronous part runs.
+    start(ms) {
+      const call = { at: Date.now() + ms };
+      Atomics.store(interrupt, 0, 0);
+      arm(call.at);
+      return call;
+    },
+    // Its synchronous part returned: an async call keeps its deadline among the waiting ones.
+    returned(call, isAsync) {
+      Atomics.store(interrupt, 0, 0);
+      if (isAsync) waiting.add({ at: call.at + 1000, call });
+      arm(earliest());
+    },
+    // An async call was answered (or given up on).
+    answered(call) {
+      for (const w of waiting) if (w.call === call) waiting.delete(w);
+      Atomics.store(interrupt, 0, 0);
+      arm(earliest());
+    },
   };
 }
 
@@ -304,31 +354,34 @@ export async function serve(opts) {
     if (url === null) return text(400, "Bad Request\n");
     const started = Date.now();
     const overdue = (r) => timeoutMs > 0 && r.traceback && Date.now() - started >= timeoutMs;
-    if (timeoutMs > 0) watchdog.start(timeoutMs);
+    const call = timeoutMs > 0 ? watchdog.start(timeoutMs) : null;
     let r;
     try {
       r = callHandler(app, req.method, url, req.rawHeaders, new Uint8Array(body.buffer, body.byteOffset, body.length));
     } catch (e) {
-      watchdog.stop();
+      if (call) watchdog.returned(call, false);
       return failedRuntime(e);
     }
-    if (!(r instanceof Promise)) {
-      watchdog.stop();
-      return overdue(r) ? late() : checked(r);
-    }
+    if (call) watchdog.returned(call, r instanceof Promise);
+    if (!(r instanceof Promise)) return overdue(r) ? late() : checked(r);
     let timer, fail;
     const racers = [new Promise((_, reject) => inflight.add((fail = reject)))];
     if (timeoutMs > 0) racers.push(new Promise((resolve) => { timer = setTimeout(() => resolve("late"), timeoutMs); }));
     return Promise.race([r, ...racers]).then(
-      (done) => (done === "late" || overdue(done) ? late() : checked(done)),
+      (done) => {
+        if (done !== "late") return overdue(done) ? late() : checked(done);
+        watchdog.answered(call);  // first: an interrupt raised for it must not hit the cancel
+        r.cancel();  // it would otherwise run on unbounded, once answered
+        return late();
+      },
       failedRuntime,
     ).finally(() => {
       inflight.delete(fail);
       clearTimeout(timer);
-      watchdog.stop();
+      if (call) watchdog.answered(call);
     });
   };
-  const server = http.createServer((req, res) => {
+  const onRequest = (req, res) => {
     const chunks = [];
     let size = 0, refused = false;
     const refuse = () => {
@@ -368,6 +421,21 @@ export async function serve(opts) {
       if (r instanceof Promise) r.then((done) => respond(done, started));
       else respond(r, started);
     });
+  };
+  const server = http.createServer(onRequest);
+  // Expect: 100-continue asks whether to send the body: not when its length is over --max-body
+  // (Node's own answer, 100 Continue before anything is checked, had the client send it all first).
+  server.on("checkContinue", (req, res) => {
+    if (Number(req.headers["content-length"] ?? 0) <= maxBody) res.writeContinue();
+    onRequest(req, res);
+  });
+  // CONNECT asks a proxy for a tunnel, which no handler gives (nor does the platform): Node, with no
+  // listener, dropped the connection unanswered.
+  server.on("connect", (req, socket) => {
+    socket.on("error", () => {});
+    socket.end("HTTP/1.1 501 Not Implemented\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: 16\r\n" +
+               "connection: close\r\n\r\nNot Implemented\n");
+    logSoon(`${req.method} ${req.url} 501 (CONNECT is not served)`);
   });
   const wanted = Number(opts.port ?? 8787);
   try {

@@ -476,7 +476,17 @@ def to_response(r):
             body = json.dumps(body).encode("utf-8")
             if not any(k.lower() == "content-type" for k, _ in headers):
                 headers.append(["content-type", "application/json"])
-        return status, headers, bytes(body or b"")
+        elif body is not None:
+            try:  # bytes(5) would be five NUL bytes, bytes(10**10) all memory
+                body = bytes(memoryview(body))
+            except TypeError:
+                raise TypeError("on_fetch's response body is %s; expected str, bytes, dict, list or None"
+                                % type(body).__name__) from None
+        return status, headers, body or b""
+    for attr in ("status", "status_code"):
+        if hasattr(r, attr):  # a response whose status is not a number: name it, not the whole shape
+            raise TypeError("on_fetch returned %s whose %s is %r (%s); expected an int such as 200"
+                            % (type(r).__name__, attr, getattr(r, attr), type(getattr(r, attr)).__name__))
     raise TypeError("on_fetch returned %s; expected str, bytes, dict, list or an object with "
                     "status and headers" % type(r).__name__)
 
@@ -523,18 +533,19 @@ def handler_style(fn):
     return getattr(fn, "pybundle_style", "on_fetch")
 
 def call(fn, method, url, headers, body, flat=False):
-    """Call the handler: [status, headers, body, traceback-or-None, summary line when it raised]. A sync handler answers here,
-    without a trip through the event loop; for an async one this returns the coroutine that
-    finishes the call (the host awaits it). `flat` (the JavaScript host): headers come and go as
-    one string, names and values joined by NUL (one conversion across the FFI, not one per pair),
-    and an empty body may be None."""
+    """Call the handler: [status, headers, body, traceback-or-None, summary line when it raised].
+    A sync handler answers here, without a trip through the event loop; for an async one this
+    returns the Task that finishes the call (the host awaits it, and cancels it once it gave up
+    on it). `flat` (the JavaScript host): headers come and go as one string, names and values
+    joined by NUL (one conversion across the FFI, not one per pair), and an empty body may be None."""
     try:
         if flat:
             parts = headers.split("\0") if headers else []
             headers = zip(parts[::2], parts[1::2])
         r = fn(Request(method, url, headers, body))
         if inspect.isawaitable(r):
-            return _finish(r, flat)
+            import asyncio  # Pyodide's event loop imported it already
+            return asyncio.ensure_future(_finish(r, flat))
         return _answer(r, flat)
     except BaseException as exc:
         return _failed(exc, flat)

@@ -173,7 +173,9 @@ void replace_dir(const stdfs::path& src, const stdfs::path& dest) {
 }
 
 stdfs::path default_cache_dir() {
-  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg) return stdfs::path(xdg) / "pybundle";
+  // A relative XDG_CACHE_HOME is invalid (XDG Base Directory spec): it would put a cache in every
+  // working directory, a project's included.
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg && *xdg == '/') return stdfs::path(xdg) / "pybundle";
   if (const char* home = std::getenv("HOME"); home && *home) return stdfs::path(home) / ".cache" / "pybundle";
   return stdfs::temp_directory_path() / "pybundle-cache";
 }

@@ -30,7 +30,7 @@ void remove_tree(const stdfs::path& path);
 // rename dest aside, rename src into place, remove the old one.
 void replace_dir(const stdfs::path& src, const stdfs::path& dest);
 
-// $XDG_CACHE_HOME/pybundle, else ~/.cache/pybundle.
+// $XDG_CACHE_HOME/pybundle when it is an absolute path, else ~/.cache/pybundle.
 stdfs::path default_cache_dir();
 
 // `s` is well-formed UTF-8 (no overlong forms, surrogates or code points past U+10FFFF).

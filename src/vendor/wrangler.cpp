@@ -309,6 +309,14 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
     throw Error(out.string() + ": is inside the bundle " + o.bundle.string() +
                     " or holds it (an export there would change the bundle); choose another --out",
                 Exit::usage);
+  // The export is renamed into place: the working directory itself cannot be (rename fails with
+  // EBUSY on "."), and a shell left in it would sit in the removed old tree.
+  std::error_code cwd_ec;
+  auto cwd = stdfs::current_path(cwd_ec);
+  if (!cwd_ec && within(cwd, out))
+    throw Error(out.string() + ": is the working directory or holds it, and an export is renamed into place; " +
+                    "run export from another directory (e.g. the parent, with --out and its name)",
+                Exit::usage);
   check_replaceable(out);
   auto staged = fs::make_temp_dir(out, "." + out.filename().string() + ".export-");
   try {

@@ -60,8 +60,8 @@ class Export(unittest.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.tmp, ignore_errors=True)
 
-    def export(self, bundle, out, *args):
-        proc = support.run("export", bundle, "--out", out, "--format", "json", *args)
+    def export(self, bundle, out, *args, cwd=None):
+        proc = support.run("export", bundle, "--out", out, "--format", "json", *args, cwd=cwd)
         self.assertEqual(proc.returncode, 0, proc.stderr)
         return json.loads(proc.stdout)
 
@@ -173,6 +173,22 @@ class Export(unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("is inside the bundle", proc.stderr)
         self.assertFalse(os.path.exists(os.path.join(b, "deploy")))
+
+    def test_the_working_directory_is_refused_as_out(self):
+        b = os.path.join(self.tmp, "here")
+        bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
+        cwd = os.path.join(self.tmp, "here-deploy", "sub")
+        os.makedirs(cwd)
+        for out in (".", "..", cwd):  # empty but for the working directory, which a swap cannot replace
+            proc = support.run("export", b, "--out", out, cwd=cwd)
+            self.assertEqual(proc.returncode, 2, proc.stderr)
+            self.assertEqual(proc.stderr, f"error: {out}: is the working directory or holds it, and an export is "
+                                          "renamed into place; run export from another directory (e.g. the "
+                                          "parent, with --out and its name)\n")
+            self.assertEqual(os.listdir(cwd), [])
+            self.assertEqual(os.listdir(os.path.dirname(cwd)), ["sub"])
+        self.export(b, "sub", cwd=os.path.dirname(cwd))  # as the error says
+        self.assertTrue(os.path.exists(os.path.join(cwd, "wrangler.toml")))
 
     def test_what_check_refuses_is_not_exported(self):
         # A symbolic link listed with its target's hash, and a files list edited after the build:

@@ -545,6 +545,15 @@ class CacheCommand(FetchCase):
         p = subprocess.run([PYBUNDLE, "cache", "dir"], text=True, capture_output=True, env=env)
         self.assertEqual(p.stdout.strip(), os.path.join(self.tmp, "other"))
 
+    def test_a_relative_xdg_cache_home_is_ignored(self):
+        env = {k: v for k, v in os.environ.items() if k != "PYBUNDLE_CACHE_DIR"}
+        env.update(HOME=self.tmp, XDG_CACHE_HOME="cache-here")
+        p = subprocess.run([PYBUNDLE, "cache", "dir"], text=True, capture_output=True, env=env, cwd=self.tmp)
+        self.assertEqual(p.stdout.strip(), os.path.join(self.tmp, ".cache", "pybundle"))
+        env["XDG_CACHE_HOME"] = os.path.join(self.tmp, "xdg")
+        p = subprocess.run([PYBUNDLE, "cache", "dir"], text=True, capture_output=True, env=env, cwd=self.tmp)
+        self.assertEqual(p.stdout.strip(), os.path.join(self.tmp, "xdg", "pybundle"))
+
     def test_prune_drops_old_entries_and_clean_empties(self):
         files = self.fetch_ok([self.request(i) for i in range(3)])
         old = time.time() - 40 * 86400
@@ -557,6 +566,29 @@ class CacheCommand(FetchCase):
         p = self.pybundle("cache", "clean")
         self.assertEqual(p.returncode, 0, p.stderr)
         self.assertEqual(os.listdir(self.cache), [])
+
+    def test_prune_follows_no_symbolic_link_out_of_the_cache(self):
+        self.fetch_ok([self.request(0)])
+        old = time.time() - 40 * 86400
+        name = "ab" * 32  # a cache entry's name: what prune deletes when it is old
+        kept = []
+        for link in (os.path.join(self.cache, "wheels", "ab"), os.path.join(self.tmp, "other", "wheels")):
+            outside = os.path.join(self.tmp, "outside-" + os.path.basename(link))
+            target = os.path.join(outside, "ab") if link.endswith("wheels") else outside
+            os.makedirs(target)
+            with open(os.path.join(target, name), "w") as f:
+                f.write("not the cache's\n")
+            os.utime(os.path.join(target, name), (old, old))
+            kept.append(os.path.join(target, name))
+            os.makedirs(os.path.dirname(link), exist_ok=True)
+            os.symlink(outside, link)
+        p = self.pybundle("cache", "prune", "--days", "30")  # a shard that is a link
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = subprocess.run([PYBUNDLE, "--cache-dir", os.path.join(self.tmp, "other"), "cache", "prune"],
+                           text=True, capture_output=True)  # wheels/ itself a link
+        self.assertEqual(p.returncode, 0, p.stderr)
+        for path in kept:
+            self.assertTrue(os.path.exists(path), path)
 
     def test_clean_refuses_a_directory_that_is_not_a_cache(self):
         with open(os.path.join(self.tmp, "keep.txt"), "w") as f:

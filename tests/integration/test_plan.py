@@ -249,6 +249,14 @@ class Why(IsolatedCache):
         proc = self.why("pydantic-core")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         self.assertIn("fastapi-worker → fastapi → pydantic → pydantic-core", proc.stdout)
+        # Needed, but not servable: its locked version and plan's reason, as plan names them.
+        self.assertTrue(proc.stdout.startswith("pydantic-core 2.41.1 is needed for Pyodide 0.29.3 by:\n"), proc.stdout)
+        self.assertIn("\nbut it cannot be served: pydantic-core 2.41.1: no wheel in the lock runs on Pyodide 0.29.3",
+                      proc.stdout)
+        doc = json.loads(self.why("pydantic-core", "--format", "json").stdout)
+        self.assertEqual(doc["version"], "2.41.1")
+        self.assertTrue(doc["problem"].startswith("pydantic-core 2.41.1: no wheel in the lock runs on"), doc)
+        self.assertIsNone(json.loads(self.why("fastapi", "--format", "json").stdout)["problem"])
         doc = json.loads(self.why("typer", "--format", "json").stdout)
         self.assertTrue(doc["needed"])
         self.assertIn([{"name": "fastapi-worker", "via": ""}, {"name": "workers-py", "via": "group dev"},

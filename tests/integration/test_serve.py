@@ -12,6 +12,7 @@ import tempfile
 import threading
 import time
 import unittest
+import urllib.error
 import urllib.parse
 import urllib.request
 
@@ -65,6 +66,12 @@ def on_fetch(request):
         return Response("abcdef", 200, [("Content-Length", "3"), ("transfer-encoding", "gzip")])
     if path == "/reset":
         return Response("x", 205)
+    if path == "/strstatus":
+        return Response("x", "201")
+    if path == "/intbody":  # not bytes(5), five NUL bytes
+        return Response(5)
+    if path == "/viewbody":
+        return Response(memoryview(b"viewed"))
     if path == "/exit":
         os._exit(3)
     if path == "/busy":  # two seconds of work
@@ -73,7 +80,34 @@ def on_fetch(request):
         while time.time() < end:
             pass
         return "done"
+    if path == "/stubborn":  # catches the KeyboardInterrupt --timeout raises, and loops on
+        while True:
+            try:
+                while True:
+                    pass
+            except BaseException:
+                pass
+    if path == "/spin-when-poked":  # waits for /poke, then loops in Python
+        return spin_when_poked()
+    if path == "/poke":
+        if not waiting:
+            return "nobody waits"
+        waiting.pop().set()
+        return "poked"
     return "hello"
+
+waiting = []
+
+async def spin_when_poked():
+    gate = asyncio.Event()
+    waiting.append(gate)
+    try:
+        await gate.wait()
+    finally:
+        if gate in waiting:
+            waiting.remove(gate)
+    while True:
+        pass
 '''
 
 
@@ -115,6 +149,7 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         status, headers, body = self.fetch("/created")
         self.assertEqual((status, body, headers["x-made"]), (201, b"made", "yes"))
         self.assertEqual(self.fetch("/none")[0], 204)
+        self.assertEqual(self.fetch("/viewbody")[::2], (200, b"viewed"))  # any bytes-like body
         status, headers, _ = self.fetch("/bytesheader")  # bytes names and values as latin-1, not "b'X-B'"
         self.assertEqual((status, headers.get("x-b")), (200, "caf\xe9"))
 
@@ -179,13 +214,42 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
         self.assertNotIn("admin", echo["url"])
         self.assertEqual(echo["query"], {})
 
+    def test_connect_is_answered_501(self):
+        status, body = self.raw(b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n")
+        self.assertEqual((status, body), (501, b"Not Implemented\n"))
+        self.assertIn("CONNECT example.com:443 501", self.log())
+        self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
+
     def test_a_body_past_the_cap_is_413(self):
         self.assertEqual(self.fetch("/echo", data=b"x" * 1001, method="POST")[0], 413)
         self.assertEqual(self.fetch("/echo", data=b"x" * 1000, method="POST")[0], 200)
         self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
 
+    def first_answer(self, head):
+        """The first status line the server sends after `head` (a request's headers, no body)."""
+        port = int(self.base.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port)) as sock:
+            sock.sendall(head)
+            data = b""
+            while b"\r\n" not in data:
+                chunk = sock.recv(65536)
+                if not chunk:
+                    break
+                data += chunk
+        return data.split(b"\r\n", 1)[0]
+
+    def test_expect_100_continue_is_refused_for_a_body_past_the_cap(self):
+        head = b"POST /echo HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
+        self.assertEqual(self.first_answer(head % 1001), b"HTTP/1.1 413 Payload Too Large")
+        self.assertEqual(self.first_answer(head % 1000), b"HTTP/1.1 100 Continue")
+        status, _, body = self.fetch("/echo", data=b"x" * 5, method="POST", headers={"Expect": "100-continue"})
+        self.assertEqual((status, json.loads(body)["body"]), (200, "xxxxx"))
+
     def test_a_response_that_cannot_be_sent_is_a_500(self):
-        for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad"), ("/nulheader", "X-Nul")]:
+        for path, why in [("/badstatus", "status 1000"), ("/badheader", "X-Bad"), ("/nulheader", "X-Nul"),
+                          ("/intbody", "TypeError: on_fetch's response body is int; expected str, bytes"),
+                          ("/strstatus", "TypeError: on_fetch returned Response whose status is '201' (str); "
+                                         "expected an int such as 200")]:
             self.assertEqual(self.fetch(path)[0], 500, path)
             self.assertIn(why, self.log())
             self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
@@ -202,6 +266,105 @@ class ServeCase(bundles.ServedBundle, unittest.TestCase):
             self.assertEqual(self.fetch("/")[::2], (200, b"hello"))
         self.assertIn("the runtime was started again", self.log())
         self.assertTrue(all(len(line) < 2000 for line in self.log().splitlines()))  # no minified runtime
+
+
+class ServeOneWorkerTest(bundles.ServedBundle, unittest.TestCase):
+    """--timeout bounds an async handler that other requests overtake, and one answered 504 is
+    cancelled rather than left to run on."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="pb-serve-one-")
+        bundle = os.path.join(cls.tmp, "b")
+        bundles.make_bundle(bundle, {"app.py": APP})
+        cls.start_server(bundle, "--no-snapshot", "--workers", "1", "--timeout", "2")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stop_server()
+        shutil.rmtree(cls.tmp, ignore_errors=True)
+
+    def get(self, path):
+        # The timeout only guards against a server that never answers; it measures nothing.
+        try:
+            with urllib.request.urlopen(self.base + path, timeout=300) as r:
+                return r.status, r.read()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read()
+
+    def poke(self):
+        while self.get("/poke") != (200, b"poked"):  # until the waiting handler is in place
+            pass
+
+    def test_an_async_handler_that_spins_after_another_request_is_interrupted(self):
+        answer = {}
+        waiter = threading.Thread(target=lambda: answer.update(spin=self.get("/spin-when-poked")))
+        waiter.start()
+        self.poke()  # a sync request while the async one waits: it must not disarm the other's deadline
+        waiter.join()
+        self.assertEqual(answer["spin"][0], 504)
+        self.assertEqual(self.get("/"), (200, b"hello"))
+
+    def test_an_async_handler_answered_504_does_not_run_on(self):
+        self.assertEqual(self.get("/spin-when-poked")[0], 504)  # never poked: it waits past --timeout
+        self.assertEqual(self.get("/poke"), (200, b"nobody waits"))  # it was cancelled, so it waits no more
+        self.assertEqual(self.get("/"), (200, b"hello"))
+
+
+class ServeStubbornHandlerTest(unittest.TestCase):
+    """A handler that catches the interrupt --timeout raises ends its process: a cluster worker is
+    replaced and the server answers on; a single server stops with exit 1, saying why."""
+
+    def serve(self, tmp, workers):
+        bundle = os.path.join(tmp, "b")
+        if not os.path.exists(bundle):
+            bundles.make_bundle(bundle, {"app.py": APP})
+        stderr = open(os.path.join(tmp, f"stderr-{workers}.txt"), "w+")
+        self.addCleanup(stderr.close)
+        proc = subprocess.Popen([support.PYBUNDLE, "serve", bundle, "--port", "0", "--format", "json", "--no-snapshot",
+                                 "--timeout", "1", "--workers", workers], stdout=subprocess.PIPE, stderr=stderr,
+                                text=True, env=dict(os.environ, **bundles.env()))
+        self.addCleanup(proc.wait)
+        self.addCleanup(proc.kill)  # its node dies with it (PR_SET_PDEATHSIG)
+        self.addCleanup(proc.stdout.close)
+        port = json.loads(proc.stdout.readline())["port"]
+        return proc, port, stderr
+
+    @staticmethod
+    def ask(port, path):
+        """The raw answer (b"" when the connection closed without one); the timeout is a hang guard."""
+        with socket.create_connection(("127.0.0.1", port), timeout=300) as sock:
+            sock.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n" % path.encode())
+            data = b""
+            try:
+                while chunk := sock.recv(65536):
+                    data += chunk
+            except ConnectionResetError:
+                pass
+        return data
+
+    def test_a_worker_is_replaced(self):
+        tmp = tempfile.mkdtemp(prefix="pb-serve-stubborn-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        proc, port, stderr = self.serve(tmp, "2")
+        self.assertEqual(self.ask(port, "/stubborn"), b"")
+        for _ in range(4):  # both workers: the other one, and the one started in place of the ended one
+            self.assertTrue(self.ask(port, "/").endswith(b"\r\n\r\nhello"))
+        stderr.seek(0)
+        log = stderr.read()
+        self.assertIn("a handler still runs 5 s after --timeout interrupted it (it caught KeyboardInterrupt?)", log)
+        self.assertIn("exited (SIGKILL); starting another", log)
+
+    def test_a_single_server_stops_saying_why(self):
+        tmp = tempfile.mkdtemp(prefix="pb-serve-stubborn-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        proc, port, stderr = self.serve(tmp, "1")
+        self.assertEqual(self.ask(port, "/stubborn"), b"")
+        self.assertEqual(proc.wait(), 1)
+        stderr.seek(0)
+        log = stderr.read()
+        self.assertIn("a handler still runs 5 s after --timeout interrupted it (it caught KeyboardInterrupt?)", log)
+        self.assertIn("error: the server stopped (exit 137)", log)
 
 
 class ServeShutdownTest(unittest.TestCase):
