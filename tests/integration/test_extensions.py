@@ -134,6 +134,37 @@ class ExtensionSnapshotCase(unittest.TestCase):
         self.assertIn("python_modules/extfix/libcore.so: changed since the build", proc.stdout)
         shutil.rmtree(b)
 
+    def test_two_wheels_shipping_one_library_name_each_keep_their_own_after_a_restore(self):
+        # twoa and twob each ship libbase.so and a _needs.so that names it as needed: each extension
+        # is linked to its own wheel's copy (its own state), restored or imported.
+        def pkg(name):
+            init = ("import os\nhere = os.path.dirname(__file__)\n"
+                    "os.environ['LD_LIBRARY_PATH'] = here + ':' + os.environ.get('LD_LIBRARY_PATH', '')\n"
+                    "from . import _needs\n").encode()
+            return bundles.wheel(self.tmp, name, {f"{name}/__init__.py": init,
+                                                  f"{name}/libbase.so": bundles.fixture_so("libbase.so"),
+                                                  f"{name}/_needs.so": bundles.fixture_so("_needs.so")})
+        wheels = [pkg("twoa"), pkg("twob")]
+        app = ("import twoa, twob\n"
+               "def on_fetch(request):\n"
+               "    return {'a': twoa._needs.add(1), 'b': twob._needs.add(100), 'a2': twoa._needs.add(0)}\n")
+        for target in bundles.TARGETS:
+            with self.subTest(target=target):
+                b = os.path.join(self.tmp, "twolib-" + target)
+                bundles.make_bundle(b, {"app.py": app}, wheels, target=target)
+                seed = ["--hash-seed", "7"] if target == "0.27.7" else []
+                proc = support.run("snapshot", b, *seed, env=bundles.env())
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                # libbase: 5, plus 10 by each _needs at import; each wheel's copy counts on its own.
+                for args in ((), ("--no-snapshot",)):
+                    proc, answer = bundles.run_json(b, *args)
+                    self.assertEqual(proc.returncode, 0, proc.stderr)
+                    self.assertEqual(answer["restored"], not args)
+                    self.assertEqual(json.loads(answer["response"]["body"]), {"a": 16, "b": 115, "a2": 16}, args)
+                # What each needed name found, so a restore links the same files.
+                needed = {l["path"]: l["needed"] for l in snapshot_meta(b)["libraries"]}
+                self.assertEqual(needed["python_modules/twob/_needs.so"], {"libbase.so": "python_modules/twob/libbase.so"})
+
     def test_a_library_from_outside_the_bundle_is_named(self):
         b = os.path.join(self.tmp, "outside")
         app = ("import os, shutil, sys, tempfile\n"
