@@ -197,6 +197,17 @@ class Shrink(unittest.TestCase):
         _, body = self.answer("--no-snapshot")
         self.assertEqual(body["first"], "alpha")
 
+    def test_inspect_shrink_of_a_compiled_bundle_measures_no_change_for_compile(self):
+        # Compiling again replaces no source: the upload is the same files, so the same gzip size.
+        proc = self.build("--compile=drop-sources", "--no-snapshot")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = support.run("inspect", self.out, "--shrink", "--format", "json", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        compiled = doc["shrink"]["compile_drop_sources"]
+        self.assertEqual(compiled["sources_replaced"], 0)
+        self.assertEqual(compiled["gzip_bytes"], doc["gzip_bytes"])
+
     def test_bad_compile_mode_is_a_usage_error(self):
         proc = self.build("--compile=sometimes", "--no-snapshot")
         self.assertEqual(proc.returncode, 2, proc.stderr)
