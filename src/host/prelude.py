@@ -94,20 +94,27 @@ def _recorded(candidates):
                 found.append(path)
     return found
 
+def _left_out(name):
+    """The hint for module `name` when trimming or --minimize dropped its files, else None."""
+    base = name.replace(".", "/")
+    dropped = _recorded([lambda p: p == base + ".py" or p.startswith(base + "/")
+                         or (p.startswith(base + ".") and "/" not in p[len(base):])])
+    if not dropped:
+        return None
+    return ("module '%s' was left out of the bundle by the build's trimming (or --minimize): "
+            "python_modules/%s%s; rebuild with --keep '%s'"
+            % (name, dropped[0], " and %d more" % (len(dropped) - 1) if len(dropped) > 1 else "",
+               base + "/**" if dropped[0].startswith(base + "/") else dropped[0]))
+
 def explain(exc):
     """Why an import failed, in the user's terms; None when there is nothing to add."""
     if isinstance(exc, ModuleNotFoundError):
         name = _missing_name(exc)
         if not name:
             return None
-        base = name.replace(".", "/")
-        dropped = _recorded([lambda p: p == base + ".py" or p.startswith(base + "/")
-                             or (p.startswith(base + ".") and "/" not in p[len(base):])])
-        if dropped:
-            return ("module '%s' was left out of the bundle by the build's trimming (or --minimize): "
-                    "python_modules/%s%s; rebuild with --keep '%s'"
-                    % (name, dropped[0], " and %d more" % (len(dropped) - 1) if len(dropped) > 1 else "",
-                       base + "/**" if dropped[0].startswith(base + "/") else dropped[0]))
+        hint = _left_out(name)
+        if hint:
+            return hint
         top = name.split(".")[0]
         try:
             from _pyodide import _importhook as hook
@@ -126,6 +133,12 @@ def explain(exc):
             return None  # a submodule that does not exist, or a stdlib module Pyodide lacks
         return ("no package in the bundle provides module '%s': it is not a dependency in pyproject.toml "
                 "(add the distribution that provides it to [project] dependencies and run `uv lock`)" % top)
+    # `from package import submodule` whose file was dropped: an ImportError, not ModuleNotFoundError.
+    m = re.match(r"cannot import name '([^']+)' from '([^']+)'", str(exc)) if isinstance(exc, ImportError) else None
+    if m:
+        hint = _left_out(m.group(2) + "." + m.group(1))
+        if hint:
+            return hint
     if isinstance(exc, ImportError) and "relative import with no known parent package" in str(exc):
         return ("the modules at the root of app/ (%s, the entry's directory) are top-level modules, in no "
                 "package: import their neighbours absolutely (`from config import X`, not `from .config import X`)"

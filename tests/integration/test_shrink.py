@@ -69,7 +69,9 @@ class Shrink(unittest.TestCase):
     def test_minimize_keeps_what_the_app_uses_and_the_bundle_answers(self):
         with open(os.path.join(self.project, "src", "app.py"), "a") as f:
             f.write("\n_answer = on_fetch\n\ndef on_fetch(request):\n    if request.query.get('extra'):\n"
-                    "        import lazydata.extra  # not on the traced request's path\n    return _answer(request)\n")
+                    "        import lazydata.extra  # not on the traced request's path\n"
+                    "    if request.query.get('from'):\n        from lazydata import extra  # an ImportError, not ModuleNotFoundError\n"
+                    "    return _answer(request)\n")
         proc = self.build("--minimize", "--no-snapshot")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         files = self.assertManifestIsDisk()
@@ -95,6 +97,10 @@ class Shrink(unittest.TestCase):
         self.assertIn("module 'lazydata.extra' was left out of the bundle by the build's trimming (or --minimize): "
                       "python_modules/lazydata/extra.py; rebuild with --keep 'lazydata/extra.py'", proc.stderr)
         self.assertIn('File "src/app.py", line ', proc.stderr)
+        proc = support.run("run", self.out, "--no-snapshot", "--url", "http://localhost/?from=1", env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("module 'lazydata.extra' was left out of the bundle by the build's trimming (or --minimize): "
+                      "python_modules/lazydata/extra.py; rebuild with --keep 'lazydata/extra.py'", proc.stderr)
 
     def test_minimize_then_snapshot_restores(self):
         proc = self.build("--minimize")
