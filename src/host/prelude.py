@@ -183,9 +183,14 @@ def place(exc):
     inside = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(BUNDLE + "/")]
     return (inside[-1].filename, inside[-1].lineno or 0) if inside else (None, 0)
 
+def one_line(message):
+    """An exception's message on one line (Emscripten's loader puts its own error on a line of its own)."""
+    return "; ".join(l.strip() for l in str(message).splitlines() if l.strip())
+
 def summary(exc):
     """One line: the exception, where it happened in the project, and the hint."""
-    text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
+    message = one_line(exc)
+    text = "%s: %s" % (type(exc).__name__, message) if message else type(exc).__name__
     where, line = place(exc)
     if where:
         text += " (%s:%d)" % (shown(where), line)
