@@ -219,12 +219,22 @@ def import_modules(names):
             return {"module": name, "error": summary(exc), "traceback": text}
     return None
 
+_LD_LIBRARY_PATH = None  # as the import left it, kept in the heap (see restore_environ)
+
 def collect():
     # Before the heap is written: what the import left is never garbage the collector would free,
     # so it goes to the permanent generation, and no collection after a restore walks it again.
+    global _LD_LIBRARY_PATH
+    _LD_LIBRARY_PATH = os.environ.get("LD_LIBRARY_PATH")
     import gc
     gc.collect()
     gc.freeze()
+
+def restore_environ():
+    # Pyodide's bootstrap sets LD_LIBRARY_PATH to its default after a restore too, dropping what the
+    # import added: an extension imported later would not find the libraries it names as needed.
+    if _LD_LIBRARY_PATH is not None:
+        os.environ["LD_LIBRARY_PATH"] = _LD_LIBRARY_PATH
 
 def module_names():
     return sorted(sys.modules)

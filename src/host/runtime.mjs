@@ -230,6 +230,7 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false,
     py("add_paths")();
     py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");  // tracebacks name the project's files
   }
+  if (snapshot) py("restore_environ")();
   if (snapshot && !makeSnapshot) py("reseed")();  // a snapshot made from the base keeps the fixed entropy
   return {
     pyodide, py, module: () => module, heap,
