@@ -210,9 +210,34 @@ std::string side_module_problem(const std::string& file, uint64_t size) {
   return why;
 }
 
+// An extension module's name says which interpreter imports it ("_x.cpython-313-wasm32-emscripten.so";
+// "_x.abi3.so" and "_x.so" any). Returns why Python `python` ("3.13.2") of Pyodide would not, or "".
+std::string extension_tag_problem(const std::string& path, const std::string& python) {
+  auto slash = path.rfind('/');
+  std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  if (!base.ends_with(".so")) return "";
+  base.resize(base.size() - 3);
+  auto dot = base.rfind('.');
+  if (dot == std::string::npos || base.compare(dot + 1, 8, "cpython-") != 0) return "";
+  std::string tag = base.substr(dot + 1);
+  auto dash = tag.find('-', 8);
+  std::string version = tag.substr(8, dash == std::string::npos ? std::string::npos : dash - 8);
+  std::string platform = dash == std::string::npos ? "" : tag.substr(dash + 1);
+  auto first = python.find('.'), second = python.find('.', first + 1);
+  std::string want =
+      first == std::string::npos ? "" : python.substr(0, first) + python.substr(first + 1, second - first - 1);
+  if (!platform.empty() && platform != "wasm32-emscripten")
+    return "an extension module built for " + platform + " (its name's tag " + tag + "), not for Pyodide";
+  if (!want.empty() && version != want)
+    return "an extension module for CPython " +
+           (version.size() > 1 ? version.substr(0, 1) + "." + version.substr(1) : version) + " (its name's tag " + tag +
+           "), which Python " + python.substr(0, second) + " does not import";
+  return "";
+}
+
 }  // namespace
 
-WheelPlan scan_wheel(const Input& input, const Options& options) {
+WheelPlan scan_wheel(const Input& input, const Options& options, const std::string& python) {
   WheelPlan plan;
   plan.file = input.file;
   plan.wheel = input.filename.empty() ? input.file.filename().string() : input.filename;
@@ -416,6 +441,12 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
       entry.dest.clear();
     }
   }
+  // Else the import fails inside Pyodide as a missing module or a circular import.
+  if (wasm_wheel(plan.wheel) && !python.empty())
+    for (const auto& entry : plan.entries)
+      if (!entry.dest.empty())
+        if (auto why = extension_tag_problem(entry.dest, python); !why.empty())
+          fail(entry.name, why + ": use the wheel built for this target");
   return plan;
 }
 

@@ -640,6 +640,33 @@ TEST_CASE("a Pyodide wheel's shared libraries must be wasm side modules: else on
   CHECK_NOTHROW(pb::vendor::assemble(with("not a library", "demo-1.0-py3-none-any.whl")));
 }
 
+TEST_CASE("a Pyodide wheel's extension module named for another Python or platform: one line naming wheel and file") {
+  Sandbox box;
+  const std::string side = std::string("\0asm\x01\0\0\0\0\x09\x08", 11) + "dylink.0";
+  const std::string whl = "demo-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl";
+  auto with = [&](const std::string& name, const std::string& filename = "") {
+    WheelBuilder w;
+    w.add("demo/__init__.py", "").add("demo/" + name, side);
+    return box.spec({box.wheel(filename.empty() ? whl : filename, w.bytes())});
+  };
+  for (auto ok : {"_x.cpython-313-wasm32-emscripten.so", "_x.abi3.so", "_x.so", "libz.so.1"}) {
+    CAPTURE(ok);
+    CHECK_NOTHROW(pb::vendor::assemble(with(ok)));
+  }
+  auto problems = refused(box, with("_x.cpython-312-wasm32-emscripten.so"));
+  CHECK_MESSAGE(has(problems, whl + ": entry 'demo/_x.cpython-312-wasm32-emscripten.so': an extension module for "
+                                    "CPython 3.12 (its name's tag cpython-312-wasm32-emscripten), which Python 3.13 "
+                                    "does not import: use the wheel built for this target"),
+                joined(problems));
+  problems = refused(box, with("_x.cpython-313-x86_64-linux-gnu.so"));
+  CHECK_MESSAGE(has(problems, whl + ": entry 'demo/_x.cpython-313-x86_64-linux-gnu.so': an extension module built "
+                                    "for x86_64-linux-gnu (its name's tag cpython-313-x86_64-linux-gnu), not for "
+                                    "Pyodide: use the wheel built for this target"),
+                joined(problems));
+  // A pure-Python wheel is not judged by its file names.
+  CHECK_NOTHROW(pb::vendor::assemble(with("_x.cpython-312-wasm32-emscripten.so", "demo-1.0-py3-none-any.whl")));
+}
+
 TEST_CASE("two wheels writing one path: an error naming both, with every problem at once") {
   Sandbox box;
   WheelBuilder a, b, c;
