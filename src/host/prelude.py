@@ -134,7 +134,8 @@ def explain(exc):
         return ("no package in the bundle provides module '%s': it is not a dependency in pyproject.toml "
                 "(add the distribution that provides it to [project] dependencies and run `uv lock`)" % top)
     # `from package import submodule` whose file was dropped: an ImportError, not ModuleNotFoundError.
-    m = re.match(r"cannot import name '([^']+)' from '([^']+)'", str(exc)) if isinstance(exc, ImportError) else None
+    m = (re.match(r"cannot import name '([^']+)' from (?:partially initialized module )?'([^']+)'", str(exc))
+         if isinstance(exc, ImportError) else None)
     if m:
         hint = _left_out(m.group(2) + "." + m.group(1))
         if hint:
