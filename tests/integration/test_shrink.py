@@ -219,6 +219,15 @@ class Shrink(unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("--compile", proc.stderr)
 
+    def test_a_keep_glob_that_can_match_nothing_is_a_usage_error(self):
+        for glob, why in (("", "an empty glob matches no file"), ("../secrets/**", "points outside the bundle")):
+            with self.subTest(glob=glob):
+                proc = self.build("--keep", glob, "--no-snapshot")
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(f"--keep '{glob}'", proc.stderr)
+                self.assertIn(why, proc.stderr)
+                self.assertFalse(os.path.exists(self.out))  # refused before anything is written
+
 
 if __name__ == "__main__":
     unittest.main()
