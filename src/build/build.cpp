@@ -135,6 +135,17 @@ void shrink(const BuildRequest& r, const project::Project& project, const target
 // Every option that can be wrong, checked before anything touches the disk.
 void validate(const BuildRequest& r) {
   if (!r.archive.empty()) vendor::check_archive_name(r.archive);
+  // As [tool.pybundle] exclude: a glob that can match nothing would keep nothing, silently.
+  for (const auto& g : r.keep) {
+    if (g.find_first_not_of('/') == std::string::npos)
+      throw Error("--keep '" + g +
+                      "': an empty glob matches no file; name files as under python_modules/, e.g. "
+                      "'pkg/data/**'",
+                  Exit::usage);
+    if (g == ".." || g.starts_with("../") || g.find("/../") != std::string::npos || g.ends_with("/.."))
+      throw Error("--keep '" + g + "' points outside the bundle, so it can never match: globs match paths inside it",
+                  Exit::usage);
+  }
   for (const auto& m : r.mirrors) fetch::parse_mirror(m);
 }
 

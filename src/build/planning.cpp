@@ -131,7 +131,12 @@ AppFiles app_files(const project::Project& project, const std::filesystem::path&
   spec.include = project.config.include;
   spec.options.exclude = project.config.exclude;
   auto copy = vendor::plan_app(spec);
-  for (const auto& item : copy.items) a.files.push_back("app/" + item.dest);
+  for (const auto& item : copy.items) {
+    a.files.push_back("app/" + item.dest);
+    std::error_code ec;
+    auto size = std::filesystem::file_size(item.src, ec);
+    if (!ec) a.bytes += size;
+  }
   a.problems = copy.problems;
   return a;
 }

@@ -61,6 +61,7 @@ std::optional<std::string> find_entry(const project::Project& project);
 struct AppFiles {
   std::string entry;               // "" without an entry
   std::vector<std::string> files;  // paths under app/
+  uint64_t bytes = 0;              // their size on disk
   std::vector<std::string> problems;
 };
 AppFiles app_files(const project::Project& project, const std::filesystem::path& out);

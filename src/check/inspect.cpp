@@ -39,6 +39,14 @@ std::string top_level(std::string_view rel) {
 
 Inspection inspect(const stdfs::path& bundle, const bundle::Manifest& manifest) {
   const auto& files = manifest.files;
+  // A listed file that is gone is the bundle's fault: said as export says it, not as an internal error.
+  for (const auto& f : files) {
+    std::error_code ec;
+    if (!stdfs::is_regular_file(bundle / f.path, ec))
+      throw Error((bundle / f.path).string() + ": listed in bundle.json but " +
+                      (stdfs::exists(bundle / f.path, ec) ? "not a regular file" : "missing") + "; rebuild the bundle",
+                  Exit::problems);
+  }
   std::map<std::string, std::string> versions;  // normalized name -> version
   for (const auto& p : manifest.packages) versions[pep508::normalize_name(p.name)] = p.version;
 

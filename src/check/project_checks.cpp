@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <set>
+#include <utility>
+#include <vector>
 
 namespace pb::check {
 
@@ -159,9 +161,10 @@ Check app(const project::Project& project, const std::string& entry, size_t file
   return c;
 }
 
-Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget) {
+Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget, uint64_t app_bytes) {
   Check c{.name = "size", .title = "the estimated bundle size is within the size budget"};
-  uint64_t total = 0;
+  // The app's files count too: a large data file or template set is uploaded like a package.
+  uint64_t total = app_bytes;
   std::vector<const plan::Item*> sized;
   std::vector<std::string> unsized;
   for (const auto& i : plan.items) {
@@ -173,9 +176,11 @@ Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget
     }
   }
   c.metrics["estimated_bytes"] = total;
+  c.metrics["app_bytes"] = app_bytes;
   c.metrics["budget_bytes"] = budget ? nlohmann::ordered_json(budget->bytes) : nlohmann::ordered_json(nullptr);
   c.metrics["uncounted_packages"] = unsized.size();
-  c.summary = "estimated " + human_size(total) + " (sum of " + plural(sized.size(), "wheel size") + ", an upper bound)";
+  c.summary = "estimated " + human_size(total) + " (sum of " + plural(sized.size(), "wheel size") +
+              (app_bytes ? " and the app's " + human_size(app_bytes) : "") + ", an upper bound)";
   if (budget) c.summary += ", budget " + human_size(budget->bytes) + " (" + budget->source + ")";
   else c.summary += "; no size-budget set";
   if (!unsized.empty()) {
@@ -192,11 +197,14 @@ Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget
            .file = budget->file,
            .fix = "drop or replace the largest packages, trim with [tool.pybundle] exclude, or raise size-budget; "
                   "`pybundle check --bundle` measures the built bundle exactly"});
-    std::stable_sort(sized.begin(), sized.end(), [](const auto* a, const auto* b) { return *a->size > *b->size; });
-    for (size_t k = 0; k < sized.size() && k < 10; ++k)
+    std::vector<std::pair<std::string, uint64_t>> parts;
+    for (const auto* i : sized) parts.emplace_back(i->filename, *i->size);
+    if (app_bytes) parts.emplace_back("app/ (the project's own files)", app_bytes);
+    std::stable_sort(parts.begin(), parts.end(), [](const auto& a, const auto& b) { return a.second > b.second; });
+    for (size_t k = 0; k < parts.size() && k < 10; ++k)
       c.add({.severity = Severity::note,
              .code = "size-largest",
-             .message = sized[k]->filename + ": " + human_size(*sized[k]->size)});
+             .message = parts[k].first + ": " + human_size(parts[k].second)});
   }
   return c;
 }

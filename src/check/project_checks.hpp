@@ -30,9 +30,10 @@ Check servable(const plan::Plan& plan, const lock::Lock& lock);
 // "sources": no needed package comes from git, a direct URL or only a source distribution.
 Check sources(const plan::Plan& plan, const lock::Lock& lock);
 
-// "size": the packages' wheel sizes summed, an upper bound of the bundle's gzip size (the app and
-// packages whose size the lock does not give are not counted), against the budget.
-Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget);
+// "size": the packages' wheel sizes and the app's files (`app_bytes` on disk) summed, an upper bound
+// of the bundle's gzip size (packages whose size the lock does not give are not counted), against
+// the budget.
+Check estimated_size(const plan::Plan& plan, const std::optional<Budget>& budget, uint64_t app_bytes = 0);
 
 // "app": the build has an entry module, and the app's files (`files` of them, from
 // build::app_files) can be copied: each of `problems` is an error, as it fails the build.

@@ -238,11 +238,12 @@ Check smoke(const stdfs::path& bundle, const std::vector<snapshot::SmokeModule>&
     } else {
       const bool missing = r.error.ends_with("ImportError") || r.error == "ModuleNotFoundError" ||
                            r.error == "FileNotFoundError" || !r.missing_file.empty();
-      f.fix =
-          std::string(missing ? "a file it needs may be missing (trimmed by the build? `pybundle build --keep GLOB` "
-                                "keeps it); "
-                              : "") +
-          "`pybundle check --bundle OUT -v` prints the traceback";
+      // The host's hint names the file trimming dropped and the --keep glob, as the build's does.
+      f.fix = !r.hint.empty() ? r.hint + "; `pybundle check --bundle OUT -v` prints the traceback"
+                              : std::string(missing ? "a file it needs may be missing (trimmed by the build? "
+                                                      "`pybundle build --keep GLOB` keeps it); "
+                                                    : "") +
+                                    "`pybundle check --bundle OUT -v` prints the traceback";
     }
     c.add(std::move(f));
   }

@@ -1,5 +1,6 @@
 // `pybundle inspect --shrink`: --minimize and --compile=drop-sources done on copies of the bundle
 // with the build's own code (vendor/shrink), so the figures are what those options would ship.
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -34,6 +35,8 @@ std::vector<std::string> upload_files(const stdfs::path& dir) {
       if (it->is_regular_file(ec)) out.push_back(it->path().lexically_relative(dir).generic_string());
     if (ec) throw Error("cannot list " + (dir / top).string() + ": " + ec.message(), Exit::io);
   }
+  // In bundle.json's order, as the bundle itself is measured: the gzip size depends on the order.
+  std::sort(out.begin(), out.end());
   return out;
 }
 

@@ -183,7 +183,7 @@ Report check_project(const CheckOptions& o) {
   run("sources", "no package from git, a direct URL or only a source distribution", plan_blocked,
       [&] { return check::sources(*plan, *lock); });
   run("size", "the estimated bundle size is within the size budget", plan_blocked,
-      [&] { return check::estimated_size(*plan, resolve_budget(o, &*project)); });
+      [&] { return check::estimated_size(*plan, resolve_budget(o, &*project), build::app_files(*project, {}).bytes); });
   run("app", "the entry module and the app's files are there", project ? "" : "pyproject.toml did not load", [&] {
     auto app = build::app_files(*project, {});
     return check::app(*project, app.entry, app.files.size(), app.problems);

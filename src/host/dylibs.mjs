@@ -26,6 +26,12 @@ const NEEDED = "metadata.neededDynlibs.forEach(needed=>loadDynamicLibrary(needed
 const NEEDED_HOOKED =
   "metadata.neededDynlibs.forEach(needed=>loadDynamicLibrary(...globalThis.__pybundle_dylibs.needed(" +
   "needed,libName,flags,FS,LDSO),localScope));return loadModule()";
+// 0.29.3 and 314.0.7 resolve a needed name through rpath and LD_LIBRARY_PATH (twice: sync and async).
+// Hooked so the snapshot records which file each name found: two wheels may ship one library name,
+// and a restore runs before the search path (in the C environment) is back.
+const RESOLVE = "needed=findLibraryFS(needed,flags.rpath)??needed;";
+const RESOLVE_HOOKED =
+  "needed=globalThis.__pybundle_dylibs.resolve(libName,needed,findLibraryFS(needed,flags.rpath)??needed);";
 
 // The `fs` option of 0.27.7's loadDynamicLibrary: where it reads a library that has no handle.
 const readerOf = (FS) => ({ findObject: (p) => FS.analyzePath(p).exists, readFile: (p, o) => FS.readFile(p, o) });
@@ -35,14 +41,33 @@ const state = {
   records: [],     // libraries placed in this process, in load order
   replay: null,    // name -> record while a restore loads the recorded libraries
   gap: [],         // table slots a restore keeps free for later allocations
+  needed: new Map(), // library -> {needed name: the path it was loaded from}, while recording
 };
+
+// The file a needed name found: recorded while the snapshot is made, replayed on restore.
+function replayed(parent, name) {
+  const rel = state.replay?.get(parent)?.needed?.[name];
+  return rel ? `${BUNDLE}/${rel}` : null;
+}
+function recorded(parent, name, found) {
+  if (!state.replay) {
+    if (!state.needed.has(parent)) state.needed.set(parent, {});
+    state.needed.get(parent)[name] = found;
+  }
+  return found;
+}
 
 globalThis.__pybundle_dylibs = {
   needed(name, parent, flags, FS, LDSO) {
-    if (name.includes("/") || LDSO.loadedLibsByName[name]) return [name, flags];
+    const again = replayed(parent, name);
+    if (again) return [again, { ...flags, fs: readerOf(FS) }];
+    if (name.includes("/") || LDSO.loadedLibsByName[name]) return [recorded(parent, name, name), flags];
     const near = path.posix.join(path.posix.dirname(parent), name);
-    if (!FS.analyzePath(near).exists) return [name, flags];
-    return [near, { ...flags, fs: readerOf(FS) }];
+    if (!FS.analyzePath(near).exists) return [recorded(parent, name, name), flags];
+    return [recorded(parent, name, near), { ...flags, fs: readerOf(FS) }];
+  },
+  resolve(parent, name, found) {
+    return replayed(parent, name) ?? recorded(parent, name, found);
   },
   place(libName, flags, metadata, table, free, allocate) {
     const rec = state.replay?.get(libName);
@@ -69,6 +94,7 @@ globalThis.__pybundle_dylibs = {
     state.records.push({
       path: libName, global: !!flags.global, memory_base: memoryBase, memory_size: metadata.memorySize,
       table_length: table.length, table_size: metadata.tableSize, free_slots: [...free],
+      needed: state.needed.get(libName) ?? {},
     });
     return [memoryBase, metadata.tableSize ? table.length : 0];
   },
@@ -85,6 +111,7 @@ export function hookLoader(body) {
   if (body.split(PLACEMENT).length !== 2) return body;
   state.hooked = true;
   if (body.split(NEEDED).length === 2) body = body.replace(NEEDED, NEEDED_HOOKED);
+  body = body.replaceAll(RESOLVE, RESOLVE_HOOKED);
   return body.replace(PLACEMENT, HOOKED);
 }
 
@@ -113,7 +140,10 @@ export function recordLibraries(m, bundleDir, moduleOf) {
                           { library: r.path, module: mod ?? null });
     }
     const rel = r.path.slice(BUNDLE.length + 1);
-    return { ...r, path: rel, sha256: sha256(path.join(bundleDir, rel)), handles: handles[r.path] ?? [] };
+    // Only names that found a file of the bundle (any other library is refused above).
+    const needed = Object.fromEntries(Object.entries(r.needed)
+      .filter(([, p]) => p?.startsWith(BUNDLE + "/")).map(([n, p]) => [n, p.slice(BUNDLE.length + 1)]));
+    return { ...r, path: rel, sha256: sha256(path.join(bundleDir, rel)), handles: handles[r.path] ?? [], needed };
   });
 }
 

@@ -94,20 +94,27 @@ def _recorded(candidates):
                 found.append(path)
     return found
 
+def _left_out(name):
+    """The hint for module `name` when trimming or --minimize dropped its files, else None."""
+    base = name.replace(".", "/")
+    dropped = _recorded([lambda p: p == base + ".py" or p.startswith(base + "/")
+                         or (p.startswith(base + ".") and "/" not in p[len(base):])])
+    if not dropped:
+        return None
+    return ("module '%s' was left out of the bundle by the build's trimming (or --minimize): "
+            "python_modules/%s%s; rebuild with --keep '%s'"
+            % (name, dropped[0], " and %d more" % (len(dropped) - 1) if len(dropped) > 1 else "",
+               base + "/**" if dropped[0].startswith(base + "/") else dropped[0]))
+
 def explain(exc):
     """Why an import failed, in the user's terms; None when there is nothing to add."""
     if isinstance(exc, ModuleNotFoundError):
         name = _missing_name(exc)
         if not name:
             return None
-        base = name.replace(".", "/")
-        dropped = _recorded([lambda p: p == base + ".py" or p.startswith(base + "/")
-                             or (p.startswith(base + ".") and "/" not in p[len(base):])])
-        if dropped:
-            return ("module '%s' was left out of the bundle by the build's trimming (or --minimize): "
-                    "python_modules/%s%s; rebuild with --keep '%s'"
-                    % (name, dropped[0], " and %d more" % (len(dropped) - 1) if len(dropped) > 1 else "",
-                       base + "/**" if dropped[0].startswith(base + "/") else dropped[0]))
+        hint = _left_out(name)
+        if hint:
+            return hint
         top = name.split(".")[0]
         try:
             from _pyodide import _importhook as hook
@@ -126,6 +133,13 @@ def explain(exc):
             return None  # a submodule that does not exist, or a stdlib module Pyodide lacks
         return ("no package in the bundle provides module '%s': it is not a dependency in pyproject.toml "
                 "(add the distribution that provides it to [project] dependencies and run `uv lock`)" % top)
+    # `from package import submodule` whose file was dropped: an ImportError, not ModuleNotFoundError.
+    m = (re.match(r"cannot import name '([^']+)' from (?:partially initialized module )?'([^']+)'", str(exc))
+         if isinstance(exc, ImportError) else None)
+    if m:
+        hint = _left_out(m.group(2) + "." + m.group(1))
+        if hint:
+            return hint
     if isinstance(exc, ImportError) and "relative import with no known parent package" in str(exc):
         return ("the modules at the root of app/ (%s, the entry's directory) are top-level modules, in no "
                 "package: import their neighbours absolutely (`from config import X`, not `from .config import X`)"
@@ -170,9 +184,14 @@ def place(exc):
     inside = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.startswith(BUNDLE + "/")]
     return (inside[-1].filename, inside[-1].lineno or 0) if inside else (None, 0)
 
+def one_line(message):
+    """An exception's message on one line (Emscripten's loader puts its own error on a line of its own)."""
+    return "; ".join(l.strip() for l in str(message).splitlines() if l.strip())
+
 def summary(exc):
     """One line: the exception, where it happened in the project, and the hint."""
-    text = "%s: %s" % (type(exc).__name__, exc) if str(exc) else type(exc).__name__
+    message = one_line(exc)
+    text = "%s: %s" % (type(exc).__name__, message) if message else type(exc).__name__
     where, line = place(exc)
     if where:
         text += " (%s:%d)" % (shown(where), line)
@@ -201,12 +220,22 @@ def import_modules(names):
             return {"module": name, "error": summary(exc), "traceback": text}
     return None
 
+_LD_LIBRARY_PATH = None  # as the import left it, kept in the heap (see restore_environ)
+
 def collect():
     # Before the heap is written: what the import left is never garbage the collector would free,
     # so it goes to the permanent generation, and no collection after a restore walks it again.
+    global _LD_LIBRARY_PATH
+    _LD_LIBRARY_PATH = os.environ.get("LD_LIBRARY_PATH")
     import gc
     gc.collect()
     gc.freeze()
+
+def restore_environ():
+    # Pyodide's bootstrap sets LD_LIBRARY_PATH to its default after a restore too, dropping what the
+    # import added: an extension imported later would not find the libraries it names as needed.
+    if _LD_LIBRARY_PATH is not None:
+        os.environ["LD_LIBRARY_PATH"] = _LD_LIBRARY_PATH
 
 def module_names():
     return sorted(sys.modules)

@@ -65,7 +65,7 @@ async function loadCreateFunction(runtime, cacheDir) {
     const id = path.join(cacheDir, `pyodide-${st.size}-${Math.round(st.mtimeMs)}-${st.ino}-${process.version}-${process.arch}`);
     // V8 rejects a code cache made under other flags: one per set (a restored `run` uses --liftoff-only).
     const flags = process.execArgv.length ? `-${fnv1a(process.execArgv.join(" "))}` : "";
-    cacheBase = `${id}${flags}-5`;
+    cacheBase = `${id}${flags}-6`;
     linkRecord = `${id}-link.json`;
   }
   const source = scriptSource(file, isModule, cacheBase, linkRecord);
@@ -230,6 +230,7 @@ export async function loadRuntime(opts, { snapshot = null, makeSnapshot = false,
     py("add_paths")();
     py("set_app_source")(opts["app-source"] ?? "", opts["app-left-out"] ?? "");  // tracebacks name the project's files
   }
+  if (snapshot) py("restore_environ")();
   if (snapshot && !makeSnapshot) py("reseed")();  // a snapshot made from the base keeps the fixed entropy
   return {
     pyodide, py, module: () => module, heap,

@@ -25,7 +25,7 @@ def smoke(names):
             importlib.import_module(name)
         except BaseException as exc:
             file, line = _place(exc)
-            r = {"module": name, "ok": False, "error": type(exc).__name__, "message": str(exc),
+            r = {"module": name, "ok": False, "error": type(exc).__name__, "message": _host.one_line(exc),
                  "file": file, "line": line, "traceback": _host.format_exc(exc)}
             hint = _host.explain(exc)
             if hint:

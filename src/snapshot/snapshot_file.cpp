@@ -134,6 +134,15 @@ void check_metadata(const nlohmann::json& meta, const stdfs::path& file) {
     if (table > kMaxTable) throw edited(name + ".table_length' is larger than a function table can be");
     for (const auto& slot : lib["free_slots"])
       if (slot.get<uint64_t>() >= table) throw edited(name + ".free_slots' lists a slot past 'table_length'");
+    // Which library each needed name found; absent in snapshots made before it was recorded.
+    if (const auto& needed = json_at(lib, "needed"); !needed.is_null()) {
+      if (!needed.is_object()) throw edited(name + ".needed' is not an object");
+      for (const auto& [dep, found] : needed.items()) {
+        bool earlier = found.is_string() && std::any_of(libraries.begin(), libraries.begin() + i,
+                                                        [&](const auto& l) { return l["path"] == found; });
+        if (!earlier) throw edited(name + ".needed' maps '" + dep + "' to no library loaded before it");
+      }
+    }
   }
 }
 

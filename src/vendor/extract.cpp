@@ -140,9 +140,104 @@ std::string damaged(const WheelPlan& plan, const std::string& why) {
          plan.name;
 }
 
+// A wheel built for Pyodide (a wasm32 platform tag).
+bool wasm_wheel(const std::string& filename) {
+  auto dash = filename.rfind('-');
+  return dash != std::string::npos && filename.find("wasm32", dash) != std::string::npos;
+}
+
+bool shared_library(const std::string& path) {
+  auto slash = path.rfind('/');
+  std::string_view base = std::string_view(path).substr(slash == std::string::npos ? 0 : slash + 1);
+  return base.ends_with(".so") || base.find(".so.") != std::string_view::npos;
+}
+
+// Pyodide loads a .so as an Emscripten side module: a wasm module whose first section is dylink.0.
+// Returns why `file` (`size` bytes) cannot be one, or "". Reads the section headers only.
+std::string side_module_problem(const std::string& file, uint64_t size) {
+  int fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) return "cannot read " + file + ": " + std::strerror(errno);
+  auto at = [&](uint64_t offset, unsigned char* buf, size_t n) -> size_t {
+    ssize_t r = ::pread(fd, buf, n, static_cast<off_t>(offset));
+    return r < 0 ? 0 : static_cast<size_t>(r);
+  };
+  std::string why;
+  unsigned char head[8] = {};
+  size_t got = at(0, head, sizeof head);
+  auto starts = [&](std::string_view magic) {
+    return got >= magic.size() && std::memcmp(head, magic.data(), magic.size()) == 0;
+  };
+  if (starts(std::string_view("\x7f"
+                              "ELF",
+                              4))) {
+    why = "an ELF shared library (built for another platform), not a WebAssembly module";
+  } else if (starts("\xfe\xed\xfa\xce") || starts("\xfe\xed\xfa\xcf") || starts("\xce\xfa\xed\xfe") ||
+             starts("\xcf\xfa\xed\xfe")) {
+    why = "a Mach-O library (built for macOS), not a WebAssembly module";
+  } else if (!starts(std::string_view("\0asm", 4))) {
+    why = "not a WebAssembly module (no wasm magic number)";
+  } else if (got < 8 || !starts(std::string_view("\0asm\x01\0\0\0", 8))) {
+    why = "a WebAssembly module of an unknown version";
+  }
+  for (uint64_t offset = 8; why.empty() && offset < size;) {
+    unsigned char sec[6 + 9] = {};  // id, size (LEB128, at most 5 bytes), and a dylink name's length and text
+    size_t n = at(offset, sec, sizeof sec);
+    uint64_t length = 0;
+    size_t i = 1;
+    for (int shift = 0; i < n && i <= 5; shift += 7) {
+      length |= uint64_t(sec[i] & 0x7f) << shift;
+      if (!(sec[i++] & 0x80)) break;
+    }
+    if (n < 2 || i > n || (sec[i - 1] & 0x80)) {
+      why = "a truncated WebAssembly module (it ends inside a section header at byte " + std::to_string(offset) + ")";
+      break;
+    }
+    uint64_t end = offset + i + length;
+    if (end > size) {
+      why = "a truncated WebAssembly module (a section ends at byte " + std::to_string(end) + ", past its " +
+            std::to_string(size) + " bytes)";
+      break;
+    }
+    if (offset == 8) {
+      bool dylink = sec[0] == 0 && i < n &&
+                    ((sec[i] == 8 && n >= i + 9 && std::memcmp(sec + i + 1, "dylink.0", 8) == 0) ||
+                     (sec[i] == 6 && n >= i + 7 && std::memcmp(sec + i + 1, "dylink", 6) == 0));
+      if (!dylink) why = "a WebAssembly module but not a side module (its first section is not dylink.0)";
+    }
+    offset = end;
+  }
+  ::close(fd);
+  return why;
+}
+
+// An extension module's name says which interpreter imports it ("_x.cpython-313-wasm32-emscripten.so";
+// "_x.abi3.so" and "_x.so" any). Returns why Python `python` ("3.13.2") of Pyodide would not, or "".
+std::string extension_tag_problem(const std::string& path, const std::string& python) {
+  auto slash = path.rfind('/');
+  std::string base = path.substr(slash == std::string::npos ? 0 : slash + 1);
+  if (!base.ends_with(".so")) return "";
+  base.resize(base.size() - 3);
+  auto dot = base.rfind('.');
+  if (dot == std::string::npos || base.compare(dot + 1, 8, "cpython-") != 0) return "";
+  std::string tag = base.substr(dot + 1);
+  auto dash = tag.find('-', 8);
+  std::string version = tag.substr(8, dash == std::string::npos ? std::string::npos : dash - 8);
+  std::string platform = dash == std::string::npos ? "" : tag.substr(dash + 1);
+  auto first = python.find('.'), second = python.find('.', first + 1);
+  std::string want =
+      first == std::string::npos ? "" : python.substr(0, first) + python.substr(first + 1, second - first - 1);
+  if (!platform.empty() && platform != "wasm32-emscripten")
+    return "an extension module built for " + platform + " (its name's tag " + tag + "), not for Pyodide";
+  if (!want.empty() && version != want)
+    return "an extension module for CPython " +
+           (version.size() > 1 ? version.substr(0, 1) + "." + version.substr(1) : version) + " (its name's tag " + tag +
+           "), which Python " + python.substr(0, second) + " does not import";
+  return "";
+}
+
 }  // namespace
 
-WheelPlan scan_wheel(const Input& input, const Options& options) {
+WheelPlan scan_wheel(const Input& input, const Options& options, const std::string& python) {
   WheelPlan plan;
   plan.file = input.file;
   plan.wheel = input.filename.empty() ? input.file.filename().string() : input.filename;
@@ -346,6 +441,12 @@ WheelPlan scan_wheel(const Input& input, const Options& options) {
       entry.dest.clear();
     }
   }
+  // Else the import fails inside Pyodide as a missing module or a circular import.
+  if (wasm_wheel(plan.wheel) && !python.empty())
+    for (const auto& entry : plan.entries)
+      if (!entry.dest.empty())
+        if (auto why = extension_tag_problem(entry.dest, python); !why.empty())
+          fail(entry.name, why + ": use the wheel built for this target");
   return plan;
 }
 
@@ -362,6 +463,7 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
   Reader reader;
   if (!reader.open(plan.file)) return fail_damaged("", "not a readable zip archive: " + reader.error());
   DirMaker dirs(python_modules);
+  const bool wasm = wasm_wheel(plan.wheel);
   uint64_t total = 0;
   size_t index = 0;
   archive_entry* e = nullptr;
@@ -423,6 +525,11 @@ void extract_wheel(const WheelPlan& plan, const std::filesystem::path& python_mo
     if (!error.empty()) return fail(entry.name, error);
     if (got != entry.declared) return fail_damaged(entry.name, "size differs from its header");
     if (digest && digest->base64url() != entry.expected) fail(entry.name, entry.algorithm + " does not match RECORD");
+    // Else the build would stop at the import, inside Pyodide, with its loader's words.
+    if (fd >= 0 && wasm && shared_library(entry.dest)) {
+      if (auto why = side_module_problem(out_path, got); !why.empty())
+        fail(entry.name, why + "; Pyodide would not load it: rebuild the wheel with `pyodide build`");
+    }
   }
   if (index != plan.entries.size()) fail_wheel("the archive changed while it was being read");
 }

@@ -31,8 +31,9 @@ struct WheelPlan {
   std::vector<std::string> problems;  // one line each: "<wheel>: entry '<name>': <why>"
 };
 
-// Pass 1: reads the archive's directory and RECORD, decides where each entry goes.
-WheelPlan scan_wheel(const Input& input, const Options& options);
+// Pass 1: reads the archive's directory and RECORD, decides where each entry goes. `python`: the
+// target's version ("3.13.2"), against which a wasm32 wheel's extension module names are checked.
+WheelPlan scan_wheel(const Input& input, const Options& options, const std::string& python = "");
 
 // Pass 2: streams every entry of a clean plan, writing kept files under `python_modules`
 // (parents created as needed, never overwriting) and checking each against RECORD. Problems

@@ -167,7 +167,8 @@ stdfs::path assemble(const BundleSpec& spec, Report* report) {
   try {
     // Pass 1: read every wheel's directory and RECORD; plan sources and app/.
     std::vector<WheelPlan> plans(wheels.size());
-    parallel_for(wheels.size(), options.jobs, [&](size_t i) { plans[i] = scan_wheel(*wheels[i], options); });
+    parallel_for(wheels.size(), options.jobs,
+                 [&](size_t i) { plans[i] = scan_wheel(*wheels[i], options, spec.target.python); });
     std::vector<CopyPlan> source_plans;
     for (const auto* in : sources) source_plans.push_back(plan_source(*in, spec));
     CopyPlan app = plan_app(spec);

@@ -122,6 +122,24 @@ class BuildSmokeTest(unittest.TestCase):
         self.assertNotIn("does not import", proc.stderr)
         self.assertFalse(os.path.exists(os.path.join(out, "python_modules", "stubread", "api.pyi")))
 
+    def test_check_bundle_names_what_trimming_dropped_as_the_build_does(self):
+        proc, out = self.build("--no-smoke")  # the bundle the smoke run would have refused
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = support.run("check", "--bundle", out, "--format", "json", env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        smoke = next(c for c in json.loads(proc.stdout)["checks"] if c["name"] == "smoke")
+        fixes = {f["message"].split("'")[1]: f["fix"] for f in smoke["findings"] if f["severity"] == "error"}
+        self.assertEqual(set(fixes), {"trimpkg", "stubread", "datapkg"})
+        self.assertTrue(fixes["datapkg"].startswith("python_modules/datapkg/table.json was left out of the bundle by "
+                                                    "the build's trimming (or --minimize); rebuild with --keep "
+                                                    "'datapkg/table.json'"), fixes["datapkg"])
+        self.assertTrue(fixes["stubread"].startswith("python_modules/stubread/api.pyi was left out"), fixes["stubread"])
+        # `from . import tests` of a package still being initialised: an ImportError naming the package.
+        self.assertTrue(fixes["trimpkg"].startswith("module 'trimpkg.tests' was left out of the bundle by the build's "
+                                                    "trimming (or --minimize): python_modules/trimpkg/tests/"),
+                        fixes["trimpkg"])
+        self.assertIn("rebuild with --keep 'trimpkg/tests/**'", fixes["trimpkg"])
+
     def replace_app(self, text):
         """Gives the project's entry `text` until the test ends."""
         app = os.path.join(self.project, "src", "app.py")

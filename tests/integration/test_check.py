@@ -131,7 +131,8 @@ class ProjectChecks(unittest.TestCase):
                          ["pyproject", "lock", "lock-fresh", "target", "servable", "sources", "size", "app"])
         self.assertEqual({c["status"] for c in doc["checks"]}, {"pass"})
         size = next(c for c in doc["checks"] if c["name"] == "size")
-        self.assertEqual(size["metrics"]["estimated_bytes"], 1298 + 1108)  # the lock's two wheel sizes
+        # The lock's two wheel sizes and the app's one file.
+        self.assertEqual(size["metrics"]["estimated_bytes"], 1298 + 1108 + os.path.getsize(os.path.join(EXAMPLE, "src", "app.py")))
 
     def test_stale_lock(self):
         proc, doc = check_json(fixture("stale-lock"), *PINNED)
@@ -171,11 +172,28 @@ class ProjectChecks(unittest.TestCase):
         self.assertEqual(proc.returncode, 1)
         fs = findings(doc, "size")
         self.assertEqual(fs[0]["code"], "size-over-budget")
-        self.assertIn("estimated bundle size 2.3 KiB exceeds the size budget of 1.0 KiB", fs[0]["message"])
+        self.assertIn("estimated bundle size 2.4 KiB exceeds the size budget of 1.0 KiB", fs[0]["message"])
         self.assertIn("[tool.pybundle] size-budget", fs[0]["message"])
         self.assertTrue(fs[0]["file"].endswith("over-budget/pyproject.toml"))
         self.assertEqual([f["message"] for f in fs[1:]],
-                         ["minirouter-1.0.0-py3-none-any.whl: 1.3 KiB", "slugkit-0.3.1-py3-none-any.whl: 1.1 KiB"])
+                         ["minirouter-1.0.0-py3-none-any.whl: 1.3 KiB", "slugkit-0.3.1-py3-none-any.whl: 1.1 KiB",
+                          "app/ (the project's own files): 47 B"])
+
+    def test_the_estimate_counts_the_apps_files(self):
+        # A data file beside the entry is uploaded like a package: a budget the wheels alone fit is not
+        # met, as check --bundle would find once it is built.
+        tmp = tempfile.mkdtemp(prefix="pb-check-size-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        project = support.copy_project(EXAMPLE, tmp)
+        proc, doc = check_json(project, *PINNED, "--size-budget", "32KiB")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(os.path.join(project, "src", "table.bin"), "wb") as f:
+            f.write(os.urandom(64 * 1024))
+        proc, doc = check_json(project, *PINNED, "--size-budget", "32KiB")
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        fs = findings(doc, "size")
+        self.assertEqual(fs[0]["code"], "size-over-budget")
+        self.assertEqual(fs[1]["message"], "app/ (the project's own files): 64.4 KiB")
 
     def test_an_entry_the_build_would_not_find_fails(self):
         # The gate passed a project whose entry file is missing; the build then failed on it.

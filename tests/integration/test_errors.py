@@ -53,6 +53,21 @@ class ErrorsTest(support.ExampleProjectCase):
                       f"({HELPER}:2); no package in the bundle provides module 'yaml': it is not a dependency in "
                       "pyproject.toml", proc.stderr)
 
+    def test_an_import_error_of_several_lines_is_reported_on_one(self):
+        # Emscripten's loader puts its own error on a line of its own after "Could not load dynamic lib".
+        with open(os.path.join(self.project, "src", "_native.so"), "wb") as f:
+            f.write(b"\x7fELF\x02\x01\x01" + bytes(64))  # a library for another platform
+        write(os.path.join(self.project, "src", "app.py"), "\nimport _native\n", "a")
+        for args, failed in ((["--no-snapshot"], "the entry module 'app' does not import"),  # the smoke import
+                             ([], "snapshot: importing 'app' failed")):
+            proc = self.build(*args)
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            errors = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
+            self.assertEqual(len(errors), 1, proc.stderr)
+            self.assertRegex(errors[0], "^error: " + failed + r": ImportError: Could not load dynamic lib: "
+                                        r"/bundle/app/_native.so; Error: need to see wasm magic number "
+                                        r"\(src/app.py:\d+\)$")
+
     def test_a_relative_import_or_a_relative_path_in_the_entry_says_what_to_write(self):
         app = os.path.join(self.project, "src", "app.py")
         source = read(app)

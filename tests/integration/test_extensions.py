@@ -134,6 +134,65 @@ class ExtensionSnapshotCase(unittest.TestCase):
         self.assertIn("python_modules/extfix/libcore.so: changed since the build", proc.stdout)
         shutil.rmtree(b)
 
+    def test_two_wheels_shipping_one_library_name_each_keep_their_own_after_a_restore(self):
+        # twoa and twob each ship libbase.so and a _needs.so that names it as needed: each extension
+        # is linked to its own wheel's copy (its own state), restored or imported.
+        def pkg(name):
+            init = ("import os\nhere = os.path.dirname(__file__)\n"
+                    "os.environ['LD_LIBRARY_PATH'] = here + ':' + os.environ.get('LD_LIBRARY_PATH', '')\n"
+                    "from . import _needs\n").encode()
+            return bundles.wheel(self.tmp, name, {f"{name}/__init__.py": init,
+                                                  f"{name}/libbase.so": bundles.fixture_so("libbase.so"),
+                                                  f"{name}/_needs.so": bundles.fixture_so("_needs.so")})
+        wheels = [pkg("twoa"), pkg("twob")]
+        app = ("import twoa, twob\n"
+               "def on_fetch(request):\n"
+               "    return {'a': twoa._needs.add(1), 'b': twob._needs.add(100), 'a2': twoa._needs.add(0)}\n")
+        for target in bundles.TARGETS:
+            with self.subTest(target=target):
+                b = os.path.join(self.tmp, "twolib-" + target)
+                bundles.make_bundle(b, {"app.py": app}, wheels, target=target)
+                seed = ["--hash-seed", "7"] if target == "0.27.7" else []
+                proc = support.run("snapshot", b, *seed, env=bundles.env())
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                # libbase: 5, plus 10 by each _needs at import; each wheel's copy counts on its own.
+                for args in ((), ("--no-snapshot",)):
+                    proc, answer = bundles.run_json(b, *args)
+                    self.assertEqual(proc.returncode, 0, proc.stderr)
+                    self.assertEqual(answer["restored"], not args)
+                    self.assertEqual(json.loads(answer["response"]["body"]), {"a": 16, "b": 115, "a2": 16}, args)
+                # What each needed name found, so a restore links the same files.
+                needed = {l["path"]: l["needed"] for l in snapshot_meta(b)["libraries"]}
+                self.assertEqual(needed["python_modules/twob/_needs.so"], {"libbase.so": "python_modules/twob/libbase.so"})
+
+    def test_an_extension_imported_after_the_restore_finds_its_needed_library_through_ld_library_path(self):
+        # lzn puts its directory on LD_LIBRARY_PATH at import; lzn/sub/_needs.so, first imported by a
+        # request, needs libbase.so from there. (0.27.7's loader does not search LD_LIBRARY_PATH.)
+        init = (b"import os\nhere = os.path.dirname(__file__)\n"
+                b"os.environ['LD_LIBRARY_PATH'] = here + ':' + os.environ.get('LD_LIBRARY_PATH', '')\n"
+                b"from . import _needs\n")
+        whl = bundles.wheel(self.tmp, "lzn", {"lzn/__init__.py": init, "lzn/libbase.so": bundles.fixture_so("libbase.so"),
+                                              "lzn/_needs.so": bundles.fixture_so("_needs.so"), "lzn/sub/__init__.py": b"",
+                                              "lzn/sub/_needs.so": bundles.fixture_so("_needs.so")})
+        app = ("import os, lzn\n"
+               "def on_fetch(request):\n"
+               "    from lzn.sub import _needs as late\n"
+               "    return {'path': os.environ['LD_LIBRARY_PATH'].split(':')[0], 'late': late.add(100),\n"
+               "            'first': lzn._needs.add(0)}\n")
+        for target in ("0.29.3", "314.0.7"):
+            with self.subTest(target=target):
+                b = os.path.join(self.tmp, "lazyneeds-" + target)
+                bundles.make_bundle(b, {"app.py": app}, [whl], target=target)
+                proc = support.run("snapshot", b, env=bundles.env())
+                self.assertEqual(proc.returncode, 0, proc.stderr)
+                # One libbase: 5, 10 by each _needs at import, then 100.
+                for args in ((), ("--no-snapshot",)):
+                    proc, answer = bundles.run_json(b, *args)
+                    self.assertEqual(proc.returncode, 0, proc.stderr)
+                    self.assertEqual(answer["restored"], not args)
+                    self.assertEqual(json.loads(answer["response"]["body"]),
+                                     {"path": "/bundle/python_modules/lzn", "late": 125, "first": 125}, args)
+
     def test_a_library_from_outside_the_bundle_is_named(self):
         b = os.path.join(self.tmp, "outside")
         app = ("import os, shutil, sys, tempfile\n"

@@ -69,7 +69,9 @@ class Shrink(unittest.TestCase):
     def test_minimize_keeps_what_the_app_uses_and_the_bundle_answers(self):
         with open(os.path.join(self.project, "src", "app.py"), "a") as f:
             f.write("\n_answer = on_fetch\n\ndef on_fetch(request):\n    if request.query.get('extra'):\n"
-                    "        import lazydata.extra  # not on the traced request's path\n    return _answer(request)\n")
+                    "        import lazydata.extra  # not on the traced request's path\n"
+                    "    if request.query.get('from'):\n        from lazydata import extra  # an ImportError, not ModuleNotFoundError\n"
+                    "    return _answer(request)\n")
         proc = self.build("--minimize", "--no-snapshot")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         files = self.assertManifestIsDisk()
@@ -95,6 +97,10 @@ class Shrink(unittest.TestCase):
         self.assertIn("module 'lazydata.extra' was left out of the bundle by the build's trimming (or --minimize): "
                       "python_modules/lazydata/extra.py; rebuild with --keep 'lazydata/extra.py'", proc.stderr)
         self.assertIn('File "src/app.py", line ', proc.stderr)
+        proc = support.run("run", self.out, "--no-snapshot", "--url", "http://localhost/?from=1", env=bundles.env())
+        self.assertEqual(proc.returncode, 1, proc.stderr)
+        self.assertIn("module 'lazydata.extra' was left out of the bundle by the build's trimming (or --minimize): "
+                      "python_modules/lazydata/extra.py; rebuild with --keep 'lazydata/extra.py'", proc.stderr)
 
     def test_minimize_then_snapshot_restores(self):
         proc = self.build("--minimize")
@@ -197,10 +203,30 @@ class Shrink(unittest.TestCase):
         _, body = self.answer("--no-snapshot")
         self.assertEqual(body["first"], "alpha")
 
+    def test_inspect_shrink_of_a_compiled_bundle_measures_no_change_for_compile(self):
+        # Compiling again replaces no source: the upload is the same files, so the same gzip size.
+        proc = self.build("--compile=drop-sources", "--no-snapshot")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        proc = support.run("inspect", self.out, "--shrink", "--format", "json", env=bundles.env())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        doc = json.loads(proc.stdout)
+        compiled = doc["shrink"]["compile_drop_sources"]
+        self.assertEqual(compiled["sources_replaced"], 0)
+        self.assertEqual(compiled["gzip_bytes"], doc["gzip_bytes"])
+
     def test_bad_compile_mode_is_a_usage_error(self):
         proc = self.build("--compile=sometimes", "--no-snapshot")
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("--compile", proc.stderr)
+
+    def test_a_keep_glob_that_can_match_nothing_is_a_usage_error(self):
+        for glob, why in (("", "an empty glob matches no file"), ("../secrets/**", "points outside the bundle")):
+            with self.subTest(glob=glob):
+                proc = self.build("--keep", glob, "--no-snapshot")
+                self.assertEqual(proc.returncode, 2, proc.stderr)
+                self.assertIn(f"--keep '{glob}'", proc.stderr)
+                self.assertIn(why, proc.stderr)
+                self.assertFalse(os.path.exists(self.out))  # refused before anything is written
 
 
 if __name__ == "__main__":

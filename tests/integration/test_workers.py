@@ -116,6 +116,17 @@ class WorkersStyle(bundles.ServedBundle, unittest.TestCase):
         self.assertEqual(proc.returncode, 2, proc.stderr)
         self.assertIn("bundle.json: needs target.pyodide and entry.module", proc.stderr)
 
+    def test_inspect_of_a_bundle_missing_a_listed_file_names_it(self):
+        bad = os.path.join(self.tmp, "missing-file")
+        shutil.copytree(self.out, bad)
+        gone = next(f["path"] for f in self.manifest["files"] if f["path"].startswith("python_modules/"))
+        os.remove(os.path.join(bad, gone))
+        for args in ((), ("--shrink",)):
+            proc = support.run("inspect", bad, *args, env=bundles.env())
+            self.assertEqual(proc.returncode, 1, proc.stderr)
+            self.assertEqual(proc.stderr.strip().splitlines()[-1],
+                             f"error: {os.path.join(bad, gone)}: listed in bundle.json but missing; rebuild the bundle")
+
     def test_served_from_the_snapshot_with_routes_json_and_a_jinja2_page(self):
         self.assertTrue(self.startup["restored"])
         self.assertIn("serving entry.Default.fetch on", self.log())

@@ -287,6 +287,17 @@ TEST_CASE("size: the wheel sizes summed against the budget; over it, the largest
   CHECK(f->message.find("PYBUNDLE_SIZE_BUDGET") != std::string::npos);
   REQUIRE(count_code(c, "size-largest") == 2);
   CHECK(c.findings[2].message == "flask-3.0.0-py3-none-any.whl: 4.9 KiB");  // largest first
+
+  // The app's own files are uploaded too: within budget without them, over it with them.
+  c = check::estimated_size(plan, check::Budget{10000, "--size-budget"});
+  CHECK(c.status() == Status::pass);
+  c = check::estimated_size(plan, check::Budget{10000, "--size-budget"}, 6000);
+  CHECK(c.status() == Status::fail);
+  CHECK(c.metrics["estimated_bytes"] == 14000);
+  CHECK(c.metrics["app_bytes"] == 6000);
+  CHECK(c.summary.find("and the app's 5.9 KiB") != std::string::npos);
+  REQUIRE(count_code(c, "size-largest") == 3);
+  CHECK(c.findings[2].message == "app/ (the project's own files): 5.9 KiB");
 }
 
 TEST_CASE("human_size") {

@@ -188,6 +188,16 @@ TEST_CASE("every metadata member a restore uses is checked by name, with the fil
       "'libraries[0].free_slots' lists a slot past 'table_length'");
   has(refused([](auto& m) { m["libraries"][0]["handles"] = "1"; }), "'libraries[0].handles' is not a list of counts");
   has(refused([](auto& m) { m["libraries"][0]["free_slots"] = {1.5}; }), "'libraries[0].free_slots' is not a list");
+  has(refused([](auto& m) { m["libraries"][0]["needed"] = {"libb.so"}; }), "'libraries[0].needed' is not an object");
+  // A needed name maps to a library loaded before the one needing it, never to a file of its own.
+  has(refused([](auto& m) {
+        m["libraries"][0]["needed"] = {{"lib.so", "python_modules/x/lib.so"}};
+      }),
+      "'libraries[0].needed' maps 'lib.so' to no library loaded before it");
+  has(refused([](auto& m) {
+        m["libraries"][0]["needed"] = {{"libc.so", "../../libc.so"}};
+      }),
+      "'libraries[0].needed' maps 'libc.so' to no library loaded before it");
 
   // The heap's offset is also in Pyodide's own header: an edit that agrees with the other sizes is
   // found while decompressing, before the heap is handed on.

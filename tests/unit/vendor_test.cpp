@@ -595,6 +595,78 @@ TEST_CASE(".data: purelib and platlib join python_modules, scripts, headers and 
             "python_modules/demo/x.py"));
 }
 
+TEST_CASE("a Pyodide wheel's shared libraries must be wasm side modules: else one line naming wheel, file, cause") {
+  Sandbox box;
+  const std::string wasm("\0asm\x01\0\0\0", 8);
+  // A dylink.0 custom section, then a one-byte type section.
+  const std::string side = wasm + std::string("\0\x09\x08", 3) + "dylink.0" + std::string("\x01\x01\0", 3);
+  const std::string whl = "demo-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl";
+  auto with = [&](const std::string& so, const std::string& filename) {
+    WheelBuilder w;
+    w.add("demo/__init__.py", "").add("demo/_ext.cpython-313-wasm32-emscripten.so", so).add("demo/libz.so.1", side);
+    return box.spec({box.wheel(filename, w.bytes())});
+  };
+  CHECK_NOTHROW(pb::vendor::assemble(with(side, whl)));
+  struct Case {
+    std::string what, so, message;
+  };
+  std::vector<Case> cases = {
+      {"truncated", side.substr(0, side.size() - 1),
+       "a truncated WebAssembly module (a section ends at byte 22, past its 21 bytes)"},
+      {"cut in a header", wasm + std::string("\0", 1),
+       "a truncated WebAssembly module (it ends inside a section header at byte 8)"},
+      {"ELF", std::string("\x7f") + "ELF" + std::string(64, '\x01'),
+       "an ELF shared library (built for another platform), not a WebAssembly module"},
+      {"text", "not a library", "not a WebAssembly module (no wasm magic number)"},
+      {"empty", "", "not a WebAssembly module (no wasm magic number)"},
+      {"no dylink", wasm + std::string("\x01\x01\0", 3),
+       "a WebAssembly module but not a side module (its first section is not dylink.0)"},
+  };
+  for (const auto& c : cases) {
+    CAPTURE(c.what);
+    auto problems = refused(box, with(c.so, whl));
+    REQUIRE(problems.size() == 1);
+    CHECK_MESSAGE(has(problems, whl + ": entry 'demo/_ext.cpython-313-wasm32-emscripten.so': " + c.message +
+                                    "; Pyodide would not load it: rebuild the wheel with `pyodide build`"),
+                  joined(problems));
+    CHECK(problems[0].find('\n') == std::string::npos);
+    try {
+      pb::vendor::assemble(with(c.so, whl));
+    } catch (const pb::Errors& e) {
+      CHECK(e.code() == pb::Exit::problems);  // a bad wheel, not an I/O error
+    }
+  }
+  // A pure-Python wheel's .so is data to Pyodide until something loads it: not judged here.
+  CHECK_NOTHROW(pb::vendor::assemble(with("not a library", "demo-1.0-py3-none-any.whl")));
+}
+
+TEST_CASE("a Pyodide wheel's extension module named for another Python or platform: one line naming wheel and file") {
+  Sandbox box;
+  const std::string side = std::string("\0asm\x01\0\0\0\0\x09\x08", 11) + "dylink.0";
+  const std::string whl = "demo-1.0-cp313-cp313-pyodide_2025_0_wasm32.whl";
+  auto with = [&](const std::string& name, const std::string& filename = "") {
+    WheelBuilder w;
+    w.add("demo/__init__.py", "").add("demo/" + name, side);
+    return box.spec({box.wheel(filename.empty() ? whl : filename, w.bytes())});
+  };
+  for (auto ok : {"_x.cpython-313-wasm32-emscripten.so", "_x.abi3.so", "_x.so", "libz.so.1"}) {
+    CAPTURE(ok);
+    CHECK_NOTHROW(pb::vendor::assemble(with(ok)));
+  }
+  auto problems = refused(box, with("_x.cpython-312-wasm32-emscripten.so"));
+  CHECK_MESSAGE(has(problems, whl + ": entry 'demo/_x.cpython-312-wasm32-emscripten.so': an extension module for "
+                                    "CPython 3.12 (its name's tag cpython-312-wasm32-emscripten), which Python 3.13 "
+                                    "does not import: use the wheel built for this target"),
+                joined(problems));
+  problems = refused(box, with("_x.cpython-313-x86_64-linux-gnu.so"));
+  CHECK_MESSAGE(has(problems, whl + ": entry 'demo/_x.cpython-313-x86_64-linux-gnu.so': an extension module built "
+                                    "for x86_64-linux-gnu (its name's tag cpython-313-x86_64-linux-gnu), not for "
+                                    "Pyodide: use the wheel built for this target"),
+                joined(problems));
+  // A pure-Python wheel is not judged by its file names.
+  CHECK_NOTHROW(pb::vendor::assemble(with("_x.cpython-312-wasm32-emscripten.so", "demo-1.0-py3-none-any.whl")));
+}
+
 TEST_CASE("two wheels writing one path: an error naming both, with every problem at once") {
   Sandbox box;
   WheelBuilder a, b, c;
