@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <memory>
 
@@ -190,8 +191,20 @@ bool is_date(const std::string& s) {
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
   for (size_t i : {0, 1, 2, 3, 5, 6, 8, 9})
     if (!std::isdigit(static_cast<unsigned char>(s[i]))) return false;
-  int month = std::stoi(s.substr(5, 2)), day = std::stoi(s.substr(8, 2));
-  return month >= 1 && month <= 12 && day >= 1 && day <= 31;
+  namespace c = std::chrono;
+  c::year_month_day date{c::year(std::stoi(s.substr(0, 4))), c::month(static_cast<unsigned>(std::stoi(s.substr(5, 2)))),
+                         c::day(static_cast<unsigned>(std::stoi(s.substr(8, 2))))};
+  return date.ok();  // a day of the calendar: no 2025-02-30
+}
+
+// wrangler keeps vars in a plain JavaScript object: a name an object already has (constructor,
+// toString, __proto__, ...) crashes its build.
+bool object_property(std::string_view name) {
+  for (std::string_view p :
+       {"constructor", "__proto__", "toString", "toLocaleString", "valueOf", "hasOwnProperty", "isPrototypeOf",
+        "propertyIsEnumerable", "__defineGetter__", "__defineSetter__", "__lookupGetter__", "__lookupSetter__"})
+    if (name == p) return true;
+  return false;
 }
 
 bool has_word(const std::string& code, std::string_view word) {
@@ -295,6 +308,14 @@ WranglerExport export_wrangler(const WranglerOptions& o) {
                     std::string(kCompatibilityDate) + " (YYYY-MM-DD)",
                 Exit::usage);
   r.name = worker_name(!o.name.empty() ? o.name : !m.name.empty() ? m.name : m.entry->module);
+  if (!o.name.empty() &&
+      std::none_of(o.name.begin(), o.name.end(), [](char c) { return std::isalnum(static_cast<unsigned char>(c)); }))
+    throw Error("--name " + o.name + ": a worker name needs letters a-z or digits", Exit::usage);
+  for (const auto& [k, v] : m.vars)
+    if (object_property(k))
+      throw Error(manifest_file.string() + ": var " + k +
+                      ": wrangler cannot take a var named like a JavaScript object's own property; rename it",
+                  Exit::usage);
   // A module-level on_fetch needs the flag that keeps global handlers; a WorkerEntrypoint does not.
   bool class_style = is_class_style(fs::read_file(o.bundle / entry_path));
   r.flags = python_worker_flags(m.target.python, class_style, r.compatibility_date);

@@ -91,6 +91,9 @@ class Export(unittest.TestCase):
         self.export(self.bundle, out, "--name", "Other Name")
         with open(os.path.join(out, "wrangler.toml")) as f:
             self.assertIn('name = "other-name"\n', f.read())
+        proc = support.run("export", self.bundle, "--out", out, "--name", "日本語")
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("--name 日本語: a worker name needs letters a-z or digits", proc.stderr)
         mine = os.path.join(self.tmp, "mine")
         os.makedirs(mine)
         with open(os.path.join(mine, "notes.txt"), "w") as f:
@@ -135,11 +138,24 @@ class Export(unittest.TestCase):
         doc = self.export(b, os.path.join(self.tmp, "dated-deploy"), "--compatibility-date", "2025-06-01")
         self.assertEqual(doc["compatibility_flags"],
                          ["python_workers", "python_workers_20250116", "disable_python_no_global_handlers"])
-        for bad in ("2025-6-1", "x\"]", "2025-13-01"):
+        for bad in ("2025-6-1", "x\"]", "2025-13-01", "2025-02-29", "2025-04-31"):
             proc = support.run("export", b, "--out", os.path.join(self.tmp, "dated-bad"), "--compatibility-date", bad)
             self.assertEqual(proc.returncode, 2, proc.stderr)
             self.assertIn(f"--compatibility-date {bad}: not a date such as", proc.stderr)
             self.assertFalse(os.path.exists(os.path.join(self.tmp, "dated-bad")))
+
+    def test_a_var_wrangler_cannot_take_is_refused(self):
+        b = os.path.join(self.tmp, "protovar")
+        manifest = bundles.make_bundle(b, {"app.py": "def on_fetch(request):\n    return 'ok'\n"})
+        manifest["vars"] = {"GREETING": "hi", "constructor": "x"}
+        with open(os.path.join(b, "bundle.json"), "w") as f:
+            json.dump(manifest, f)
+        out = os.path.join(self.tmp, "protovar-deploy")
+        proc = support.run("export", b, "--out", out)
+        self.assertEqual(proc.returncode, 2, proc.stderr)
+        self.assertIn("var constructor: wrangler cannot take a var named like a JavaScript object's own property",
+                      proc.stderr)
+        self.assertFalse(os.path.exists(out))
 
     def test_an_export_the_user_changed_is_not_replaced(self):
         b = os.path.join(self.tmp, "kept")
