@@ -168,7 +168,8 @@ void add_build(CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--keep", r.keep, "Glob of files never trimmed (repeatable)");
   cmd->add_flag("--no-trim", o.no_trim, "Keep tests, docs, stubs and caches inside packages");
-  cmd->add_option("--archive", r.archive, "Also write the bundle as FILE (.tar.zst or .zip)");
+  cmd->add_option("--archive", r.archive, "Also write the bundle as FILE (.tar.zst or .zip)")
+      ->check(CLI::Validator([](std::string& v) { return v.empty() ? std::string("empty file name") : ""; }, "FILE"));
   cmd->add_flag("--compile", o.compile,
                 "Precompile modules to .pyc in the target runtime; --compile=drop-sources also removes the "
                 "sources of python_modules/ (app/ keeps them)")

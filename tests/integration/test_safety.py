@@ -122,6 +122,7 @@ class OutGuardTest(support.ExampleProjectCase):
                           (["--archive", self.project + ".zip"], "is a directory"),
                           (["--archive", os.path.join(self.project, "src", "x.zip")], "among the app's sources"),
                           (["--archive", os.path.join(self.tmp, "nowhere", "x.zip")], "nowhere does not exist"),
+                          (["--archive", ""], "--archive: empty file name"),
                           (["--compile=everything"], "everything"),
                           (["--ca-file", os.path.join(self.tmp, "no-such-ca.pem")], "no-such-ca.pem"),
                           (["--netrc-file", os.path.join(self.tmp, "no-such-netrc")], "no-such-netrc"),
