@@ -1,5 +1,6 @@
 #include "cli/common.hpp"
 
+#include "util/error.hpp"
 #include "util/fs.hpp"
 
 #include <unistd.h>
@@ -25,7 +26,13 @@ bool Global::use_color(int fd) const {
 }
 
 std::filesystem::path Global::cache() const {
-  return cache_dir.empty() ? fs::default_cache_dir() : cache_dir;
+  auto dir = cache_dir.empty() ? fs::default_cache_dir() : cache_dir;
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec) && !std::filesystem::is_directory(dir, ec))
+    throw Error("cache directory " + dir.string() +
+                    ": exists and is not a directory (choose another with --cache-dir or $PYBUNDLE_CACHE_DIR)",
+                Exit::usage);
+  return dir;
 }
 
 namespace {

@@ -554,6 +554,17 @@ class CacheCommand(FetchCase):
         p = subprocess.run([PYBUNDLE, "cache", "dir"], text=True, capture_output=True, env=env, cwd=self.tmp)
         self.assertEqual(p.stdout.strip(), os.path.join(self.tmp, "xdg", "pybundle"))
 
+    def test_a_cache_dir_that_is_a_file_is_refused(self):
+        file = os.path.join(self.tmp, "not-a-dir")
+        with open(file, "w") as f:
+            f.write("mine")
+        for args in (["cache", "dir"], ["cache", "prune"], ["cache", "clean"]):
+            p = subprocess.run([PYBUNDLE, "--cache-dir", file, *args], text=True, capture_output=True)
+            self.assertEqual(p.returncode, 2, p.stderr)
+            self.assertIn(f"cache directory {file}: exists and is not a directory", p.stderr)
+        with open(file) as f:
+            self.assertEqual(f.read(), "mine")
+
     def test_prune_drops_old_entries_and_clean_empties(self):
         files = self.fetch_ok([self.request(i) for i in range(3)])
         old = time.time() - 40 * 86400
