@@ -5,6 +5,7 @@
 #include "cli/common.hpp"
 #include "snapshot/snapshot.hpp"
 #include "util/error.hpp"
+#include "util/interrupt.hpp"
 
 namespace pb::cli {
 
@@ -22,8 +23,14 @@ void run_serve(const ServeArgs& a) {
   o.max_body = a.max_body;
   o.json = global().format == Format::json;
   int rc = snapshot::serve_bundle(o);
-  if (rc != 0 && rc != 128 + 2 && rc != 128 + 15)
-    throw Error("the server stopped (exit " + std::to_string(rc) + ")", Exit::problems);
+  if (rc == 0 || rc == 128 + 2 || rc == 128 + 15) return;
+  // Asked to stop, it ends as above unless a handler kept it busy and it was killed.
+  if (interrupt::stop_requested())
+    throw Error(
+        "the server was killed: a handler was still busy after the stop signal's grace period "
+        "(or at a second signal)",
+        Exit::problems);
+  throw Error("the server stopped (exit " + std::to_string(rc) + ")", Exit::problems);
 }
 
 }  // namespace pb::cli

@@ -30,6 +30,7 @@ std::vector<std::string> paths;
 std::vector<Child> children;
 int wake_fd = -1;
 std::atomic<bool> dying{false};
+std::atomic<bool> stopping{false};
 bool held = false;  // under mu: the main thread waits in hold_if_interrupted()
 
 void on_signal(int sig) {
@@ -63,6 +64,7 @@ void handle(int sig, int& forwarded) {
     if (echo) return;
     // The child shuts down on its own; the command ends when it has. A second signal, or the
     // grace period, ends it.
+    stopping = true;
     for (const auto& c : children) ::kill(c.pid, ++forwarded > 1 ? SIGKILL : sig);
     if (forwarded > 1) return;
     std::thread([] {
@@ -113,6 +115,10 @@ void install() {
 
 bool interrupted() {
   return dying;
+}
+
+bool stop_requested() {
+  return stopping;
 }
 
 void throw_if_interrupted() {

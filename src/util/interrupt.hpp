@@ -33,6 +33,9 @@ void forget(const std::filesystem::path& path);
 void add_child(pid_t pid, bool forward);
 void remove_child(pid_t pid);
 
+// True once a signal was passed on to a child: it was asked to stop.
+bool stop_requested();
+
 // Seconds a forwarded child may take to shut down before SIGKILL.
 inline constexpr int kGraceSeconds = 5;
 

@@ -385,7 +385,7 @@ class ServeShutdownTest(unittest.TestCase):
     def serve_spinning(self, bundle):
         env = dict(os.environ, **bundles.env())
         proc = subprocess.Popen([support.PYBUNDLE, "serve", bundle, "--port", "0", "--format", "json",
-                                 "--timeout", "0"], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+                                 "--timeout", "0"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         base = json.loads(proc.stdout.readline())["listening"]
         threading.Thread(target=lambda: self.quiet_fetch(base + "loop"), daemon=True).start()
         while not self.node_of(bundle):
@@ -407,7 +407,9 @@ class ServeShutdownTest(unittest.TestCase):
         bundles.make_bundle(bundle, {"app.py": APP})
         proc = self.serve_spinning(bundle)
         proc.send_signal(signal.SIGTERM)
-        self.assertNotEqual(proc.wait(), 0)
+        self.assertEqual(proc.wait(), 1)
+        self.assertIn("error: the server was killed: a handler was still busy after the stop signal's grace period",
+                      proc.stderr.read())
         self.assertEqual(self.node_of(bundle), [])
         proc = self.serve_spinning(bundle)
         node = self.node_of(bundle)
