@@ -137,10 +137,11 @@ void check_metadata(const nlohmann::json& meta, const stdfs::path& file) {
     // Which library each needed name found; absent in snapshots made before it was recorded.
     if (const auto& needed = json_at(lib, "needed"); !needed.is_null()) {
       if (!needed.is_object()) throw edited(name + ".needed' is not an object");
-      for (const auto& [dep, found] : needed.items()) {
+      for (const auto& item : needed.items()) {
+        const auto& found = item.value();  // not a structured binding: clang 14 cannot capture one
         bool earlier = found.is_string() && std::any_of(libraries.begin(), libraries.begin() + i,
                                                         [&](const auto& l) { return l["path"] == found; });
-        if (!earlier) throw edited(name + ".needed' maps '" + dep + "' to no library loaded before it");
+        if (!earlier) throw edited(name + ".needed' maps '" + item.key() + "' to no library loaded before it");
       }
     }
   }
