@@ -68,7 +68,7 @@ std::string check_host(std::string& host) {
     return inet_pton(AF_INET6, host.c_str(), addr) == 1 ? "" : "'" + host + "' is not an IPv6 address";
   if (host.find_first_not_of("0123456789.") == std::string::npos)
     return inet_pton(AF_INET, host.c_str(), addr) == 1 ? "" : "'" + host + "' is not an IPv4 address";
-  bool ok = !host.empty() && host.size() <= 253;
+  bool ok = host.size() <= 253;
   size_t label = 0;
   for (size_t i = 0; ok && i <= host.size(); ++i) {
     char c = i < host.size() ? host[i] : '.';
